@@ -1,0 +1,1 @@
+"""iac: declarative infrastructure-as-code for GPU model serving."""

@@ -1,0 +1,1 @@
+"""Static data about hardware: accelerator types and their names on each platform."""

@@ -1,0 +1,45 @@
+"""`iac validate STACK...`"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from iac.diagnostics import Diagnostics
+from iac.errors import StackInvalid
+from iac.validate import check_stack
+
+
+@click.command()
+@click.argument("stacks", nargs=-1, required=True, metavar="STACK...")
+def validate(stacks: tuple[str, ...]) -> None:
+    """Check stack files (or folders holding a stack.yaml).
+
+    Every problem is printed as FILE:LINE:COL: error: MESSAGE on stderr. Exit 0 when all are
+    valid, 1 otherwise.
+    """
+    failed = False
+    for path in stacks:
+        diagnostics = Diagnostics()
+        try:
+            stack = check_stack(path, diagnostics)
+        except StackInvalid as exc:
+            failed = True
+            for diagnostic in exc.diagnostics:
+                click.echo(str(diagnostic), err=True)
+            continue
+        for warning in diagnostics.sorted():
+            click.echo(str(warning), err=True)
+        deployments = sum(len(m.deployments) for m in stack.models.values())
+        environments = sum(len(m.environments) for m in stack.models.values())
+        click.echo(
+            f"{stack.file}: ok ({_count(len(stack.models), 'model')}, "
+            f"{_count(deployments, 'deployment')}, {_count(environments, 'environment')})"
+        )
+    if failed:
+        sys.exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

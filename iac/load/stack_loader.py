@@ -1,0 +1,332 @@
+"""Load a stack file: read it, validate each part, fill templates, merge the levels.
+
+Problems are collected, not raised: a broken model does not hide the errors of the next
+one. Models that failed validation are left out of the result, so later checks only see
+well-formed data.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
+from iac.load import validation_errors
+from iac.load.layers import Layer, merge
+from iac.load.modules import LoadedTemplate, load_templates, template_params
+from iac.load.yaml_source import SourceMap, read_yaml
+from iac.spec.autoscaling import Autoscaling
+from iac.spec.container import CONTAINER_FIELDS, ContainerFields
+from iac.spec.resolved import (
+    Origins,
+    ResolvedDeployment,
+    ResolvedEnvironment,
+    ResolvedModel,
+    ResolvedStack,
+    Written,
+)
+from iac.spec.stack import Defaults, Deployment, Environment, Model, Promotion, Stack
+from iac.spec.types import Name
+
+STACK_FILE_NAME = "stack.yaml"
+"""The file looked for when a folder is named instead of a file."""
+DEFAULT_PORT = 8000
+"""Serving port when no level sets one (vLLM's, TGI's and most servers' default)."""
+
+_CONTAINER_KEYS = set(CONTAINER_FIELDS)
+_NAME = TypeAdapter(Name)
+_IMPORTS: TypeAdapter[list[str]] = TypeAdapter(list[str])
+_DEFAULTS: TypeAdapter[Defaults] = TypeAdapter(Defaults)
+
+
+def stack_file(path: str) -> str:
+    """`examples/01-single-model` → `examples/01-single-model/stack.yaml`."""
+    return os.path.join(path, STACK_FILE_NAME) if os.path.isdir(path) else path
+
+
+def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
+    """Load and resolve one stack file, reporting problems to `diagnostics`.
+
+    None when the file cannot be read at all. Otherwise the stack holds every model that
+    loaded cleanly, so that later checks still find their problems; it is only complete when
+    `diagnostics` has no errors.
+    """
+    file = os.path.normpath(stack_file(path))
+    document = read_yaml(file, diagnostics)
+    if document is None:
+        return None
+    source = document.source
+    if not isinstance(document.data, dict):
+        kind = type(document.data).__name__
+        shown = {"list": "a list", "str": "text", "int": "a number"}.get(kind, kind)
+        diagnostics.error(
+            source.value(()),
+            f"the top level must be a mapping of keys (`version:`, `cluster:`, `models:`), "
+            f"not {shown}",
+        )
+        return None
+    stack, models = _validate(document.data, source, diagnostics)
+    templates, imported = load_templates(file, stack.imports, source, diagnostics)
+    resolved: dict[str, ResolvedModel] = {}
+    for name, model in models.items():
+        result = _resolve_model(name, model, stack, templates, source, diagnostics)
+        if result is not None:
+            resolved[name] = result
+    return ResolvedStack(
+        file=file,
+        spec=stack.model_copy(update={"models": models}),
+        models=resolved,
+        files=(file, *imported),
+    )
+
+
+def _validate(
+    data: dict[str, Any], source: SourceMap, diagnostics: Diagnostics
+) -> tuple[Stack, dict[str, Model]]:
+    """Validate the stack's top level and each model on its own, reporting every error.
+
+    When the top level has errors, the models are still resolved against what of it is
+    valid (`imports`, `defaults`), so their own problems are reported in the same run.
+    """
+    top = {k: v for k, v in data.items() if k != "models"}
+    try:
+        stack = Stack.model_validate(top)
+    except ValidationError as exc:
+        validation_errors.report(exc, Stack, source, (), diagnostics)
+        stack = Stack.model_construct(  # type: ignore[call-arg]  # cluster is what failed
+            imports=_valid_or(_IMPORTS, top.get("imports"), []),
+            defaults=_valid_or(_DEFAULTS, top.get("defaults"), None),
+        )
+    raw_models = data.get("models") or {}
+    models: dict[str, Model] = {}
+    if not isinstance(raw_models, dict):
+        diagnostics.error(
+            source.value(("models",)),
+            "must be a mapping of model name to model",
+            ("models",),
+        )
+        return stack, models
+    for name, raw in raw_models.items():
+        path: KeyPath = ("models", name)
+        name_ok = _check_name(name, path, source, diagnostics)
+        try:
+            model = Model.model_validate(raw)
+        except ValidationError as exc:
+            validation_errors.report(exc, Model, source, path, diagnostics)
+            continue
+        if name_ok:
+            models[name] = model
+    return stack, models
+
+
+def _valid_or(adapter: TypeAdapter[Any], value: Any, fallback: Any) -> Any:
+    try:
+        return adapter.validate_python(value) if value is not None else fallback
+    except ValidationError:
+        return fallback
+
+
+def _check_name(name: Any, path: KeyPath, source: SourceMap, diagnostics: Diagnostics) -> bool:
+    try:
+        _NAME.validate_python(name)
+    except ValidationError as exc:
+        diagnostics.error(source.key(path), exc.errors()[0]["msg"], path)
+        return False
+    return True
+
+
+def _container(values: ContainerFields) -> dict[str, Any]:
+    return values.model_dump(exclude_unset=True, include=_CONTAINER_KEYS)
+
+
+def _resolve_model(
+    name: str,
+    model: Model,
+    stack: Stack,
+    templates: dict[str, LoadedTemplate],
+    source: SourceMap,
+    diagnostics: Diagnostics,
+) -> ResolvedModel | None:
+    path: KeyPath = ("models", name)
+    base: list[Layer] = []
+    if stack.defaults is not None:
+        base.append(Layer(_container(stack.defaults), source, ("defaults",)))
+    if model.template is not None:
+        template = _find_template(model.template, templates, stack, source, path, diagnostics)
+        if template is None:
+            return None
+        params = template_params(template, model.params or {}, source, path, diagnostics)
+        if params is None:
+            return None
+        base.append(Layer(template.container_values(params), template.source, template.prefix))
+    elif model.params:
+        diagnostics.error(
+            source.key((*path, "params")),
+            "`params` fill a template's parameters, but this model names no `template`",
+            (*path, "params"),
+        )
+    base.append(Layer(_container(model), source, path))
+
+    deployments: dict[str, ResolvedDeployment] = {}
+    for deployment_name in model.deployments:
+        deployment = _resolve_deployment(name, deployment_name, model, base, source, diagnostics)
+        if deployment is not None:
+            deployments[deployment_name] = deployment
+    environments = {
+        env_name: _resolve_environment(name, env_name, env, base, source)
+        for env_name, env in model.environments.items()
+    }
+    return ResolvedModel(
+        name=name,
+        template=model.template,
+        deployments=deployments,
+        environments=environments,
+        origins=Origins(Written(source.key(path), path)),
+    )
+
+
+def _find_template(
+    wanted: str,
+    templates: dict[str, LoadedTemplate],
+    stack: Stack,
+    source: SourceMap,
+    path: KeyPath,
+    diagnostics: Diagnostics,
+) -> LoadedTemplate | None:
+    template = templates.get(wanted)
+    if template is None:
+        where = (*path, "template")
+        if templates:
+            hint = did_you_mean(wanted, templates)
+            message = f"no template '{wanted}'{hint} (imported: {', '.join(sorted(templates))})"
+        elif stack.imports:
+            message = f"no template '{wanted}' in the imported modules"
+        else:
+            message = (
+                f"no template '{wanted}': import the module that defines it "
+                "(`imports: [../modules/vllm.yaml]`)"
+            )
+        diagnostics.error(source.value(where), message, where)
+    return template
+
+
+def _copy_chain(
+    model: Model, name: str, path: KeyPath, source: SourceMap, diagnostics: Diagnostics
+) -> list[tuple[str, Deployment]] | None:
+    """The deployments `name` copies from (`from:`), oldest first, ending with itself."""
+    chain: list[tuple[str, Deployment]] = []
+    current = name
+    while True:
+        spec = model.deployments[current]
+        chain.append((current, spec))
+        origin = spec.from_
+        if origin is None:
+            return chain[::-1]
+        where = (*path, "deployments", current, "from")
+        if origin not in model.deployments:
+            diagnostics.error(
+                source.value(where),
+                f"no deployment '{origin}' to copy from{did_you_mean(origin, model.deployments)}",
+                where,
+            )
+            return None
+        if any(origin == seen for seen, _ in chain):
+            cycle = " → ".join([n for n, _ in chain] + [origin])
+            diagnostics.error(source.value(where), f"`from` goes round in a circle: {cycle}", where)
+            return None
+        current = origin
+
+
+def _resolve_deployment(
+    model_name: str,
+    name: str,
+    model: Model,
+    base: list[Layer],
+    source: SourceMap,
+    diagnostics: Diagnostics,
+) -> ResolvedDeployment | None:
+    model_path: KeyPath = ("models", model_name)
+    path: KeyPath = (*model_path, "deployments", name)
+    chain = _copy_chain(model, name, model_path, source, diagnostics)
+    if chain is None:
+        return None
+    layers = base + [
+        Layer(_container(spec), source, (*model_path, "deployments", link)) for link, spec in chain
+    ]
+    merged, written = merge(layers)
+    spec = model.deployments[name]
+    for key in ("state", "kind", "from"):
+        if source.has((*path, key)):
+            written[(key,)] = Written(source.value((*path, key)), (*path, key))
+    origins = Origins(Written(source.key(path), path), written)
+    if not merged.get("image"):
+        diagnostics.error(
+            origins(),
+            "no image: set `image:` on the model or this deployment, or use a template "
+            "that sets one",
+            path,
+        )
+        return None
+    autoscaling = Autoscaling.model_validate(merged.pop("autoscaling", {}))
+    if spec.kind == "development":
+        pinned = spec.autoscaling.model_fields_set if spec.autoscaling else set()
+        for key in sorted(pinned & {"min_replicas", "max_replicas"}):
+            where = (*path, "autoscaling", key)
+            diagnostics.error(
+                source.key(where),
+                "a development deployment always runs 0 to 1 replicas; remove this key "
+                "(or make it `kind: published`)",
+                where,
+            )
+        autoscaling = autoscaling.model_copy(update={"min_replicas": 0, "max_replicas": 1})
+    merged.setdefault("port", DEFAULT_PORT)
+    merged.setdefault("health", {})
+    return ResolvedDeployment(
+        model=model_name,
+        name=name,
+        state=spec.state,
+        kind=spec.kind,
+        container=ContainerFields.model_validate(merged),
+        autoscaling=autoscaling,
+        copied_from=spec.from_,
+        origins=origins,
+    )
+
+
+def _resolve_environment(
+    model_name: str, name: str, env: Environment, base: list[Layer], source: SourceMap
+) -> ResolvedEnvironment:
+    path: KeyPath = ("models", model_name, "environments", name)
+    layers = [
+        Layer({"autoscaling": layer.values["autoscaling"]}, layer.source, layer.prefix)
+        for layer in base
+        if "autoscaling" in layer.values
+    ]
+    if env.autoscaling is not None:
+        values = env.autoscaling.model_dump(exclude_unset=True)
+        layers.append(Layer({"autoscaling": values}, source, path))
+    merged, written = merge(layers)
+    if env.deployment is not None:
+        traffic: tuple[tuple[str, int], ...] = ((env.deployment, 100),)
+    else:
+        traffic = tuple((env.traffic or {}).items())
+    if source.has((*path, "deployment")):
+        written[("deployment",)] = Written(
+            source.value((*path, "deployment")), (*path, "deployment")
+        )
+    if source.has((*path, "traffic")):
+        written[("traffic",)] = Written(source.key((*path, "traffic")), (*path, "traffic"))
+    for deployment, _ in traffic:
+        key_path = (*path, "traffic", deployment)
+        if source.has(key_path):
+            written[("traffic", deployment)] = Written(source.key(key_path), key_path)
+    return ResolvedEnvironment(
+        model=model_name,
+        name=name,
+        traffic=traffic,
+        autoscaling=Autoscaling.model_validate(merged.get("autoscaling", {})),
+        promotion=env.promotion or Promotion(),
+        origins=Origins(Written(source.key(path), path), written),
+    )

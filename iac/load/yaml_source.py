@@ -1,0 +1,256 @@
+"""Safe YAML reading that remembers where every key and value came from.
+
+PyYAML's composer (the C one when available) builds a node graph in which an alias is a
+second reference to the anchored node, so composing a "billion laughs" document is cheap;
+the danger is in expanding it. We expand nodes ourselves, with budgets for the file size,
+the nesting depth and the number of values produced through aliases, and record for each
+key path the position of its key and of its value. Duplicate keys are errors, not a silent
+"last one wins".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from iac.diagnostics import Diagnostics, KeyPath, Location
+
+try:  # The C composer is ~10x faster; fall back to pure Python where libyaml is missing.
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""A stack of 1,000 models is ~200 KiB; anything past 16 MiB is a mistake or an attack."""
+MAX_ALIAS_VALUES = 100_000
+"""Values produced by expanding aliases. Real files reuse a few anchors a few hundred times."""
+MAX_DEPTH = 64
+"""Nesting depth; stack files are about 6 deep."""
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """Where a key and its value start."""
+
+    key: Location
+    value: Location
+
+
+@dataclass
+class SourceMap:
+    """Key path → position of that key and its value, for one loaded file."""
+
+    file: str
+    positions: dict[KeyPath, Positions] = field(default_factory=dict)
+
+    def key(self, path: KeyPath) -> Location:
+        """The position of the key at `path`, or of its nearest written ancestor."""
+        return self._nearest(path).key
+
+    def value(self, path: KeyPath) -> Location:
+        """The position of the value at `path`, or of its nearest written ancestor."""
+        return self._nearest(path).value
+
+    def has(self, path: KeyPath) -> bool:
+        return path in self.positions
+
+    def _nearest(self, path: KeyPath) -> Positions:
+        while path not in self.positions and path:
+            path = path[:-1]
+        return self.positions.get(path) or Positions(Location(self.file), Location(self.file))
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML file: plain Python data plus a SourceMap of it."""
+
+    data: Any
+    source: SourceMap
+
+
+class _Problem(Exception):
+    """Raised inside the walker for a problem that stops reading; becomes a diagnostic."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+def read_yaml(path: str, diagnostics: Diagnostics) -> YamlDocument | None:
+    """Read one YAML file. Returns None (with diagnostics added) when it cannot be used."""
+    display = os.path.normpath(path)
+    start = Location(display)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            diagnostics.error(
+                start,
+                f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit for a stack file; "
+                "split it with `imports:`",
+            )
+            return None
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        diagnostics.error(start, "no such file")
+        return None
+    except IsADirectoryError:
+        diagnostics.error(start, "is a directory; name a YAML file (or a folder with stack.yaml)")
+        return None
+    except OSError as exc:
+        diagnostics.error(start, f"cannot read file: {exc.strerror}")
+        return None
+    return parse_yaml(raw, display, diagnostics)
+
+
+def parse_yaml(raw: bytes, display: str, diagnostics: Diagnostics) -> YamlDocument | None:
+    """Parse YAML bytes named `display` in diagnostics."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        diagnostics.error(
+            _offset_location(raw, exc.start, display),
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+        )
+        return None
+    source = SourceMap(display)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _mark_location(mark, display) if mark else Location(display)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "expected a single document" in str(exc):
+            problem = "expected one YAML document, found more than one (remove the `---`)"
+        diagnostics.error(where, f"invalid YAML: {problem}")
+        return None
+    except yaml.YAMLError as exc:
+        diagnostics.error(Location(display), f"invalid YAML: {exc}")
+        return None
+    except RecursionError:
+        diagnostics.error(Location(display), f"nesting deeper than {MAX_DEPTH} levels")
+        return None
+    if node is None:
+        diagnostics.error(Location(display), "file is empty; a stack file starts with `version: 1`")
+        return None
+    walker = _Walker(source)
+    try:
+        data = walker.value(node, (), depth=0)
+    except _Problem as exc:
+        diagnostics.error(_mark_location(exc.node.start_mark, display), str(exc))
+        return None
+    # Duplicate keys are errors, but the first value is kept so the rest is still checked.
+    diagnostics.extend(walker.duplicates.items)
+    return YamlDocument(data, source)
+
+
+class _Walker:
+    """Turns a node graph into Python values, filling the SourceMap on the way."""
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.file = source.file
+        self.alias_values = 0
+        self.seen: set[int] = set()
+        self.duplicates = Diagnostics()
+        # One constructor per file: it memoizes every node it builds.
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.constructor.ConstructorError as exc:
+            raise _Problem(node, f"cannot read value: {exc.problem}") from None
+
+    def value(self, node: yaml.Node, path: KeyPath, depth: int, via_alias: bool = False) -> Any:
+        if depth > MAX_DEPTH:
+            raise _Problem(node, f"nesting deeper than {MAX_DEPTH} levels")
+        # A node met a second time is an alias: count everything it expands to.
+        if id(node) in self.seen:
+            via_alias = True
+        else:
+            self.seen.add(id(node))
+        if via_alias:
+            self.alias_values += 1
+            if self.alias_values > MAX_ALIAS_VALUES:
+                raise _Problem(
+                    node,
+                    f"aliases expand to more than {MAX_ALIAS_VALUES} values (a 'billion laughs' "
+                    "document?); write the values out, or share them with templates",
+                )
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth, via_alias)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self._record(path + (index,), item, item)
+                items.append(self.value(item, path + (index,), depth + 1, via_alias))
+            return items
+        return self.scalar(node)
+
+    def _mapping(
+        self, node: yaml.MappingNode, path: KeyPath, depth: int, via_alias: bool
+    ) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.update(self._merge_sources(value_node, path, depth, via_alias))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Problem(key_node, "a key must be a plain scalar, not a list or mapping")
+            key = self.scalar(key_node)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                key = str(key)
+            if key in result:
+                first = self.source.positions.get(path + (key,))
+                where = f" (first at line {first.key.line})" if first else ""
+                self.duplicates.error(
+                    _mark_location(key_node.start_mark, self.file),
+                    f"duplicate key '{key}'{where}; keep one of them",
+                    path + (key,),
+                )
+                continue
+            self._record(path + (key,), key_node, value_node)
+            result[key] = self.value(value_node, path + (key,), depth + 1, via_alias)
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def _merge_sources(
+        self, node: yaml.Node, path: KeyPath, depth: int, via_alias: bool
+    ) -> dict[Any, Any]:
+        """`<<: *base` or `<<: [*a, *b]`: earlier sources win, as YAML's merge key says."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[Any, Any] = {}
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                raise _Problem(source, "`<<` merges mappings only")
+            for key, value in self._mapping(source, path, depth + 1, via_alias).items():
+                merged.setdefault(key, value)
+        return merged
+
+    def _record(self, path: KeyPath, key_node: yaml.Node, value_node: yaml.Node) -> None:
+        self.source.positions.setdefault(
+            path,
+            Positions(
+                _mark_location(key_node.start_mark, self.file),
+                _mark_location(value_node.start_mark, self.file),
+            ),
+        )
+
+
+def _mark_location(mark: Any, file: str) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _offset_location(raw: bytes, offset: int, file: str) -> Location:
+    before = raw[:offset]
+    line = before.count(b"\n") + 1
+    column = offset - (before.rfind(b"\n") + 1) + 1
+    return Location(file, line, column)

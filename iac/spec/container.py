@@ -1,0 +1,87 @@
+"""What runs in a serving pod: image, command, ports, health, resources.
+
+These container fields may be written on the stack's `defaults`, on a template, on a model
+and on a deployment; a lower level overrides the keys it writes (mappings merge key by key,
+lists are replaced whole).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from iac.spec.autoscaling import Autoscaling
+from iac.spec.base import SpecModel
+from iac.spec.types import Accelerator, Cpu, DurationRange, EnvValue, Memory, Port, SecretName
+
+
+class Health(SpecModel):
+    """The HTTP endpoint probed to know the server is up, and how long it may take to start."""
+
+    path: str = Field("/health", pattern=r"^/")
+    """Readiness and liveness path; answers 200 once the model is loaded."""
+    startup_timeout: Annotated[int, DurationRange(10, 7200)] = 1800
+    """Time allowed from container start to the first healthy answer (weights download and
+    load included); past it the pod is restarted. Baseten's default is 30 minutes."""
+
+
+class Metrics(SpecModel):
+    """Where the server exposes Prometheus metrics, and which one counts in-flight requests."""
+
+    path: str = Field("/metrics", pattern=r"^/")
+    """HTTP path of the metrics endpoint."""
+    port: Port | None = None
+    """Port of the metrics endpoint when it is not the serving port."""
+    in_flight: str | None = None
+    """Metric (a PromQL expression over the pod's series) counting requests in flight in one
+    pod, e.g. `vllm:num_requests_running + vllm:num_requests_waiting`. Used to autoscale while
+    replicas run."""
+
+
+class Resources(SpecModel):
+    """Compute for one replica. With an accelerator the pod lands on a matching GPU node."""
+
+    accelerator: Accelerator | None = None
+    """`TYPE[:COUNT]` with Baseten's names: T4, L4, A10G, V100, A100, A100_40GB, H100,
+    H100_40GB (a MIG slice), H200, B200, L40S, RTX_PRO_6000. Unset means CPU only."""
+    cpu: Cpu | None = None
+    """CPU cores requested, e.g. `8` or `500m` (default 1)."""
+    memory: Memory | None = None
+    """Memory requested and limited, e.g. `64Gi` (default 2Gi)."""
+
+
+class ContainerFields(SpecModel):
+    """Fields of the serving container, overridable level by level."""
+
+    image: str | None = Field(None, min_length=1)
+    """Container image; pin a tag or digest (`vllm/vllm-openai:v0.6.3`)."""
+    command: list[str] | None = None
+    """Entrypoint, replacing the image's."""
+    args: list[str] | None = None
+    """Arguments to the entrypoint. A template's `${param}` references are filled in."""
+    env: dict[str, EnvValue] | None = None
+    """Environment variables (not for secrets: list those under `secrets`)."""
+    port: Port | None = None
+    """Port the server listens on (default 8000)."""
+    health: Health | None = None
+    """Health endpoint and startup budget."""
+    metrics: Metrics | None = None
+    """Prometheus metrics endpoint."""
+    secrets: list[SecretName] | None = None
+    """Kubernetes Secrets in the stack's namespace whose keys become environment variables
+    of the container. Values never live in stack files."""
+    resources: Resources | None = None
+    """CPU, memory and accelerator of one replica."""
+    autoscaling: Autoscaling | None = None
+    """Replica bounds and how scaling follows load."""
+
+
+CONTAINER_FIELDS: tuple[str, ...] = tuple(ContainerFields.model_fields)
+"""Names of the container fields, in declaration order."""
+
+MERGED_MAPPINGS = frozenset({"env", "health", "metrics", "resources", "autoscaling"})
+"""Container fields that merge key by key across levels; the others are replaced whole."""
+
+State = Literal["active", "inactive"]
+Kind = Literal["published", "development"]

@@ -1,0 +1,102 @@
+"""A stack after loading: templates filled in, levels merged, every default applied.
+
+The loader builds these from the stack file as written (`iac.spec.stack`); checks and the
+compiler read them and never merge levels themselves. Each object remembers where its
+settings were written (`origins`), so later stages can still point at a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from iac.diagnostics import KeyPath, Location
+from iac.spec.autoscaling import Autoscaling
+from iac.spec.container import ContainerFields, Kind, State
+from iac.spec.stack import Promotion, Stack
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Where a setting was written: the place in a file and its key path there."""
+
+    location: Location
+    path: KeyPath
+
+
+@dataclass(frozen=True, slots=True)
+class Origins:
+    """Where each merged setting of an object was written, by key path relative to it."""
+
+    anchor: Written
+    """The key of the object itself (`models.llama.deployments.v3`)."""
+    written: Mapping[KeyPath, Written] = field(default_factory=dict)
+
+    def __call__(self, rel: KeyPath = ()) -> Location:
+        """The location of `rel`, or of its nearest written ancestor, or of the object."""
+        return self.find(rel).location
+
+    def path(self, rel: KeyPath = ()) -> KeyPath:
+        """The key path (in its own file) where `rel` was written."""
+        return self.find(rel).path
+
+    def find(self, rel: KeyPath) -> Written:
+        while rel:
+            if rel in self.written:
+                return self.written[rel]
+            rel = rel[:-1]
+        return self.anchor
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedDeployment:
+    model: str
+    name: str
+    state: State
+    kind: Kind
+    container: ContainerFields
+    """Every container field merged; `image`, `port` and `health` are always set."""
+    autoscaling: Autoscaling
+    """The deployment's own scaling (used while it serves no environment)."""
+    copied_from: str | None
+    origins: Origins
+
+    @property
+    def active(self) -> bool:
+        return self.state == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedEnvironment:
+    model: str
+    name: str
+    traffic: tuple[tuple[str, int], ...]
+    """(deployment, weight) pairs, in the order written; one pair when not split."""
+    autoscaling: Autoscaling
+    """Scaling of the deployments serving this environment."""
+    promotion: Promotion
+    origins: Origins
+
+    @property
+    def deployments(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.traffic)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    name: str
+    template: str | None
+    deployments: Mapping[str, ResolvedDeployment]
+    environments: Mapping[str, ResolvedEnvironment]
+    origins: Origins
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedStack:
+    file: str
+    """The stack file, as named to the loader."""
+    spec: Stack
+    """The stack file as written (validated)."""
+    models: Mapping[str, ResolvedModel]
+    files: tuple[str, ...]
+    """Every file read: the stack file and its imports."""

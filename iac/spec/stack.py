@@ -1,0 +1,156 @@
+"""The stack file and the module file, as written (design §2 is the contract for names).
+
+A stack file describes one cluster and the models served on it. Module files (`imports:`)
+hold templates: reusable model-server definitions such as vLLM or TEI.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from iac.spec.autoscaling import Autoscaling
+from iac.spec.base import SpecModel
+from iac.spec.container import ContainerFields, Kind, State
+from iac.spec.types import Accelerator, DurationRange, Name, ParamValue
+
+
+class Gateway(SpecModel):
+    """The Gateway API `Gateway` that environment routes attach to."""
+
+    name: Name = "inference"
+    """Name of the Gateway."""
+    namespace: Name = "gateway-system"
+    """Namespace of the Gateway."""
+
+
+class Cluster(SpecModel):
+    """The Kubernetes cluster the stack is applied to."""
+
+    name: Name
+    """Stable identity of the cluster (Pulumi's `cluster_identifier`): changing it makes
+    Pulumi treat the stack as moved to a new cluster."""
+    namespace: Name = "models"
+    """Namespace of every serving object."""
+    domain: str | None = None
+    """Host name the environment endpoints answer on (`models.example.com`)."""
+    gateway: Gateway = Field(default_factory=Gateway)
+    """The Gateway the routes attach to."""
+    provisioner: Literal["karpenter", "gke", "existing"] = "existing"
+    """Who provides GPU nodes: Karpenter node pools, GKE node pools, or nodes that already
+    exist (nothing is created)."""
+
+
+class NodePool(SpecModel):
+    """A pool of GPU nodes of one accelerator type."""
+
+    accelerator: Accelerator
+    """Accelerator type of the nodes (`H100`); a count here is ignored."""
+    capacity_type: Literal["on-demand", "spot"] = "on-demand"
+    """Spot capacity is cheaper and can be taken back at short notice."""
+    max_gpus: int | None = Field(None, ge=1)
+    """Cap on the GPUs the pool may hold at once; unset sizes it from its deployments."""
+
+
+class Promotion(SpecModel):
+    """How a new deployment takes over an environment (Baseten's promotion settings)."""
+
+    strategy: Literal["rolling", "immediate"] = "immediate"
+    """`immediate`: bring the new deployment up, then move all traffic at once. `rolling`:
+    shift traffic step by step as new replicas become ready."""
+    max_surge_percent: int = Field(25, ge=0, le=50)
+    """Rolling: extra new replicas per step, in % of the environment's replicas."""
+    max_unavailable_percent: int = Field(0, ge=0, le=50)
+    """Rolling: replicas that may be missing per step, in %. Exactly one of this and
+    `max_surge_percent` is non-zero."""
+    stabilization: Annotated[int, DurationRange(0, 3600)] = 0
+    """Rolling: wait after each traffic shift before the next step (watch the metrics)."""
+    cleanup: Literal["scale_to_zero", "keep", "deactivate"] = "scale_to_zero"
+    """What happens to the deployment that was replaced: scaled to zero (ready to come back),
+    kept running, or deactivated."""
+
+
+class Environment(SpecModel):
+    """A stable endpoint (`/environments/<name>/`) served by one deployment, or split."""
+
+    deployment: Name | None = None
+    """The deployment serving this environment."""
+    traffic: dict[Name, int] | None = None
+    """Instead of `deployment`: weights per deployment during a split, e.g. `{v3: 90, v4: 10}`."""
+    autoscaling: Autoscaling | None = None
+    """Scaling of the deployment(s) serving this environment, over the model's."""
+    promotion: Promotion | None = None
+    """How a change of `deployment` is rolled out."""
+
+
+class Deployment(ContainerFields):
+    """A version of a model: an image and its settings, running as its own workload."""
+
+    state: State = "active"
+    """`inactive` keeps the objects but runs no pods and routes nothing (deactivated)."""
+    kind: Kind = "published"
+    """`development` deployments run 0..1 replicas and never serve an environment."""
+    from_: Name | None = Field(None, alias="from")
+    """Copy every container field of another deployment of this model (then override)."""
+
+
+class Model(ContainerFields):
+    """A model: its deployments (versions) and environments (stable endpoints)."""
+
+    template: Name | None = None
+    """A template from an imported module that supplies container fields."""
+    params: dict[str, ParamValue] | None = None
+    """Values for the template's parameters (`${name}` in its fields)."""
+    deployments: dict[Name, Deployment]
+    """The model's deployments, by name (`v1`, `v2`, ...)."""
+    environments: dict[Name, Environment] = Field(default_factory=dict)
+    """The model's environments, by name (`production`, `staging`, ...)."""
+
+
+class Defaults(ContainerFields):
+    """Container fields and autoscaling every model of the stack starts from."""
+
+
+class Stack(SpecModel):
+    """A stack file: one cluster and the models it serves."""
+
+    version: Literal[1]
+    """Format version of this file; always 1 for now."""
+    imports: list[str] = Field(default_factory=list)
+    """Module files with templates, relative to this file."""
+    cluster: Cluster
+    """Where the stack is applied."""
+    node_pools: dict[Name, NodePool] = Field(default_factory=dict)
+    """GPU node pools; unset means one pool per accelerator shape in use."""
+    defaults: Defaults | None = None
+    """What every model starts from."""
+    models: dict[Name, Model] = Field(default_factory=dict)
+    """The models, by name."""
+
+
+class Param(SpecModel):
+    """A parameter of a template."""
+
+    description: str | None = None
+    """What the parameter sets."""
+    default: ParamValue | None = None
+    """Value when a model gives none; without a default the parameter is required."""
+
+
+class Template(ContainerFields):
+    """A reusable model-server definition: container fields with `${param}` placeholders."""
+
+    description: str | None = None
+    """What the template serves and how."""
+    params: dict[str, Param] = Field(default_factory=dict)
+    """Parameters a model fills in with `params:`."""
+
+
+class Module(SpecModel):
+    """A module file: templates shared by stacks."""
+
+    version: Literal[1]
+    """Format version of this file; always 1 for now."""
+    templates: dict[Name, Template]
+    """Templates, by name."""

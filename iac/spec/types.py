@@ -1,0 +1,252 @@
+"""Value types shared by the stack file models: names, durations, quantities, accelerators.
+
+Each type validates and normalizes one kind of value, and says in its error message what a
+valid value looks like.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError, core_schema
+
+from iac.catalog.accelerators import ACCELERATORS
+from iac.diagnostics import did_you_mean
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _suggest_name(value: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", value.lower())).strip("-")[:63]
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        suggestion = _suggest_name(value)
+        hint = f" (e.g. '{suggestion}')" if suggestion and suggestion != value else ""
+        raise PydanticCustomError(
+            "dns_label",
+            "'{value}' is not a valid name: use at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit{hint}",
+            {"value": value, "hint": hint},
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise PydanticCustomError(
+            "dns_subdomain",
+            "'{value}' is not a valid Kubernetes object name: use lower-case letters, digits, "
+            "'-' and '.', starting and ending with a letter or digit",
+            {"value": value},
+        )
+    return value
+
+
+Name = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    WithJsonSchema(
+        {"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63},
+        mode="validation",
+    ),
+]
+"""A DNS-1123 label: what Kubernetes accepts as a name and Gateway paths carry safely."""
+
+SecretName = Annotated[
+    str,
+    AfterValidator(_dns_subdomain),
+    WithJsonSchema({"type": "string", "pattern": _DNS_SUBDOMAIN.pattern, "maxLength": 253}),
+]
+"""The name of a Kubernetes Secret in the stack's namespace."""
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+_DURATION_HELP = "write seconds (90) or a number with s, m or h (90s, 15m, 1h)"
+
+
+def parse_duration(value: Any) -> int:
+    """`90`, `"90"`, `"90s"`, `"15m"`, `"1h"`, `"1h30m"` → seconds."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("duration", "expected a duration; " + _DURATION_HELP)
+    if isinstance(value, int):
+        if value < 0:
+            raise PydanticCustomError("duration", "a duration cannot be negative")
+        return value
+    if isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if match and value.strip() and any(match.groups()):
+            hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+            return hours * 3600 + minutes * 60 + seconds
+    raise PydanticCustomError(
+        "duration", "'{value}' is not a duration; " + _DURATION_HELP, {"value": value}
+    )
+
+
+def format_duration(seconds: int) -> str:
+    """900 → '15m', 5400 → '1h30m', 90 → '90s' (for messages)."""
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds >= 3600 and seconds % 60 == 0:
+        return f"{seconds // 3600}h{seconds % 3600 // 60}m"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True, slots=True)
+class DurationRange:
+    """Marks an `int` field as a duration in seconds, written `90`, `90s`, `15m` or `1h`,
+    within [low, high]: `Annotated[int, DurationRange(10, 3600)]`."""
+
+    low: int
+    high: int
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(
+            parse_duration,
+            core_schema.no_info_after_validator_function(self._check, handler(source)),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "integer", "minimum": self.low, "maximum": self.high},
+                {"type": "string", "pattern": r"^(\d+h)?(\d+m)?(\d+s?)?$"},
+            ],
+        }
+
+    def _check(self, seconds: int) -> int:
+        if not self.low <= seconds <= self.high:
+            raise PydanticCustomError(
+                "duration_range",
+                "{got} is out of range; use {low} to {high}",
+                {
+                    "got": format_duration(seconds),
+                    "low": format_duration(self.low),
+                    "high": format_duration(self.high),
+                },
+            )
+        return seconds
+
+
+_CPU = re.compile(r"^\d+(\.\d+)?m?$")
+_MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+
+
+def _quantity(pattern: re.Pattern[str], kind: str, example: str) -> Any:
+    def check(value: Any) -> str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not pattern.match(value):
+            raise PydanticCustomError(
+                "quantity",
+                "'{value}' is not a {kind} quantity; write e.g. {example}",
+                {"value": value, "kind": kind, "example": example},
+            )
+        return value
+
+    return Annotated[
+        str,
+        BeforeValidator(check),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": pattern.pattern}, {"type": "number"}]}
+        ),
+    ]
+
+
+Cpu = _quantity(_CPU, "CPU", "'8' or '500m'")
+"""CPU cores: `8`, `"8"`, `"500m"`."""
+Memory = _quantity(_MEMORY, "memory", "'64Gi' or '512Mi'")
+"""Memory with a Kubernetes unit: `64Gi`, `512Mi`."""
+
+
+def parse_accelerator(value: str) -> tuple[str, int]:
+    """`"H100:2"` → `("H100", 2)`; `"H100"` → `("H100", 1)`. The value is already validated."""
+    name, _, count = value.partition(":")
+    return name, int(count) if count else 1
+
+
+def _accelerator(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "accelerator", "expected TYPE or TYPE:COUNT, like 'H100' or 'H100:2'"
+        )
+    name, sep, count_text = value.partition(":")
+    kind = ACCELERATORS.get(name)
+    if kind is None:
+        raise PydanticCustomError(
+            "accelerator",
+            "unknown accelerator '{name}'{hint} (known: {known})",
+            {
+                "name": name,
+                "hint": did_you_mean(name, ACCELERATORS),
+                "known": ", ".join(ACCELERATORS),
+            },
+        )
+    if not sep:
+        return name
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise PydanticCustomError(
+            "accelerator",
+            "'{value}': the count after ':' must be a whole number of at least 1",
+            {"value": value},
+        )
+    count = int(count_text)
+    if count > kind.max_per_node:
+        raise PydanticCustomError(
+            "accelerator",
+            "'{value}': at most {most} {name} fit on one node",
+            {"value": value, "most": kind.max_per_node, "name": name},
+        )
+    return name if count == 1 else f"{name}:{count}"
+
+
+Accelerator = Annotated[
+    str,
+    BeforeValidator(_accelerator),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^(" + "|".join(ACCELERATORS) + r")(:[1-9][0-9]*)?$",
+            "examples": ["H100", "H100:2", "L4"],
+        }
+    ),
+]
+"""`TYPE[:COUNT]` with Baseten's accelerator names; normalized to `H100` / `H100:2`."""
+
+
+def _env_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "env_bool",
+            'YAML read this as a boolean; quote it ("{text}") to pass it as text',
+            {"text": "true" if value else "false"},
+        )
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+EnvValue = Annotated[str, BeforeValidator(_env_value)]
+"""An environment variable's value; numbers are taken as their text."""
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+ParamValue = str | int | float | bool
+"""A template parameter's value."""

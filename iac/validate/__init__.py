@@ -1,0 +1,25 @@
+"""Whole-stack checks, and the one call that loads and checks a stack."""
+
+from __future__ import annotations
+
+from iac.diagnostics import Diagnostics
+from iac.errors import StackInvalid
+from iac.load import load_stack
+from iac.spec.resolved import ResolvedStack
+from iac.validate.references import check_references
+
+__all__ = ["check_references", "check_stack"]
+
+
+def check_stack(path: str, diagnostics: Diagnostics | None = None) -> ResolvedStack:
+    """Load `path` and run every check. Raises StackInvalid listing all errors.
+
+    Warnings are left in `diagnostics` (when given) for the caller to show.
+    """
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    stack = load_stack(path, diagnostics)
+    if stack is not None:
+        check_references(stack, diagnostics)
+    if stack is None or diagnostics.has_errors():
+        raise StackInvalid(diagnostics.sorted())
+    return stack

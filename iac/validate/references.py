@@ -1,0 +1,115 @@
+"""Checks across a loaded stack: references between environments and deployments, and
+settings that are only wrong in combination (min above max, a rolling promotion with no
+step size)."""
+
+from __future__ import annotations
+
+from iac.diagnostics import Diagnostics, Location, did_you_mean
+from iac.spec.autoscaling import Autoscaling
+from iac.spec.resolved import Origins, ResolvedEnvironment, ResolvedStack
+from iac.spec.stack import Model
+
+
+def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
+    for model_name, model in stack.models.items():
+        spec = stack.spec.models[model_name]
+        bound: dict[str, tuple[str, Location]] = {}
+        for env in model.environments.values():
+            _check_environment(spec, env, bound, diagnostics)
+        for deployment in model.deployments.values():
+            _check_bounds(deployment.autoscaling, deployment.origins, diagnostics)
+
+
+def _check_environment(
+    model: Model,
+    env: ResolvedEnvironment,
+    bound: dict[str, tuple[str, Location]],
+    diagnostics: Diagnostics,
+) -> None:
+    path = env.origins.path()
+    written = model.environments[env.name]
+    if written.deployment is not None and written.traffic is not None:
+        diagnostics.error(
+            env.origins(),
+            "set either `deployment` or `traffic`, not both",
+            path,
+        )
+        return
+    if not env.traffic:
+        diagnostics.error(
+            env.origins(),
+            "names no deployment: set `deployment: NAME` (or `traffic:` weights for a split)",
+            path,
+        )
+        return
+    for deployment, weight in env.traffic:
+        where = ("deployment",) if written.deployment is not None else ("traffic", deployment)
+        location = env.origins(where)
+        key_path = env.origins.path(where)
+        target = model.deployments.get(deployment)
+        if target is None:
+            diagnostics.error(
+                location,
+                f"no deployment '{deployment}' in model '{env.model}'"
+                f"{did_you_mean(deployment, model.deployments)}",
+                key_path,
+            )
+            continue
+        if target.kind == "development":
+            diagnostics.error(
+                location,
+                f"'{deployment}' is a development deployment, which never serves an "
+                f"environment; publish a copy (`{deployment}-published: {{from: {deployment}}}`)",
+                key_path,
+            )
+        elif target.state == "inactive":
+            diagnostics.error(
+                location,
+                f"deployment '{deployment}' is inactive; set `state: active` on it before it "
+                "serves an environment",
+                key_path,
+            )
+        if deployment in bound:
+            other, other_location = bound[deployment]
+            diagnostics.error(
+                location,
+                f"deployment '{deployment}' already serves environment '{other}' (line "
+                f"{other_location.line}); a deployment serves one environment at a time, so "
+                f"declare a copy (`{deployment}-{env.name}: {{from: {deployment}}}`)",
+                key_path,
+            )
+        else:
+            bound[deployment] = (env.name, location)
+        if weight < 0:
+            diagnostics.error(location, f"traffic weight {weight} is negative", key_path)
+    if written.traffic is not None and sum(w for _, w in env.traffic) <= 0:
+        diagnostics.error(
+            env.origins(("traffic",)),
+            "traffic weights add up to 0; give at least one deployment a positive weight",
+            env.origins.path(("traffic",)),
+        )
+    _check_bounds(env.autoscaling, env.origins, diagnostics)
+    promotion = env.promotion
+    if promotion.strategy == "rolling" and (
+        (promotion.max_surge_percent == 0) == (promotion.max_unavailable_percent == 0)
+    ):
+        diagnostics.error(
+            env.origins(),
+            "a rolling promotion needs exactly one of `max_surge_percent` and "
+            f"`max_unavailable_percent` above 0 (got {promotion.max_surge_percent} and "
+            f"{promotion.max_unavailable_percent})",
+            (*path, "promotion"),
+        )
+
+
+def _check_bounds(autoscaling: Autoscaling, origins: Origins, diagnostics: Diagnostics) -> None:
+    if autoscaling.min_replicas > autoscaling.max_replicas:
+        key = ("autoscaling", "min_replicas")
+        if key not in origins.written:
+            key = ("autoscaling", "max_replicas")
+        diagnostics.error(
+            origins(key),
+            f"min_replicas ({autoscaling.min_replicas}) is above max_replicas "
+            f"({autoscaling.max_replicas}); raise max_replicas or lower min_replicas",
+            origins.path(key),
+        )
