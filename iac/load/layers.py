@@ -25,27 +25,31 @@ class Layer:
     source: SourceMap
     prefix: KeyPath
 
-    def location(self, rel: KeyPath) -> Written:
-        path = self.prefix + rel
-        return Written(self.source.value(path), path)
+    def written(self, rel: KeyPath) -> Written:
+        return Written(self.source, self.prefix + rel)
 
 
-def merge(layers: Iterable[Layer]) -> tuple[dict[str, Any], dict[KeyPath, Written]]:
-    """Merge layers, later over earlier. Returns the values and where each was written."""
-    merged: dict[str, Any] = {}
-    origins: dict[KeyPath, Written] = {}
+Merged = tuple[dict[str, Any], dict[KeyPath, Written]]
+"""Merged values, and where each was written (relative key path → Written)."""
+
+
+def merge(layers: Iterable[Layer], start: Merged | None = None) -> Merged:
+    """Merge layers, later over earlier, on top of `start` (which is not modified)."""
+    merged: dict[str, Any] = dict(start[0]) if start else {}
+    origins: dict[KeyPath, Written] = dict(start[1]) if start else {}
     for layer in layers:
         for key, value in layer.values.items():
             if key in MERGED_MAPPINGS and isinstance(value, dict):
                 target = merged.get(key)
                 merged[key] = target = dict(target) if isinstance(target, dict) else {}
-                origins[(key,)] = layer.location((key,))
+                origins[(key,)] = layer.written((key,))
                 for sub, sub_value in value.items():
                     target[sub] = sub_value
-                    origins[(key, sub)] = layer.location((key, sub))
+                    origins[(key, sub)] = layer.written((key, sub))
             else:
                 merged[key] = value
-                for stale in [p for p in origins if p[:1] == (key,)]:
-                    del origins[stale]
-                origins[(key,)] = layer.location((key,))
+                if key in MERGED_MAPPINGS:  # only mappings leave per-key origins behind
+                    for stale in [p for p in origins if p[:1] == (key,)]:
+                        del origins[stale]
+                origins[(key,)] = layer.written((key,))
     return merged, origins

@@ -12,6 +12,12 @@ from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
 from iac.load.yaml_source import SourceMap
 
 _DICT_KEY = "[key]"
+_HOW_TO_ADD = {
+    "version": " (add `version: 1` at the top)",
+    "cluster": " (add `cluster: {name: NAME}`: the cluster the stack is applied to)",
+    "deployments": " (add `deployments: {v1: {}}`)",
+    "templates": " (add `templates:` with at least one template)",
+}
 
 
 def report(
@@ -39,7 +45,8 @@ def report(
             key = str(rel[-1])
             parent = path[:-1]
             where = source.key(parent) if parent else source.value(())
-            diagnostics.error(where, f"missing required key '{key}'", parent)
+            hint = _HOW_TO_ADD.get(key, "")
+            diagnostics.error(where, f"missing required key '{key}'{hint}", parent)
         else:
             where = source.key(path) if is_key else source.value(path)
             diagnostics.error(where, _message(error), path)

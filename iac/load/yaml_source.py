@@ -31,14 +31,11 @@ MAX_DEPTH = 64
 """Nesting depth; stack files are about 6 deep."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
-@dataclass(frozen=True, slots=True)
-class Positions:
-    """Where a key and its value start."""
-
-    key: Location
-    value: Location
+Positions = tuple[int, int, int, int]
+"""0-based line and column of a key, then of its value (Locations are made on demand)."""
 
 
 @dataclass
@@ -50,11 +47,13 @@ class SourceMap:
 
     def key(self, path: KeyPath) -> Location:
         """The position of the key at `path`, or of its nearest written ancestor."""
-        return self._nearest(path).key
+        line, column, _, _ = self._nearest(path)
+        return Location(self.file, line + 1, column + 1)
 
     def value(self, path: KeyPath) -> Location:
         """The position of the value at `path`, or of its nearest written ancestor."""
-        return self._nearest(path).value
+        _, _, line, column = self._nearest(path)
+        return Location(self.file, line + 1, column + 1)
 
     def has(self, path: KeyPath) -> bool:
         return path in self.positions
@@ -62,7 +61,7 @@ class SourceMap:
     def _nearest(self, path: KeyPath) -> Positions:
         while path not in self.positions and path:
             path = path[:-1]
-        return self.positions.get(path) or Positions(Location(self.file), Location(self.file))
+        return self.positions.get(path, (0, 0, 0, 0))
 
 
 @dataclass
@@ -162,6 +161,8 @@ class _Walker:
         self.constructor = yaml.constructor.SafeConstructor()
 
     def scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR_TAG:  # most values; what SafeConstructor would return anyway
+            return node.value
         try:
             return self.constructor.construct_object(node)
         except yaml.constructor.ConstructorError as exc:
@@ -208,8 +209,7 @@ class _Walker:
             if not isinstance(key, str | int | float | bool) and key is not None:
                 key = str(key)
             if key in result:
-                first = self.source.positions.get(path + (key,))
-                where = f" (first at line {first.key.line})" if first else ""
+                where = f" (first at line {self.source.key(path + (key,)).line})"
                 self.duplicates.error(
                     _mark_location(key_node.start_mark, self.file),
                     f"duplicate key '{key}'{where}; keep one of them",
@@ -236,13 +236,14 @@ class _Walker:
         return merged
 
     def _record(self, path: KeyPath, key_node: yaml.Node, value_node: yaml.Node) -> None:
-        self.source.positions.setdefault(
-            path,
-            Positions(
-                _mark_location(key_node.start_mark, self.file),
-                _mark_location(value_node.start_mark, self.file),
-            ),
-        )
+        if path not in self.source.positions:
+            key_mark, value_mark = key_node.start_mark, value_node.start_mark
+            self.source.positions[path] = (
+                key_mark.line,
+                key_mark.column,
+                value_mark.line,
+                value_mark.column,
+            )
 
 
 def _mark_location(mark: Any, file: str) -> Location:

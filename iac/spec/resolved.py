@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from iac.diagnostics import KeyPath, Location
 from iac.spec.autoscaling import Autoscaling
@@ -16,12 +17,25 @@ from iac.spec.container import ContainerFields, Kind, State
 from iac.spec.stack import Promotion, Stack
 
 
+class Locator(Protocol):
+    """Finds key paths in one file (the loader's SourceMap)."""
+
+    def key(self, path: KeyPath) -> Location: ...
+    def value(self, path: KeyPath) -> Location: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
-    """Where a setting was written: the place in a file and its key path there."""
+    """Where a setting was written: its key path in a file, located on demand."""
 
-    location: Location
+    source: Locator
     path: KeyPath
+    at_key: bool = False
+    """Point at the key rather than the value (for objects: `v3:` rather than `{...}`)."""
+
+    @property
+    def location(self) -> Location:
+        return self.source.key(self.path) if self.at_key else self.source.value(self.path)
 
 
 @dataclass(frozen=True, slots=True)

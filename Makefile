@@ -1,0 +1,39 @@
+# Two entry points, both safe on a fresh clone (they set up what they need):
+#   make demo   set up, then run the main job on the bundled example stack
+#   make test   set up, then lint, type-check, check import layers and run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: setup demo test lint schema bench golden
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/iac validate stacks/demo.yaml examples/*/
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest
+
+# Regenerate committed outputs (schemas, golden files, expected diagnostics) after a
+# deliberate change; review the diff before committing.
+golden: setup
+	$(BIN)/iac schema --kind stack > schema/stack.schema.json
+	$(BIN)/iac schema --kind module > schema/module.schema.json
+	$(BIN)/python -m pytest --update-golden -q
+
+bench: setup
+	$(BIN)/python benchmarks/run.py

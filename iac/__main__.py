@@ -1,0 +1,5 @@
+"""`python -m iac` runs the command line."""
+
+from iac.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""The command line: exit codes, where output goes, and no traceback for user errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from iac.cli import cli
+from iac.spec.schema import render_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = ROOT / "tests" / "cases" / "invalid" / "unknown-key" / "stack.yaml"
+
+
+def test_validate_ok_prints_a_summary_and_exits_0() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(ROOT / "stacks" / "demo.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("demo.yaml: ok (2 models, 5 deployments, 3 environments)\n")
+    assert result.stderr == ""
+
+
+def test_validate_several_reports_each_and_fails_if_one_fails() -> None:
+    good = str(ROOT / "examples" / "01-single-model")
+    result = CliRunner().invoke(cli, ["validate", good, str(BAD)])
+    assert result.exit_code == 1
+    assert "01-single-model/stack.yaml: ok" in result.stdout
+    assert "error: models.llama.autoscaling.min_replica: unknown key" in result.stderr
+
+
+def test_validate_needs_a_stack() -> None:
+    result = CliRunner().invoke(cli, ["validate"])
+    assert result.exit_code == 2
+    assert "Missing argument 'STACK...'" in result.stderr
+
+
+def test_missing_file_is_a_located_error() -> None:
+    result = CliRunner().invoke(cli, ["validate", "no/such/stack.yaml"])
+    assert result.exit_code == 1
+    assert result.stderr == "no/such/stack.yaml:1:1: error: no such file\n"
+
+
+def test_real_process_has_no_traceback_and_exit_1() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "iac", "validate", str(BAD)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert ": error: models.llama.autoscaling.min_replica: unknown key 'min_replica'" in run.stderr
+
+
+def test_schema_command_prints_the_committed_schema() -> None:
+    result = CliRunner().invoke(cli, ["schema"])
+    assert result.exit_code == 0
+    assert result.stdout == render_schema("stack")
+    assert result.stdout == (ROOT / "schema" / "stack.schema.json").read_text()
+    module = CliRunner().invoke(cli, ["schema", "--kind", "module"])
+    assert module.stdout == (ROOT / "schema" / "module.schema.json").read_text()

@@ -1,0 +1,33 @@
+"""Every example and every stack of the repository is valid, and examples are numbered."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from iac.validate import check_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir())
+STACKS = sorted((ROOT / "stacks").glob("*.yaml"))
+
+
+def test_there_are_examples_and_stacks() -> None:
+    assert len(EXAMPLES) >= 3
+    assert STACKS
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_is_numbered_and_valid(example: Path) -> None:
+    assert re.match(r"^\d\d-[a-z0-9-]+$", example.name)
+    stack = check_stack(str(example))
+    assert stack.models
+    first_line = (example / "stack.yaml").read_text().splitlines()[0]
+    assert first_line.startswith("# yaml-language-server: $schema=")
+
+
+@pytest.mark.parametrize("path", STACKS, ids=lambda p: p.name)
+def test_stack_is_valid(path: Path) -> None:
+    assert check_stack(str(path)).models

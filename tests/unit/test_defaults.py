@@ -1,0 +1,46 @@
+"""Every public default, pinned: changing one is a deliberate, visible diff (Baseten's
+defaults from reference/baseten.md §5.1 and §3.4)."""
+
+from __future__ import annotations
+
+from iac.spec import Autoscaling, Cluster, Gateway, Health, Metrics, NodePool, Promotion
+
+
+def test_autoscaling_defaults_follow_baseten() -> None:
+    assert Autoscaling().model_dump() == {
+        "min_replicas": 0,
+        "max_replicas": 1,
+        "autoscaling_window": 60,
+        "scale_down_delay": 900,
+        "max_scale_down_rate": 50,
+        "concurrency_target": 1,
+        "target_utilization": 70,
+    }
+
+
+def test_promotion_defaults_follow_baseten() -> None:
+    assert Promotion().model_dump() == {
+        "strategy": "immediate",
+        "max_surge_percent": 25,
+        "max_unavailable_percent": 0,
+        "stabilization": 0,
+        "cleanup": "scale_to_zero",
+    }
+
+
+def test_health_metrics_cluster_and_pool_defaults() -> None:
+    assert Health().model_dump() == {"path": "/health", "startup_timeout": 1800}
+    assert Metrics().model_dump() == {"path": "/metrics", "port": None, "in_flight": None}
+    assert Cluster(name="c").model_dump() == {
+        "name": "c",
+        "namespace": "models",
+        "domain": None,
+        "gateway": Gateway().model_dump(),
+        "provisioner": "existing",
+    }
+    assert Gateway().model_dump() == {"name": "inference", "namespace": "gateway-system"}
+    assert NodePool(accelerator="H100").model_dump() == {
+        "accelerator": "H100",
+        "capacity_type": "on-demand",
+        "max_gpus": None,
+    }

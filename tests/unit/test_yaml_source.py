@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from iac.diagnostics import Diagnostics, Location
+from iac.load import yaml_source
+from iac.load.yaml_source import parse_yaml
+
+
+def parse(text: str | bytes) -> tuple[object, Diagnostics, yaml_source.SourceMap | None]:
+    diagnostics = Diagnostics()
+    raw = text.encode() if isinstance(text, str) else text
+    document = parse_yaml(raw, "f.yaml", diagnostics)
+    if document is None:
+        return None, diagnostics, None
+    return document.data, diagnostics, document.source
+
+
+def test_positions_of_keys_and_values_are_one_based() -> None:
+    data, diagnostics, source = parse("a:\n  b: 1\n  c: [x, {d: 2}]\n")
+    assert data == {"a": {"b": 1, "c": ["x", {"d": 2}]}}
+    assert not diagnostics.items
+    assert source is not None
+    assert source.key(("a", "b")) == Location("f.yaml", 2, 3)
+    assert source.value(("a", "b")) == Location("f.yaml", 2, 6)
+    assert source.value(("a", "c", 1, "d")) == Location("f.yaml", 3, 14)
+    # An unknown path falls back to its nearest written ancestor.
+    assert source.key(("a", "b", "zzz")) == Location("f.yaml", 2, 3)
+
+
+def test_duplicate_key_is_an_error_and_the_first_value_is_kept() -> None:
+    data, diagnostics, _ = parse("a: 1\nb: 2\na: 3\n")
+    assert data == {"a": 1, "b": 2}
+    assert [str(d) for d in diagnostics] == [
+        "f.yaml:3:1: error: a: duplicate key 'a' (first at line 1); keep one of them"
+    ]
+
+
+def test_merge_keys_are_supported_and_explicit_keys_win() -> None:
+    data, diagnostics, _ = parse("base: &b {x: 1, y: 2}\nthing:\n  <<: *b\n  y: 3\n")
+    assert not diagnostics.items
+    assert data == {"base": {"x": 1, "y": 2}, "thing": {"x": 1, "y": 3}}
+
+
+def test_aliases_within_budget_expand() -> None:
+    data, diagnostics, _ = parse("a: &a [1, 2]\nb: *a\n")
+    assert not diagnostics.items
+    assert data == {"a": [1, 2], "b": [1, 2]}
+
+
+def test_billion_laughs_fails_fast_without_expanding() -> None:
+    levels = ["a0: &a0 [" + ",".join(["lol"] * 10) + "]"]
+    for i in range(1, 12):
+        levels.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]")
+    data, diagnostics, _ = parse("\n".join(levels) + "\n")
+    assert data is None
+    (problem,) = diagnostics.items
+    assert "aliases expand to more than 100000 values" in problem.message
+
+
+def test_file_too_large_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(yaml_source.MAX_FILE_BYTES + 1)
+    diagnostics = Diagnostics()
+    assert yaml_source.read_yaml(str(path), diagnostics) is None
+    assert "over the 16777216 byte limit" in diagnostics.items[0].message
+
+
+def test_non_utf8_reports_the_position_of_the_bad_byte() -> None:
+    _, diagnostics, _ = parse(b"a: 1\nb: caf\xe9\n")
+    assert [str(d) for d in diagnostics] == [
+        "f.yaml:2:7: error: file is not valid UTF-8 (byte 0xe9); save it as UTF-8"
+    ]
+
+
+def test_utf8_bom_is_accepted() -> None:
+    data, diagnostics, _ = parse(b"\xef\xbb\xbfa: 1\n")
+    assert data == {"a": 1}
+    assert not diagnostics.items
+
+
+def test_scalars_follow_yaml_1_1_like_pyyaml_safe_load() -> None:
+    data, _, _ = parse("a: yes\nb: 010\nc: 1.5\nd: null\ne: '1'\n")
+    assert data == {"a": True, "b": 8, "c": 1.5, "d": None, "e": "1"}
