@@ -33,10 +33,10 @@ class Metrics(SpecModel):
     """HTTP path of the metrics endpoint."""
     port: Port | None = None
     """Port of the metrics endpoint when it is not the serving port."""
-    in_flight: str | None = None
-    """Metric (a PromQL expression over the pod's series) counting requests in flight in one
-    pod, e.g. `vllm:num_requests_running + vllm:num_requests_waiting`. Used to autoscale while
-    replicas run."""
+    in_flight: list[str] | None = None
+    """Metrics whose sum is the requests one pod holds (running and queued), e.g.
+    `[vllm:num_requests_running, vllm:num_requests_waiting]`. KEDA scales on it through
+    Prometheus while replicas run; without it, traffic goes through the HTTP add-on."""
 
 
 class Resources(SpecModel):
@@ -64,6 +64,9 @@ class ContainerFields(SpecModel):
     """Environment variables (not for secrets: list those under `secrets`)."""
     port: Port | None = None
     """Port the server listens on (default 8000)."""
+    run_as_user: int | None = Field(None, ge=1)
+    """Run the container as this non-root user (the image must allow it); unset keeps the
+    image's user. Privilege escalation and Linux capabilities are always dropped."""
     health: Health | None = None
     """Health endpoint and startup budget."""
     metrics: Metrics | None = None

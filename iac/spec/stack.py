@@ -13,7 +13,7 @@ from pydantic import Field
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
 from iac.spec.container import ContainerFields, Kind, State
-from iac.spec.types import Accelerator, DurationRange, Name, ParamValue
+from iac.spec.types import Accelerator, DurationRange, Name, ParamValue, Port
 
 
 class Gateway(SpecModel):
@@ -23,6 +23,19 @@ class Gateway(SpecModel):
     """Name of the Gateway."""
     namespace: Name = "gateway-system"
     """Namespace of the Gateway."""
+
+
+class ScaleFromZero(SpecModel):
+    """Where the KEDA HTTP add-on runs: its interceptor holds requests while a replica starts."""
+
+    namespace: Name = "keda"
+    """Namespace of the add-on (its Helm chart's default)."""
+    interceptor_service: Name = "keda-add-ons-http-interceptor-proxy"
+    """The interceptor's proxy Service, which routes send scale-to-zero traffic to."""
+    interceptor_port: Port = 8080
+    """Port of the interceptor's proxy Service."""
+    scaler_address: str = "keda-add-ons-http-external-scaler.keda:9090"
+    """gRPC address of the add-on's external scaler, for ScaledObject triggers."""
 
 
 class Cluster(SpecModel):
@@ -40,6 +53,12 @@ class Cluster(SpecModel):
     provisioner: Literal["karpenter", "gke", "existing"] = "existing"
     """Who provides GPU nodes: Karpenter node pools, GKE node pools, or nodes that already
     exist (nothing is created)."""
+    create_namespace: bool = True
+    """Emit the Namespace object; set false when the namespace is managed elsewhere."""
+    prometheus: str = "http://prometheus-operated.monitoring.svc:9090"
+    """Prometheus that KEDA asks for in-flight requests while replicas run."""
+    scale_from_zero: ScaleFromZero = Field(default_factory=ScaleFromZero)
+    """The KEDA HTTP add-on, used by deployments that may scale to zero."""
 
 
 class NodePool(SpecModel):

@@ -37,6 +37,14 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
         "domain": None,
         "gateway": Gateway().model_dump(),
         "provisioner": "existing",
+        "create_namespace": True,
+        "prometheus": "http://prometheus-operated.monitoring.svc:9090",
+        "scale_from_zero": {
+            "namespace": "keda",
+            "interceptor_service": "keda-add-ons-http-interceptor-proxy",
+            "interceptor_port": 8080,
+            "scaler_address": "keda-add-ons-http-external-scaler.keda:9090",
+        },
     }
     assert Gateway().model_dump() == {"name": "inference", "namespace": "gateway-system"}
     assert NodePool(accelerator="H100").model_dump() == {

@@ -1,0 +1,34 @@
+"""Labels on everything `iac` emits: the standard `app.kubernetes.io/*` set and ours."""
+
+from __future__ import annotations
+
+MODEL = "iac.dev/model"
+DEPLOYMENT = "iac.dev/deployment"
+ENVIRONMENT = "iac.dev/environment"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+
+def selector(model: str, deployment: str) -> dict[str, str]:
+    """Pod selector of a deployment: immutable once created, so only names that never change."""
+    return {MODEL: model, DEPLOYMENT: deployment}
+
+
+def workload(model: str, deployment: str, object_name: str) -> dict[str, str]:
+    """Labels of a deployment's pods (no environment: a promotion must not restart pods)."""
+    return {
+        "app.kubernetes.io/name": model,
+        "app.kubernetes.io/instance": object_name,
+        "app.kubernetes.io/version": deployment,
+        "app.kubernetes.io/component": "model-server",
+        MANAGED_BY: "iac",
+        **selector(model, deployment),
+    }
+
+
+def with_environment(labels: dict[str, str], environment: str | None) -> dict[str, str]:
+    """Object labels, plus the environment the deployment serves (objects, never pods)."""
+    return {**labels, ENVIRONMENT: environment} if environment else dict(labels)
+
+
+def model(model_name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": model_name, MANAGED_BY: "iac", MODEL: model_name}

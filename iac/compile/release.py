@@ -1,0 +1,221 @@
+"""Stack → Release: who serves what, with which effective autoscaling.
+
+The release is the meaning of a stack, independent of how it becomes Kubernetes objects:
+which deployments run, which environment each serves with what share of traffic, how each
+scales and whether it is reached through the scale-from-zero interceptor. The object
+compiler renders it; `iac plan` compares two of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iac.compile.names import MAX_WORKLOAD_NAME, object_name
+from iac.compile.node_pools import pool_for
+from iac.diagnostics import Diagnostics
+from iac.load.stack_loader import DEFAULT_PORT
+from iac.spec.autoscaling import Autoscaling
+from iac.spec.container import ContainerFields, Health, Kind, State
+from iac.spec.resolved import ResolvedDeployment, ResolvedEnvironment, ResolvedStack
+from iac.spec.stack import Cluster, Promotion
+from iac.spec.types import parse_accelerator
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRelease:
+    model: str
+    name: str
+    object_name: str
+    """Name of its Deployment, Service and ScaledObject."""
+    state: State
+    kind: Kind
+    environment: str | None
+    """The environment it serves, if any."""
+    weight: int | None
+    """Its traffic weight in that environment."""
+    autoscaling: Autoscaling
+    """Effective: the environment's when bound (shared out during a split), else its own."""
+    via_interceptor: bool
+    """Reached through the KEDA HTTP add-on, which holds requests while it scales from zero."""
+    container: ContainerFields
+    port: int
+    """The serving port (the container's, defaulted by the loader)."""
+    health: Health
+    """Health endpoint and startup budget (defaulted by the loader)."""
+    in_flight: tuple[str, ...]
+    """Metrics that sum to the requests a pod holds; empty when the server declares none."""
+    node_pool: str | None
+    """GPU node pool it is placed on; None for CPU-only."""
+
+    @property
+    def active(self) -> bool:
+        return self.state == "active"
+
+    @property
+    def routed(self) -> bool:
+        """Has its own `/deployments/<name>/` endpoint (active deployments do)."""
+        return self.state == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentRelease:
+    model: str
+    name: str
+    traffic: tuple[tuple[str, int], ...]
+    """(deployment, weight), sorted by deployment name."""
+    promotion: Promotion
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRelease:
+    name: str
+    deployments: Mapping[str, DeploymentRelease]
+    environments: Mapping[str, EnvironmentRelease]
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    cluster: Cluster
+    models: Mapping[str, ModelRelease]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary (for plans and stack outputs), sorted for stable diffs."""
+        return {
+            "models": {
+                m.name: {
+                    "deployments": {
+                        d.name: {
+                            "state": d.state,
+                            "kind": d.kind,
+                            "environment": d.environment,
+                            "weight": d.weight,
+                            "image": d.container.image,
+                            "accelerator": d.container.resources.accelerator
+                            if d.container.resources
+                            else None,
+                            "autoscaling": d.autoscaling.model_dump(),
+                            "via_interceptor": d.via_interceptor,
+                        }
+                        for d in sorted(m.deployments.values(), key=lambda d: d.name)
+                    },
+                    "environments": {
+                        e.name: {"traffic": dict(e.traffic)}
+                        for e in sorted(m.environments.values(), key=lambda e: e.name)
+                    },
+                }
+                for m in sorted(self.models.values(), key=lambda m: m.name)
+            }
+        }
+
+
+def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
+    """The release of a checked stack. Problems found here (a name collision, a split that
+    cannot autoscale) are added to `diagnostics`."""
+    models: dict[str, ModelRelease] = {}
+    for model_name in sorted(stack.models):
+        model = stack.models[model_name]
+        serving: dict[str, tuple[ResolvedEnvironment, int]] = {}
+        for env in model.environments.values():
+            for deployment, weight in env.traffic:
+                serving[deployment] = (env, weight)
+        deployments = {
+            name: _deployment(stack, model.deployments[name], serving.get(name), diagnostics)
+            for name in sorted(model.deployments)
+        }
+        environments = {
+            name: EnvironmentRelease(
+                model=model_name,
+                name=name,
+                traffic=tuple(sorted(model.environments[name].traffic)),
+                promotion=model.environments[name].promotion,
+            )
+            for name in sorted(model.environments)
+        }
+        models[model_name] = ModelRelease(model_name, deployments, environments)
+    _check_name_collisions(stack, models, diagnostics)
+    return Release(cluster=stack.spec.cluster, models=models)
+
+
+def _deployment(
+    stack: ResolvedStack,
+    deployment: ResolvedDeployment,
+    serving: tuple[ResolvedEnvironment, int] | None,
+    diagnostics: Diagnostics,
+) -> DeploymentRelease:
+    container = deployment.container
+    in_flight = tuple(container.metrics.in_flight or ()) if container.metrics else ()
+    has_metric = bool(in_flight)
+    environment: str | None = None
+    weight: int | None = None
+    scaling = deployment.autoscaling
+    if serving is not None:
+        env, weight = serving
+        environment = env.name
+        scaling = _share(env, weight)
+        split = len(env.traffic) > 1
+        if split and not has_metric and deployment.active:
+            # The interceptor routes one Service per route; a weighted split routes directly,
+            # so without a metric from the pods nothing can measure this deployment's load.
+            diagnostics.warning(
+                deployment.origins(),
+                f"'{deployment.name}' is in a traffic split but its server declares no "
+                "`metrics.in_flight`, so it cannot autoscale during the split; its replicas "
+                f"are held at {scaling.min_replicas}",
+                deployment.origins.path(),
+            )
+            scaling = scaling.model_copy(update={"max_replicas": scaling.min_replicas})
+    accelerator = container.resources.accelerator if container.resources else None
+    return DeploymentRelease(
+        model=deployment.model,
+        name=deployment.name,
+        object_name=object_name(deployment.model, deployment.name, limit=MAX_WORKLOAD_NAME),
+        state=deployment.state,
+        kind=deployment.kind,
+        environment=environment,
+        weight=weight,
+        autoscaling=scaling,
+        via_interceptor=deployment.active and (scaling.min_replicas == 0 or not has_metric),
+        container=container,
+        port=container.port if container.port is not None else DEFAULT_PORT,
+        health=container.health or Health(),
+        in_flight=in_flight,
+        node_pool=pool_for(stack.spec, parse_accelerator(accelerator)[0]) if accelerator else None,
+    )
+
+
+def _share(env: ResolvedEnvironment, weight: int) -> Autoscaling:
+    """The environment's scaling for one of its deployments.
+
+    Alone, a deployment takes the environment's settings as they are. In a split each side
+    gets bounds in proportion to its weight and keeps at least one replica: both are routed
+    directly, and a side at zero would fail its share of requests (Gateway API: 503).
+    """
+    scaling = env.autoscaling
+    if len(env.traffic) == 1:
+        return scaling
+    total = sum(w for _, w in env.traffic)
+    share = weight / total
+    low = max(1, math.ceil(scaling.min_replicas * share))
+    high = max(low, math.ceil(scaling.max_replicas * share))
+    return scaling.model_copy(update={"min_replicas": low, "max_replicas": high})
+
+
+def _check_name_collisions(
+    stack: ResolvedStack, models: Mapping[str, ModelRelease], diagnostics: Diagnostics
+) -> None:
+    """`a-b` + `c` and `a` + `b-c` would both be `a-b-c`: an error, never an overwrite."""
+    owners: dict[str, tuple[str, str]] = {}
+    for model in models.values():
+        for deployment in model.deployments.values():
+            other = owners.setdefault(deployment.object_name, (model.name, deployment.name))
+            if other != (model.name, deployment.name):
+                origins = stack.models[model.name].deployments[deployment.name].origins
+                diagnostics.error(
+                    origins(),
+                    f"objects of this deployment would be named '{deployment.object_name}', "
+                    f"like those of deployment '{other[1]}' of model '{other[0]}'; rename one",
+                    origins.path(),
+                )

@@ -1,0 +1,139 @@
+"""Stable endpoints: Gateway API HTTPRoutes with Baseten's paths.
+
+- `/environments/<env>/...` → the environment's deployment(s), with weights during a split;
+- `/deployments/<name>/...` → each active deployment;
+the prefix is rewritten away, so the server sees `/v1/chat/completions`. A deployment that
+may scale to zero is reached through the KEDA HTTP add-on's interceptor (it holds requests
+while a replica starts); the Gateway stamps a header that tells the interceptor which one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from iac.compile import labels
+from iac.compile.names import object_name
+from iac.compile.release import DeploymentRelease, ModelRelease
+from iac.compile.scaling import interceptor_header
+from iac.spec.stack import Cluster
+
+MAX_RULES = 16
+"""An HTTPRoute holds at most 16 rules; a model with more endpoints gets more routes."""
+
+
+def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for env in model.environments.values():
+        backends = [
+            (model.deployments[name], weight)
+            for name, weight in env.traffic
+            if name in model.deployments and model.deployments[name].active
+        ]
+        if backends:
+            rules.append(_rule(f"/environments/{env.name}", backends, cluster))
+    for deployment in model.deployments.values():
+        if deployment.routed:
+            rules.append(_rule(f"/deployments/{deployment.name}", [(deployment, None)], cluster))
+    routes = []
+    for index in range(0, len(rules), MAX_RULES):
+        suffix = () if index == 0 else (str(index // MAX_RULES + 1),)
+        spec: dict[str, Any] = {
+            "parentRefs": [
+                {
+                    "group": "gateway.networking.k8s.io",
+                    "kind": "Gateway",
+                    "name": cluster.gateway.name,
+                    "namespace": cluster.gateway.namespace,
+                }
+            ],
+        }
+        if cluster.domain:
+            spec["hostnames"] = [cluster.domain]
+        spec["rules"] = rules[index : index + MAX_RULES]
+        routes.append(
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "HTTPRoute",
+                "metadata": {
+                    "name": object_name(model.name, *suffix),
+                    "namespace": cluster.namespace,
+                    "labels": labels.model(model.name),
+                },
+                "spec": spec,
+            }
+        )
+    return routes
+
+
+def _rule(
+    prefix: str, backends: Sequence[tuple[DeploymentRelease, int | None]], cluster: Cluster
+) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = [
+        {
+            "type": "URLRewrite",
+            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+        }
+    ]
+    if len(backends) == 1 and backends[0][0].via_interceptor:
+        deployment = backends[0][0]
+        name, value = interceptor_header(deployment)
+        filters.append(
+            {
+                "type": "RequestHeaderModifier",
+                "requestHeaderModifier": {"set": [{"name": name, "value": value}]},
+            }
+        )
+        refs = [
+            {
+                "name": cluster.scale_from_zero.interceptor_service,
+                "namespace": cluster.scale_from_zero.namespace,
+                "port": cluster.scale_from_zero.interceptor_port,
+            }
+        ]
+    else:
+        # A split routes straight to each Service; both sides keep a replica (see release).
+        refs = []
+        for deployment, weight in backends:
+            assert deployment.container.port is not None
+            ref: dict[str, Any] = {
+                "name": deployment.object_name,
+                "port": deployment.container.port,
+            }
+            if weight is not None and len(backends) > 1:
+                ref["weight"] = weight
+            refs.append(ref)
+    return {
+        "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
+        "filters": filters,
+        "backendRefs": refs,
+    }
+
+
+def interceptor_grant(cluster: Cluster) -> dict[str, Any]:
+    """Lets this namespace's routes send traffic to the interceptor in the add-on's namespace."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1beta1",
+        "kind": "ReferenceGrant",
+        "metadata": {
+            "name": object_name("iac", cluster.namespace, "to-interceptor"),
+            "namespace": cluster.scale_from_zero.namespace,
+            "labels": {labels.MANAGED_BY: "iac"},
+        },
+        "spec": {
+            "from": [
+                {
+                    "group": "gateway.networking.k8s.io",
+                    "kind": "HTTPRoute",
+                    "namespace": cluster.namespace,
+                }
+            ],
+            "to": [
+                {
+                    "group": "",
+                    "kind": "Service",
+                    "name": cluster.scale_from_zero.interceptor_service,
+                }
+            ],
+        },
+    }

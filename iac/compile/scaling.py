@@ -1,0 +1,171 @@
+"""Autoscaling: a KEDA ScaledObject per deployment, and an InterceptorRoute when the KEDA
+HTTP add-on holds requests for it (design §4, reference/k8s-serving.md §1-2).
+
+Baseten's settings map as follows:
+- per-replica target = concurrency_target × target_utilization / 100 in-flight requests;
+- scale-up is immediate (no stabilization, up to max replicas in one step);
+- scale_down_delay → the HPA's scale-down stabilization window and KEDA's cooldownPeriod
+  (which only governs the last step, 1 → 0);
+- max_scale_down_rate → a Percent policy of the HPA per scale_down_delay period;
+- initialCooldownPeriod = the startup budget, so KEDA never removes a replica still loading.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from iac.compile import labels
+from iac.compile.release import DeploymentRelease
+from iac.diagnostics import Diagnostics
+from iac.spec.resolved import Origins
+from iac.spec.stack import Cluster
+
+HPA_MAX_PERIOD = 1800
+"""The HPA rejects scaling policies with periodSeconds above 30 minutes."""
+HPA_SYNC_PERIOD = 15
+"""kube-controller-manager's default HPA sync period: the finest a policy period can act."""
+PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+COLD_NODE_SECONDS = 600
+"""Budget for a GPU node to be provisioned and the image pulled, before the server starts."""
+
+
+def interceptor_header(release: DeploymentRelease) -> tuple[str, str]:
+    """Header the Gateway sets so the interceptor knows which deployment a request is for."""
+    return ("x-iac-backend", release.object_name)
+
+
+def scaled_object(
+    release: DeploymentRelease, cluster: Cluster, origins: Origins, diagnostics: Diagnostics
+) -> dict[str, Any]:
+    scaling = release.autoscaling
+    delay = scaling.scale_down_delay
+    period = min(max(delay, HPA_SYNC_PERIOD), HPA_MAX_PERIOD)
+    if delay > HPA_MAX_PERIOD and release.active:
+        diagnostics.warning(
+            origins(("autoscaling", "scale_down_delay")),
+            f"scale_down_delay {delay}s: each scale-down step of at most "
+            f"{scaling.max_scale_down_rate} % is allowed every {HPA_MAX_PERIOD}s, the longest "
+            "period the HPA accepts (the stabilization window keeps the full delay)",
+            origins.path(("autoscaling", "scale_down_delay")),
+        )
+    annotations: dict[str, str] = {}
+    if not release.active:
+        annotations[PAUSED_REPLICAS] = "0"  # deactivated: objects kept, no pods
+
+    if release.via_interceptor:
+        trigger: dict[str, Any] = {
+            "type": "external-push",
+            "metadata": {
+                "scalerAddress": cluster.scale_from_zero.scaler_address,
+                "interceptorRoute": release.object_name,
+            },
+        }
+    else:
+        trigger = {
+            "type": "prometheus",
+            "metricType": "AverageValue",
+            "metadata": {
+                "serverAddress": cluster.prometheus,
+                "query": in_flight_query(release, cluster.namespace),
+                "threshold": _number(scaling.target_per_replica),
+            },
+        }
+    metadata: dict[str, Any] = {
+        "name": release.object_name,
+        "namespace": cluster.namespace,
+        "labels": labels.with_environment(
+            labels.workload(release.model, release.name, release.object_name), release.environment
+        ),
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": metadata,
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": release.object_name,
+            },
+            "pollingInterval": HPA_SYNC_PERIOD,
+            "cooldownPeriod": delay,
+            "initialCooldownPeriod": release.health.startup_timeout,
+            "minReplicaCount": scaling.min_replicas,
+            "maxReplicaCount": scaling.max_replicas,
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "behavior": {
+                        "scaleUp": {
+                            "stabilizationWindowSeconds": 0,
+                            "selectPolicy": "Max",
+                            "policies": [
+                                {
+                                    "type": "Pods",
+                                    "value": scaling.max_replicas,
+                                    "periodSeconds": HPA_SYNC_PERIOD,
+                                }
+                            ],
+                        },
+                        "scaleDown": {
+                            "stabilizationWindowSeconds": delay,
+                            "selectPolicy": "Max",
+                            "policies": [
+                                {
+                                    "type": "Percent",
+                                    "value": scaling.max_scale_down_rate,
+                                    "periodSeconds": period,
+                                }
+                            ],
+                        },
+                    }
+                }
+            },
+            "triggers": [trigger],
+        },
+    }
+
+
+def interceptor_route(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:
+    """Routing and concurrency counting in the HTTP add-on for a deployment behind it."""
+    header, value = interceptor_header(release)
+    # The interceptor's concurrency target is a whole number of requests.
+    target = max(1, math.floor(release.autoscaling.target_per_replica))
+    return {
+        "apiVersion": "http.keda.sh/v1beta1",
+        "kind": "InterceptorRoute",
+        "metadata": {
+            "name": release.object_name,
+            "namespace": cluster.namespace,
+            "labels": labels.with_environment(
+                labels.workload(release.model, release.name, release.object_name),
+                release.environment,
+            ),
+        },
+        "spec": {
+            "target": {"service": release.object_name, "port": release.port},
+            "rules": [
+                {"hosts": [cluster.domain or "*"], "headers": [{"name": header, "value": value}]}
+            ],
+            "scalingMetric": {"concurrency": {"targetValue": target}},
+            # Hold a request through a whole cold start: a node, the image, the weights.
+            "timeouts": {"readiness": f"{release.health.startup_timeout + COLD_NODE_SECONDS}s"},
+        },
+    }
+
+
+def in_flight_query(release: DeploymentRelease, namespace: str) -> str:
+    """PromQL: the deployment's in-flight requests, averaged over the autoscaling window."""
+    window = release.autoscaling.autoscaling_window
+    pods = f'namespace="{namespace}",pod=~"{release.object_name}-[a-z0-9]+-[a-z0-9]+"'
+    # `or vector(0)`: a metric with no series yet counts as no load, not as an error.
+    terms = [
+        f"(sum(avg_over_time({m}{{{pods}}}[{window}s])) or vector(0))" for m in release.in_flight
+    ]
+    return " + ".join(terms)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"

@@ -1,0 +1,216 @@
+"""The serving workload of a deployment: apps/v1 Deployment, its Service, its PDB.
+
+GPU pod practice from reference/k8s-serving.md §6: no `spec.replicas` (KEDA owns it; with
+server-side apply a replica count in the manifest fights the HPA), GPU limits, the GPU taint
+tolerated, placement on the node pool, a startup probe sized for loading weights, /dev/shm
+in memory, and a preStop drain inside a matching grace period.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from iac.catalog.accelerators import ACCELERATORS
+from iac.compile import labels
+from iac.compile.quantity import format_mebibytes, memory_bytes
+from iac.compile.release import DeploymentRelease
+from iac.spec.stack import Cluster
+from iac.spec.types import parse_accelerator
+
+DEFAULT_CPU = "1"
+DEFAULT_MEMORY = "2Gi"
+"""Requests when a level sets none: Baseten's defaults (reference/baseten.md §4.1)."""
+PROBE_PERIOD = 10
+"""Seconds between probes; Baseten checks every 10 s."""
+DRAIN_SECONDS = 15
+"""preStop sleep: time for the Gateway and endpoints to stop sending new requests."""
+REQUEST_BUDGET_SECONDS = 120
+"""Time for in-flight requests (a long generation) to finish after the drain."""
+SHM_CAP_MIB = 16 * 1024
+"""/dev/shm is memory-backed and counts against the pod's memory: half of it, at most 16Gi."""
+CONTAINER = "server"
+
+
+def deployment_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:
+    container = release.container
+    pod_labels = labels.workload(release.model, release.name, release.object_name)
+    health = release.health
+    accelerator = container.resources.accelerator if container.resources else None
+    cpu = (container.resources.cpu if container.resources else None) or DEFAULT_CPU
+    memory = (container.resources.memory if container.resources else None) or DEFAULT_MEMORY
+
+    requests: dict[str, str] = {"cpu": cpu, "memory": memory}
+    limits: dict[str, str] = {"memory": memory}
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    pod: dict[str, Any] = {}
+    if accelerator:
+        kind, count = parse_accelerator(accelerator)
+        resource = ACCELERATORS[kind].resource
+        # Extended resources cannot be overcommitted: request and limit must be equal.
+        requests[resource] = limits[resource] = str(count)
+        pod["tolerations"] = [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+        selector = _node_selector(cluster, release.node_pool)
+        if selector:
+            pod["nodeSelector"] = selector
+        shm = min(memory_bytes(memory) // 2**21, SHM_CAP_MIB)  # half the memory, in MiB
+        volumes.append(
+            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_mebibytes(shm)}}
+        )
+        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
+
+    ports = [{"name": "http", "containerPort": release.port, "protocol": "TCP"}]
+    if container.metrics and container.metrics.port and container.metrics.port != release.port:
+        ports.append(
+            {"name": "metrics", "containerPort": container.metrics.port, "protocol": "TCP"}
+        )
+
+    spec: dict[str, Any] = {"name": CONTAINER, "image": container.image}
+    if container.command:
+        spec["command"] = list(container.command)
+    if container.args:
+        spec["args"] = list(container.args)
+    if container.env:
+        spec["env"] = [{"name": k, "value": container.env[k]} for k in sorted(container.env)]
+    if container.secrets:
+        # References only: the values stay in the cluster's Secrets.
+        spec["envFrom"] = [{"secretRef": {"name": s}} for s in sorted(set(container.secrets))]
+    spec["ports"] = ports
+    spec["resources"] = {"requests": requests, "limits": limits}
+    http_get = {"path": health.path, "port": "http"}
+    spec["startupProbe"] = {
+        "httpGet": http_get,
+        "periodSeconds": PROBE_PERIOD,
+        "failureThreshold": max(1, math.ceil(health.startup_timeout / PROBE_PERIOD)),
+    }
+    spec["readinessProbe"] = {"httpGet": http_get, "periodSeconds": 5, "failureThreshold": 3}
+    spec["livenessProbe"] = {
+        "httpGet": http_get,
+        "periodSeconds": 15,
+        "timeoutSeconds": 5,
+        "failureThreshold": 4,
+    }
+    spec["lifecycle"] = {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}}
+    spec["securityContext"] = _security_context(container.run_as_user)
+    if mounts:
+        spec["volumeMounts"] = mounts
+
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": DRAIN_SECONDS + REQUEST_BUDGET_SECONDS,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [spec],
+        **pod,
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                # GPUs are scarce: spread when possible, never block scheduling on it.
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": labels.selector(release.model, release.name)},
+            }
+        ],
+    }
+    if volumes:
+        pod_spec["volumes"] = volumes
+
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": release.object_name,
+            "namespace": cluster.namespace,
+            "labels": labels.with_environment(pod_labels, release.environment),
+        },
+        "spec": {
+            # No `replicas`: KEDA owns the count (see module docstring).
+            "revisionHistoryLimit": 3,
+            "progressDeadlineSeconds": health.startup_timeout + 600,
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "selector": {"matchLabels": labels.selector(release.model, release.name)},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+        },
+    }
+
+
+def service_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:
+    container = release.container
+    ports = [{"name": "http", "port": release.port, "targetPort": "http", "protocol": "TCP"}]
+    if container.metrics and container.metrics.port and container.metrics.port != release.port:
+        ports.append(
+            {
+                "name": "metrics",
+                "port": container.metrics.port,
+                "targetPort": "metrics",
+                "protocol": "TCP",
+            }
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": release.object_name,
+            "namespace": cluster.namespace,
+            "labels": labels.with_environment(
+                labels.workload(release.model, release.name, release.object_name),
+                release.environment,
+            ),
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": labels.selector(release.model, release.name),
+            "ports": ports,
+        },
+    }
+
+
+def disruption_budget(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any] | None:
+    """With two or more replicas guaranteed, drains take them one at a time."""
+    if not release.active or release.autoscaling.min_replicas < 2:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": release.object_name,
+            "namespace": cluster.namespace,
+            "labels": labels.with_environment(
+                labels.workload(release.model, release.name, release.object_name),
+                release.environment,
+            ),
+        },
+        "spec": {
+            "maxUnavailable": 1,
+            # A pod still loading its model is not serving: let drains evict it.
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            "selector": {"matchLabels": labels.selector(release.model, release.name)},
+        },
+    }
+
+
+def _node_selector(cluster: Cluster, pool: str | None) -> dict[str, str]:
+    if pool is None:
+        return {}
+    if cluster.provisioner == "karpenter":
+        return {"karpenter.sh/nodepool": pool}
+    if cluster.provisioner == "gke":
+        return {"cloud.google.com/gke-nodepool": pool}
+    return {}  # existing nodes: the GPU request and toleration place the pod
+
+
+def _security_context(run_as_user: int | None) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    if run_as_user is not None:
+        context["runAsNonRoot"] = True
+        context["runAsUser"] = run_as_user
+    return context
