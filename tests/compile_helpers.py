@@ -1,0 +1,33 @@
+"""Compile stack text in tests."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from iac.compile import Compiled, compile_stack
+from iac.diagnostics import Diagnostics
+from iac.validate import check_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compile_text(tmp_path: Path, text: str, diagnostics: Diagnostics | None = None) -> Compiled:
+    path = tmp_path / "stack.yaml"
+    path.write_text(textwrap.dedent(text).replace("MODULES", str(ROOT / "modules")))
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    return compile_stack(check_stack(str(path), diagnostics), diagnostics)
+
+
+def find(compiled: Compiled, kind: str, name: str) -> dict[str, Any]:
+    for obj in compiled.objects:
+        if obj["kind"] == kind and obj["metadata"]["name"] == name:
+            return obj
+    raise AssertionError(
+        f"no {kind} {name} in {[o['kind'] + '/' + o['metadata']['name'] for o in compiled.objects]}"
+    )
+
+
+def kinds(compiled: Compiled, name: str) -> set[str]:
+    return {o["kind"] for o in compiled.objects if o["metadata"]["name"] == name}
