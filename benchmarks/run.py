@@ -2,6 +2,9 @@
 
 - validate: `iac validate` of a 1,000-model stack (3 deployments, 2 environments each),
   the whole check in-process (read, parse, validate, resolve, cross-check). Target < 1 s.
+- render: `iac render` of the same stack (validate + compile + YAML text). Target < 2 s and
+  < 500 MB peak, with the compile step within 2x of dumping the same dicts with PyYAML's C
+  dumper alone.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from benchmarks.generate import large_stack  # noqa: E402
+from iac.compile import compile_stack  # noqa: E402
+from iac.render.text import render  # noqa: E402
 from iac.validate import check_stack  # noqa: E402
 
 
@@ -37,6 +43,23 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     return statistics.median(times), min(times), peak
+
+
+def _peak_rss_of_render(path: Path) -> float:
+    """Peak RSS (MB) of `iac render` in a fresh process, as a user would run it."""
+    script = (
+        "import resource, sys; from iac.cli import cli\n"
+        "try:\n    cli(['render', sys.argv[1], '-o', sys.argv[2]])\nexcept SystemExit:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    with tempfile.TemporaryDirectory() as out:
+        run = subprocess.run(
+            [sys.executable, "-c", script, str(path), out],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return int(run.stdout.strip().splitlines()[-1]) / 1024
 
 
 def main() -> None:
@@ -56,6 +79,15 @@ def main() -> None:
         text = path.read_text()
         # Reference point: only parsing the same file with PyYAML's C loader, no checks.
         base = timed(lambda: yaml.load(text, Loader=yaml.CSafeLoader), args.repeat)
+        render_times = timed(
+            lambda: render(compile_stack(check_stack(str(path))).objects), args.repeat
+        )
+        compile_times = timed(lambda: compile_stack(stack), args.repeat)
+        objects = compile_stack(stack).objects
+        dump_times = timed(
+            lambda: yaml.dump_all(objects, Dumper=yaml.CSafeDumper, sort_keys=False), args.repeat
+        )
+        peak_rss = _peak_rss_of_render(path)
 
     rows = [
         (
@@ -66,6 +98,13 @@ def main() -> None:
             "< 1 s",
         ),
         ("reference: `yaml.load` with CSafeLoader of the same file, nothing else", *base, "-"),
+        (
+            f"render, same stack ({len(objects)} objects): validate + compile + YAML text",
+            *render_times,
+            "< 2 s",
+        ),
+        ("compile only (stack → objects)", *compile_times, "< 2x the dump below"),
+        ("reference: `yaml.dump_all` of the same objects with CSafeDumper", *dump_times, "-"),
     ]
     lines = [
         "# Benchmarks",
@@ -82,6 +121,12 @@ def main() -> None:
         lines.append(
             f"| {name} | {med * 1000:.0f} ms | {low * 1000:.0f} ms | {mem:.0f} MiB | {target} |"
         )
+    lines += [
+        "",
+        f"Peak resident memory of a separate `iac render` process on this stack: {peak_rss:.0f} MB "
+        "(target < 500 MB).",
+        f"Compile / dump ratio: {compile_times[0] / dump_times[0]:.2f} (target ≤ 2).",
+    ]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)

@@ -8,16 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
-_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _Dumper(_Base):  # type: ignore[misc,valid-type]
-    """Never writes anchors and aliases: manifests stay plain for reviewers and tools."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+from iac.render import yaml_text
 
 
 FORMATS = ("yaml", "json")
@@ -25,7 +16,7 @@ FORMATS = ("yaml", "json")
 
 def to_yaml(obj: dict[str, Any]) -> str:
     """One object as a YAML document (keys in the compiler's order: apiVersion, kind, ...)."""
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096)
+    return yaml_text.dump(obj)
 
 
 def to_json(obj: Any) -> str:

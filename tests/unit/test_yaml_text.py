@@ -1,0 +1,73 @@
+"""The manifest YAML writer reads back as exactly what was written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iac.render.yaml_text import dump
+
+TRICKY = [
+    "yes", "No", "ON", "off", "y", "N", "true", "False", "null", "~", "", " ", "1", "-1", "0x1F",
+    "1e3", "1_000", "1:30", "2024-01-01", ".inf", "-.inf", ".nan", "=", "-", "--", "- a", "a: b",
+    "a:", "#x", "a #b", "'q'", '"q"', "&a", "*a", "!tag", "%x", "@x", "`x", "{a}", "[a]", "a,b",
+    "|", ">", "?", "multi\nline", "tab\there", "trailing ", " leading", "ünï", "--model=org/x",
+    "vllm/vllm-openai:v0.6.3", "/health", "keda-hpa-x", "3g.40gb", "nvidia.com/gpu", "<<",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_strings_round_trip(text: str) -> None:
+    value = {"key": text, "list": [text], text or "empty": 1}
+    assert yaml.safe_load(dump(value)) == value
+
+
+def test_shapes_and_layout() -> None:
+    value: dict[str, Any] = {
+        "a": {"b": [1, {"c": [], "d": {}}, [2, 3], []], "e": None, "f": True, "g": 1.5},
+        "h": [{"i": 1, "j": [{"k": "v"}]}],
+    }
+    assert dump(value) == (
+        "a:\n"
+        "  b:\n"
+        "  - 1\n"
+        "  - c: []\n"
+        "    d: {}\n"
+        "  - - 2\n"
+        "    - 3\n"
+        "  - []\n"
+        "  e: null\n"
+        "  f: true\n"
+        "  g: 1.5\n"
+        "h:\n"
+        "- i: 1\n"
+        "  j:\n"
+        "  - k: v\n"
+    )
+    assert yaml.safe_load(dump(value)) == value
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.floats(allow_nan=False),
+    st.text(alphabet=st.characters(exclude_categories=["Cs"])),  # no lone surrogates
+)
+_data = st.recursive(
+    _scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_data)
+def test_any_plain_data_round_trips(value: Any) -> None:
+    assert yaml.safe_load(dump(value)) == value
