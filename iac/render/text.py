@@ -10,7 +10,6 @@ from typing import Any
 
 from iac.render import yaml_text
 
-
 FORMATS = ("yaml", "json")
 
 

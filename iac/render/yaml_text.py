@@ -19,7 +19,8 @@ from typing import Any
 # letters, digits and . _ / : = @ + - without spaces, not ending in ':'; and not a YAML 1.1
 # bool or null word.
 _PLAIN = re.compile(r"^(?:--?)?[A-Za-z/][A-Za-z0-9._/:=@+-]*(?<!:)$")
-_SPECIAL = frozenset("y n yes no on off true false null ~".split())  # compared case-insensitively
+# YAML 1.1 booleans and nulls, compared case-insensitively.
+_SPECIAL = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
 _KEY_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9._/-]*$")
 
 
@@ -91,11 +92,7 @@ def _block(value: Any, indent: int, lines: list[str]) -> None:
             lines.append(pad + "[]")
             return
         for item in value:
-            if isinstance(item, dict) and item:
-                start = len(lines)
-                _block(item, indent + 2, lines)
-                lines[start] = pad + "- " + lines[start][indent + 2 :]
-            elif isinstance(item, list) and item:
+            if isinstance(item, dict | list) and item:
                 start = len(lines)
                 _block(item, indent + 2, lines)
                 lines[start] = pad + "- " + lines[start][indent + 2 :]
