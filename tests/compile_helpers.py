@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from pathlib import Path
 from typing import Any
 
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
+from iac.render.validate_objects import ObjectValidator
 from iac.validate import check_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
+def _validator() -> ObjectValidator:
+    return ObjectValidator()
+
+
 def compile_text(tmp_path: Path, text: str, diagnostics: Diagnostics | None = None) -> Compiled:
+    """Compile stack text; every object it yields must also pass offline schema validation."""
     path = tmp_path / "stack.yaml"
     path.write_text(textwrap.dedent(text).replace("MODULES", str(ROOT / "modules")))
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-    return compile_stack(check_stack(str(path), diagnostics), diagnostics)
+    compiled = compile_stack(check_stack(str(path), diagnostics), diagnostics)
+    problems = [p for obj in compiled.objects for p in _validator().problems(obj)]
+    assert problems == []
+    return compiled
 
 
 def find(compiled: Compiled, kind: str, name: str) -> dict[str, Any]:
