@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from iac.catalog.accelerators import ACCELERATORS
+from iac.catalog import catalog
 from iac.compile import labels
 from iac.compile.quantity import format_mebibytes, memory_bytes
 from iac.compile.release import DeploymentRelease
@@ -47,7 +47,7 @@ def deployment_object(release: DeploymentRelease, cluster: Cluster) -> dict[str,
     pod: dict[str, Any] = {}
     if accelerator:
         kind, count = parse_accelerator(accelerator)
-        resource = ACCELERATORS[kind].resource
+        resource = catalog().accelerators[kind].resource
         # Extended resources cannot be overcommitted: request and limit must be equal.
         requests[resource] = limits[resource] = str(count)
         pod["tolerations"] = [

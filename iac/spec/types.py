@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError, core_schema
 
-from iac.catalog.accelerators import ACCELERATORS
+from iac.catalog import accelerator_names, catalog
 from iac.diagnostics import did_you_mean
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -188,15 +188,15 @@ def _accelerator(value: Any) -> str:
             "accelerator", "expected TYPE or TYPE:COUNT, like 'H100' or 'H100:2'"
         )
     name, sep, count_text = value.partition(":")
-    kind = ACCELERATORS.get(name)
+    kind = catalog().accelerators.get(name)
     if kind is None:
         raise PydanticCustomError(
             "accelerator",
             "unknown accelerator '{name}'{hint} (known: {known})",
             {
                 "name": name,
-                "hint": did_you_mean(name, ACCELERATORS),
-                "known": ", ".join(ACCELERATORS),
+                "hint": did_you_mean(name, accelerator_names()),
+                "known": ", ".join(accelerator_names()),
             },
         )
     if not sep:
@@ -223,7 +223,7 @@ Accelerator = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": "^(" + "|".join(ACCELERATORS) + r")(:[1-9][0-9]*)?$",
+            "pattern": "^(" + "|".join(accelerator_names()) + r")(:[1-9][0-9]*)?$",
             "examples": ["H100", "H100:2", "L4"],
         }
     ),
