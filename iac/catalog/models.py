@@ -129,9 +129,12 @@ def catalog() -> Catalog:
     for cloud, entries in instances.instances.items():
         for name, entry in entries.items():
             if entry.accelerator not in accelerators.accelerators:
-                raise ValueError(f"instances.yaml: {cloud}/{name}: unknown accelerator {entry.accelerator}")
+                raise ValueError(
+                    f"instances.yaml: {cloud}/{name}: unknown accelerator {entry.accelerator}"
+                )
+    named = accelerators.accelerators
     return Catalog(
-        accelerators={n: a.model_copy(update={"name": n}) for n, a in accelerators.accelerators.items()},
+        accelerators={n: a.model_copy(update={"name": n}) for n, a in named.items()},
         instances={
             cloud: {n: i.model_copy(update={"name": n}) for n, i in entries.items()}
             for cloud, entries in instances.instances.items()
