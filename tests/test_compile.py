@@ -71,7 +71,7 @@ def test_gpu_count_taint_and_placement_for_h100x2(tmp_path: Path) -> None:
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
         "tolerations"
     ]
-    assert pod["nodeSelector"] == {"karpenter.sh/nodepool": "gpu-h100"}
+    assert pod["nodeSelector"] == {"iac.dev/node-pool": "gpu-h100"}
     assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
     assert pod["volumes"] == [
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}

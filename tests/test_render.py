@@ -77,7 +77,8 @@ def test_render_to_a_directory_numbers_files_in_apply_order(tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["render", str(ROOT / "stacks" / "demo.yaml"), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     files = sorted(p.name for p in out.iterdir())
-    assert files[0] == "001-namespace-models.yaml"
+    assert files[0] == "001-ec2nodeclass-iac-gpu.yaml"
+    assert "004-namespace-models.yaml" in files
     assert "notes.txt" in files
     assert "099-deployment-models-gone.yaml" not in files
     documents = [yaml.safe_load((out / f).read_text()) for f in files if f != "notes.txt"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import labels
+from iac.compile.karpenter import karpenter_objects
 from iac.compile.release import Release, build_release
 from iac.compile.routes import interceptor_grant, model_routes
 from iac.compile.scaling import interceptor_route, scaled_object
@@ -22,6 +23,8 @@ from iac.spec.resolved import ResolvedStack
 __all__ = ["APPLY_ORDER", "Compiled", "compile_stack", "object_id"]
 
 APPLY_ORDER: tuple[str, ...] = (
+    "EC2NodeClass",
+    "NodePool",
     "Namespace",
     "Service",
     "Deployment",
@@ -69,12 +72,16 @@ def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) 
                 "metadata": {"name": cluster.namespace, "labels": {labels.MANAGED_BY: "iac"}},
             }
         )
+    pools = {plan.name: plan for plan in release.pools}
+    if cluster.provisioner == "karpenter":
+        objects.extend(karpenter_objects(release.pools, cluster))
     needs_interceptor = False
     for model in release.models.values():
         for deployment in model.deployments.values():
             origins = stack.models[model.name].deployments[deployment.name].origins
             objects.append(service_object(deployment, cluster))
-            objects.append(deployment_object(deployment, cluster))
+            pool = pools.get(deployment.node_pool or "")
+            objects.append(deployment_object(deployment, cluster, pool))
             budget = disruption_budget(deployment, cluster)
             if budget is not None:
                 objects.append(budget)

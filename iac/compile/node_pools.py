@@ -1,19 +1,221 @@
-"""Which GPU node pool a deployment lands on."""
+"""GPU node pools: which pool each deployment runs on, and how large each pool may grow.
+
+One pool per accelerator type in use (`gpu-h100`), unless the stack declares pools; a
+deployment may name its pool (`resources.node_pool`). A pool's capacity is what its
+deployments can ask for at once: the sum of max replicas × devices per replica, plus the
+extra replicas a rolling promotion brings up (its surge). An explicit `max_gpus` caps it,
+and a warning says when the cap is below that demand.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from iac.catalog import AcceleratorType, catalog
+from iac.diagnostics import Diagnostics, did_you_mean
+from iac.spec.resolved import Locator, ResolvedDeployment
 from iac.spec.stack import Stack
 from iac.spec.types import parse_accelerator
 
+CLOUD_OF = {"karpenter": "aws", "gke": "gcp"}
+"""The cloud whose instance types a provisioner launches."""
 
-def pool_for(stack: Stack, accelerator_type: str) -> str:
-    """The declared pool of that accelerator type (first by name), else the derived one."""
-    for name in sorted(stack.node_pools):
-        if parse_accelerator(stack.node_pools[name].accelerator)[0] == accelerator_type:
-            return name
-    return derived_pool_name(accelerator_type)
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What one deployment may ask of its pool at once."""
+
+    model: str
+    deployment: str
+    replicas: int
+    """Max replicas, plus the surge of a rolling promotion into its environment."""
+    devices_per_replica: int
+    """Physical devices (a MIG slice counts as its share of one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPlan:
+    name: str
+    accelerator: AcceleratorType
+    declared: bool
+    capacity_type: str
+    demand: tuple[Demand, ...]
+    max_gpus: int | None
+    instance_types: tuple[str, ...]
+    labels: Mapping[str, str]
+    node_class: str | None
+
+    @property
+    def demand_devices(self) -> int:
+        return sum(d.replicas * d.devices_per_replica for d in self.demand)
+
+    @property
+    def limit_devices(self) -> int:
+        """Devices the pool may hold: the explicit cap, else the demand."""
+        return self.max_gpus if self.max_gpus is not None else self.demand_devices
+
+    @property
+    def largest_replica(self) -> int:
+        return max((d.devices_per_replica for d in self.demand), default=1)
 
 
 def derived_pool_name(accelerator_type: str) -> str:
     """`H100_40GB` → `gpu-h100-40gb`."""
     return "gpu-" + accelerator_type.lower().replace("_", "-")
+
+
+def devices(kind: AcceleratorType, count: int) -> int:
+    """Physical devices `count` units of `kind` occupy (MIG slices share a device)."""
+    return math.ceil(count / kind.mig.per_device) if kind.mig else count
+
+
+def place(stack: Stack, deployment: ResolvedDeployment, diagnostics: Diagnostics) -> str | None:
+    """The pool a deployment runs on; None for CPU-only or on error (reported)."""
+    resources = deployment.container.resources
+    named = resources.node_pool if resources else None
+    accelerator = resources.accelerator if resources else None
+    origins = deployment.origins
+    if accelerator is None:
+        if named is not None:
+            diagnostics.error(
+                origins(("resources", "node_pool")),
+                f"node pool '{named}' is for GPU nodes, but this deployment sets no "
+                "`resources.accelerator`",
+                origins.path(("resources", "node_pool")),
+            )
+        return None
+    kind = parse_accelerator(accelerator)[0]
+    if not _servable(stack, kind, deployment, diagnostics):
+        return None
+    if named is not None:
+        pool = stack.node_pools.get(named)
+        where = ("resources", "node_pool")
+        if pool is None:
+            declared = ", ".join(sorted(stack.node_pools)) or "none"
+            diagnostics.error(
+                origins(where),
+                f"no node pool '{named}'{did_you_mean(named, stack.node_pools)} "
+                f"(declared: {declared})",
+                origins.path(where),
+            )
+            return None
+        pool_kind = parse_accelerator(pool.accelerator)[0]
+        if pool_kind != kind:
+            diagnostics.error(
+                origins(where),
+                f"node pool '{named}' has {pool_kind} nodes, but this deployment needs {kind}",
+                origins.path(where),
+            )
+            return None
+        return named
+    for name in sorted(stack.node_pools):
+        if parse_accelerator(stack.node_pools[name].accelerator)[0] == kind:
+            return name
+    return derived_pool_name(kind)
+
+
+def _servable(
+    stack: Stack, kind: str, deployment: ResolvedDeployment, diagnostics: Diagnostics
+) -> bool:
+    """Whether the provisioner can bring up nodes with this accelerator at all."""
+    provisioner = stack.cluster.provisioner
+    where = ("resources", "accelerator")
+    accelerator = catalog().accelerators[kind]
+    if provisioner == "gke" and not accelerator.gke_accelerator:
+        offered = sorted(n for n, a in catalog().accelerators.items() if a.gke_accelerator)
+        diagnostics.error(
+            deployment.origins(where),
+            f"GKE offers no {kind} nodes; choose one of {', '.join(offered)} "
+            "(or `provisioner: existing` with your own nodes)",
+            deployment.origins.path(where),
+        )
+        return False
+    cloud = CLOUD_OF.get(provisioner)
+    if cloud is None:
+        return True
+    physical = accelerator.mig.parent if accelerator.mig else kind
+    known = catalog().instances.get(cloud, {})
+    added = [
+        name
+        for name, item in ((stack.pricing.instance_types or {}) if stack.pricing else {}).items()
+        if parse_accelerator(item.accelerator)[0] == physical
+    ]
+    if known and not catalog().instances_for(cloud, physical) and not added:
+        diagnostics.error(
+            deployment.origins(where),
+            f"no {cloud.upper()} instance type in the catalog carries {physical}; choose "
+            "another accelerator, or add the instance under `pricing.instance_types`",
+            deployment.origins.path(where),
+        )
+        return False
+    return True
+
+
+def plan_pools(
+    stack: Stack,
+    source: Locator,
+    demands: Iterable[tuple[str, Demand]],
+    diagnostics: Diagnostics,
+) -> list[PoolPlan]:
+    """Pools to provision: every declared pool, and each derived pool something runs on."""
+    by_pool: dict[str, list[Demand]] = {}
+    for pool, demand in demands:
+        by_pool.setdefault(pool, []).append(demand)
+    plans = []
+    for name in sorted(set(by_pool) | set(stack.node_pools)):
+        wanted = tuple(sorted(by_pool.get(name, []), key=lambda d: (d.model, d.deployment)))
+        declared = stack.node_pools.get(name)
+        if declared is not None:
+            kind = catalog().accelerators[parse_accelerator(declared.accelerator)[0]]
+            plan = PoolPlan(
+                name=name,
+                accelerator=kind,
+                declared=True,
+                capacity_type=declared.capacity_type,
+                demand=wanted,
+                max_gpus=declared.max_gpus,
+                instance_types=tuple(declared.instance_types or ()),
+                labels=dict(sorted((declared.labels or {}).items())),
+                node_class=declared.node_class,
+            )
+        else:
+            kind = catalog().accelerators[_kind_of_derived(name)]
+            plan = PoolPlan(name, kind, False, "on-demand", wanted, None, (), {}, None)
+        if plan.max_gpus is not None and plan.max_gpus < plan.demand_devices:
+            parts = ", ".join(
+                f"{d.model}/{d.deployment} {d.replicas}×{d.devices_per_replica}" for d in wanted
+            )
+            diagnostics.warning(
+                source.value(("node_pools", name, "max_gpus")),
+                f"max_gpus {plan.max_gpus} is below the {plan.demand_devices} GPUs its "
+                f"deployments can ask for at once ({parts}); past the cap, replicas stay "
+                "pending. Raise max_gpus or lower max_replicas [pool-cap-below-demand]",
+                ("node_pools", name, "max_gpus"),
+            )
+        plans.append(plan)
+    return plans
+
+
+def _kind_of_derived(name: str) -> str:
+    for kind in catalog().accelerators:
+        if derived_pool_name(kind) == name:
+            return kind
+    raise ValueError(f"not a derived pool name: {name}")
+
+
+POOL_LABEL = "iac.dev/node-pool"
+
+
+def node_labels(plan: PoolPlan, provisioner: str) -> dict[str, str]:
+    """Labels the pool's nodes carry and its workloads select: one function for both, so the
+    pool and the pods placed on it never disagree."""
+    if provisioner == "existing":
+        return dict(plan.labels)
+    return {POOL_LABEL: plan.name, **plan.labels}
+
+
+def gpu_taint() -> dict[str, str]:
+    """The taint on every GPU node, which only GPU workloads tolerate."""
+    return {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iac.catalog import catalog
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
-from iac.compile.node_pools import pool_for
+from iac.compile.node_pools import Demand, PoolPlan, devices, place, plan_pools
 from iac.diagnostics import Diagnostics
 from iac.load.stack_loader import DEFAULT_PORT
 from iac.spec.autoscaling import Autoscaling
@@ -80,6 +81,8 @@ class ModelRelease:
 class Release:
     cluster: Cluster
     models: Mapping[str, ModelRelease]
+    pools: tuple[PoolPlan, ...] = ()
+    """GPU node pools, with what may run on each."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary (for plans and stack outputs), sorted for stable diffs."""
@@ -107,7 +110,16 @@ class Release:
                     },
                 }
                 for m in sorted(self.models.values(), key=lambda m: m.name)
-            }
+            },
+            "node_pools": {
+                p.name: {
+                    "accelerator": p.accelerator.name,
+                    "capacity_type": p.capacity_type,
+                    "demand_gpus": p.demand_devices,
+                    "limit_gpus": p.limit_devices,
+                }
+                for p in self.pools
+            },
         }
 
 
@@ -136,7 +148,30 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
         }
         models[model_name] = ModelRelease(model_name, deployments, environments)
     _check_name_collisions(stack, models, diagnostics)
-    return Release(cluster=stack.spec.cluster, models=models)
+    pools = plan_pools(stack.spec, stack.source, _demands(models), diagnostics)
+    return Release(cluster=stack.spec.cluster, models=models, pools=tuple(pools))
+
+
+def _demands(models: Mapping[str, ModelRelease]) -> list[tuple[str, Demand]]:
+    """What each active GPU deployment may ask of its pool: max replicas plus, where its
+    environment promotes by rolling, the surge that brings up new replicas first."""
+    found = []
+    for model in models.values():
+        for deployment in model.deployments.values():
+            resources = deployment.container.resources
+            if not deployment.active or deployment.node_pool is None or resources is None:
+                continue
+            kind, count = parse_accelerator(resources.accelerator or "")
+            replicas = deployment.autoscaling.max_replicas
+            env = model.environments.get(deployment.environment or "")
+            if env is not None and env.promotion.strategy == "rolling":
+                surge = env.promotion.max_surge_percent
+                replicas += math.ceil(deployment.autoscaling.max_replicas * surge / 100)
+            per_replica = devices(catalog().accelerators[kind], count)
+            found.append(
+                (deployment.node_pool, Demand(model.name, deployment.name, replicas, per_replica))
+            )
+    return found
 
 
 def _deployment(
@@ -167,7 +202,6 @@ def _deployment(
                 deployment.origins.path(),
             )
             scaling = scaling.model_copy(update={"max_replicas": scaling.min_replicas})
-    accelerator = container.resources.accelerator if container.resources else None
     return DeploymentRelease(
         model=deployment.model,
         name=deployment.name,
@@ -182,7 +216,7 @@ def _deployment(
         port=container.port if container.port is not None else DEFAULT_PORT,
         health=container.health or Health(),
         in_flight=in_flight,
-        node_pool=pool_for(stack.spec, parse_accelerator(accelerator)[0]) if accelerator else None,
+        node_pool=place(stack.spec, deployment, diagnostics),
     )
 
 

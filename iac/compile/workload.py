@@ -13,6 +13,7 @@ from typing import Any
 
 from iac.catalog import catalog
 from iac.compile import labels
+from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.quantity import format_mebibytes, memory_bytes
 from iac.compile.release import DeploymentRelease
 from iac.spec.stack import Cluster
@@ -32,7 +33,9 @@ SHM_CAP_MIB = 16 * 1024
 CONTAINER = "server"
 
 
-def deployment_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:
+def deployment_object(
+    release: DeploymentRelease, cluster: Cluster, pool: PoolPlan | None
+) -> dict[str, Any]:
     container = release.container
     pod_labels = labels.workload(release.model, release.name, release.object_name)
     health = release.health
@@ -53,7 +56,7 @@ def deployment_object(release: DeploymentRelease, cluster: Cluster) -> dict[str,
         pod["tolerations"] = [
             {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
         ]
-        selector = _node_selector(cluster, release.node_pool)
+        selector = node_labels(pool, cluster.provisioner) if pool else {}
         if selector:
             pod["nodeSelector"] = selector
         shm = min(memory_bytes(memory) // 2**21, SHM_CAP_MIB)  # half the memory, in MiB
@@ -193,16 +196,6 @@ def disruption_budget(release: DeploymentRelease, cluster: Cluster) -> dict[str,
             "selector": {"matchLabels": labels.selector(release.model, release.name)},
         },
     }
-
-
-def _node_selector(cluster: Cluster, pool: str | None) -> dict[str, str]:
-    if pool is None:
-        return {}
-    if cluster.provisioner == "karpenter":
-        return {"karpenter.sh/nodepool": pool}
-    if cluster.provisioner == "gke":
-        return {"cloud.google.com/gke-nodepool": pool}
-    return {}  # existing nodes: the GPU request and toleration place the pod
 
 
 def _security_context(run_as_user: int | None) -> dict[str, Any]:

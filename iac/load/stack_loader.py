@@ -100,6 +100,7 @@ def _load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
         spec=stack.model_copy(update={"models": models}),
         models=resolved,
         files=(file, *imported),
+        source=source,
     )
 
 

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
-from iac.spec.types import Accelerator, Cpu, DurationRange, EnvValue, Memory, Port, SecretName
+from iac.spec.types import Accelerator, Cpu, DurationRange, EnvValue, Memory, Name, Port, SecretName
 
 
 class Health(SpecModel):
@@ -49,6 +49,8 @@ class Resources(SpecModel):
     """CPU cores requested, e.g. `8` or `500m` (default 1)."""
     memory: Memory | None = None
     """Memory requested and limited, e.g. `64Gi` (default 2Gi)."""
+    node_pool: Name | None = None
+    """A pool from `node_pools` to run on; unset picks the pool of the accelerator's type."""
 
 
 class ContainerFields(SpecModel):

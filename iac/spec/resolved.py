@@ -114,3 +114,5 @@ class ResolvedStack:
     models: Mapping[str, ResolvedModel]
     files: tuple[str, ...]
     """Every file read: the stack file and its imports."""
+    source: Locator
+    """Positions in the stack file, for problems found in its top-level sections."""

@@ -25,6 +25,31 @@ class Gateway(SpecModel):
     """Namespace of the Gateway."""
 
 
+class Karpenter(SpecModel):
+    """How iac's Karpenter node pools launch nodes (AWS)."""
+
+    node_class: str | None = None
+    """An existing EC2NodeClass every pool uses; unset emits one named `iac-gpu`."""
+    node_role: str | None = None
+    """IAM role of the nodes (default `KarpenterNodeRole-<cluster name>`, the name Karpenter's
+    getting-started guide creates)."""
+    ami_alias: str = "al2023@latest"
+    """AMI family and version; the alias picks the NVIDIA variant for GPU instances."""
+    root_volume: str = "300Gi"
+    """Root volume size: images and weights of GPU servers take tens of GiB."""
+
+
+class Gke(SpecModel):
+    """Where iac's GKE node pools are created (needs the optional `pulumi-gcp` package)."""
+
+    cluster: str
+    """Name of the GKE cluster."""
+    location: str
+    """Region or zone of the cluster (`us-central1`)."""
+    project: str | None = None
+    """Google Cloud project; unset uses the provider's default."""
+
+
 class ScaleFromZero(SpecModel):
     """Where the KEDA HTTP add-on runs: its interceptor holds requests while a replica starts."""
 
@@ -59,6 +84,10 @@ class Cluster(SpecModel):
     """Prometheus that KEDA asks for in-flight requests while replicas run."""
     scale_from_zero: ScaleFromZero = Field(default_factory=ScaleFromZero)
     """The KEDA HTTP add-on, used by deployments that may scale to zero."""
+    karpenter: Karpenter = Field(default_factory=Karpenter)
+    """Settings of Karpenter node pools (`provisioner: karpenter`)."""
+    gke: Gke | None = None
+    """The GKE cluster node pools are created in (required with `provisioner: gke`)."""
 
 
 class NodePool(SpecModel):
@@ -69,7 +98,16 @@ class NodePool(SpecModel):
     capacity_type: Literal["on-demand", "spot"] = "on-demand"
     """Spot capacity is cheaper and can be taken back at short notice."""
     max_gpus: int | None = Field(None, ge=1)
-    """Cap on the GPUs the pool may hold at once; unset sizes it from its deployments."""
+    """Cap on the GPUs the pool may hold at once; unset sizes it from its deployments
+    (max replicas × GPUs per replica, plus rolling-promotion surge)."""
+    instance_types: list[str] | None = None
+    """Cloud instance types the pool may use (`p5.48xlarge`); unset lets the provisioner
+    choose among those carrying the accelerator."""
+    labels: dict[str, str] | None = None
+    """Labels of the pool's nodes. With `provisioner: existing` they are how workloads find
+    the nodes; otherwise they are added to the nodes."""
+    node_class: str | None = None
+    """Karpenter: an existing EC2NodeClass to use instead of the one iac emits."""
 
 
 class Promotion(SpecModel):
@@ -131,6 +169,30 @@ class Defaults(ContainerFields):
     """Container fields and autoscaling every model of the stack starts from."""
 
 
+class PricedInstance(SpecModel):
+    """An instance type the catalog does not know, with its price."""
+
+    accelerator: Accelerator
+    """Accelerator type on the instance."""
+    gpus: int = Field(ge=1)
+    """Devices per instance."""
+    hourly: float = Field(ge=0)
+    """Price per hour (USD)."""
+
+
+class Pricing(SpecModel):
+    """Prices used by `iac plan` and `iac cost`, over the built-in catalog's."""
+
+    cloud: Literal["aws", "gcp"] | None = None
+    """Whose list prices to use; unset follows the provisioner (karpenter → aws, gke → gcp)."""
+    gpu_hourly: dict[str, float] | None = None
+    """Price of one device per hour by accelerator type (`{H100: 4.10}`): negotiated rates."""
+    instance_hourly: dict[str, float] | None = None
+    """Price per hour by instance type (`{p5.48xlarge: 55.0}`)."""
+    instance_types: dict[str, PricedInstance] | None = None
+    """Instance types to add to the catalog."""
+
+
 class Stack(SpecModel):
     """A stack file: one cluster and the models it serves."""
 
@@ -144,6 +206,8 @@ class Stack(SpecModel):
     """GPU node pools; unset means one pool per accelerator shape in use."""
     defaults: Defaults | None = None
     """What every model starts from."""
+    pricing: Pricing | None = None
+    """Prices for cost estimates, over the built-in catalog's."""
     models: dict[Name, Model] = Field(default_factory=dict)
     """The models, by name."""
 

@@ -45,10 +45,20 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
             "interceptor_port": 8080,
             "scaler_address": "keda-add-ons-http-external-scaler.keda:9090",
         },
+        "karpenter": {
+            "node_class": None,
+            "node_role": None,
+            "ami_alias": "al2023@latest",
+            "root_volume": "300Gi",
+        },
+        "gke": None,
     }
     assert Gateway().model_dump() == {"name": "inference", "namespace": "gateway-system"}
     assert NodePool(accelerator="H100").model_dump() == {
         "accelerator": "H100",
         "capacity_type": "on-demand",
         "max_gpus": None,
+        "instance_types": None,
+        "labels": None,
+        "node_class": None,
     }

@@ -62,7 +62,7 @@ def test_levels_merge_in_order_and_mappings_merge_by_key(tmp_path: Path) -> None
     assert v1.container.args == ["--model=org/model", "--batch=8"]
     assert v1.container.env == {"A": "from-template", "B": "from-model", "C": "from-defaults"}
     assert v1.container.resources is not None
-    assert v1.container.resources.model_dump() == {
+    assert v1.container.resources.model_dump(exclude_none=True) == {
         "accelerator": "L4",
         "cpu": "4",
         "memory": "32Gi",
