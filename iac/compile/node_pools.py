@@ -31,8 +31,8 @@ class Demand:
     deployment: str
     replicas: int
     """Max replicas, plus the surge of a rolling promotion into its environment."""
-    devices_per_replica: int
-    """Physical devices (a MIG slice counts as its share of one)."""
+    units_per_replica: int
+    """Accelerators one replica requests (GPUs, or MIG slices)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,8 @@ class PoolPlan:
 
     @property
     def demand_devices(self) -> int:
-        return sum(d.replicas * d.devices_per_replica for d in self.demand)
+        """Physical devices for everything at once (MIG slices of several pods share one)."""
+        return devices(self.accelerator, sum(d.replicas * d.units_per_replica for d in self.demand))
 
     @property
     def limit_devices(self) -> int:
@@ -58,7 +59,8 @@ class PoolPlan:
 
     @property
     def largest_replica(self) -> int:
-        return max((d.devices_per_replica for d in self.demand), default=1)
+        """Physical devices the largest replica needs on one node."""
+        return devices(self.accelerator, max((d.units_per_replica for d in self.demand), default=1))
 
 
 def derived_pool_name(accelerator_type: str) -> str:
@@ -185,7 +187,7 @@ def plan_pools(
             plan = PoolPlan(name, kind, False, "on-demand", wanted, None, (), {}, None)
         if plan.max_gpus is not None and plan.max_gpus < plan.demand_devices:
             parts = ", ".join(
-                f"{d.model}/{d.deployment} {d.replicas}×{d.devices_per_replica}" for d in wanted
+                f"{d.model}/{d.deployment} {d.replicas}×{d.units_per_replica}" for d in wanted
             )
             diagnostics.warning(
                 source.value(("node_pools", name, "max_gpus")),

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iac.catalog import catalog
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
-from iac.compile.node_pools import Demand, PoolPlan, devices, place, plan_pools
+from iac.compile.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
 from iac.load.stack_loader import DEFAULT_PORT
 from iac.spec.autoscaling import Autoscaling
@@ -161,15 +160,14 @@ def _demands(models: Mapping[str, ModelRelease]) -> list[tuple[str, Demand]]:
             resources = deployment.container.resources
             if not deployment.active or deployment.node_pool is None or resources is None:
                 continue
-            kind, count = parse_accelerator(resources.accelerator or "")
+            count = parse_accelerator(resources.accelerator or "")[1]
             replicas = deployment.autoscaling.max_replicas
             env = model.environments.get(deployment.environment or "")
             if env is not None and env.promotion.strategy == "rolling":
                 surge = env.promotion.max_surge_percent
                 replicas += math.ceil(deployment.autoscaling.max_replicas * surge / 100)
-            per_replica = devices(catalog().accelerators[kind], count)
             found.append(
-                (deployment.node_pool, Demand(model.name, deployment.name, replicas, per_replica))
+                (deployment.node_pool, Demand(model.name, deployment.name, replicas, count))
             )
     return found
 

@@ -1,0 +1,286 @@
+"""GPU node pools: placement, sizing, MIG, multi-GPU shapes, spot, caps (issue #4)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from iac.diagnostics import Diagnostics
+from iac.errors import StackInvalid
+from tests.compile_helpers import compile_text, find
+
+KARPENTER = """\
+version: 1
+cluster: {name: c, provisioner: karpenter}
+"""
+
+
+def karpenter(body: str) -> str:
+    return KARPENTER + textwrap.dedent(body)
+
+
+def requirement(pool: dict, key: str) -> dict:
+    (found,) = [r for r in pool["spec"]["template"]["spec"]["requirements"] if r["key"] == key]
+    return found
+
+
+def test_two_models_share_the_h100_pool_sized_with_surge(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        karpenter(
+            """\
+            models:
+              a:
+                image: x
+                resources: {accelerator: H100}
+                deployments: {v1: {}}
+                environments:
+                  production:
+                    deployment: v1
+                    autoscaling: {min_replicas: 1, max_replicas: 8}
+                    promotion: {strategy: rolling, max_surge_percent: 25}
+              b:
+                image: x
+                resources: {accelerator: "H100:2"}
+                autoscaling: {max_replicas: 3}
+                deployments: {v1: {}, old: {state: inactive}}
+            """
+        ),
+    )
+    pool = find(compiled, "NodePool", "gpu-h100")
+    # a: 8 replicas + 25 % surge (2) = 10 GPUs; b: 3 replicas × 2 GPUs = 6; inactive: 0.
+    assert pool["spec"]["limits"] == {"nvidia.com/gpu": "16"}
+    assert requirement(pool, "karpenter.k8s.aws/instance-gpu-name")["values"] == ["h100"]
+    # A 2-GPU replica needs both devices on one node.
+    assert requirement(pool, "karpenter.k8s.aws/instance-gpu-count") == {
+        "key": "karpenter.k8s.aws/instance-gpu-count",
+        "operator": "Gt",
+        "values": ["1"],
+    }
+    assert pool["spec"]["template"]["spec"]["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+    ]
+    assert pool["spec"]["disruption"]["consolidationPolicy"] == "WhenEmpty"
+    pod = find(compiled, "Deployment", "b-v1")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == pool["spec"]["template"]["metadata"]["labels"]
+    assert [o["metadata"]["name"] for o in compiled.objects if o["kind"] == "NodePool"] == [
+        "gpu-h100"
+    ]
+    release = compiled.release.to_dict()["node_pools"]
+    assert release == {
+        "gpu-h100": {
+            "accelerator": "H100",
+            "capacity_type": "on-demand",
+            "demand_gpus": 16,
+            "limit_gpus": 16,
+        }
+    }
+
+
+def test_mig_slices_share_devices_and_configure_the_node(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        karpenter(
+            """\
+            models:
+              small:
+                image: x
+                resources: {accelerator: H100_40GB}
+                autoscaling: {max_replicas: 3}
+                deployments: {v1: {}}
+            """
+        ),
+    )
+    pool = find(compiled, "NodePool", "gpu-h100-40gb")
+    assert pool["spec"]["limits"] == {"nvidia.com/gpu": "2"}  # 3 slices, 2 per device
+    labels = pool["spec"]["template"]["metadata"]["labels"]
+    assert labels["nvidia.com/mig.config"] == "all-3g.40gb"
+    assert requirement(pool, "karpenter.k8s.aws/instance-gpu-name")["values"] == ["h100"]
+    container = find(compiled, "Deployment", "small-v1")["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    assert container["resources"]["limits"]["nvidia.com/mig-3g.40gb"] == "1"
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+
+
+def test_eight_gpu_shape(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        karpenter(
+            """\
+            models:
+              huge:
+                image: x
+                resources: {accelerator: "H100:8", memory: 900Gi}
+                autoscaling: {max_replicas: 2}
+                deployments: {v1: {}}
+            """
+        ),
+    )
+    pool = find(compiled, "NodePool", "gpu-h100")
+    assert pool["spec"]["limits"] == {"nvidia.com/gpu": "16"}
+    assert requirement(pool, "karpenter.k8s.aws/instance-gpu-count")["values"] == ["7"]
+    container = find(compiled, "Deployment", "huge-v1")["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == "8"
+
+
+def test_declared_spot_pool_with_instance_types_and_named_placement(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        karpenter(
+            """\
+            node_pools:
+              l4-spot:
+                accelerator: L4
+                capacity_type: spot
+                instance_types: [g6.xlarge, g6.2xlarge]
+                labels: {team: search}
+              l4-steady: {accelerator: L4}
+            models:
+              m:
+                image: x
+                resources: {accelerator: L4, node_pool: l4-spot}
+                deployments: {v1: {}}
+              n:
+                image: x
+                resources: {accelerator: L4}
+                deployments: {v1: {}}
+            """
+        ),
+    )
+    spot = find(compiled, "NodePool", "l4-spot")
+    assert requirement(spot, "karpenter.sh/capacity-type")["values"] == ["spot"]
+    assert requirement(spot, "node.kubernetes.io/instance-type")["values"] == [
+        "g6.xlarge",
+        "g6.2xlarge",
+    ]
+    assert spot["spec"]["template"]["metadata"]["labels"] == {
+        "iac.dev/node-pool": "l4-spot",
+        "team": "search",
+    }
+    m = find(compiled, "Deployment", "m-v1")["spec"]["template"]["spec"]
+    n = find(compiled, "Deployment", "n-v1")["spec"]["template"]["spec"]
+    assert m["nodeSelector"] == {"iac.dev/node-pool": "l4-spot", "team": "search"}
+    # Unnamed: the first declared pool of the type, by name.
+    assert n["nodeSelector"] == {"iac.dev/node-pool": "l4-spot", "team": "search"}
+    # A declared pool nothing runs on is still provisioned (empty, limit 0).
+    steady = find(compiled, "NodePool", "l4-steady")
+    assert steady["spec"]["limits"] == {"nvidia.com/gpu": "0"}
+
+
+def test_a_cap_below_demand_is_a_finding(tmp_path: Path) -> None:
+    diagnostics = Diagnostics()
+    compiled = compile_text(
+        tmp_path,
+        karpenter(
+            """\
+            node_pools:
+              h100: {accelerator: H100, max_gpus: 4}
+            models:
+              m:
+                image: x
+                resources: {accelerator: "H100:2"}
+                autoscaling: {max_replicas: 3}
+                deployments: {v1: {}}
+            """
+        ),
+        diagnostics,
+    )
+    assert find(compiled, "NodePool", "h100")["spec"]["limits"] == {"nvidia.com/gpu": "4"}
+    (warning,) = diagnostics.warnings
+    assert str(warning) == (
+        f"{tmp_path / 'stack.yaml'}:4:39: warning: node_pools.h100.max_gpus: max_gpus 4 is "
+        "below the 6 GPUs its deployments can ask for at once (m/v1 3×2); past the cap, "
+        "replicas stay pending. Raise max_gpus or lower max_replicas [pool-cap-below-demand]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            """\
+            cluster: {name: c, provisioner: gke, gke: {cluster: k, location: us-central1}}
+            models:
+              m: {image: x, resources: {accelerator: A10G}, deployments: {v1: {}}}
+            """,
+            "models.m.resources.accelerator: GKE offers no A10G nodes; choose one of A100, "
+            "A100_40GB, B200, H100, H100_40GB, H200, L4, RTX_PRO_6000, T4, V100 (or "
+            "`provisioner: existing` with your own nodes)",
+        ),
+        (
+            """\
+            cluster: {name: c, provisioner: karpenter}
+            node_pools: {h100: {accelerator: H100}}
+            models:
+              m: {image: x, resources: {accelerator: L4, node_pool: h100}, deployments: {v1: {}}}
+            """,
+            "models.m.resources.node_pool: node pool 'h100' has H100 nodes, but this "
+            "deployment needs L4",
+        ),
+        (
+            """\
+            cluster: {name: c, provisioner: karpenter}
+            node_pools: {h100: {accelerator: H100}}
+            models:
+              m: {image: x, resources: {accelerator: H100, node_pool: h10}, deployments: {v1: {}}}
+            """,
+            "models.m.resources.node_pool: no node pool 'h10'; did you mean 'h100'? "
+            "(declared: h100)",
+        ),
+        (
+            """\
+            cluster: {name: c}
+            node_pools: {h100: {accelerator: H100}}
+            models:
+              m: {image: x, resources: {node_pool: h100}, deployments: {v1: {}}}
+            """,
+            "models.m.resources.node_pool: node pool 'h100' is for GPU nodes, but this "
+            "deployment sets no `resources.accelerator`",
+        ),
+    ],
+)
+def test_placements_that_cannot_work_are_errors(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(StackInvalid) as info:
+        compile_text(tmp_path, "version: 1\n" + textwrap.dedent(body))
+    assert [str(d).split(": error: ", 1)[1] for d in info.value.diagnostics] == [message]
+
+
+def test_existing_nodes_are_selected_by_the_labels_the_stack_names(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        """\
+        version: 1
+        cluster: {name: c, provisioner: existing}
+        node_pools:
+          a100s: {accelerator: A100, labels: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}}
+        models:
+          m: {image: x, resources: {accelerator: A100}, deployments: {v1: {}}}
+          n: {image: x, resources: {accelerator: L4}, deployments: {v1: {}}}
+        """,
+    )
+    assert not [o for o in compiled.objects if o["kind"] in ("NodePool", "EC2NodeClass")]
+    m = find(compiled, "Deployment", "m-v1")["spec"]["template"]["spec"]
+    assert m["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    n = find(compiled, "Deployment", "n-v1")["spec"]["template"]["spec"]
+    assert "nodeSelector" not in n  # no pool declared: the GPU request and toleration place it
+    assert n["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+
+
+def test_an_existing_node_class_is_referenced_not_emitted(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        """\
+        version: 1
+        cluster: {name: c, provisioner: karpenter, karpenter: {node_class: shared-gpu}}
+        models:
+          m: {image: x, resources: {accelerator: L4}, deployments: {v1: {}}}
+        """,
+    )
+    assert not [o for o in compiled.objects if o["kind"] == "EC2NodeClass"]
+    pool = find(compiled, "NodePool", "gpu-l4")
+    assert pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "shared-gpu"
