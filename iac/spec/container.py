@@ -78,6 +78,9 @@ class ContainerFields(SpecModel):
     of the container. Values never live in stack files."""
     resources: Resources | None = None
     """CPU, memory and accelerator of one replica."""
+    weights_size: Memory | None = None
+    """Memory the model's weights take on the accelerators (`16Gi` for 8B parameters in
+    16-bit); checked against the accelerator's memory."""
     autoscaling: Autoscaling | None = None
     """Replica bounds and how scaling follows load."""
 
