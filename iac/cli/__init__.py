@@ -11,7 +11,7 @@ import traceback
 
 import click
 
-from iac.cli import render, schema, validate
+from iac.cli import plan, render, schema, validate
 from iac.errors import IacError
 
 
@@ -40,6 +40,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 cli.add_command(validate.validate)
 cli.add_command(schema.schema)
 cli.add_command(render.render_command)
+cli.add_command(plan.plan_command)
 
 
 def main() -> None:

@@ -123,6 +123,9 @@ class Promotion(SpecModel):
     `max_surge_percent` is non-zero."""
     stabilization: Annotated[int, DurationRange(0, 3600)] = 0
     """Rolling: wait after each traffic shift before the next step (watch the metrics)."""
+    replica_overhead_percent: int = Field(0, ge=0, le=500)
+    """Rolling: extra replicas added to the current deployment before the rollout starts, as
+    headroom while capacity moves (Baseten's `replica_overhead_percent`)."""
     cleanup: Literal["scale_to_zero", "keep", "deactivate"] = "scale_to_zero"
     """What happens to the deployment that was replaced: scaled to zero (ready to come back),
     kept running, or deactivated."""

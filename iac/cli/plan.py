@@ -1,0 +1,72 @@
+"""`iac plan STACK --base BASE [--format text|markdown|json] [--detailed-exitcode]`"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from iac.compile import Compiled, compile_stack
+from iac.diagnostics import Diagnostics
+from iac.diff.base import base_stack_path
+from iac.diff.plan import make_plan
+from iac.diff.report import FORMATS, to_json, to_markdown, to_text
+from iac.errors import IacError, StackInvalid
+from iac.spec.stack import Pricing
+from iac.validate import check_stack
+
+
+@click.command("plan")
+@click.argument("stack", metavar="STACK")
+@click.option(
+    "--base",
+    required=True,
+    help="What to compare with: a stack file, git:REF (the same file at that revision), "
+    "or live (the release in the Pulumi stack's outputs).",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing changes, 2 when something does (1 stays an error).",
+)
+def plan_command(stack: str, base: str, fmt: str, detailed_exitcode: bool) -> None:
+    """What changing the declarations will do: lifecycle events, findings, object changes,
+    cost per month and the rollout of each promotion.
+
+    Exit 0, or 2 with --detailed-exitcode when there are changes; 1 on invalid input or an
+    error-level finding.
+    """
+    warnings = Diagnostics()
+    head, head_pricing = _compile(stack, warnings)
+    if base == "live":
+        raise IacError(
+            "--base live reads the release from the Pulumi stack's outputs, which needs a "
+            "Pulumi backend; compare with a file or git:REF meanwhile"
+        )
+    with base_stack_path(base, stack) as base_path:
+        base_compiled, base_pricing = (
+            _compile(base_path, Diagnostics(), "base") if base_path else (None, None)
+        )
+    plan = make_plan(base_compiled, head, base_pricing, head_pricing, warnings.sorted())
+    title = f"iac plan: {stack} against {base}"
+    if fmt == "json":
+        click.echo(to_json(plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(to_markdown(plan, title), nl=False)
+    else:
+        click.echo(to_text(plan, title, click.style), nl=False)
+    if plan.failed:
+        sys.exit(1)
+    if detailed_exitcode and plan.changed:
+        sys.exit(2)
+
+
+def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:
+    try:
+        stack = check_stack(path, warnings)
+        return compile_stack(stack, warnings), stack.spec.pricing
+    except StackInvalid as exc:
+        if which:
+            raise IacError(f"the {which} stack is invalid:\n{exc}") from None
+        raise

@@ -1,0 +1,238 @@
+"""Findings: what a reviewer should know about a change, with stable IDs and levels.
+
+IDs are stable so that CI rules and suppressions can name them. Levels: `error` fails the
+plan, `warning` asks for attention, `info` explains.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from iac.compile import Compiled
+from iac.compile.release import Release
+from iac.diagnostics import Diagnostic, Severity
+from iac.diff.events import Event
+from iac.diff.objects import ObjectDiff
+from iac.rollout.planner import RolloutPlan
+from iac.spec.types import parse_accelerator
+
+LEVELS = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    id: str
+    level: str
+    message: str
+    model: str | None = None
+    environment: str | None = None
+    deployment: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"id": self.id, "level": self.level, "message": self.message}
+        for key in ("model", "environment", "deployment"):
+            if getattr(self, key) is not None:
+                found[key] = getattr(self, key)
+        return found
+
+
+_CODE = re.compile(r"\s*\[([a-z0-9-]+)\]$")
+
+
+def from_diagnostic(diagnostic: Diagnostic) -> Finding:
+    """A compile warning (`... [pool-cap-below-demand]`) as a finding."""
+    match = _CODE.search(diagnostic.message)
+    code = match.group(1) if match else "compile-warning"
+    message = _CODE.sub("", diagnostic.message)
+    level = "error" if diagnostic.severity is Severity.ERROR else "warning"
+    model = str(diagnostic.path[1]) if diagnostic.path[:1] == ("models",) else None
+    return Finding(code, level, f"{diagnostic.location}: {message}", model)
+
+
+def findings(
+    base: Compiled | None,
+    head: Compiled,
+    events: list[Event],
+    objects: ObjectDiff,
+    rollouts: list[RolloutPlan],
+) -> list[Finding]:
+    found: list[Finding] = []
+    created = {(e["model"], e["deployment"]) for e in events if e["kind"] == "create_deployment"}
+    for event in events:
+        if event["kind"] == "delete_deployment" and base is not None:
+            served = _serving(base.release, event["model"], event["deployment"])
+            if served:
+                found.append(
+                    Finding(
+                        "delete-serving-deployment",
+                        "error",
+                        f"{event['deployment']} serves {served} before this change and is deleted "
+                        "by it: if the new deployment fails there is nothing to roll back to. "
+                        "Promote first; delete in a later change",
+                        event["model"],
+                        served,
+                        event["deployment"],
+                    )
+                )
+        elif event["kind"] == "promote":
+            found.extend(_promotion_findings(event, head.release, created))
+        elif event["kind"] == "resources":
+            accelerator = event["changes"].get("accelerator")
+            if accelerator and _kind(accelerator["from"]) != _kind(accelerator["to"]):
+                found.append(
+                    Finding(
+                        "gpu-type-change",
+                        "warning",
+                        f"{event['deployment']} moves from {accelerator['from'] or 'CPU'} to "
+                        f"{accelerator['to'] or 'CPU'}: every pod is rescheduled onto other "
+                        "nodes and reloads its model. A new deployment promoted in its place "
+                        "keeps serving while that happens",
+                        event["model"],
+                        None,
+                        event["deployment"],
+                    )
+                )
+    touched = {(e["model"], e.get("environment")) for e in events}
+    for model in head.release.models.values():
+        env = model.environments.get("production")
+        if env is None:
+            continue
+        for name, _ in env.traffic:
+            deployment = model.deployments.get(name)
+            cold = deployment and deployment.active and deployment.autoscaling.min_replicas == 0
+            was_cold = base is not None and _cold_production(base.release, model.name)
+            # Said when this change makes or touches it, not on every plan of the stack.
+            if cold and (not was_cold or (model.name, "production") in touched):
+                found.append(
+                    Finding(
+                        "production-min-zero",
+                        "warning",
+                        f"production of {model.name} may scale to zero: the first request after "
+                        "an idle spell waits for a cold start. Set min_replicas ≥ 1 (Baseten "
+                        "recommends 2)",
+                        model.name,
+                        "production",
+                        name,
+                    )
+                )
+    found.extend(_surge_findings(head.release, rollouts))
+    for change in objects.changed:
+        if change.replaced_by:
+            found.append(
+                Finding(
+                    "replace-object",
+                    "warning",
+                    f"{change.id} is replaced (deleted, then created) because "
+                    f"{', '.join(change.replaced_by)} cannot change in place",
+                )
+            )
+    order = {level: i for i, level in enumerate(LEVELS)}
+    return sorted(found, key=lambda f: (order[f.level], f.model or "", f.id, f.message))
+
+
+def _cold_production(release: Release, model_name: str) -> bool:
+    model = release.models.get(model_name)
+    env = model.environments.get("production") if model else None
+    if model is None or env is None:
+        return False
+    return any(
+        model.deployments[name].autoscaling.min_replicas == 0
+        for name, _ in env.traffic
+        if name in model.deployments
+    )
+
+
+def _kind(accelerator: str | None) -> str | None:
+    return parse_accelerator(accelerator)[0] if accelerator else None
+
+
+def _serving(release: Release, model: str, deployment: str) -> str | None:
+    found = release.models.get(model)
+    item = found.deployments.get(deployment) if found else None
+    return item.environment if item else None
+
+
+def _promotion_findings(
+    event: Event, head: Release, created: set[tuple[str, str]]
+) -> list[Finding]:
+    model, env_name = event["model"], event["environment"]
+    found = []
+    target = event["to"]
+    if target and (model, target) in created:
+        found.append(
+            Finding(
+                "promote-new-deployment",
+                "info",
+                f"{target} is new in this change and has never been ready: the rollout waits "
+                f"for it before moving {env_name}'s traffic",
+                model,
+                env_name,
+                target,
+            )
+        )
+    previous = event["from"]
+    release_model = head.models[model]
+    env = release_model.environments.get(env_name)
+    old = release_model.deployments.get(previous) if previous else None
+    if env is None or old is None or previous == target or old.environment == env_name:
+        return found
+    cleanup = env.promotion.cleanup
+    expected = {
+        "deactivate": ("inactive", "set `state: inactive` on it (or run `iac promote`)"),
+        "scale_to_zero": ("active", "leave it active; it scales to zero on its own"),
+        "keep": ("active", "leave it active"),
+    }[cleanup]
+    if old.state != expected[0]:
+        found.append(
+            Finding(
+                "cleanup-policy-mismatch",
+                "warning",
+                f"{env_name}'s cleanup is `{cleanup}`, but {previous} is left {old.state}: "
+                f"{expected[1]}",
+                model,
+                env_name,
+                previous,
+            )
+        )
+    elif cleanup == "scale_to_zero" and old.autoscaling.min_replicas > 0:
+        found.append(
+            Finding(
+                "cleanup-policy-mismatch",
+                "warning",
+                f"{env_name}'s cleanup is `scale_to_zero`, but {previous} keeps "
+                f"min_replicas {old.autoscaling.min_replicas}: set it to 0 (or run `iac promote`)",
+                model,
+                env_name,
+                previous,
+            )
+        )
+    return found
+
+
+def _surge_findings(head: Release, rollouts: list[RolloutPlan]) -> list[Finding]:
+    pools = {pool.name: pool for pool in head.pools}
+    found = []
+    for rollout in rollouts:
+        model = head.models[rollout.model]
+        candidate = model.deployments.get(rollout.candidate)
+        if candidate is not None and candidate.node_pool in pools:
+            pool = pools[candidate.node_pool]
+            resources = candidate.container.resources
+            count = parse_accelerator(resources.accelerator or "")[1] if resources else 0
+            needed = rollout.peak_replicas * count
+            if needed > pool.limit_devices:
+                found.append(
+                    Finding(
+                        "surge-exceeds-pool-cap",
+                        "warning",
+                        f"promoting {rollout.candidate} into {rollout.environment} needs up to "
+                        f"{needed} GPUs at once in pool {pool.name}, which may hold "
+                        f"{pool.limit_devices}: the rollout stalls waiting for capacity",
+                        model.name,
+                        rollout.environment,
+                        rollout.candidate,
+                    )
+                )
+    return found

@@ -1,0 +1,94 @@
+"""The object-level diff of two renders: added, removed, and changed with field paths.
+
+Replacements are called out: Kubernetes (and so Pulumi) cannot change some fields in place,
+and a replaced serving object means downtime for what it serves (reference/pulumi.md §4.6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iac.compile import object_id
+
+IMMUTABLE: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec.selector",),
+    "Service": ("spec.clusterIP",),
+    "PodDisruptionBudget": (),
+}
+"""Fields whose change replaces the object (besides its name and namespace)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectChange:
+    id: str
+    paths: tuple[str, ...]
+    """Changed fields, `spec.template.spec.containers[0].image`."""
+    replaced_by: tuple[str, ...] = ()
+    """Changed fields that force a replacement (delete, then create)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"id": self.id, "paths": list(self.paths)}
+        if self.replaced_by:
+            found["replace"] = list(self.replaced_by)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectDiff:
+    added: tuple[str, ...]
+    changed: tuple[ObjectChange, ...]
+    removed: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": list(self.added),
+            "changed": [change.to_dict() for change in self.changed],
+            "removed": list(self.removed),
+        }
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+def diff_objects(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> ObjectDiff:
+    before = {object_id(o): o for o in base}
+    after = {object_id(o): o for o in head}
+    changed = []
+    for key in sorted(set(before) & set(after)):
+        paths = tuple(_paths(before[key], after[key], ""))
+        if paths:
+            immutable = IMMUTABLE.get(after[key]["kind"], ())
+            replaced = tuple(p for p in paths if any(_under(p, field) for field in immutable))
+            changed.append(ObjectChange(key, paths, replaced))
+    return ObjectDiff(
+        added=tuple(k for k in after if k not in before),
+        changed=tuple(changed),
+        removed=tuple(k for k in before if k not in after),
+    )
+
+
+def _under(path: str, field: str) -> bool:
+    return path == field or path.startswith(field + ".") or path.startswith(field + "[")
+
+
+def _paths(old: Any, new: Any, prefix: str) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if "." in str(key) or "/" in str(key):
+                path = f'{prefix}["{key}"]'
+            if key not in old or key not in new:
+                found.append(path)
+            else:
+                found.extend(_paths(old[key], new[key], path))
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            p
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for p in _paths(a, b, f"{prefix}[{i}]")
+        ]
+    return [] if old == new else [prefix]

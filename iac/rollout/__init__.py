@@ -1,0 +1,1 @@
+"""Rollouts: the steps a promotion takes (planner) and running them (executor)."""
