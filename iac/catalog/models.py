@@ -113,7 +113,8 @@ class Catalog(_Data):
     def instances_for(self, cloud: str, accelerator: str) -> list[InstanceType]:
         """Instance types of `cloud` carrying `accelerator`, fewest GPUs first."""
         found = [i for i in self.instances.get(cloud, {}).values() if i.accelerator == accelerator]
-        return sorted(found, key=lambda i: (i.gpus, i.hourly or 0.0, i.name))
+        # Unpriced types sort after priced ones of the same size.
+        return sorted(found, key=lambda i: (i.gpus, i.hourly is None, i.hourly or 0.0, i.name))
 
 
 def _read(name: str) -> object:
