@@ -114,7 +114,7 @@ def test_a_promotion_plan_exactly(tmp_path: Path) -> None:
             {"action": "shift", "previous_replicas": 1, "candidate_replicas": 1,
              "candidate_weight": 50, "wait_seconds": 300, "peak_replicas": 3},
             {"action": "shift", "previous_replicas": 0, "candidate_replicas": 2,
-             "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 2},
+             "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 3},
             {"action": "cleanup", "previous_replicas": 0, "candidate_replicas": 2,
              "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 2},
         ],
@@ -159,7 +159,7 @@ def test_model_deployment_environment_lifecycle_events(tmp_path: Path) -> None:
         ("promote", "new", None, "production"),
         ("delete_model", "old", None, None),
     ]
-    first = [e for e in data["events"] if e["kind"] == "promote" and e["model"] == "new"][0]
+    first = next(e for e in data["events"] if e["kind"] == "promote" and e["model"] == "new")
     assert (first["from"], first["to"]) == (None, "v1")  # a first binding
 
 
@@ -187,15 +187,15 @@ def test_state_image_resources_autoscaling_events(tmp_path: Path) -> None:
         ("autoscaling", "llama", "v4"),
         ("resources", "old", "v1"),
     ]
-    image = [e for e in data["events"] if e["kind"] == "image"][0]
+    image = next(e for e in data["events"] if e["kind"] == "image")
     assert (image["from"], image["to"]) == ("vllm/vllm-openai:v0.7.0", "vllm/vllm-openai:v0.7.1")
-    v3 = [e for e in data["events"] if e["kind"] == "autoscaling" and e["deployment"] == "v3"][0]
+    v3 = next(e for e in data["events"] if e["kind"] == "autoscaling" and e["deployment"] == "v3")
     assert v3["environment"] == "production"
     assert v3["changes"] == {
         "concurrency_target": {"from": 64, "to": 32},  # the model's, under the environment's
         "max_replicas": {"from": 4, "to": 6},
     }
-    resources = [e for e in data["events"] if e["kind"] == "resources"][0]
+    resources = next(e for e in data["events"] if e["kind"] == "resources")
     assert resources["changes"] == {"cpu": {"from": None, "to": "2"}}
     deactivate = plan_json(
         tmp_path, BASE, BASE.replace("      v4: {image", "      v4: {state: inactive, image")
@@ -273,7 +273,7 @@ def test_gpu_type_change_surge_cap_production_zero_and_compile_warnings(tmp_path
     assert "gpu-type-change" in ids
     assert "surge-exceeds-pool-cap" in ids
     assert "pool-cap-below-demand" in ids
-    surge = [f for f in data["findings"] if f["id"] == "surge-exceeds-pool-cap"][0]
+    surge = next(f for f in data["findings"] if f["id"] == "surge-exceeds-pool-cap")
     assert surge["message"] == (
         "promoting v5 into production needs up to 9 GPUs at once in pool h100, which may hold "
         "8: the rollout stalls waiting for capacity"
