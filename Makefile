@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/iac validate stacks/demo.yaml examples/*/
+	$(BIN)/iac validate stacks/demo.yaml examples/*/stack.yaml
 
 lint: setup
 	$(BIN)/ruff check .

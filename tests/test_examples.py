@@ -10,7 +10,7 @@ import pytest
 from iac.validate import check_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir())
+EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/stack.yaml"))
 STACKS = sorted((ROOT / "stacks").glob("*.yaml"))
 
 
@@ -31,3 +31,14 @@ def test_example_is_numbered_and_valid(example: Path) -> None:
 @pytest.mark.parametrize("path", STACKS, ids=lambda p: p.name)
 def test_stack_is_valid(path: Path) -> None:
     assert check_stack(str(path)).models
+
+
+def test_ci_examples_are_valid_yaml_running_iac_plan() -> None:
+    import yaml
+
+    for name in ("github-actions.yml", "gitlab-ci.yml"):
+        text = (ROOT / "examples" / "ci" / name).read_text()
+        assert yaml.safe_load(text)
+        assert "iac plan" in text
+        assert "--format markdown" in text
+        assert "<!-- iac-plan -->" in text
