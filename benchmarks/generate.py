@@ -46,3 +46,23 @@ def large_stack(models: int, deployments: int = 3, environments: int = 2) -> str
                 f"        autoscaling: {{min_replicas: {1 if e == 0 else 0}, max_replicas: 8}}",
             ]
     return "\n".join(lines) + "\n"
+
+
+def changed_stack(text: str, every: int = 10) -> str:
+    """The same stack with one model in `every` changed: a new image on its v2 and its
+    production promoted to v2 (a realistic release train)."""
+    lines = text.splitlines()
+    out = []
+    model = -1
+    for line in lines:
+        if line.startswith("  model-"):
+            model = int(line.strip().rstrip(":").split("-")[1])
+        if model >= 0 and model % every == 0:
+            if line.startswith("      v2: {image:"):
+                line = line.replace("v0.1.0", "v0.1.1")
+            if line == "        deployment: v3":
+                line = "        deployment: v2"
+            if line == "        deployment: v2" and "staging" in out[-1]:
+                line = "        deployment: v3"
+        out.append(line)
+    return "\n".join(out) + "\n"

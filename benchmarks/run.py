@@ -2,6 +2,8 @@
 
 - validate: `iac validate` of a 1,000-model stack (3 deployments, 2 environments each),
   the whole check in-process (read, parse, validate, resolve, cross-check). Target < 1 s.
+- plan: `iac plan` of two such stacks that differ in 10 % of the models (text output).
+  Target < 3 s.
 - render: `iac render` of the same stack (validate + compile + YAML text). Target < 2 s and
   < 500 MB peak, with the compile step within 2x of dumping the same dicts with PyYAML's C
   dumper alone.
@@ -25,8 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from benchmarks.generate import large_stack  # noqa: E402
+from benchmarks.generate import changed_stack, large_stack  # noqa: E402
 from iac.compile import compile_stack  # noqa: E402
+from iac.diff.plan import Plan, make_plan  # noqa: E402
+from iac.diff.report import to_text  # noqa: E402
 from iac.render.text import render  # noqa: E402
 from iac.validate import check_stack  # noqa: E402
 
@@ -43,6 +47,14 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     return statistics.median(times), min(times), peak
+
+
+def _plan(base: str, head: str) -> Plan:
+    """What `iac plan HEAD --base BASE` does, in-process."""
+    base_stack, head_stack = check_stack(base), check_stack(head)
+    result = make_plan(compile_stack(base_stack), compile_stack(head_stack))
+    to_text(result, "bench")
+    return result
 
 
 def _peak_rss_of_render(path: Path) -> float:
@@ -88,6 +100,10 @@ def main() -> None:
             lambda: yaml.dump_all(objects, Dumper=yaml.CSafeDumper, sort_keys=False), args.repeat
         )
         peak_rss = _peak_rss_of_render(path)
+        head = Path(tmp) / "head.yaml"
+        head.write_text(changed_stack(path.read_text()))
+        plan_times = timed(lambda: _plan(str(path), str(head)), args.repeat)
+        plan_events = len(_plan(str(path), str(head)).events)
 
     rows = [
         (
@@ -105,6 +121,11 @@ def main() -> None:
         ),
         ("compile only (stack → objects)", *compile_times, "< 2x the dump below"),
         ("reference: `yaml.dump_all` of the same objects with CSafeDumper", *dump_times, "-"),
+        (
+            f"plan, two such stacks, 10 % of models changed ({plan_events} events)",
+            *plan_times,
+            "< 3 s",
+        ),
     ]
     lines = [
         "# Benchmarks",
