@@ -18,6 +18,7 @@ from iac.compile.scaling import interceptor_route, scaled_object
 from iac.compile.workload import deployment_object, disruption_budget, service_object
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
+from iac.gc_pause import without_gc
 from iac.spec.resolved import ResolvedStack
 
 __all__ = ["APPLY_ORDER", "Compiled", "compile_stack", "object_id"]
@@ -57,6 +58,7 @@ def object_id(obj: dict[str, Any]) -> str:
     return "/".join(parts)
 
 
+@without_gc
 def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) -> Compiled:
     """Compile a checked stack. Raises StackInvalid on a problem only compiling reveals (two
     deployments whose object names collide); warnings go to `diagnostics`."""

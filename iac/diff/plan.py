@@ -16,6 +16,7 @@ from iac.diagnostics import Diagnostic, Severity
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
 from iac.diff.objects import ObjectDiff, diff_objects
+from iac.gc_pause import without_gc
 from iac.rollout.planner import RolloutPlan, plan_rollout
 from iac.spec.stack import Pricing
 
@@ -47,6 +48,7 @@ class Plan:
         }
 
 
+@without_gc
 def make_plan(
     base: Compiled | None,
     head: Compiled,

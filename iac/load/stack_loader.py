@@ -7,15 +7,13 @@ well-formed data.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
+from iac.gc_pause import without_gc
 from iac.load import validation_errors
 from iac.load.layers import Layer, Merged, merge
 from iac.load.modules import LoadedTemplate, load_templates, template_params
@@ -49,6 +47,7 @@ def stack_file(path: str) -> str:
     return os.path.join(path, STACK_FILE_NAME) if os.path.isdir(path) else path
 
 
+@without_gc
 def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     """Load and resolve one stack file, reporting problems to `diagnostics`.
 
@@ -56,24 +55,6 @@ def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     loaded cleanly, so that later checks still find their problems; it is only complete when
     `diagnostics` has no errors.
     """
-    # Loading allocates many objects that all stay alive; the cyclic GC would rescan them
-    # again and again (a third of the time on a 1,000-model stack) and finds nothing to free.
-    with _gc_paused():
-        return _load_stack(path, diagnostics)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     file = os.path.normpath(stack_file(path))
     document = read_yaml(file, diagnostics)
     if document is None:

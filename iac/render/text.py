@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from iac.gc_pause import without_gc
 from iac.render import yaml_text
 
 FORMATS = ("yaml", "json")
@@ -22,6 +23,7 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, indent=2) + "\n"
 
 
+@without_gc
 def render(objects: Iterable[dict[str, Any]], fmt: str = "yaml") -> str:
     """All objects: YAML documents separated by `---`, or a JSON `v1/List`."""
     items = list(objects)
