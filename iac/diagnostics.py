@@ -113,4 +113,6 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     if word.lower() in lowered:
         return f"; did you mean '{lowered[word.lower()]}'?"
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:  # an abbreviation: `prod` for `production`
+        close = [c for c in options if c.lower().startswith(word.lower())][:1]
     return f"; did you mean '{close[0]}'?" if close else ""
