@@ -285,28 +285,3 @@ def test_an_existing_node_class_is_referenced_not_emitted(tmp_path: Path) -> Non
     pool = find(compiled, "NodePool", "gpu-l4")
     assert pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "shared-gpu"
 
-
-def test_weights_that_do_not_fit_the_accelerator_are_a_finding(tmp_path: Path) -> None:
-    diagnostics = Diagnostics()
-    compile_text(
-        tmp_path,
-        """\
-        version: 1
-        cluster: {name: c}
-        models:
-          llama-70b:
-            image: x
-            weights_size: 150Gi
-            resources: {accelerator: "H100:2"}
-            deployments: {fp16: {}, fp8: {weights_size: 70Gi}}
-        """,
-        diagnostics,
-    )
-    assert [(d.path, d.message) for d in diagnostics.warnings] == [
-        (
-            ("models", "llama-70b", "weights_size"),
-            "weights of 150Gi do not fit H100:2 (160 GiB, of which about 90% can hold "
-            "weights); use more or larger accelerators, or a quantized model "
-            "[weights-exceed-vram]",
-        )
-    ]

@@ -19,6 +19,8 @@ BASE = """\
 version: 1
 imports: [MODULES/vllm.yaml]
 cluster: {name: c, provisioner: karpenter, domain: models.example.com}
+# These tests are about lifecycle events: policies have tests of their own.
+policies: {pinned_images: {enabled: false}, resources_declared: {enabled: false}}
 models:
   llama:
     template: vllm

@@ -12,6 +12,7 @@ from iac.diff.base import base_stack_path
 from iac.diff.plan import make_plan
 from iac.diff.report import FORMATS, to_json, to_markdown, to_text
 from iac.errors import IacError, StackInvalid
+from iac.policy import policy_diagnostics
 from iac.spec.stack import Pricing
 from iac.validate import check_stack
 
@@ -65,7 +66,10 @@ def plan_command(stack: str, base: str, fmt: str, detailed_exitcode: bool) -> No
 def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:
     try:
         stack = check_stack(path, warnings)
-        return compile_stack(stack, warnings), stack.spec.pricing
+        compiled = compile_stack(stack, warnings)
+        if not which:  # the head's policies become findings (an error fails the plan)
+            warnings.extend(policy_diagnostics(stack, compiled.release))
+        return compiled, stack.spec.pricing
     except StackInvalid as exc:
         if which:
             raise IacError(f"the {which} stack is invalid:\n{exc}") from None

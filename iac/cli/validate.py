@@ -8,22 +8,22 @@ import click
 
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
-from iac.validate import check_stack
+from iac.policy import check_with_policies
 
 
 @click.command()
 @click.argument("stacks", nargs=-1, required=True, metavar="STACK...")
 def validate(stacks: tuple[str, ...]) -> None:
-    """Check stack files (or folders holding a stack.yaml).
+    """Check stack files (or folders holding a stack.yaml), and their `policies:`.
 
-    Every problem is printed as FILE:LINE:COL: error: MESSAGE on stderr. Exit 0 when all are
-    valid, 1 otherwise.
+    Every problem is printed as FILE:LINE:COL: error: MESSAGE on stderr (warnings and notes
+    too). Exit 0 when all are valid, 1 otherwise.
     """
     failed = False
     for path in stacks:
         diagnostics = Diagnostics()
         try:
-            stack = check_stack(path, diagnostics)
+            stack, _ = check_with_policies(path, diagnostics)
         except StackInvalid as exc:
             failed = True
             for diagnostic in exc.diagnostics:

@@ -5,6 +5,10 @@ from __future__ import annotations
 MODEL = "iac.dev/model"
 DEPLOYMENT = "iac.dev/deployment"
 ENVIRONMENT = "iac.dev/environment"
+ACCELERATOR = "iac.dev/accelerator"
+"""On a Deployment (not its pods): the accelerator type, for policies and humans."""
+NODE_POOL = "iac.dev/node-pool"
+"""On GPU nodes and on the Deployments placed on them: the node pool's name."""
 MANAGED_BY = "app.kubernetes.io/managed-by"
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from iac.catalog import AcceleratorType, catalog
+from iac.compile import labels
 from iac.diagnostics import Diagnostics, did_you_mean
 from iac.spec.resolved import Locator, ResolvedDeployment
 from iac.spec.stack import Stack
@@ -207,7 +208,7 @@ def _kind_of_derived(name: str) -> str:
     raise ValueError(f"not a derived pool name: {name}")
 
 
-POOL_LABEL = "iac.dev/node-pool"
+POOL_LABEL = labels.NODE_POOL
 
 
 def node_labels(plan: PoolPlan, provisioner: str) -> dict[str, str]:

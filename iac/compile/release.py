@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iac.catalog import catalog
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
 from iac.compile.node_pools import Demand, PoolPlan, place, plan_pools
-from iac.compile.quantity import memory_bytes
 from iac.diagnostics import Diagnostics
 from iac.load.stack_loader import DEFAULT_PORT
 from iac.spec.autoscaling import Autoscaling
@@ -202,7 +200,6 @@ def _deployment(
                 deployment.origins.path(),
             )
             scaling = scaling.model_copy(update={"max_replicas": scaling.min_replicas})
-    _check_vram(deployment, diagnostics)
     return DeploymentRelease(
         model=deployment.model,
         name=deployment.name,
@@ -254,26 +251,3 @@ def _check_name_collisions(
                     f"like those of deployment '{other[1]}' of model '{other[0]}'; rename one",
                     origins.path(),
                 )
-
-
-VRAM_HEADROOM = 0.9
-"""Share of accelerator memory weights may take: the rest is KV cache, activations and the
-CUDA context (vLLM's default gpu_memory_utilization is 0.9 of which weights are only part)."""
-
-
-def _check_vram(deployment: ResolvedDeployment, diagnostics: Diagnostics) -> None:
-    container = deployment.container
-    resources = container.resources
-    if not container.weights_size or not resources or not resources.accelerator:
-        return
-    kind, count = parse_accelerator(resources.accelerator)
-    total_gib = catalog().accelerators[kind].memory_gib * count
-    weights_gib = memory_bytes(container.weights_size) / 2**30
-    if weights_gib > total_gib * VRAM_HEADROOM:
-        diagnostics.warning(
-            deployment.origins(("weights_size",)),
-            f"weights of {container.weights_size} do not fit {resources.accelerator} "
-            f"({total_gib} GiB, of which about {VRAM_HEADROOM:.0%} can hold weights); use more "
-            "or larger accelerators, or a quantized model [weights-exceed-vram]",
-            deployment.origins.path(("weights_size",)),
-        )

@@ -121,13 +121,18 @@ def deployment_object(
     if volumes:
         pod_spec["volumes"] = volumes
 
+    object_labels = labels.with_environment(pod_labels, release.environment)
+    if accelerator:
+        object_labels[labels.ACCELERATOR] = parse_accelerator(accelerator)[0]
+    if release.node_pool:
+        object_labels[labels.NODE_POOL] = release.node_pool
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
             "name": release.object_name,
             "namespace": cluster.namespace,
-            "labels": labels.with_environment(pod_labels, release.environment),
+            "labels": object_labels,
         },
         "spec": {
             # No `replicas`: KEDA owns the count (see module docstring).

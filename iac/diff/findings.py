@@ -46,7 +46,7 @@ def from_diagnostic(diagnostic: Diagnostic) -> Finding:
     match = _CODE.search(diagnostic.message)
     code = match.group(1) if match else "compile-warning"
     message = _CODE.sub("", diagnostic.message)
-    level = "error" if diagnostic.severity is Severity.ERROR else "warning"
+    level = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(diagnostic.severity, "info")
     model = str(diagnostic.path[1]) if diagnostic.path[:1] == ("models",) else None
     return Finding(code, level, f"{diagnostic.location}: {message}", model)
 

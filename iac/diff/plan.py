@@ -12,7 +12,7 @@ from typing import Any
 
 from iac.compile import Compiled
 from iac.compile.pricing import CostLine, release_cost
-from iac.diagnostics import Diagnostic, Severity
+from iac.diagnostics import Diagnostic
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
 from iac.diff.objects import ObjectDiff, diff_objects
@@ -60,7 +60,7 @@ def make_plan(
     objects = diff_objects(base.objects if base else [], head.objects)
     rollouts = _rollouts(events, head)
     found = findings(base, head, events, objects, rollouts)
-    found.extend(from_diagnostic(d) for d in head_warnings or [] if d.severity is Severity.WARNING)
+    found.extend(from_diagnostic(d) for d in head_warnings or [])
     order = {"error": 0, "warning": 1, "info": 2}
     found.sort(key=lambda f: (order[f.level], f.model or "", f.id, f.message))
     cost = _cost(

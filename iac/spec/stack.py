@@ -13,6 +13,7 @@ from pydantic import Field
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
 from iac.spec.container import ContainerFields, Kind, State
+from iac.spec.policies import Policies
 from iac.spec.types import Accelerator, DurationRange, Name, ParamValue, Port
 
 
@@ -211,6 +212,8 @@ class Stack(SpecModel):
     """What every model starts from."""
     pricing: Pricing | None = None
     """Prices for cost estimates, over the built-in catalog's."""
+    policies: Policies = Field(default_factory=Policies)
+    """Guardrails checked by `iac validate`, `iac plan` and the Pulumi policy pack."""
     models: dict[Name, Model] = Field(default_factory=dict)
     """The models, by name."""
 

@@ -1,0 +1,89 @@
+"""Guardrails before apply: the stack's `policies:` checked on the compiled release.
+
+`policy_diagnostics` locates each violation in the stack file for `iac validate` and
+`iac plan`; the CrossGuard pack (`iac.policy_pack`) runs the same rules on what Pulumi
+registers.
+"""
+
+from __future__ import annotations
+
+from iac.compile.node_pools import CLOUD_OF
+from iac.compile.pricing import device_price
+from iac.compile.release import Release, build_release
+from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Location, Severity
+from iac.errors import StackInvalid
+from iac.policy.facts import facts_from_release
+from iac.policy.rules import RULES, Context, Violation, evaluate
+from iac.spec.resolved import ResolvedStack
+from iac.spec.stack import Pricing
+from iac.validate import check_stack
+
+__all__ = [
+    "RULES",
+    "Violation",
+    "check_with_policies",
+    "policy_diagnostics",
+    "pricing_context",
+    "violations",
+]
+
+
+def check_with_policies(
+    path: str, diagnostics: Diagnostics | None = None
+) -> tuple[ResolvedStack, Release]:
+    """Everything `iac validate` checks: the stack, its release, its policies. Raises
+    StackInvalid with all errors; warnings and notes stay in `diagnostics`."""
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    stack = check_stack(path, diagnostics)
+    release = build_release(stack, diagnostics)
+    diagnostics.extend(policy_diagnostics(stack, release))
+    if diagnostics.has_errors():
+        raise StackInvalid(diagnostics.sorted())
+    return stack, release
+
+
+def pricing_context(pricing: Pricing | None, provisioner: str) -> Context:
+    cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(provisioner)
+
+    def price(kind: str) -> float | None:
+        found = device_price(kind, cloud, pricing)
+        return found.hourly if found else None
+
+    return Context(price=price)
+
+
+def violations(stack: ResolvedStack, release: Release) -> list[Violation]:
+    context = pricing_context(stack.spec.pricing, stack.spec.cluster.provisioner)
+    return evaluate(facts_from_release(release), stack.spec.policies, context)
+
+
+_SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+
+
+def policy_diagnostics(stack: ResolvedStack, release: Release) -> list[Diagnostic]:
+    found = []
+    for violation in violations(stack, release):
+        location, path = locate(stack, violation)
+        if violation.waived:
+            message = f"waived ({violation.waived}): {violation.message} [{violation.rule}]"
+        else:
+            message = f"{violation.message}; {violation.fix} [{violation.rule}]"
+        found.append(Diagnostic(location, message, path, _SEVERITY[violation.level]))
+    return found
+
+
+def locate(stack: ResolvedStack, violation: Violation) -> tuple[Location, KeyPath]:
+    """Where to change what a violation is about."""
+    model = stack.models.get(violation.model or "")
+    field = violation.field
+    if model is not None and violation.environment in model.environments:
+        env = model.environments[violation.environment or ""]
+        # Scaling and promotion of a bound deployment are the environment's settings.
+        if violation.deployment is None or field[:1] in (("autoscaling",), ("promotion",)):
+            return env.origins(field), env.origins.path(field)
+    if model is not None and violation.deployment in model.deployments:
+        origins = model.deployments[violation.deployment or ""].origins
+        return origins(field), origins.path(field)
+    if model is not None:
+        return model.origins(), model.origins.path()
+    return stack.source.value(field), field

@@ -1,0 +1,124 @@
+"""The stack's `policies:`: guardrails checked before anything is applied.
+
+Each key is a rule (its ID is the key with dashes: `min_replicas` → `min-replicas`). A rule
+written here is enabled, at level `error` unless it says otherwise; three rules are on by
+default at level `warning` (pinned images, declared resources, weights that fit). A
+violation can be waived with a reason under `waivers:`; the plan shows the waiver.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from iac.spec.base import SpecModel
+from iac.spec.types import Accelerator, DurationRange, Name
+
+Level = Literal["error", "warning", "info"]
+
+
+class Rule(SpecModel):
+    enabled: bool = True
+    """Set false to turn the rule off."""
+    level: Level = "error"
+    """`error` fails validate and plan; `warning` and `info` are reported."""
+
+
+class AllowedAccelerators(Rule):
+    """Only these accelerator types in these environments."""
+
+    environments: dict[Name, list[Accelerator]]
+    """Environment → accelerator types allowed there (`{staging: [L4, H100]}`)."""
+
+
+class GpuQuota(Rule):
+    """Most GPUs a model, or a node pool, may ask for at max replicas."""
+
+    per_model: int | None = Field(None, ge=1)
+    per_pool: dict[Name, int] | None = None
+
+
+class Budget(Rule):
+    """Monthly cost ceilings (at max replicas), from the cost model."""
+
+    monthly: float | None = Field(None, gt=0)
+    """USD per month for the whole stack."""
+    environments: dict[Name, float] | None = None
+    """USD per month per environment name, across models."""
+
+
+class MinReplicas(Rule):
+    """A floor of replicas in an environment (redundancy, no cold starts)."""
+
+    environment: Name = "production"
+    min: int = Field(2, ge=1)
+
+
+class NoScaleToZero(Rule):
+    """These environments never scale to zero."""
+
+    environments: list[Name] = Field(default_factory=lambda: ["production"])
+
+
+class PinnedImages(Rule):
+    """Images name a version: no `latest`, no missing tag; optionally a digest."""
+
+    level: Level = "warning"
+    require_digest: bool = False
+    """Require `@sha256:` digests (tags can be moved)."""
+
+
+class ResourcesDeclared(Rule):
+    """Every deployment declares CPU and memory (and GPU servers an accelerator)."""
+
+    level: Level = "warning"
+
+
+class WeightsFit(Rule):
+    """Declared `weights_size` fits the accelerator's memory."""
+
+    level: Level = "warning"
+
+
+class RollingPromotion(Rule):
+    """These environments promote with `strategy: rolling`."""
+
+    environments: list[Name] = Field(default_factory=lambda: ["production"])
+
+
+class ScaleDownDelayFloor(Rule):
+    """Where a cold start is long, idle replicas are not removed too soon."""
+
+    min: Annotated[int, DurationRange(0, 3600)] = 600
+    """The least scale-down delay allowed."""
+    when_startup_over: Annotated[int, DurationRange(0, 7200)] = 300
+    """Applies to deployments whose startup budget is above this."""
+
+
+class Waiver(SpecModel):
+    """An accepted violation, with the reason a reviewer reads in the plan."""
+
+    rule: str
+    """Rule ID (`pinned-images`)."""
+    model: Name | None = None
+    environment: Name | None = None
+    deployment: Name | None = None
+    reason: str = Field(min_length=3)
+    """Why this is acceptable (shown in plans)."""
+
+
+class Policies(SpecModel):
+    """Guardrails; see the module docstring for defaults and levels."""
+
+    allowed_accelerators: AllowedAccelerators | None = None
+    gpu_quota: GpuQuota | None = None
+    budget: Budget | None = None
+    min_replicas: MinReplicas | None = None
+    no_scale_to_zero: NoScaleToZero | None = None
+    pinned_images: PinnedImages = Field(default_factory=PinnedImages)
+    resources_declared: ResourcesDeclared = Field(default_factory=ResourcesDeclared)
+    weights_fit: WeightsFit = Field(default_factory=WeightsFit)
+    rolling_promotion: RollingPromotion | None = None
+    scale_down_delay_floor: ScaleDownDelayFloor | None = None
+    waivers: list[Waiver] = Field(default_factory=list)
