@@ -224,3 +224,85 @@ def _strip(facts: object) -> dict[str, object]:
     for key in (*STACK_ONLY, "from_stack"):
         values.pop(key)
     return values
+
+
+# --- the Pulumi policy pack: the same rules on the registered resources ---------------------
+
+from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs  # noqa: E402
+
+from iac.policy_pack.policies import all_policies, make_policy  # noqa: E402
+
+
+def _resources(tmp_path: Path, model: str = MODEL) -> list[PolicyResource]:
+    path = tmp_path / "stack.yaml"
+    path.write_text(HEAD + model)
+    compiled = compile_stack(check_stack(str(path)))
+    options = PolicyResourceOptions(False, [], False, [], None, [])  # type: ignore[arg-type]
+    type_of = {"Deployment": "kubernetes:apps/v1:Deployment"}
+    return [
+        PolicyResource(
+            resource_type=type_of.get(o["kind"], f"kubernetes:{o['apiVersion']}:{o['kind']}"),
+            props=o,
+            urn=f"urn:pulumi:s::p::{o['kind']}::{o['metadata']['name']}",
+            name=o["metadata"]["name"],
+            opts=options,
+            provider=None,
+            parent=None,
+            dependencies=[],
+            property_dependencies={},
+        )
+        for o in compiled.objects
+    ]
+
+
+def _run(
+    policy: object, resources: list[PolicyResource], config: dict
+) -> list[tuple[str, str | None]]:
+    reported: list[tuple[str, str | None]] = []
+    args = StackValidationArgs(resources, config)
+    policy.validate(args, lambda message, urn: reported.append((message, urn)))  # type: ignore[attr-defined]
+    return reported
+
+
+def test_pack_reports_what_iac_reports(tmp_path: Path) -> None:
+    resources = _resources(tmp_path)
+    reported = _run(make_policy("gpu-quota"), resources, {"per_model": 8})
+    assert reported == [
+        (
+            "[gpu-quota] llama: llama may use 10 GPUs at max replicas; the quota is 8 per model; "
+            "lower max_replicas, or raise policies.gpu_quota.per_model",
+            None,
+        )
+    ]
+    reported = _run(make_policy("no-scale-to-zero"), resources, {"environments": ["staging"]})
+    assert reported == [
+        (
+            "[no-scale-to-zero] llama/staging/v2: staging of llama may scale to zero: its first "
+            "request after an idle spell waits for a cold start; set min_replicas ≥ 1 on the "
+            "environment",
+            "urn:pulumi:s::p::Deployment::llama-v2",
+        )
+    ]
+    assert _run(make_policy("no-scale-to-zero"), resources, {"environments": ["production"]}) == []
+
+
+def test_pack_rules_without_settings_are_off_and_defaults_stay_on(tmp_path: Path) -> None:
+    resources = _resources(tmp_path, MODEL.replace("vllm/vllm-openai:v0.6.3", "example/server"))
+    assert _run(make_policy("budget"), resources, {}) == []
+    pinned = _run(make_policy("pinned-images"), resources, {})
+    assert [m for m, _ in pinned] == [
+        "[pinned-images] llama/v1: image example/server of v1 is not pinned: `latest` (or no "
+        "tag) changes under you; name a version tag, or better a digest (`image@sha256:…`)",
+        "[pinned-images] llama/v2: image example/server of v2 is not pinned: `latest` (or no "
+        "tag) changes under you; name a version tag, or better a digest (`image@sha256:…`)",
+    ]
+    assert _run(make_policy("budget"), resources, {"monthly": 10})[0][0].startswith(
+        "[budget] at max replicas the stack costs $"
+    )
+    bad = _run(make_policy("budget"), resources, {"monthly": -1})
+    assert bad[0][0].startswith("[budget] invalid policy configuration")
+    names = [policy.name for policy in all_policies()]
+    assert names == [
+        "allowed-accelerators", "gpu-quota", "budget", "min-replicas", "no-scale-to-zero",
+        "pinned-images", "scale-down-delay-floor",
+    ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""`iac`'s policies as a Pulumi CrossGuard policy pack (see policies.py)."""
