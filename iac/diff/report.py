@@ -133,7 +133,7 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
     colors = {"+": "green", "-": "red", "→": "cyan", "⏸": "yellow", "▶": "green", "~": "yellow"}
     lines = [paint(title, bold=True), ""]
     if not plan.changed:
-        lines.append("No changes.")
+        lines += ["No changes.", ""]
     rollouts = {(r.model, r.environment): r for r in plan.rollouts}
     for model, events in _by_model(plan).items():
         lines.append(paint(model, bold=True))
