@@ -324,12 +324,8 @@ def test_long_names_are_cut_with_a_stable_hash_and_fit_keda(tmp_path: Path) -> N
     )
     name = object_name(model, "deployment-number-one", limit=54)
     assert len(name) == 54
-    assert (
-        name
-        == compile_text(tmp_path, (tmp_path / "stack.yaml").read_text()).objects[1]["metadata"][
-            "name"
-        ]
-    )
+    again = compile_text(tmp_path, (tmp_path / "stack.yaml").read_text())
+    assert name in {o["metadata"]["name"] for o in again.objects if o["kind"] == "Deployment"}
     so = find(compiled, "ScaledObject", name)
     assert len("keda-hpa-" + so["metadata"]["name"]) <= 63
     assert find(compiled, "HTTPRoute", model)
@@ -396,3 +392,59 @@ def test_namespace_object_only_when_asked_and_many_endpoints_split_routes(tmp_pa
     assert [r["metadata"]["name"] for r in routes] == ["m", "m-2"]
     assert [len(r["spec"]["rules"]) for r in routes] == [16, 4]
     assert "hostnames" not in routes[0]["spec"]
+
+
+def test_network_policy_admits_only_gateway_interceptor_and_monitoring(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        """\
+        version: 1
+        cluster: {name: c, gateway: {name: gw, namespace: edge}, monitoring_namespace: obs}
+        models:
+          m:
+            image: example/server:1
+            image_pull_secrets: [registry-creds]
+            deployments: {v1: {}}
+        """,
+    )
+    policy = find(compiled, "NetworkPolicy", "iac-model-servers")
+    assert policy["spec"]["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/component": "model-server"}
+    }
+    sources = [
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in policy["spec"]["ingress"][0]["from"]
+    ]
+    assert sources == ["edge", "keda", "obs"]
+    pod = find(compiled, "Deployment", "m-v1")["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "registry-creds"}]
+    off = compile_text(
+        tmp_path,
+        """\
+        version: 1
+        cluster: {name: c, network_policy: false}
+        models:
+          m: {image: example/server:1, deployments: {v1: {}}}
+        """,
+    )
+    assert not [o for o in off.objects if o["kind"] == "NetworkPolicy"]
+
+
+def test_secret_looking_env_values_are_flagged(tmp_path: Path) -> None:
+    diagnostics = Diagnostics()
+    compile_text(
+        tmp_path,
+        """\
+        version: 1
+        cluster: {name: c}
+        models:
+          m:
+            image: example/server:1
+            env: {HF_TOKEN: hf_abc, LOG_LEVEL: info, OPENAI_API_KEY: ""}
+            deployments: {v1: {}}
+        """,
+        diagnostics,
+    )
+    assert [(d.path, d.message.split(" looks")[0]) for d in diagnostics.warnings] == [
+        (("models", "m", "env", "HF_TOKEN"), "`HF_TOKEN`")
+    ]

@@ -15,7 +15,12 @@ from iac.compile.karpenter import karpenter_objects
 from iac.compile.release import Release, build_release
 from iac.compile.routes import interceptor_grant, model_routes
 from iac.compile.scaling import interceptor_route, scaled_object
-from iac.compile.workload import deployment_object, disruption_budget, service_object
+from iac.compile.workload import (
+    deployment_object,
+    disruption_budget,
+    network_policy,
+    service_object,
+)
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.gc_pause import without_gc
@@ -27,6 +32,7 @@ APPLY_ORDER: tuple[str, ...] = (
     "EC2NodeClass",
     "NodePool",
     "Namespace",
+    "NetworkPolicy",
     "Service",
     "Deployment",
     "PodDisruptionBudget",
@@ -74,6 +80,8 @@ def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) 
                 "metadata": {"name": cluster.namespace, "labels": {labels.MANAGED_BY: "iac"}},
             }
         )
+    if cluster.network_policy and release.models:
+        objects.append(network_policy(cluster))
     pools = {plan.name: plan for plan in release.pools}
     if cluster.provisioner == "karpenter":
         objects.extend(karpenter_objects(release.pools, cluster))

@@ -120,6 +120,10 @@ def deployment_object(
     }
     if volumes:
         pod_spec["volumes"] = volumes
+    if container.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [
+            {"name": n} for n in sorted(set(container.image_pull_secrets))
+        ]
 
     object_labels = labels.with_environment(pod_labels, release.environment)
     if accelerator:
@@ -212,3 +216,31 @@ def _security_context(run_as_user: int | None) -> dict[str, Any]:
         context["runAsNonRoot"] = True
         context["runAsUser"] = run_as_user
     return context
+
+
+def network_policy(cluster: Cluster) -> dict[str, Any]:
+    """Model pods take traffic only from the Gateway, the KEDA interceptor and Prometheus."""
+    sources = sorted(
+        {cluster.gateway.namespace, cluster.scale_from_zero.namespace, cluster.monitoring_namespace}
+    )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": "iac-model-servers",
+            "namespace": cluster.namespace,
+            "labels": {labels.MANAGED_BY: "iac"},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/component": "model-server"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                        for ns in sources
+                    ]
+                }
+            ],
+        },
+    }

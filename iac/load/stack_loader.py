@@ -33,6 +33,8 @@ from iac.spec.types import Name
 
 STACK_FILE_NAME = "stack.yaml"
 """The file looked for when a folder is named instead of a file."""
+MAX_MODELS = 5000
+"""Models in one stack file: past this, plans and applies get slow; split the stack."""
 DEFAULT_PORT = 8000
 """Serving port when no level sets one (vLLM's, TGI's and most servers' default)."""
 
@@ -108,6 +110,14 @@ def _validate(
         diagnostics.error(
             source.value(("models",)),
             "must be a mapping of model name to model",
+            ("models",),
+        )
+        return stack, models
+    if len(raw_models) > MAX_MODELS:
+        diagnostics.error(
+            source.key(("models",)),
+            f"{len(raw_models)} models, over the limit of {MAX_MODELS} for one stack; split the "
+            "stack into several files (one per team or cluster)",
             ("models",),
         )
         return stack, models

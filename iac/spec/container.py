@@ -76,6 +76,8 @@ class ContainerFields(SpecModel):
     secrets: list[SecretName] | None = None
     """Kubernetes Secrets in the stack's namespace whose keys become environment variables
     of the container. Values never live in stack files."""
+    image_pull_secrets: list[SecretName] | None = None
+    """Secrets (of type kubernetes.io/dockerconfigjson) to pull a private image with."""
     resources: Resources | None = None
     """CPU, memory and accelerator of one replica."""
     weights_size: Memory | None = None

@@ -85,6 +85,11 @@ class Cluster(SpecModel):
     """Prometheus that KEDA asks for in-flight requests while replicas run."""
     scale_from_zero: ScaleFromZero = Field(default_factory=ScaleFromZero)
     """The KEDA HTTP add-on, used by deployments that may scale to zero."""
+    network_policy: bool = True
+    """Emit a NetworkPolicy that admits traffic to model pods only from the Gateway's
+    namespace, the KEDA HTTP add-on's and the monitoring namespace."""
+    monitoring_namespace: Name = "monitoring"
+    """Namespace of the Prometheus that scrapes model pods (admitted by the NetworkPolicy)."""
     karpenter: Karpenter = Field(default_factory=Karpenter)
     """Settings of Karpenter node pools (`provisioner: karpenter`)."""
     gke: Gke | None = None

@@ -46,6 +46,8 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
             "interceptor_port": 8080,
             "scaler_address": "keda-add-ons-http-external-scaler.keda:9090",
         },
+        "network_policy": True,
+        "monitoring_namespace": "monitoring",
         "karpenter": {
             "node_class": None,
             "node_role": None,

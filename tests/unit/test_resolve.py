@@ -217,3 +217,17 @@ def test_errors_collect_across_models(tmp_path: Path) -> None:
         Location(str(tmp_path / "stack.yaml"), 4, 21),
         Location(str(tmp_path / "stack.yaml"), 5, 71),
     ]
+
+
+def test_too_many_models_fail_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iac.load import stack_loader
+
+    monkeypatch.setattr(stack_loader, "MAX_MODELS", 2)
+    models = "".join(f"  m{i}: {{image: x, deployments: {{v1: {{}}}}}}\n" for i in range(3))
+    (tmp_path / "stack.yaml").write_text("version: 1\ncluster: {name: c}\nmodels:\n" + models)
+    with pytest.raises(StackInvalid) as info:
+        check_stack(str(tmp_path / "stack.yaml"))
+    assert [d.message for d in info.value.diagnostics] == [
+        "3 models, over the limit of 2 for one stack; split the stack into several files (one "
+        "per team or cluster)"
+    ]
