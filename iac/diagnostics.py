@@ -11,6 +11,7 @@ Lines and columns are 1-based, as editors and compilers print them.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -58,7 +59,8 @@ class Diagnostic:
 
     def __str__(self) -> str:
         where = f"{format_path(self.path)}: " if self.path else ""
-        return f"{self.location}: {self.severity}: {where}{self.message}"
+        # One line per diagnostic, whatever a user's key or value contains.
+        return _printable(f"{self.location}: {self.severity}: {where}{self.message}")
 
 
 @dataclass
@@ -105,6 +107,14 @@ class Diagnostics:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """Control characters (a stray `\\r` in a key) shown escaped, not obeyed."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
