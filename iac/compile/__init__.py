@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import labels
+from iac.compile.coldstart import prepull_objects, warm_chunks, warm_objects
 from iac.compile.karpenter import karpenter_objects
 from iac.compile.release import Release, build_release
 from iac.compile.routes import interceptor_grant, model_routes
 from iac.compile.scaling import interceptor_route, scaled_object
+from iac.compile.weights import weights_claims
 from iac.compile.workload import (
     deployment_object,
     disruption_budget,
@@ -31,8 +33,13 @@ __all__ = ["APPLY_ORDER", "Compiled", "compile_stack", "object_id"]
 APPLY_ORDER: tuple[str, ...] = (
     "EC2NodeClass",
     "NodePool",
+    "PriorityClass",
     "Namespace",
     "NetworkPolicy",
+    "PersistentVolumeClaim",
+    "PodTemplate",
+    "CapacityBuffer",
+    "DaemonSet",
     "Service",
     "Deployment",
     "PodDisruptionBudget",
@@ -102,6 +109,11 @@ def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) 
         objects.extend(model_routes(model, cluster))
     if needs_interceptor and cluster.scale_from_zero.namespace != cluster.namespace:
         objects.append(interceptor_grant(cluster))
+    deployments = [d for m in release.models.values() for d in m.deployments.values()]
+    objects.extend(weights_claims(deployments, cluster))
+    objects.extend(prepull_objects(release, cluster))
+    warm = {name: pool.warm for name, pool in stack.spec.node_pools.items()}
+    objects.extend(warm_objects(warm_chunks(release, warm), cluster))
     if diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())
     objects.sort(

@@ -20,7 +20,7 @@ from iac.load.stack_loader import DEFAULT_PORT
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import ContainerFields, Health, Kind, State
 from iac.spec.resolved import ResolvedDeployment, ResolvedEnvironment, ResolvedStack
-from iac.spec.stack import Cluster, Promotion
+from iac.spec.stack import Cluster, Promotion, Warm
 from iac.spec.types import parse_accelerator
 
 
@@ -67,6 +67,8 @@ class EnvironmentRelease:
     traffic: tuple[tuple[str, int], ...]
     """(deployment, weight), sorted by deployment name."""
     promotion: Promotion
+    warm: Warm | None = None
+    """Capacity kept ready for its deployment."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,7 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
                 name=name,
                 traffic=tuple(sorted(model.environments[name].traffic)),
                 promotion=model.environments[name].promotion,
+                warm=stack.spec.models[model_name].environments[name].warm,
             )
             for name in sorted(model.environments)
         }

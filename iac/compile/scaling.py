@@ -123,9 +123,28 @@ def scaled_object(
                     }
                 }
             },
-            "triggers": [trigger],
+            "triggers": [trigger, *_schedule_triggers(release)],
         },
     }
+
+
+def _schedule_triggers(release: DeploymentRelease) -> list[dict[str, Any]]:
+    """Each schedule as a KEDA cron trigger: a floor of replicas between start and end (the
+    HPA takes the highest of its metrics, so a schedule never lowers the count)."""
+    return [
+        {
+            "type": "cron",
+            "metadata": {
+                "timezone": schedule.timezone,
+                "start": schedule.start,
+                "end": schedule.end,
+                "desiredReplicas": str(
+                    min(schedule.min_replicas, release.autoscaling.max_replicas)
+                ),
+            },
+        }
+        for schedule in release.autoscaling.schedules or []
+    ]
 
 
 def interceptor_route(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:

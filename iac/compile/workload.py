@@ -16,6 +16,7 @@ from iac.compile import labels
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.quantity import format_mebibytes, memory_bytes
 from iac.compile.release import DeploymentRelease
+from iac.compile.weights import download_container, weights_mount, weights_volume
 from iac.spec.stack import Cluster
 from iac.spec.types import parse_accelerator
 
@@ -98,6 +99,9 @@ def deployment_object(
     }
     spec["lifecycle"] = {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}}
     spec["securityContext"] = _security_context(container.run_as_user)
+    if container.weights is not None:
+        volumes.append(weights_volume(release))
+        mounts.append(weights_mount(release))
     if mounts:
         spec["volumeMounts"] = mounts
 
@@ -106,6 +110,7 @@ def deployment_object(
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": DRAIN_SECONDS + REQUEST_BUDGET_SECONDS,
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        **({"initContainers": [download_container(release)]} if container.weights else {}),
         "containers": [spec],
         **pod,
         "topologySpreadConstraints": [

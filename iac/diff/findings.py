@@ -12,11 +12,12 @@ from typing import Any
 
 from iac.compile import Compiled
 from iac.compile.release import Release
+from iac.compile.scaling import COLD_NODE_SECONDS
 from iac.diagnostics import Diagnostic, Severity
 from iac.diff.events import Event
 from iac.diff.objects import ObjectDiff
 from iac.rollout.planner import RolloutPlan
-from iac.spec.types import parse_accelerator
+from iac.spec.types import format_duration, parse_accelerator
 
 LEVELS = ("error", "warning", "info")
 
@@ -118,6 +119,7 @@ def findings(
                     )
                 )
     found.extend(_surge_findings(head.release, rollouts))
+    found.extend(_gateway_timeout_findings(head.release))
     for change in objects.changed:
         if change.replaced_by:
             found.append(
@@ -130,6 +132,33 @@ def findings(
             )
     order = {level: i for i, level in enumerate(LEVELS)}
     return sorted(found, key=lambda f: (order[f.level], f.model or "", f.id, f.message))
+
+
+def _gateway_timeout_findings(head: Release) -> list[Finding]:
+    """A request that wakes a deployment from zero waits for the whole cold start; a Gateway
+    that gives up sooner turns every wake-up into an error."""
+    timeout = head.cluster.gateway_timeout
+    if timeout is None:
+        return []
+    found = []
+    for model in head.models.values():
+        for deployment in model.deployments.values():
+            budget = deployment.health.startup_timeout + COLD_NODE_SECONDS
+            if deployment.active and deployment.autoscaling.min_replicas == 0 and budget > timeout:
+                found.append(
+                    Finding(
+                        "cold-start-exceeds-gateway-timeout",
+                        "warning",
+                        f"{deployment.name} may scale to zero, and waking it can take up to "
+                        f"{format_duration(budget)} (node, image, startup budget), but the "
+                        f"Gateway gives up after {format_duration(timeout)}: keep min_replicas "
+                        "≥ 1, keep warm capacity, or raise the Gateway's timeout",
+                        model.name,
+                        deployment.environment,
+                        deployment.name,
+                    )
+                )
+    return found
 
 
 def _cold_production(release: Release, model_name: str) -> bool:

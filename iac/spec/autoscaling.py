@@ -8,12 +8,52 @@ at most `max_scale_down_rate` % of the running replicas per step.
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from iac.spec.base import SpecModel
 from iac.spec.types import DurationRange
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
+
+
+class Schedule(SpecModel):
+    """A floor of replicas during a window, e.g. business hours (KEDA's cron scaler):
+    Baseten's autoscaling schedules, and the documented way to pre-warm before a known peak."""
+
+    start: str
+    """Cron expression (minute hour day month weekday) when the window opens: `0 8 * * 1-5`."""
+    end: str
+    """Cron expression when it closes: `0 20 * * 1-5`."""
+    timezone: str = "UTC"
+    """IANA time zone the expressions are read in (`Europe/Berlin`)."""
+    min_replicas: int = Field(ge=1)
+    """Replicas kept during the window (above the usual minimum)."""
+
+    @field_validator("start", "end")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"'{value}' is not a cron expression of 5 fields (minute hour day month "
+                "weekday), e.g. '0 8 * * 1-5'"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone '{value}'; use an IANA name like Europe/Berlin"
+            ) from None
+        return value
 
 
 class Autoscaling(SpecModel):
@@ -40,6 +80,8 @@ class Autoscaling(SpecModel):
     32-128 for vLLM, 32 for TEI embeddings."""
     target_utilization: int = Field(70, ge=1, le=100)
     """Headroom: scale up when load exceeds this % of `concurrency_target` per replica."""
+    schedules: list[Schedule] | None = None
+    """Windows with a higher floor of replicas (pre-warming for known peaks)."""
 
     @property
     def target_per_replica(self) -> float:

@@ -53,6 +53,23 @@ class Resources(SpecModel):
     """A pool from `node_pools` to run on; unset picks the pool of the accelerator's type."""
 
 
+class Weights(SpecModel):
+    """Where the model's weights come from, and how they are cached so a new replica does
+    not download them again (`weights_size` is their size)."""
+
+    source: str = Field(pattern=r"^(hf|s3|gs)://[^\s]+$")
+    """`hf://org/model@revision`, `s3://bucket/prefix` or `gs://bucket/prefix`."""
+    cache: Literal["node", "cluster", "none"] = "node"
+    """`node`: a directory on each GPU node, kept across pods (the fastest second start);
+    `cluster`: one shared volume (ReadWriteMany) for every node; `none`: per pod."""
+    path: str = Field("/models/weights", pattern=r"^/")
+    """Where the server finds them (read-only); point the server's model argument here."""
+    secret: SecretName | None = None
+    """Secret with the download credentials (HF_TOKEN, AWS_* or a GCP key) as env vars."""
+    storage_class: str | None = None
+    """`cache: cluster`: the StorageClass of the shared volume (it must offer ReadWriteMany)."""
+
+
 class ContainerFields(SpecModel):
     """Fields of the serving container, overridable level by level."""
 
@@ -80,6 +97,8 @@ class ContainerFields(SpecModel):
     """Secrets (of type kubernetes.io/dockerconfigjson) to pull a private image with."""
     resources: Resources | None = None
     """CPU, memory and accelerator of one replica."""
+    weights: Weights | None = None
+    """Download and cache the weights before the server starts."""
     weights_size: Memory | None = None
     """Memory the model's weights take on the accelerators (`16Gi` for 8B parameters in
     16-bit); checked against the accelerator's memory."""
@@ -90,7 +109,7 @@ class ContainerFields(SpecModel):
 CONTAINER_FIELDS: tuple[str, ...] = tuple(ContainerFields.model_fields)
 """Names of the container fields, in declaration order."""
 
-MERGED_MAPPINGS = frozenset({"env", "health", "metrics", "resources", "autoscaling"})
+MERGED_MAPPINGS = frozenset({"env", "health", "metrics", "resources", "autoscaling", "weights"})
 """Container fields that merge key by key across levels; the others are replaced whole."""
 
 State = Literal["active", "inactive"]

@@ -85,6 +85,12 @@ class Cluster(SpecModel):
     """Prometheus that KEDA asks for in-flight requests while replicas run."""
     scale_from_zero: ScaleFromZero = Field(default_factory=ScaleFromZero)
     """The KEDA HTTP add-on, used by deployments that may scale to zero."""
+    prepull_images: bool = True
+    """Pull the images of a GPU pool's deployments onto its nodes ahead of time (a
+    DaemonSet), so a new replica on a warm node does not wait for a multi-GB pull."""
+    gateway_timeout: Annotated[int, DurationRange(1, 86400)] | None = None
+    """Request timeout of the Gateway in front (if it has one): `iac plan` warns when a
+    cold start can take longer than a request may wait."""
     network_policy: bool = True
     """Emit a NetworkPolicy that admits traffic to model pods only from the Gateway's
     namespace, the KEDA HTTP add-on's and the monitoring namespace."""
@@ -94,6 +100,17 @@ class Cluster(SpecModel):
     """Settings of Karpenter node pools (`provisioner: karpenter`)."""
     gke: Gke | None = None
     """The GKE cluster node pools are created in (required with `provisioner: gke`)."""
+
+
+class Warm(SpecModel):
+    """Spare GPU capacity kept provisioned: placeholders that real replicas take over. With
+    Karpenter a CapacityBuffer, elsewhere low-priority placeholder pods."""
+
+    nodes: int | None = Field(None, ge=1)
+    """Whole nodes (all devices of a node) kept ready."""
+    replicas: int | None = Field(None, ge=1)
+    """Room for this many replicas of the largest deployment on the pool (or of the
+    environment's deployment, on an environment)."""
 
 
 class NodePool(SpecModel):
@@ -114,6 +131,8 @@ class NodePool(SpecModel):
     the nodes; otherwise they are added to the nodes."""
     node_class: str | None = None
     """Karpenter: an existing EC2NodeClass to use instead of the one iac emits."""
+    warm: Warm | None = None
+    """Capacity kept ready in the pool, so a new replica does not wait for a node."""
 
 
 class Promotion(SpecModel):
@@ -148,6 +167,8 @@ class Environment(SpecModel):
     """Scaling of the deployment(s) serving this environment, over the model's."""
     promotion: Promotion | None = None
     """How a change of `deployment` is rolled out."""
+    warm: Warm | None = None
+    """Capacity kept ready for this environment's deployment (`{replicas: N}`)."""
 
 
 class Deployment(ContainerFields):

@@ -15,6 +15,7 @@ def test_autoscaling_defaults_follow_baseten() -> None:
         "max_scale_down_rate": 50,
         "concurrency_target": 1,
         "target_utilization": 70,
+        "schedules": None,
     }
 
 
@@ -39,6 +40,8 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
         "gateway": Gateway().model_dump(),
         "provisioner": "existing",
         "create_namespace": True,
+        "prepull_images": True,
+        "gateway_timeout": None,
         "prometheus": "http://prometheus-operated.monitoring.svc:9090",
         "scale_from_zero": {
             "namespace": "keda",
@@ -64,4 +67,5 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
         "instance_types": None,
         "labels": None,
         "node_class": None,
+        "warm": None,
     }

@@ -1,0 +1,241 @@
+"""Keeping cold starts short: images pulled onto GPU nodes ahead of time, and spare GPU
+capacity kept provisioned so a new replica does not wait minutes for a node.
+
+- Pre-pull: per GPU pool, a DaemonSet whose init containers pull the images of the
+  deployments that may run there (each exits at once), then sleeps in a pause container.
+- Warm capacity (`warm:` on a pool or an environment): with Karpenter, a `CapacityBuffer`
+  (autoscaling.x-k8s.io) of placeholder chunks shaped like real replicas; elsewhere a
+  Deployment of placeholder pods at a negative priority, which real replicas preempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iac.compile import labels
+from iac.compile.node_pools import PoolPlan, node_labels
+from iac.compile.release import DeploymentRelease, Release
+from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
+from iac.spec.stack import Cluster, Warm
+from iac.spec.types import parse_accelerator
+
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+WARM_PRIORITY = "iac-warm-capacity"
+WARM_PRIORITY_VALUE = -10
+"""Below every real pod (0 by default): placeholders are the first to be preempted."""
+_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+_RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+@dataclass(frozen=True, slots=True)
+class WarmChunk:
+    """One placeholder: a replica-shaped (or node-shaped) request on a pool."""
+
+    name: str
+    pool: PoolPlan
+    count: int
+    resource: str
+    units: int
+    cpu: str
+    memory: str
+
+
+def warm_chunks(release: Release, stack_pools: dict[str, Warm | None]) -> list[WarmChunk]:
+    pools = {p.name: p for p in release.pools}
+    deployments = [d for m in release.models.values() for d in m.deployments.values()]
+    chunks = []
+    for name in sorted(stack_pools):
+        warm, pool = stack_pools[name], pools.get(name)
+        if warm is None or pool is None:
+            continue
+        on_pool = [d for d in deployments if d.node_pool == name and d.active]
+        if warm.nodes:
+            accelerator = pool.accelerator
+            chunks.append(
+                WarmChunk(f"pool-{name}", pool, warm.nodes, accelerator.resource,
+                          accelerator.max_per_node, "1", "1Gi")
+            )  # fmt: skip
+        if warm.replicas and on_pool:
+            largest = max(on_pool, key=lambda d: (_units(d), d.model, d.name))
+            chunks.append(_replica_chunk(f"pool-{name}-replicas", pool, warm.replicas, largest))
+    for model in release.models.values():
+        for env in model.environments.values():
+            if env.warm is None or not env.warm.replicas or len(env.traffic) != 1:
+                continue
+            deployment = model.deployments.get(env.traffic[0][0])
+            if deployment is None or deployment.node_pool not in pools:
+                continue
+            chunks.append(
+                _replica_chunk(
+                    f"{deployment.object_name}",
+                    pools[deployment.node_pool or ""],
+                    env.warm.replicas,
+                    deployment,
+                )
+            )
+    return chunks
+
+
+def _units(deployment: DeploymentRelease) -> int:
+    resources = deployment.container.resources
+    return parse_accelerator(resources.accelerator)[1] if resources and resources.accelerator else 0
+
+
+def _replica_chunk(
+    name: str, pool: PoolPlan, count: int, deployment: DeploymentRelease
+) -> WarmChunk:
+    resources = deployment.container.resources
+    return WarmChunk(
+        name,
+        pool,
+        count,
+        pool.accelerator.resource,
+        _units(deployment),
+        (resources.cpu if resources else None) or DEFAULT_CPU,
+        (resources.memory if resources else None) or DEFAULT_MEMORY,
+    )
+
+
+def _placeholder_pod(chunk: WarmChunk, cluster: Cluster, priority: bool) -> dict[str, Any]:
+    amount = str(chunk.units)
+    spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 0,
+        "tolerations": [_TOLERATION],
+        "containers": [
+            {
+                "name": "placeholder",
+                "image": PAUSE_IMAGE,
+                "resources": {
+                    "requests": {"cpu": chunk.cpu, "memory": chunk.memory, chunk.resource: amount},
+                    "limits": {"memory": chunk.memory, chunk.resource: amount},
+                },
+                "securityContext": _RESTRICTED,
+            }
+        ],
+    }
+    selector = node_labels(chunk.pool, cluster.provisioner)
+    if selector:
+        spec["nodeSelector"] = selector
+    if priority:
+        spec["priorityClassName"] = WARM_PRIORITY
+    return {"metadata": {"labels": _warm_labels(chunk)}, "spec": spec}
+
+
+def _warm_labels(chunk: WarmChunk) -> dict[str, str]:
+    return {labels.MANAGED_BY: "iac", "iac.dev/warm-capacity": chunk.name}
+
+
+def warm_objects(chunks: list[WarmChunk], cluster: Cluster) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    karpenter = cluster.provisioner == "karpenter"
+    for chunk in chunks:
+        name = f"iac-warm-{chunk.name}"[:63].rstrip("-")
+        meta = {"name": name, "namespace": cluster.namespace, "labels": _warm_labels(chunk)}
+        if karpenter:
+            objects.append(
+                {"apiVersion": "v1", "kind": "PodTemplate", "metadata": meta,
+                 "template": _placeholder_pod(chunk, cluster, priority=False)}
+            )  # fmt: skip
+            objects.append(
+                {
+                    "apiVersion": "autoscaling.x-k8s.io/v1beta1",
+                    "kind": "CapacityBuffer",
+                    "metadata": meta,
+                    "spec": {"podTemplateRef": {"name": name}, "replicas": chunk.count},
+                }
+            )
+        else:
+            selector = {"matchLabels": _warm_labels(chunk)}
+            objects.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": meta,
+                    "spec": {
+                        "replicas": chunk.count,
+                        "selector": selector,
+                        "template": _placeholder_pod(chunk, cluster, priority=True),
+                    },
+                }
+            )
+    if chunks and not karpenter:
+        objects.append(
+            {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": WARM_PRIORITY, "labels": {labels.MANAGED_BY: "iac"}},
+                "value": WARM_PRIORITY_VALUE,
+                "preemptionPolicy": "Never",
+                "globalDefault": False,
+                "description": "Placeholders keeping GPUs warm; real replicas preempt them.",
+            }
+        )
+    return objects
+
+
+def prepull_objects(release: Release, cluster: Cluster) -> list[dict[str, Any]]:
+    if not cluster.prepull_images:
+        return []
+    objects = []
+    deployments = [d for m in release.models.values() for d in m.deployments.values() if d.active]
+    for pool in release.pools:
+        images = sorted(
+            {d.container.image or "" for d in deployments if d.node_pool == pool.name} - {""}
+        )
+        selector = node_labels(pool, cluster.provisioner)
+        if not images or (cluster.provisioner == "existing" and not selector):
+            continue
+        match = {labels.MANAGED_BY: "iac", "iac.dev/prepull": pool.name}
+        pod: dict[str, Any] = {
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 0,
+            "tolerations": [_TOLERATION],
+            "nodeSelector": selector,
+            "initContainers": [
+                {
+                    "name": f"pull-{index}",
+                    "image": image,
+                    # Pulling is the point; the container itself exits at once.
+                    "command": ["sh", "-c", "exit 0"],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"memory": "64Mi"},
+                    },
+                    "securityContext": _RESTRICTED,
+                }
+                for index, image in enumerate(images)
+            ],
+            "containers": [
+                {
+                    "name": "pause",
+                    "image": PAUSE_IMAGE,
+                    "resources": {
+                        "requests": {"cpu": "1m", "memory": "8Mi"},
+                        "limits": {"memory": "16Mi"},
+                    },
+                    "securityContext": _RESTRICTED,
+                }
+            ],
+        }
+        objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "metadata": {
+                    "name": f"iac-prepull-{pool.name}"[:63],
+                    "namespace": cluster.namespace,
+                    "labels": match,
+                },
+                "spec": {
+                    "selector": {"matchLabels": match},
+                    "updateStrategy": {
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxUnavailable": "100%"},
+                    },
+                    "template": {"metadata": {"labels": match}, "spec": pod},
+                },
+            }
+        )
+    return objects
