@@ -112,8 +112,7 @@ def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) 
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
     objects.extend(weights_claims(deployments, cluster))
     objects.extend(prepull_objects(release, cluster))
-    warm = {name: pool.warm for name, pool in stack.spec.node_pools.items()}
-    objects.extend(warm_objects(warm_chunks(release, warm), cluster))
+    objects.extend(warm_objects(warm_chunks(release), cluster))
     if diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())
     objects.sort(

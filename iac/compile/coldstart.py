@@ -17,7 +17,7 @@ from iac.compile import labels
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.release import DeploymentRelease, Release
 from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
-from iac.spec.stack import Cluster, Warm
+from iac.spec.stack import Cluster
 from iac.spec.types import parse_accelerator
 
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
@@ -41,13 +41,14 @@ class WarmChunk:
     memory: str
 
 
-def warm_chunks(release: Release, stack_pools: dict[str, Warm | None]) -> list[WarmChunk]:
+def warm_chunks(release: Release) -> list[WarmChunk]:
+    """The placeholders of every `warm:` in the release, on pools and on environments."""
     pools = {p.name: p for p in release.pools}
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
     chunks = []
-    for name in sorted(stack_pools):
-        warm, pool = stack_pools[name], pools.get(name)
-        if warm is None or pool is None:
+    for name, pool in sorted(pools.items()):
+        warm = pool.warm
+        if warm is None:
             continue
         on_pool = [d for d in deployments if d.node_pool == name and d.active]
         if warm.nodes:

@@ -17,7 +17,7 @@ from iac.catalog import AcceleratorType, catalog
 from iac.compile import labels
 from iac.diagnostics import Diagnostics, did_you_mean
 from iac.spec.resolved import Locator, ResolvedDeployment
-from iac.spec.stack import Stack
+from iac.spec.stack import Stack, Warm
 from iac.spec.types import parse_accelerator
 
 CLOUD_OF = {"karpenter": "aws", "gke": "gcp"}
@@ -47,6 +47,8 @@ class PoolPlan:
     instance_types: tuple[str, ...]
     labels: Mapping[str, str]
     node_class: str | None
+    warm: Warm | None = None
+    """Capacity kept ready in the pool."""
 
     @property
     def demand_devices(self) -> int:
@@ -182,6 +184,7 @@ def plan_pools(
                 instance_types=tuple(declared.instance_types or ()),
                 labels=dict(sorted((declared.labels or {}).items())),
                 node_class=declared.node_class,
+                warm=declared.warm,
             )
         else:
             kind = catalog().accelerators[_kind_of_derived(name)]

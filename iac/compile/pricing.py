@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.catalog import catalog
+from iac.compile.coldstart import warm_chunks
 from iac.compile.node_pools import CLOUD_OF
 from iac.compile.release import DeploymentRelease, Release
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
 
+WARM_CAPACITY = "(warm capacity)"
+"""The model name of cost lines for placeholders kept warm (per pool or environment)."""
 HOURS_PER_MONTH = 730
 """Hours in an average month (8,760 / 12), the figure cloud price lists use."""
 
@@ -97,6 +100,17 @@ def release_cost(release: Release, pricing: Pricing | None) -> list[CostLine]:
             if deployment.active:
                 totals[0] += deployment.autoscaling.min_replicas * hourly * HOURS_PER_MONTH
                 totals[1] += deployment.autoscaling.max_replicas * hourly * HOURS_PER_MONTH
+    for chunk in warm_chunks(release):
+        # Warm capacity runs all the time: its floor is its ceiling.
+        price = device_price(chunk.pool.accelerator.name, cloud, pricing)
+        key = (WARM_CAPACITY, chunk.name)
+        totals = lines.setdefault(key, [0.0, 0.0])
+        if price is None:
+            unpriced.setdefault(key, set()).add(chunk.pool.accelerator.name)
+            continue
+        monthly = chunk.count * chunk.units * price.hourly * HOURS_PER_MONTH
+        totals[0] += monthly
+        totals[1] += monthly
     return [
         CostLine(model, env, floor, ceiling, tuple(sorted(unpriced.get((model, env), ()))))
         for (model, env), (floor, ceiling) in sorted(
