@@ -154,6 +154,7 @@ def test_autoscaling_mapping_for_a_bound_deployment(tmp_path: Path) -> None:
         "Service",
         "ScaledObject",
         "PodDisruptionBudget",
+        "PodMonitor",
     }
     budget = find(compiled, "PodDisruptionBudget", "m-v1")["spec"]
     assert budget["maxUnavailable"] == 1

@@ -126,6 +126,7 @@ def test_a_promotion_plan_exactly(tmp_path: Path) -> None:
         "v1/Service/models/llama-v4-prod",
         "apps/v1/Deployment/models/llama-v4-prod",
         "policy/v1/PodDisruptionBudget/models/llama-v4-prod",
+        "monitoring.coreos.com/v1/PodMonitor/models/llama-v4-prod",
         "http.keda.sh/v1beta1/InterceptorRoute/models/llama-v3",
         "keda.sh/v1alpha1/ScaledObject/models/llama-v4-prod",
     ]

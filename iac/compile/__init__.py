@@ -13,6 +13,7 @@ from typing import Any
 from iac.compile import labels
 from iac.compile.coldstart import prepull_objects, warm_chunks, warm_objects
 from iac.compile.karpenter import karpenter_objects
+from iac.compile.monitoring import monitoring_objects
 from iac.compile.release import Release, build_release
 from iac.compile.routes import interceptor_grant, model_routes
 from iac.compile.scaling import interceptor_route, scaled_object
@@ -28,13 +29,14 @@ from iac.errors import StackInvalid
 from iac.gc_pause import without_gc
 from iac.spec.resolved import ResolvedStack
 
-__all__ = ["APPLY_ORDER", "Compiled", "compile_stack", "object_id"]
+__all__ = ["APPLY_ORDER", "Compiled", "compile_release", "compile_stack", "object_id"]
 
 APPLY_ORDER: tuple[str, ...] = (
     "EC2NodeClass",
     "NodePool",
     "PriorityClass",
     "Namespace",
+    "ConfigMap",
     "NetworkPolicy",
     "PersistentVolumeClaim",
     "PodTemplate",
@@ -43,10 +45,12 @@ APPLY_ORDER: tuple[str, ...] = (
     "Service",
     "Deployment",
     "PodDisruptionBudget",
+    "PodMonitor",
     "InterceptorRoute",
     "ScaledObject",
     "ReferenceGrant",
     "HTTPRoute",
+    "PrometheusRule",
 )
 """Kinds in the order they are applied: what others refer to comes first (a ScaledObject
 needs its Deployment, a route its Services), and routes last, once their backends exist."""
@@ -76,7 +80,15 @@ def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) 
     """Compile a checked stack. Raises StackInvalid on a problem only compiling reveals (two
     deployments whose object names collide); warnings go to `diagnostics`."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-    release = build_release(stack, diagnostics)
+    return compile_release(stack, build_release(stack, diagnostics), diagnostics)
+
+
+def compile_release(
+    stack: ResolvedStack, release: Release, diagnostics: Diagnostics | None = None
+) -> Compiled:
+    """The objects of a release (of `stack`). A rollout compiles adjusted releases of the
+    same stack for its intermediate steps."""
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     cluster = release.cluster
     objects: list[dict[str, Any]] = []
     if cluster.create_namespace:
@@ -109,6 +121,8 @@ def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) 
         objects.extend(model_routes(model, cluster))
     if needs_interceptor and cluster.scale_from_zero.namespace != cluster.namespace:
         objects.append(interceptor_grant(cluster))
+    if cluster.monitoring:
+        objects.extend(monitoring_objects(release))
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
     objects.extend(weights_claims(deployments, cluster))
     objects.extend(prepull_objects(release, cluster))

@@ -94,6 +94,9 @@ class Cluster(SpecModel):
     network_policy: bool = True
     """Emit a NetworkPolicy that admits traffic to model pods only from the Gateway's
     namespace, the KEDA HTTP add-on's and the monitoring namespace."""
+    monitoring: bool = True
+    """Emit a PodMonitor per deployment, recording rules and alerts, and a Grafana dashboard
+    per model (needs the Prometheus Operator's CRDs; set false on clusters without them)."""
     monitoring_namespace: Name = "monitoring"
     """Namespace of the Prometheus that scrapes model pods (admitted by the NetworkPolicy)."""
     karpenter: Karpenter = Field(default_factory=Karpenter)
@@ -135,6 +138,21 @@ class NodePool(SpecModel):
     """Capacity kept ready in the pool, so a new replica does not wait for a node."""
 
 
+class Gate(SpecModel):
+    """A check between rollout steps: a Prometheus query whose value must stay in bounds
+    (error ratio, time to first token). A failed gate rolls the promotion back."""
+
+    name: Name
+    """Shown in progress and in the reason of a rollback."""
+    query: str = Field(min_length=1)
+    """PromQL returning one number; `$environment`, `$model` and `$deployment` are filled
+    in with the candidate's."""
+    max: float | None = None
+    """Fail when the value is above this."""
+    min: float | None = None
+    """Fail when the value is below this."""
+
+
 class Promotion(SpecModel):
     """How a new deployment takes over an environment (Baseten's promotion settings)."""
 
@@ -154,6 +172,8 @@ class Promotion(SpecModel):
     cleanup: Literal["scale_to_zero", "keep", "deactivate"] = "scale_to_zero"
     """What happens to the deployment that was replaced: scaled to zero (ready to come back),
     kept running, or deactivated."""
+    gates: list[Gate] | None = None
+    """Checks after each step's stabilization (`iac up`); a failure rolls back."""
 
 
 class Environment(SpecModel):

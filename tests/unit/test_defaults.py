@@ -27,6 +27,7 @@ def test_promotion_defaults_follow_baseten() -> None:
         "stabilization": 0,
         "replica_overhead_percent": 0,
         "cleanup": "scale_to_zero",
+        "gates": None,
     }
 
 
@@ -50,6 +51,7 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
             "scaler_address": "keda-add-ons-http-external-scaler.keda:9090",
         },
         "network_policy": True,
+        "monitoring": True,
         "monitoring_namespace": "monitoring",
         "karpenter": {
             "node_class": None,

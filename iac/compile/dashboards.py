@@ -1,0 +1,204 @@
+"""Grafana dashboards as plain JSON, in ConfigMaps the Grafana sidecar loads.
+
+This module knows Grafana's dashboard model (panels, template variables, annotations) and
+nothing about what to show: `iac.compile.monitoring` decides the queries. The JSON is built
+from sorted inputs and serialized with sorted keys, so the same release gives the same bytes.
+
+The kube-prometheus-stack Grafana sidecar picks up every ConfigMap labelled
+`grafana_dashboard: "1"` in the namespaces it searches (`sidecar.dashboards.searchNamespace`:
+set it to `ALL`, or to the stack's namespace).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SIDECAR_LABEL = "grafana_dashboard"
+"""Label the Grafana sidecar watches for (kube-prometheus-stack's default)."""
+SCHEMA_VERSION = 39
+"""Grafana 10.4's dashboard schema; newer Grafana migrates it on load."""
+MAX_UID = 40
+"""Grafana's limit on a dashboard uid."""
+DATASOURCE_VARIABLE = "datasource"
+ENVIRONMENT_VARIABLE = "environment"
+ALL = "$__all"
+PANEL_WIDTH = 12
+PANEL_HEIGHT = 8
+GRID_COLUMNS = 24
+_DATASOURCE = {"type": "prometheus", "uid": "${" + DATASOURCE_VARIABLE + "}"}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    expr: str
+    legend: str
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    title: str
+    description: str
+    unit: str
+    """A Grafana unit id: `short`, `reqps`, `percentunit`, `s`."""
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """Events from a Prometheus query: each step where it returns a series is marked."""
+
+    name: str
+    expr: str
+    title: str
+    """Title template, e.g. `{{deployment}} serves {{environment}}`."""
+    tag_keys: tuple[str, ...]
+    color: str
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    tags: Sequence[str],
+    environments: Sequence[str],
+    panels: Sequence[Panel],
+    annotations: Sequence[Annotation],
+) -> dict[str, Any]:
+    """A dashboard with a data source selector and an environment selector (multi-value,
+    "All" by default, matching series without an environment too), panels laid out two per
+    row. Queries refer to `$environment`; `environment=~"$environment"` is the filter."""
+    if len(uid) > MAX_UID:
+        raise ValueError(f"dashboard uid {uid!r} is longer than {MAX_UID} characters")
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": list(tags),
+        "editable": False,
+        "graphTooltip": 1,
+        "schemaVersion": SCHEMA_VERSION,
+        "time": {"from": "now-6h", "to": "now"},
+        "refresh": "1m",
+        "timezone": "browser",
+        "templating": {"list": [_datasource_variable(), _environment_variable(environments)]},
+        "annotations": {"list": [_builtin_annotation(), *(_annotation(a) for a in annotations)]},
+        "panels": [_panel(index, panel) for index, panel in enumerate(panels)],
+    }
+
+
+def config_map(
+    name: str, namespace: str, labels: Mapping[str, str], key: str, board: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The dashboard as the one file of a ConfigMap, labelled for the Grafana sidecar."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**labels, SIDECAR_LABEL: "1"},
+        },
+        "data": {key: render(board)},
+    }
+
+
+def render(board: Mapping[str, Any]) -> str:
+    """Deterministic JSON text of a dashboard."""
+    return json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _datasource_variable() -> dict[str, Any]:
+    return {
+        "name": DATASOURCE_VARIABLE,
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "hide": 0,
+        "current": {"selected": False, "text": "default", "value": "default"},
+        "options": [],
+    }
+
+
+def _environment_variable(environments: Sequence[str]) -> dict[str, Any]:
+    """A custom list of the model's environments. "All" is `.*`, so it also shows
+    deployments that serve no environment (their series carry no `environment` label)."""
+    options = [{"selected": True, "text": "All", "value": ALL}]
+    options += [{"selected": False, "text": env, "value": env} for env in environments]
+    return {
+        "name": ENVIRONMENT_VARIABLE,
+        "label": "Environment",
+        "type": "custom",
+        "query": ",".join(environments),
+        "multi": True,
+        "includeAll": True,
+        "allValue": ".*",
+        "hide": 0,
+        "current": {"selected": True, "text": ["All"], "value": [ALL]},
+        "options": options,
+    }
+
+
+def _builtin_annotation() -> dict[str, Any]:
+    """Grafana's own annotations and alerts (every dashboard has it)."""
+    return {
+        "name": "Annotations & Alerts",
+        "builtIn": 1,
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": True,
+        "hide": True,
+        "iconColor": "rgba(0, 211, 255, 1)",
+        "type": "dashboard",
+    }
+
+
+def _annotation(annotation: Annotation) -> dict[str, Any]:
+    # The Prometheus data source reads these top-level fields (and moves them into a query
+    # target when the dashboard is opened).
+    return {
+        "name": annotation.name,
+        "datasource": dict(_DATASOURCE),
+        "enable": True,
+        "hide": False,
+        "iconColor": annotation.color,
+        "expr": annotation.expr,
+        "step": "60s",
+        "titleFormat": annotation.title,
+        "tagKeys": ",".join(annotation.tag_keys),
+        "textFormat": "",
+        "useValueForTime": False,
+    }
+
+
+def _panel(index: int, panel: Panel) -> dict[str, Any]:
+    per_row = GRID_COLUMNS // PANEL_WIDTH
+    return {
+        "id": index + 1,
+        "type": "timeseries",
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": dict(_DATASOURCE),
+        "gridPos": {
+            "h": PANEL_HEIGHT,
+            "w": PANEL_WIDTH,
+            "x": (index % per_row) * PANEL_WIDTH,
+            "y": (index // per_row) * PANEL_HEIGHT,
+        },
+        "fieldConfig": {"defaults": {"unit": panel.unit, "min": 0}, "overrides": []},
+        "options": {
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+        "targets": [
+            {
+                "refId": chr(ord("A") + number),
+                "datasource": dict(_DATASOURCE),
+                "expr": target.expr,
+                "legendFormat": target.legend,
+                "range": True,
+            }
+            for number, target in enumerate(panel.targets)
+        ],
+    }

@@ -1,0 +1,119 @@
+"""From rollout plans to the desired states `iac up` applies one after another.
+
+A stage is the head stack with each promoting environment held at one step of its plan:
+traffic split between the previous deployment and the candidate by the step's weight, and
+both held at the step's replica counts. The last stage is the head itself (traffic moved,
+cleanup applied). Several promotions in one change advance in lockstep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from iac.compile import Compiled, compile_release
+from iac.compile.release import Release, build_release
+from iac.diagnostics import Diagnostics
+from iac.rollout.planner import RolloutPlan, Step
+from iac.spec.resolved import ResolvedStack
+from iac.spec.stack import Gate
+
+Floors = Mapping[tuple[str, str], tuple[int, int]]
+"""(model, deployment) → (min, max) replicas held during a stage."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    index: int
+    description: str
+    stack: ResolvedStack
+    floors: Floors
+    wait_seconds: int
+    """Stabilization after the stage is ready, before the next."""
+    gates: tuple[tuple[RolloutPlan, Gate], ...]
+    """Checked after the wait."""
+
+    def compile(self, diagnostics: Diagnostics | None = None) -> Compiled:
+        diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+        release = hold(build_release(self.stack, diagnostics), self.floors)
+        return compile_release(self.stack, release, diagnostics)
+
+
+def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
+    """The stages of a change: each step of every rollout, then the head."""
+    moving = [r for r in rollouts if r.previous is not None]
+    shifts = {id(r): [s for s in r.steps if s.action != "cleanup"] for r in moving}
+    count = max((len(steps) for steps in shifts.values()), default=0)
+    found = []
+    for index in range(count):
+        stack = head
+        floors: dict[tuple[str, str], tuple[int, int]] = {}
+        parts = []
+        wait = 0
+        gates: list[tuple[RolloutPlan, Gate]] = []
+        for rollout in moving:
+            steps = shifts[id(rollout)]
+            step = steps[min(index, len(steps) - 1)]
+            stack = _at_step(stack, rollout, step)
+            floors[(rollout.model, rollout.candidate)] = (
+                step.candidate_replicas,
+                step.candidate_replicas,
+            )
+            floors[(rollout.model, rollout.previous or "")] = (
+                step.previous_replicas,
+                step.previous_replicas,
+            )
+            parts.append(
+                f"{rollout.model}/{rollout.environment}: {step.candidate_weight}% to "
+                f"{rollout.candidate} ({step.candidate_replicas} replicas, {rollout.previous} "
+                f"{step.previous_replicas})"
+            )
+            if index < len(steps):
+                wait = max(wait, step.wait_seconds)
+                env = head.models[rollout.model].environments[rollout.environment]
+                gates.extend((rollout, gate) for gate in env.promotion.gates or [])
+        found.append(Stage(index, "; ".join(parts), stack, floors, wait, tuple(gates)))
+    cleanup = "; ".join(
+        f"{r.model}/{r.environment}: {r.previous} {r.cleanup.replace('_', ' ')}" for r in moving
+    )
+    found.append(Stage(count, cleanup or "apply", head, {}, 0, ()))
+    return found
+
+
+def _at_step(stack: ResolvedStack, rollout: RolloutPlan, step: Step) -> ResolvedStack:
+    """`stack` with the rollout's environment split by the step's weight."""
+    model = stack.models[rollout.model]
+    env = model.environments[rollout.environment]
+    previous = rollout.previous or ""
+    weight = step.candidate_weight
+    traffic = ((previous, 100 - weight), (rollout.candidate, weight))
+    environments = {**model.environments, env.name: dataclasses.replace(env, traffic=traffic)}
+    deployments = dict(model.deployments)
+    # The previous deployment serves until cleanup, whatever the head says of it.
+    deployments[previous] = dataclasses.replace(deployments[previous], state="active")
+    models = {
+        **stack.models,
+        model.name: dataclasses.replace(model, environments=environments, deployments=deployments),
+    }
+    return dataclasses.replace(stack, models=models)
+
+
+def hold(release: Release, floors: Floors) -> Release:
+    """The release with some deployments held at fixed replica counts."""
+    if not floors:
+        return release
+    models = {}
+    for name, model in release.models.items():
+        deployments = {}
+        for key, deployment in model.deployments.items():
+            held = floors.get((name, key))
+            if held is not None:
+                low, high = held
+                scaling = deployment.autoscaling.model_copy(
+                    update={"min_replicas": low, "max_replicas": max(high, 1)}
+                )
+                deployment = dataclasses.replace(deployment, autoscaling=scaling)
+            deployments[key] = deployment
+        models[name] = dataclasses.replace(model, deployments=deployments)
+    return dataclasses.replace(release, models=models)
