@@ -84,6 +84,12 @@ def _block(value: Any, indent: int, lines: list[str]) -> None:
             elif isinstance(item, list) and item:
                 lines.append(head)
                 _block(item, indent, lines)  # lists sit at the key's indent, as kubectl writes
+            elif _literal_ok(item):
+                lines.append(f"{head} {_literal_header(item)}")
+                lines.extend(
+                    f"{pad}  {line}" if line else ""
+                    for line in item.split("\n")[: _line_count(item)]
+                )
             else:
                 lines.append(f"{head} {_empty_or_scalar(item)}")
         return
@@ -100,6 +106,33 @@ def _block(value: Any, indent: int, lines: list[str]) -> None:
                 lines.append(f"{pad}- {_empty_or_scalar(item)}")
         return
     lines.append(pad + _scalar(value))
+
+
+# A multi-line string (a dashboard's JSON) is written as a literal block, which keeps it
+# readable in manifests and diffs. Only text a literal block reproduces exactly: no
+# characters YAML would escape or fold, no leading space on the first line (that would need
+# an indentation indicator), at most one trailing newline, no trailing spaces.
+_LITERAL_BAD = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]|[ \t]\n|[ \t]$"
+)
+
+
+def _literal_ok(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and "\n" in value.rstrip("\n")
+        and not value.startswith((" ", "\t", "\n"))
+        and not value.endswith("\n\n")
+        and not _LITERAL_BAD.search(value)
+    )
+
+
+def _literal_header(value: str) -> str:
+    return "|" if value.endswith("\n") else "|-"
+
+
+def _line_count(value: str) -> int:
+    return value.count("\n") + (0 if value.endswith("\n") else 1)
 
 
 def _empty_or_scalar(value: Any) -> str:

@@ -71,3 +71,22 @@ _data = st.recursive(
 @given(_data)
 def test_any_plain_data_round_trips(value: Any) -> None:
     assert yaml.safe_load(dump(value)) == value
+
+
+_lines = st.lists(
+    st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12), min_size=2, max_size=5
+).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines, st.booleans())
+def test_multi_line_text_round_trips_as_a_block_or_quoted(text: str, newline: bool) -> None:
+    value = {"outer": {"text": text + ("\n" if newline else "")}}
+    assert yaml.safe_load(dump(value)) == value
+
+
+def test_json_documents_are_written_as_literal_blocks() -> None:
+    text = '{\n  "panels": [],\n  "title": "llama"\n}'
+    assert dump({"data": {"dashboard.json": text}}) == (
+        'data:\n  dashboard.json: |-\n    {\n      "panels": [],\n      "title": "llama"\n    }\n'
+    )
