@@ -168,4 +168,4 @@ def test_two_environments_promoted_in_one_change_advance_in_lockstep(tmp_path: P
         2,
     )
     final = found[-1].compile()
-    assert [o for o in final.objects] == compile_stack(head).objects  # the last stage is the head
+    assert final.objects == compile_stack(head).objects  # the last stage is the head
