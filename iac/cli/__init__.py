@@ -11,7 +11,7 @@ import traceback
 
 import click
 
-from iac.cli import lifecycle, plan, render, schema, validate
+from iac.cli import cost, lifecycle, plan, render, schema, simulate, validate
 from iac.errors import IacError
 
 
@@ -41,6 +41,8 @@ cli.add_command(validate.validate)
 cli.add_command(schema.schema)
 cli.add_command(render.render_command)
 cli.add_command(plan.plan_command)
+cli.add_command(simulate.simulate_command)
+cli.add_command(cost.cost_command)
 for command in (
     lifecycle.promote_command,
     lifecycle.deactivate_command,

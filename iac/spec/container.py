@@ -53,6 +53,20 @@ class Resources(SpecModel):
     """A pool from `node_pools` to run on; unset picks the pool of the accelerator's type."""
 
 
+class ColdStart(SpecModel):
+    """How long each part of a cold start takes, as measured on your cluster (used by
+    `iac simulate`; unset parts use its stated defaults)."""
+
+    node: Annotated[int, DurationRange(0, 7200)] | None = None
+    """A new GPU node: provisioning and joining the cluster."""
+    image: Annotated[int, DurationRange(0, 7200)] | None = None
+    """Pulling the image onto a node that does not have it."""
+    weights: Annotated[int, DurationRange(0, 7200)] | None = None
+    """Downloading (or reading from the cache) and loading the weights."""
+    engine: Annotated[int, DurationRange(0, 7200)] | None = None
+    """The server's own start (compiling kernels, warming up)."""
+
+
 class Weights(SpecModel):
     """Where the model's weights come from, and how they are cached so a new replica does
     not download them again (`weights_size` is their size)."""
@@ -99,6 +113,8 @@ class ContainerFields(SpecModel):
     """CPU, memory and accelerator of one replica."""
     weights: Weights | None = None
     """Download and cache the weights before the server starts."""
+    cold_start: ColdStart | None = None
+    """Measured durations of the parts of a cold start (for `iac simulate`)."""
     weights_size: Memory | None = None
     """Memory the model's weights take on the accelerators (`16Gi` for 8B parameters in
     16-bit); checked against the accelerator's memory."""
@@ -109,7 +125,9 @@ class ContainerFields(SpecModel):
 CONTAINER_FIELDS: tuple[str, ...] = tuple(ContainerFields.model_fields)
 """Names of the container fields, in declaration order."""
 
-MERGED_MAPPINGS = frozenset({"env", "health", "metrics", "resources", "autoscaling", "weights"})
+MERGED_MAPPINGS = frozenset(
+    {"env", "health", "metrics", "resources", "autoscaling", "weights", "cold_start"}
+)
 """Container fields that merge key by key across levels; the others are replaced whole."""
 
 State = Literal["active", "inactive"]

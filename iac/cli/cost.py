@@ -1,0 +1,34 @@
+"""`iac cost STACK [--format text|markdown|json]`"""
+
+from __future__ import annotations
+
+import click
+
+from iac.compile import compile_stack
+from iac.cost_report import FORMATS, cost_report, to_json, to_markdown, to_text
+from iac.diagnostics import Diagnostics
+from iac.validate import check_stack
+
+
+@click.command("cost")
+@click.argument("stack", metavar="STACK")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def cost_command(stack: str, fmt: str) -> None:
+    """Monthly cost of a stack: the floor (min replicas always on) and the ceiling (max
+    replicas), per model, environment, deployment and node pool, from the catalog's prices
+    and the stack's `pricing:`.
+
+    Warnings go to stderr. Exit 0, or 1 on invalid input.
+    """
+    diagnostics = Diagnostics()
+    checked = check_stack(stack, diagnostics)
+    compiled = compile_stack(checked, diagnostics)
+    for warning in diagnostics.sorted():
+        click.echo(str(warning), err=True)
+    report = cost_report(compiled.release, checked.spec.pricing)
+    if fmt == "json":
+        click.echo(to_json(report), nl=False)
+    elif fmt == "markdown":
+        click.echo(to_markdown(stack, report), nl=False)
+    else:
+        click.echo(to_text(stack, report, click.style), nl=False)

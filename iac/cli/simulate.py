@@ -1,0 +1,161 @@
+"""`iac simulate STACK --trace FILE [--model M] [--environment E] [--base OTHER]`"""
+
+from __future__ import annotations
+
+import click
+
+from iac.compile import Compiled, compile_stack
+from iac.diagnostics import Diagnostics
+from iac.errors import IacError, StackInvalid
+from iac.simulate import ALGORITHMS, Params, default_environment, default_model, simulate
+from iac.simulate.report import FORMATS, report_for, to_json, to_markdown, to_text
+from iac.simulate.setup import Setup
+from iac.simulate.trace import DEFAULT_DURATION, DEFAULT_TOKENS_PER_SECOND, load
+from iac.spec.stack import Pricing
+from iac.spec.types import parse_duration
+from iac.validate import check_stack
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}': write 90, 90s, 15m or 1h") from None
+
+
+@click.command("simulate")
+@click.argument("stack", metavar="STACK")
+@click.option(
+    "--trace",
+    "trace_arg",
+    required=True,
+    metavar="FILE|KIND:k=v,...",
+    help="A CSV of requests (timestamp, duration or output_tokens) or of rates (time, rate), "
+    "or a generator: steady:rate=R, poisson:rate=R, diurnal:peak=P,trough=T, "
+    "bursts:base=B,peak=P (each with duration=S, hours=H, seed=N).",
+)
+@click.option("--model", help="The model (default: the stack's only model).")
+@click.option("--environment", help="Its environment (default: production, else the only one).")
+@click.option("--base", "base_stack", help="Another stack to compare with (same model and env).")
+@click.option(
+    "--algorithm",
+    type=click.Choice([*ALGORITHMS, "both"]),
+    help="KEDA + HPA as compiled, Baseten's documented algorithm, or both "
+    "[default: both; compiled with --base].",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG here.")
+@click.option(
+    "--duration",
+    type=float,
+    default=DEFAULT_DURATION,
+    show_default=True,
+    help="Seconds one request is served, for rate traces without a duration column.",
+)
+@click.option(
+    "--tokens-per-second",
+    type=float,
+    default=DEFAULT_TOKENS_PER_SECOND,
+    show_default=True,
+    help="Decode speed per request, for request traces with output_tokens.",
+)
+@click.option("--seed", type=int, help="Draw Poisson arrivals from a rate trace with this seed.")
+@click.option("--node-time", callback=_seconds, help="Cold start: a new GPU node [180s].")
+@click.option("--image-time", callback=_seconds, help="Cold start: the image pull [60s].")
+@click.option(
+    "--weights-time",
+    callback=_seconds,
+    help="Cold start: weights download and load [weights_size at 500 MiB/s, else 60s].",
+)
+@click.option("--engine-time", callback=_seconds, help="Cold start: engine start [30s].")
+@click.option(
+    "--free-gpus",
+    type=float,
+    help="GPUs free in the pool at the start [0 with karpenter or gke; unlimited existing].",
+)
+def simulate_command(
+    stack: str,
+    trace_arg: str,
+    model: str | None,
+    environment: str | None,
+    base_stack: str | None,
+    algorithm: str | None,
+    fmt: str,
+    plot_path: str | None,
+    duration: float,
+    tokens_per_second: float,
+    seed: int | None,
+    node_time: int | None,
+    image_time: int | None,
+    weights_time: int | None,
+    engine_time: int | None,
+    free_gpus: float | None,
+) -> None:
+    """Replay a traffic trace against a model's environment: replicas over time, queue wait,
+    cold starts, timeouts, GPU-hours and cost, with the autoscaler as compiled (KEDA + HPA)
+    and Baseten's documented algorithm for comparison; with --base, both stacks and the
+    change.
+
+    Exit 0, or 1 on invalid input.
+    """
+    if duration <= 0 or tokens_per_second <= 0:
+        raise IacError("--duration and --tokens-per-second must be above 0")
+    trace = load(trace_arg, duration=duration, tokens_per_second=tokens_per_second, seed=seed)
+    if trace.seconds == 0:
+        raise IacError(f"{trace.source}: the trace is empty")
+    params = Params(
+        node_seconds=node_time,
+        image_seconds=image_time,
+        weights_seconds=weights_time,
+        engine_seconds=engine_time,
+        free_gpus=free_gpus,
+    )
+    warnings = Diagnostics()
+    head, head_pricing = _compile(stack, warnings)
+    for warning in warnings.sorted():
+        click.echo(str(warning), err=True)
+    model = default_model(head, model)
+    env = environment or default_environment(head, model)
+    chosen = algorithm or ("compiled" if base_stack else "both")
+    algorithms = ALGORITHMS if chosen == "both" else (chosen,)
+    setups, simulations = simulate(
+        head, head_pricing, model, env, trace, params=params, algorithms=algorithms
+    )
+    base_setups: list[Setup] = []
+    if base_stack:
+        base, base_pricing = _compile(base_stack, Diagnostics(), "base")
+        base_setups, base_runs = simulate(
+            base,
+            base_pricing,
+            model,
+            env,
+            trace,
+            params=params,
+            algorithms=algorithms,
+            label="base",
+        )
+        simulations = base_runs + simulations
+    report = report_for(stack, model, env, trace, setups, simulations, base_stack, base_setups)
+    if plot_path:
+        from iac.simulate.plot import write_plot
+
+        write_plot(report, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+    if fmt == "json":
+        click.echo(to_json(report), nl=False)
+    elif fmt == "markdown":
+        click.echo(to_markdown(report), nl=False)
+    else:
+        click.echo(to_text(report, click.style), nl=False)
+
+
+def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:
+    try:
+        stack = check_stack(path, warnings)
+        return compile_stack(stack, warnings), stack.spec.pricing
+    except StackInvalid as exc:
+        if which:
+            raise IacError(f"the {which} stack is invalid:\n{exc}") from None
+        raise

@@ -1,0 +1,176 @@
+"""Running a change stage by stage: apply, wait until ready, stabilize, check the gates; on
+a failure roll back to the last good release; after an interruption, resume.
+
+The engine (Pulumi's Automation API in `iac up`, a recording stand-in in tests) applies one
+compiled stage at a time and records the progress in the stack's outputs, which is how a
+later run knows where an interrupted one stopped. Pulumi's own stack lock keeps two rollouts
+of one stack from running at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from iac.compile import Compiled
+from iac.errors import IacError
+from iac.rollout.planner import RolloutPlan
+from iac.rollout.stages import Stage
+from iac.spec.stack import Gate
+from iac.spec.types import format_duration
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the stack's outputs record about the change being rolled out."""
+
+    head: str
+    """Digest of the head release's objects: which change this progress belongs to."""
+    stage: int
+    """The last stage applied."""
+    stages: int
+    status: str
+    """`rolling`, `done` or `rolled-back`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Progress | None:
+        try:
+            return cls(
+                str(data["head"]), int(data["stage"]), int(data["stages"]), str(data["status"])
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class Engine(Protocol):
+    def apply(self, compiled: Compiled, progress: Progress) -> None:
+        """Apply the objects and wait for the engine's readiness checks; raise on failure."""
+
+    def progress(self) -> Progress | None:
+        """The progress recorded by the last apply, if any."""
+
+
+class EngineError(IacError):
+    """An apply failed (the engine's message says why)."""
+
+
+class GateFailed(IacError):
+    pass
+
+
+MetricReader = Callable[[str], float]
+"""PromQL → its value (one number)."""
+
+
+def digest(compiled: Compiled) -> str:
+    text = json.dumps(compiled.objects, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str
+    """`done`, `rolled-back` or `failed` (failed and not rolled back)."""
+    applied: tuple[int, ...]
+    """Stages applied in this run."""
+    reason: str = ""
+
+
+def run(
+    stages: list[Stage],
+    engine: Engine,
+    base: Compiled | None,
+    read_metric: MetricReader,
+    rollback: bool = True,
+    report: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
+    """Apply `stages` in order (resuming after the last applied one of the same change)."""
+    compiled = [stage.compile() for stage in stages]
+    head = digest(compiled[-1])
+    start = 0
+    recorded = engine.progress()
+    if recorded and recorded.head == head and recorded.status == "rolling":
+        start = recorded.stage + 1
+        report(f"resuming after stage {recorded.stage + 1} of {recorded.stages}")
+    applied: list[int] = []
+    current = start
+    try:
+        for stage, objects in zip(stages[start:], compiled[start:], strict=True):
+            current = stage.index
+            last = stage.index == len(stages) - 1
+            report(f"stage {stage.index + 1}/{len(stages)}: {stage.description}")
+            status = "done" if last else "rolling"
+            engine.apply(objects, Progress(head, stage.index, len(stages), status))
+            applied.append(stage.index)
+            if stage.wait_seconds:
+                _stabilize(stage.wait_seconds, report, sleep)
+            for rollout, gate in stage.gates:
+                _check_gate(rollout, gate, read_metric, report)
+    except (EngineError, GateFailed, KeyboardInterrupt) as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        report(f"stage {current + 1} failed: {reason}")
+        if not rollback:
+            report("not rolling back (--no-rollback): the next `iac up` resumes from here")
+            return Outcome("failed", tuple(applied), reason)
+        if base is None:
+            report("nothing to roll back to: this was the stack's first release")
+            return Outcome("failed", tuple(applied), reason)
+        report("rolling back to the last good release")
+        engine.apply(base, Progress(head, current, len(stages), "rolled-back"))
+        return Outcome("rolled-back", tuple(applied), reason)
+    return Outcome("done", tuple(applied))
+
+
+def _stabilize(seconds: int, report: Callable[[str], None], sleep: Callable[[float], None]) -> None:
+    """Wait `seconds`, saying how long is left every minute (or every tenth of the wait)."""
+    tick = max(1, min(60, seconds // 10 or 1))
+    left = seconds
+    while left > 0:
+        report(f"  stabilizing: {format_duration(left)} left")
+        step = min(tick, left)
+        sleep(step)
+        left -= step
+
+
+def _check_gate(
+    rollout: RolloutPlan, gate: Gate, read_metric: MetricReader, report: Callable[[str], None]
+) -> None:
+    query = (
+        gate.query.replace("$environment", rollout.environment)
+        .replace("$model", rollout.model)
+        .replace("$deployment", rollout.candidate)
+    )
+    try:
+        value = read_metric(query)
+    except Exception as exc:  # noqa: BLE001 - any failure to read a gate fails it, safely
+        raise GateFailed(f"gate {gate.name}: could not read {query!r}: {exc}") from None
+    if gate.max is not None and value > gate.max:
+        raise GateFailed(f"gate {gate.name}: {value:g} is above {gate.max:g}")
+    if gate.min is not None and value < gate.min:
+        raise GateFailed(f"gate {gate.name}: {value:g} is below {gate.min:g}")
+    report(f"  gate {gate.name}: {value:g} ok")
+
+
+def prometheus_reader(server: str, timeout: float = 10.0) -> MetricReader:
+    """Read one number from Prometheus' HTTP API (`/api/v1/query`)."""
+    import urllib.parse
+    import urllib.request
+
+    def read(query: str) -> float:
+        url = f"{server.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = json.load(response)
+        result = body.get("data", {}).get("result", [])
+        if body.get("status") != "success" or len(result) != 1:
+            raise ValueError(f"expected one series, got {len(result)}")
+        return float(result[0]["value"][1])
+
+    return read

@@ -1,0 +1,494 @@
+"""`iac simulate` (issue #9): cases with known answers, the fast path against walking every
+second, traces, the report and the command."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from iac.cli import cli
+from iac.compile import Compiled, compile_stack
+from iac.errors import IacError
+from iac.simulate import Params, simulate, simulate_delta
+from iac.simulate import trace as traces
+from iac.simulate.autoscalers import Baseten, KedaHpa
+from iac.simulate.engine import RunResult, run
+from iac.simulate.report import delta_lines, delta_markdown
+from iac.simulate.setup import Setup, setup_for
+from iac.simulate.trace import Trace
+from iac.validate import check_stack
+from tests.compile_helpers import ROOT
+
+# A vLLM model: Prometheus in-flight metric, 64 slots per replica, target 64 × 70 % = 44.8.
+LLM = """\
+version: 1
+imports: [MODULES/vllm.yaml]
+cluster: {name: c, provisioner: karpenter}
+models:
+  llm:
+    template: vllm
+    params: {hf_model: org/llm}
+    resources: {accelerator: H100}
+    deployments: {v1: {}}
+    environments:
+      production:
+        deployment: v1
+        autoscaling: AUTOSCALING
+"""
+
+# One request at a time, no metric: reached through the interceptor (scale from zero).
+SINGLE = """\
+version: 1
+cluster: {name: c, provisioner: karpenter}
+models:
+  one:
+    image: org/one:1
+    resources: {accelerator: L4}
+    health: {startup_timeout: 10m}
+    deployments: {v1: {}}
+    environments:
+      production:
+        deployment: v1
+        autoscaling: AUTOSCALING
+"""
+
+
+def compiled(tmp_path: Path, text: str, autoscaling: str, name: str = "stack.yaml") -> Compiled:
+    path = tmp_path / name
+    path.write_text(
+        textwrap.dedent(text)
+        .replace("MODULES", str(ROOT / "modules"))
+        .replace("AUTOSCALING", autoscaling)
+    )
+    return compile_stack(check_stack(str(path)))
+
+
+def one_setup(tmp_path: Path, text: str, autoscaling: str, params: Params | None = None) -> Setup:
+    found = compiled(tmp_path, text, autoscaling)
+    model = next(iter(found.release.models))
+    [setup] = setup_for(found, None, model, "production", params)
+    return setup
+
+
+def both(trace: Trace, setup: Setup, initial: int | None = None) -> dict[str, RunResult]:
+    """Each algorithm's run; the fast path must agree with walking every second."""
+    results = {}
+    for kind in (KedaHpa, Baseten):
+        fast = run(trace, setup, kind(setup.scaler), initial)
+        walked = run(trace, setup, kind(setup.scaler), initial, walk_all=True)
+        assert fast.events == walked.events
+        assert np.allclose(fast.waits, walked.waits)
+        assert fast.timeouts == pytest.approx(walked.timeouts)
+        results[kind.name] = fast
+    return results
+
+
+def changes(result: RunResult) -> list[tuple[int, int]]:
+    """(second, replicas) each time the number of replicas changes."""
+    pods = result.pods()
+    at = np.flatnonzero(np.diff(pods)) + 1
+    return [(int(t), int(pods[t])) for t in at]
+
+
+def constant(rate: float, duration: float, seconds: int) -> Trace:
+    return traces.steady(rate, duration, seconds)
+
+
+# Known answers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "expected"), [(10, 5), (20, 9), (3, 2)])
+def test_constant_load_settles_at_ceil_of_load_over_target(
+    tmp_path: Path, rate: float, expected: int
+) -> None:
+    # Load L = rate × 20 s in flight; target T = 44.8: ceil(200/44.8) = 5, ceil(400/44.8) = 9,
+    # ceil(60/44.8) = 2.
+    setup = one_setup(tmp_path, LLM, "{min_replicas: 1, max_replicas: 20}")
+    load = rate * 20
+    assert math.ceil(load / 44.8) == expected
+    results = both(constant(rate, 20, 4 * 3600), setup)
+    for result in results.values():
+        pods = result.pods()
+        assert pods[-1] == expected
+        assert (pods[-1800:] == expected).all()  # settled for the last half hour
+        assert result.unfinished == 0
+
+
+def test_constant_load_at_its_replica_count_never_scales(tmp_path: Path) -> None:
+    setup = one_setup(tmp_path, LLM, "{min_replicas: 1, max_replicas: 20}")
+    for result in both(constant(10, 20, 3600), setup, initial=5).values():
+        assert changes(result) == []
+        assert result.cold_starts == 0
+        assert result.wait_percentile(1.0) == 0
+
+
+def test_hpa_tolerance_keeps_replicas_that_baseten_would_add(tmp_path: Path) -> None:
+    # 92 in flight on 2 replicas of 44.8: 92 / 89.6 = 1.027, inside the HPA's 10 % tolerance.
+    setup = one_setup(tmp_path, LLM, "{min_replicas: 1, max_replicas: 20}")
+    results = both(constant(4.6, 20, 3600), setup, initial=2)
+    assert changes(results["compiled"]) == []
+    assert results["baseten"].pods()[-1] == 3
+
+
+@pytest.mark.parametrize("algorithm", ["compiled", "baseten"])
+def test_scale_down_halves_a_full_delay_apart(tmp_path: Path, algorithm: str) -> None:
+    # Baseten §5.2: "eight excess replicas drains to four, then two, then one, with a full
+    # delay between steps". 8 replicas at 340 in flight for 30 minutes, then nothing at once
+    # (1 s requests, a 10 s window: the recommendation falls from 8 to 0 within a sync).
+    setup = one_setup(
+        tmp_path,
+        LLM,
+        "{min_replicas: 1, max_replicas: 8, scale_down_delay: 10m, autoscaling_window: 10s}",
+    )
+    rate = np.zeros(3 * 3600)
+    rate[:1800] = 340.0  # × 1 s = 340 in flight: 8 replicas (340 / 44.8 = 7.6)
+    trace = Trace(rate, np.where(rate > 0, 1.0, 0.0), "drop")
+    result = both(trace, setup, initial=8)[algorithm]
+    steps = changes(result)
+    assert [n for _, n in steps] == [4, 2, 1]
+    times = [t for t, _ in steps]
+    assert times[1] - times[0] == 600
+    assert times[2] - times[1] == 600
+    assert 1800 + 600 <= times[0] <= 1800 + 600 + 15
+
+
+def test_scale_down_follows_a_decaying_metric_within_the_policy(tmp_path: Path) -> None:
+    # With 20 s requests and a 60 s window the HPA's recommendations fall through 7, 6, 5...
+    # over a minute; it keeps the highest of the last 10 minutes, so it steps down along
+    # them, never removing more than 50 % of the replicas it had at the start of a period.
+    setup = one_setup(tmp_path, LLM, "{min_replicas: 1, max_replicas: 8, scale_down_delay: 10m}")
+    rate = np.zeros(3 * 3600)
+    rate[:1800] = 17.0
+    trace = Trace(rate, np.where(rate > 0, 20.0, 0.0), "decay")
+    result = both(trace, setup, initial=8)["compiled"]
+    steps = changes(result)
+    assert steps[-1][1] == 1
+    assert len(steps) > 3  # more steps than Baseten's three
+    pods = result.pods()
+    for t, n in steps:
+        assert n >= int(pods[max(0, t - 600)] * 0.5)
+    assert steps[0][0] >= 1800 + 600
+
+
+def test_scale_from_zero_costs_one_cold_start_per_activation(tmp_path: Path) -> None:
+    # At 70 % utilization Baseten's formula wants ceil(1 / 0.7) = 2 replicas for one request
+    # held; at 100 % both algorithms want one.
+    setup = one_setup(
+        tmp_path,
+        SINGLE,
+        "{min_replicas: 0, max_replicas: 4, scale_down_delay: 5m, target_utilization: 100}",
+    )
+    assert setup.scaler.trigger == "interceptor"
+    cold = setup.cold.on_new_node  # nodes are removed 10 min after they empty
+    assert cold == 180 + 60 + 60 + 30
+    arrivals = np.zeros(6 * 3600)
+    bursts = [600, 3 * 3600, 5 * 3600]
+    arrivals[bursts] = 1.0  # one request at a time: one replica each
+    trace = Trace(arrivals, np.where(arrivals > 0, 2.0, 0.0), "bursts")
+    for result in both(trace, setup).values():
+        assert result.activations == len(bursts)
+        assert result.cold_starts == len(bursts)
+        assert result.waits.tolist()[-1] == len(bursts)  # every request waited...
+        assert result.waits.size == cold + 1  # ...exactly one cold start
+        assert result.waited_cold == len(bursts)
+        assert result.timeouts == 0
+        pods = result.pods()
+        assert all(pods[t - 1] == 0 and pods[t] == 1 for t in bursts)
+
+
+def test_a_node_emptied_recently_starts_faster(tmp_path: Path) -> None:
+    setup = one_setup(tmp_path, SINGLE, "{min_replicas: 0, max_replicas: 1, scale_down_delay: 1m}")
+    arrivals = np.zeros(3600)
+    arrivals[[0, 900]] = 1.0  # the second after scale to zero, within the 10 min node grace
+    result = run(Trace(arrivals, arrivals * 1.0, "two"), setup, KedaHpa(setup.scaler))
+    assert result.cold_starts == 2
+    waited = np.flatnonzero(result.waits).tolist()
+    assert waited == [setup.cold.on_warm_node, setup.cold.on_new_node] == [90, 330]
+
+
+def test_min_equal_to_max_never_scales(tmp_path: Path) -> None:
+    setup = one_setup(tmp_path, LLM, "{min_replicas: 3, max_replicas: 3}")
+    trace = traces.bursts(base=2, peak=40, every=3600, length=600, duration=20, seconds=4 * 3600)
+    for result in both(trace, setup).values():
+        assert changes(result) == []
+        assert result.events == ()
+        assert result.cold_starts == 0
+        assert result.wait_percentile(0.99) > 0  # the bursts queue instead
+
+
+def test_fifo_waits_of_an_overloaded_replica(tmp_path: Path) -> None:
+    # One replica serving one request at a time, 1 s each; two arrive every second for 10 s:
+    # the i-th request (from 0) starts at second i, having arrived at i // 2.
+    setup = one_setup(tmp_path, SINGLE, "{min_replicas: 1, max_replicas: 1}")
+    arrivals = np.zeros(60)
+    arrivals[:10] = 2.0
+    result = both(Trace(arrivals, np.where(arrivals > 0, 1.0, 0.0), "fifo"), setup)["compiled"]
+    expected = np.bincount([i - i // 2 for i in range(20)])
+    assert result.waits.tolist() == expected.tolist()
+    assert result.wait_percentile(0.5) == 5
+    assert result.wait_percentile(1.0) == 10
+    queued = result.queued()
+    assert queued[9] == 10  # after 10 s: 20 arrived, 10 started
+    assert result.in_flight()[9] == 11  # 1 in service + 10 waiting
+
+
+def test_sub_second_requests_share_a_slot(tmp_path: Path) -> None:
+    # 0.25 s each: one slot serves four a second, so four a second never wait.
+    setup = one_setup(tmp_path, SINGLE, "{min_replicas: 1, max_replicas: 1}")
+    result = run(traces.steady(4, 0.25, 600), setup, KedaHpa(setup.scaler))
+    assert result.wait_percentile(1.0) == 0
+    assert result.in_flight()[100] == pytest.approx(1.0)
+
+
+def test_held_requests_time_out_past_the_interceptor_readiness(tmp_path: Path) -> None:
+    # readiness timeout = startup budget 600 s + 600 s; a cold start of 1500 + 150 s.
+    setup = one_setup(
+        tmp_path, SINGLE, "{min_replicas: 0, max_replicas: 1}", Params(node_seconds=1500)
+    )
+    assert setup.scaler.hold == 1200
+    arrivals = np.zeros(4000)
+    arrivals[100:400] = 1.0  # arrive while the replica starts (ready at 100 + 1650)
+    trace = Trace(arrivals, np.where(arrivals > 0, 1.0, 0.0), "held")
+    result = both(trace, setup)["compiled"]
+    # Ready at 1750: those that arrived before 1750 - 1200 = 550 were held too long.
+    assert result.timeouts == 300
+    assert result.served == 0
+
+
+def test_a_start_slower_than_the_startup_budget_never_serves(tmp_path: Path) -> None:
+    setup = one_setup(
+        tmp_path, SINGLE, "{min_replicas: 0, max_replicas: 1}", Params(weights_seconds=900)
+    )
+    result = run(traces.steady(0.1, 1, 3600), setup, KedaHpa(setup.scaler))
+    assert result.served == 0
+    assert "never get ready" in result.warnings[0]
+
+
+def test_fast_path_agrees_with_walking_every_second(tmp_path: Path) -> None:
+    llm = one_setup(tmp_path, LLM, "{min_replicas: 1, max_replicas: 6}")
+    single = one_setup(tmp_path, SINGLE, "{min_replicas: 0, max_replicas: 3}")
+    for seed in range(3):
+        for trace in (
+            traces.diurnal(peak=8, trough=0.5, duration=20, seconds=6 * 3600, seed=seed),
+            traces.bursts(0.01, 2, every=1800, length=120, duration=3, seconds=6 * 3600, seed=seed),
+            traces.poisson(0.3, duration=0.4, seconds=3 * 3600, seed=seed),
+        ):
+            both(trace, llm)
+            both(trace, single)
+
+
+def test_a_seed_gives_identical_results(tmp_path: Path) -> None:
+    setup = one_setup(tmp_path, LLM, "{min_replicas: 1, max_replicas: 6}")
+
+    def once(seed: int) -> tuple[Any, ...]:
+        trace = traces.synthetic(f"diurnal:peak=8,trough=1,duration=20,hours=6,seed={seed}")
+        result = run(trace, setup, KedaHpa(setup.scaler))
+        return (result.events, result.waits.tolist(), result.in_flight().tolist())
+
+    assert once(3) == once(3)
+    assert once(3) != once(4)
+
+
+def test_traffic_split_shares_the_trace(tmp_path: Path) -> None:
+    stack = LLM.replace("deployments: {v1: {}}", "deployments: {v1: {}, v2: {}}").replace(
+        "deployment: v1", "traffic: {v1: 75, v2: 25}"
+    )
+    found = compiled(tmp_path, stack, "{min_replicas: 2, max_replicas: 8}")
+    setups, [simulation] = simulate(
+        found, None, "llm", "production", constant(4, 10, 600), algorithms=("compiled",)
+    )
+    assert [(s.deployment, s.share) for s in setups] == [("v1", 0.75), ("v2", 0.25)]
+    assert [s.scaler.max_replicas for s in setups] == [6, 2]
+    assert [r.requests for r in simulation.runs] == [1800, 600]
+    assert simulation.summary()["requests"] == 2400
+
+
+# Traces -------------------------------------------------------------------------------------
+
+
+def test_request_csv_with_durations_and_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    path.write_text("timestamp,duration\n# a comment\n0.2,2\n0.7,4\n3.5,1\n")
+    trace = traces.load_csv(path)
+    assert trace.arrivals.tolist() == [2, 0, 0, 1]
+    assert trace.durations.tolist() == [3, 0, 0, 1]
+    path.write_text("timestamp,output_tokens\n10,400\n11,80\n")
+    trace = traces.load_csv(path, tokens_per_second=40)
+    assert trace.arrivals.tolist() == [1, 1]
+    assert trace.durations.tolist() == [10, 2]
+
+
+def test_request_csv_with_iso_timestamps(tmp_path: Path) -> None:
+    path = tmp_path / "iso.csv"
+    path.write_text("timestamp,duration\n2026-11-27T10:00:00.5Z,1\n2026-11-27T10:00:02Z,1\n")
+    assert traces.load_csv(path).arrivals.tolist() == [1, 0, 1]
+
+
+def test_rate_csv_holds_each_rate_until_the_next_row(tmp_path: Path) -> None:
+    path = tmp_path / "rates.csv"
+    path.write_text("time,rate,duration\n0,2,5\n3,1,8\n")
+    trace = traces.load_csv(path)
+    assert trace.arrivals.tolist() == [2, 2, 2, 1, 1, 1]
+    assert trace.durations.tolist() == [5, 5, 5, 8, 8, 8]
+    sampled = traces.load_csv(path, seed=1)
+    assert sampled.arrivals.tolist() == traces.load_csv(path, seed=1).arrivals.tolist()
+    assert all(float(a).is_integer() for a in sampled.arrivals)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("when,duration\n1,1\n", "needs a `timestamp`"),
+        ("timestamp\n1\n", "needs a `duration`"),
+        ("timestamp,duration\n1,0\n", "above 0"),
+        ("timestamp,duration\n1,x\n", "could not convert"),
+    ],
+)
+def test_bad_traces_are_explained(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(IacError, match=message):
+        traces.load_csv(path)
+
+
+def test_generators_are_seeded_and_named() -> None:
+    first = traces.synthetic("poisson:rate=2,duration=5,hours=1,seed=9")
+    assert first.seconds == 3600
+    assert np.array_equal(first.arrivals, traces.poisson(2, 5, 3600, seed=9).arrivals)
+    assert abs(first.requests - 7200) < 400
+    day = traces.synthetic("diurnal:peak=10,trough=0,seed=1")
+    hourly = day.arrivals.reshape(24, 3600).mean(axis=1)
+    assert hourly.argmax() in (13, 14)
+    assert hourly.argmin() in (1, 2)
+    burst = traces.synthetic("bursts:base=0,peak=5,every=1h,length=5m,hours=2,seed=2")
+    assert (burst.arrivals > 0).sum() <= 2 * 300
+    with pytest.raises(IacError, match="unknown generator"):
+        traces.synthetic("sine:rate=1")
+    with pytest.raises(IacError, match="key=value"):
+        traces.synthetic("steady:rate")
+
+
+def test_bundled_example_traces_load() -> None:
+    chat = traces.load_csv(ROOT / "examples/traces/chat-day.csv")
+    assert chat.seconds == 86_400
+    embeddings = traces.load_csv(ROOT / "examples/traces/embeddings-requests.csv")
+    assert 0 < embeddings.mean_duration < 0.5
+    for path in (ROOT / "examples/traces").glob("*.csv"):
+        assert path.stat().st_size < 200_000
+
+
+# The command --------------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, name: str, autoscaling: str) -> str:
+    path = tmp_path / name
+    path.write_text(
+        textwrap.dedent(LLM)
+        .replace("MODULES", str(ROOT / "modules"))
+        .replace("AUTOSCALING", autoscaling)
+    )
+    return str(path)
+
+
+def test_command_text_shows_figures_and_their_basis(tmp_path: Path) -> None:
+    stack = write(tmp_path, "s.yaml", "{min_replicas: 1, max_replicas: 6}")
+    result = CliRunner().invoke(
+        cli, ["simulate", stack, "--trace", "diurnal:peak=6,trough=1,duration=20,hours=3"]
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "iac simulate" in out
+    assert "llm / production" in out
+    assert "64 requests at once per replica (concurrency_target)" in out
+    assert "node 180 s (default: a new GPU node)" in out
+    assert "weights 60 s (default: no weights_size declared)" in out
+    assert "target 44.8 per replica" in out
+    for row in ("queue wait p50 / p95 / p99", "GPU-hours", "timed out", "waited for a cold"):
+        assert row in out
+    assert "as compiled" in out
+    assert "Baseten §5.2" in out
+    assert "replicas, peak" in out
+
+
+def test_command_json_with_base_shows_the_change(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.yaml", "{min_replicas: 1, max_replicas: 6}")
+    head = write(tmp_path, "head.yaml", "{min_replicas: 3, max_replicas: 6}")
+    args = ["simulate", head, "--base", base, "--format", "json"]
+    result = CliRunner().invoke(cli, [*args, "--trace", "steady:rate=1,duration=20,hours=2"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert [(r["stack"], r["algorithm"]) for r in found["runs"]] == [
+        ("base", "compiled"),
+        ("head", "compiled"),
+    ]
+    base_run, head_run = (r["summary"] for r in found["runs"])
+    assert base_run["peak_replicas"] == 1
+    assert head_run["peak_replicas"] == 3
+    change = found["delta"]["compiled"]
+    assert change["replica_hours"] == pytest.approx(4.0)
+    assert change["cost"] == pytest.approx(head_run["cost"] - base_run["cost"], abs=0.01)
+    assert found["deployments"]["head"][0]["cold_start"]["on_new_node"] == 330
+    assert len(head_run)
+    assert len(found["runs"][1]["replicas_per_minute"]) == 120
+
+
+def test_command_markdown(tmp_path: Path) -> None:
+    stack = write(tmp_path, "s.yaml", "{min_replicas: 1, max_replicas: 2}")
+    result = CliRunner().invoke(
+        cli, ["simulate", stack, "--trace", "steady:rate=1,hours=1", "--format", "markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "| queue wait p50 / p95 / p99 |" in result.output
+
+
+def test_command_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    stack = write(tmp_path, "s.yaml", "{min_replicas: 1, max_replicas: 4}")
+    png = tmp_path / "out.png"
+    result = CliRunner().invoke(
+        cli, ["simulate", stack, "--trace", "steady:rate=3,hours=1", "--plot", str(png)]
+    )
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nope"], "no model 'nope'"),
+        (["--environment", "staging"], "has no environment 'staging'"),
+        (["--trace", "missing.csv"], "cannot read trace"),
+    ],
+)
+def test_command_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    stack = write(tmp_path, "s.yaml", "{min_replicas: 1, max_replicas: 2}")
+    trace = [] if "--trace" in args else ["--trace", "steady:rate=1,hours=1"]
+    result = CliRunner().invoke(cli, ["simulate", stack, *trace, *args])
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_simulate_delta_for_plan(tmp_path: Path) -> None:
+    base = compiled(tmp_path, LLM, "{min_replicas: 1, max_replicas: 6}", "base.yaml")
+    head = compiled(tmp_path, LLM, "{min_replicas: 2, max_replicas: 6}", "head.yaml")
+    trace = traces.steady(1, 20, 3600)
+    found = simulate_delta(base, head, "llm", "production", trace)
+    assert found["base"]["replica_hours"] == 1
+    assert found["head"]["replica_hours"] == 2
+    assert found["delta"]["replica_hours"] == 1
+    assert found["delta"]["cost"] == pytest.approx(found["head"]["cost"] - found["base"]["cost"])
+    json.dumps(found)
+    lines = delta_lines(found)
+    assert lines[0].startswith("Simulated llm / production")
+    assert any("replica-hours: 1.0 → 2.0 (+1.0)" in line for line in lines)
+    assert "| replica-hours | 1.0 | 2.0 | +1.0 |" in delta_markdown(found)
+    new = simulate_delta(None, head, "llm", "production", trace)
+    assert new["base"] is None
+    assert new["delta"]["replica_hours"] == 2
