@@ -492,3 +492,22 @@ def test_simulate_delta_for_plan(tmp_path: Path) -> None:
     new = simulate_delta(None, head, "llm", "production", trace)
     assert new["base"] is None
     assert new["delta"]["replica_hours"] == 2
+
+
+def test_a_declared_cold_start_is_used_and_named(tmp_path: Path) -> None:
+    from iac.simulate.setup import Params, cold_start
+    from iac.validate import check_stack
+
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        "version: 1\ncluster: {name: c, provisioner: karpenter}\nmodels:\n"
+        "  m: {image: x:1, resources: {accelerator: L4}, cold_start: {node: 2m, weights: 45s},"
+        " deployments: {v1: {}}}\n"
+    )
+    deployment = compile_stack(check_stack(str(path))).release.models["m"].deployments["v1"]
+    parts = cold_start(deployment, "karpenter", Params())
+    assert (parts.node.seconds, parts.node.basis) == (120.0, "declared cold_start")
+    assert (parts.weights.seconds, parts.weights.basis) == (45.0, "declared cold_start")
+    assert parts.image.basis != "declared cold_start"
+    overridden = cold_start(deployment, "karpenter", Params(node_seconds=10))
+    assert (overridden.node.seconds, overridden.node.basis) == (10.0, "simulation parameter")
