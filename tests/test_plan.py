@@ -121,7 +121,7 @@ def test_a_promotion_plan_exactly(tmp_path: Path) -> None:
              "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 2},
         ],
     }  # fmt: skip
-    assert set(data) == {"events", "findings", "objects", "cost", "rollouts"}
+    assert set(data) == {"events", "findings", "objects", "cost", "rollouts", "simulations"}
     assert data["objects"]["added"] == [
         "v1/Service/models/llama-v4-prod",
         "apps/v1/Deployment/models/llama-v4-prod",
@@ -376,3 +376,16 @@ def test_base_errors(tmp_path: Path, base: str, message: str) -> None:
     result = CliRunner().invoke(cli, ["plan", head, "--base", base])
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+def test_an_environment_with_a_trace_is_simulated_before_and_after(tmp_path: Path) -> None:
+    base = BASE.replace("      staging: {deployment: v4}\n", "      staging: {deployment: v4, trace: 'steady:rate=3,hours=1'}\n")
+    head = base.replace("      staging: {deployment: v4, ", "      staging: {deployment: v4, autoscaling: {min_replicas: 1, max_replicas: 3}, ")
+    data = plan_json(tmp_path, base, head)
+    (simulation,) = data["simulations"]
+    assert (simulation["model"], simulation["environment"]) == ("llama", "staging")
+    assert set(simulation) >= {"base", "head", "delta", "trace"}
+    text = plan(tmp_path, base, head).stdout
+    assert "llama / staging" in text
+    markdown = plan(tmp_path, base, head, "--format", "markdown").stdout
+    assert "**Simulated** `llama` / `staging`" in markdown

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 import click
 
@@ -13,6 +15,9 @@ from iac.diff.plan import make_plan
 from iac.diff.report import FORMATS, to_json, to_markdown, to_text
 from iac.errors import IacError, StackInvalid
 from iac.policy import policy_diagnostics
+from iac.simulate import simulate_delta
+from iac.simulate.trace import load
+from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
 from iac.validate import check_stack
 
@@ -39,17 +44,22 @@ def plan_command(stack: str, base: str, fmt: str, detailed_exitcode: bool) -> No
     error-level finding.
     """
     warnings = Diagnostics()
-    head, head_pricing = _compile(stack, warnings)
+    head_stack, head = _compile(stack, warnings)
     if base == "live":
         raise IacError(
             "--base live reads the release from the Pulumi stack's outputs, which needs a "
             "Pulumi backend; compare with a file or git:REF meanwhile"
         )
     with base_stack_path(base, stack) as base_path:
-        base_compiled, base_pricing = (
+        base_stack, base_compiled = (
             _compile(base_path, Diagnostics(), "base") if base_path else (None, None)
         )
-    plan = make_plan(base_compiled, head, base_pricing, head_pricing, warnings.sorted())
+    base_pricing = base_stack.spec.pricing if base_stack else None
+    head_pricing = head_stack.spec.pricing
+    simulations = _simulations(head_stack, base_compiled, head, base_pricing)
+    plan = make_plan(
+        base_compiled, head, base_pricing, head_pricing, warnings.sorted(), simulations
+    )
     title = f"iac plan: {stack} against {base}"
     if fmt == "json":
         click.echo(to_json(plan), nl=False)
@@ -63,14 +73,42 @@ def plan_command(stack: str, base: str, fmt: str, detailed_exitcode: bool) -> No
         sys.exit(2)
 
 
-def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:
+def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[ResolvedStack, Compiled]:
     try:
         stack = check_stack(path, warnings)
         compiled = compile_stack(stack, warnings)
         if not which:  # the head's policies become findings (an error fails the plan)
             warnings.extend(policy_diagnostics(stack, compiled.release))
-        return compiled, stack.spec.pricing
+        return stack, compiled
     except StackInvalid as exc:
         if which:
             raise IacError(f"the {which} stack is invalid:\n{exc}") from None
         raise
+
+
+def _simulations(
+    stack: ResolvedStack, base: Compiled | None, head: Compiled, base_pricing: Pricing | None
+) -> list[dict[str, Any]]:
+    """Each head environment that names a trace, replayed before and after the change."""
+    folder = os.path.dirname(stack.file)
+    found = []
+    for model in sorted(stack.spec.models):
+        environments = stack.spec.models[model].environments
+        for env in sorted(environments):
+            written = environments[env].trace
+            if not written:
+                continue
+            relative = os.path.join(folder, written)
+            trace = load(relative if os.path.exists(relative) else written)
+            found.append(
+                simulate_delta(
+                    base,
+                    head,
+                    model,
+                    env,
+                    trace,
+                    base_pricing=base_pricing,
+                    head_pricing=stack.spec.pricing,
+                )
+            )
+    return found

@@ -7,7 +7,7 @@ promotion. It is the review surface: what CI prints on a pull request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from iac.compile import Compiled
@@ -28,6 +28,8 @@ class Plan:
     objects: ObjectDiff
     cost: dict[str, Any]
     rollouts: list[RolloutPlan]
+    simulations: list[dict[str, Any]] = field(default_factory=list)
+    """Replays of environments' traces before and after (`environments.<env>.trace`)."""
 
     @property
     def changed(self) -> bool:
@@ -45,6 +47,7 @@ class Plan:
             "objects": self.objects.to_dict(),
             "cost": self.cost,
             "rollouts": [r.to_dict() for r in self.rollouts],
+            "simulations": self.simulations,
         }
 
 
@@ -55,6 +58,7 @@ def make_plan(
     base_pricing: Pricing | None = None,
     head_pricing: Pricing | None = None,
     head_warnings: list[Diagnostic] | None = None,
+    simulations: list[dict[str, Any]] | None = None,
 ) -> Plan:
     events = lifecycle_events(base.release if base else None, head.release)
     objects = diff_objects(base.objects if base else [], head.objects)
@@ -67,7 +71,7 @@ def make_plan(
         release_cost(base.release, base_pricing) if base else [],
         release_cost(head.release, head_pricing),
     )
-    return Plan(events, found, objects, cost, rollouts)
+    return Plan(events, found, objects, cost, rollouts, simulations or [])
 
 
 def _rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:

@@ -9,6 +9,7 @@ from typing import Any
 from iac.diff.events import Event
 from iac.diff.plan import Plan
 from iac.rollout.planner import RolloutPlan
+from iac.simulate.report import delta_lines, delta_markdown
 from iac.spec.types import format_duration
 
 FORMATS = ("text", "markdown", "json")
@@ -151,6 +152,8 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
             level = paint(f"{finding.level:<7}", fg=level_color[finding.level])
             lines.append(f"  {level} {finding.id}: {finding.message}")
         lines.append("")
+    for simulation in plan.simulations:
+        lines += [*delta_lines(simulation), ""]
     cost = plan.cost
     lines.append(
         f"Cost per month: floor {_money(cost['base']['floor'])} → {_money(cost['head']['floor'])} "
@@ -194,6 +197,8 @@ def to_markdown(plan: Plan, title: str) -> str:
         f"{_money(cost['head']['ceiling'])} | {_delta(cost['delta']['ceiling'])} |",
         "",
     ]
+    for simulation in plan.simulations:
+        out += [*delta_markdown(simulation), ""]
     if plan.rollouts:
         out += ["<details><summary>Rollouts</summary>", ""]
         for rollout in plan.rollouts:

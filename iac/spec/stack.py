@@ -189,6 +189,9 @@ class Environment(SpecModel):
     """How a change of `deployment` is rolled out."""
     warm: Warm | None = None
     """Capacity kept ready for this environment's deployment (`{replicas: N}`)."""
+    trace: str | None = None
+    """Traffic that `iac plan` replays against this environment before and after a change:
+    a CSV (relative to the stack file) or a generator such as `diurnal:peak=12,seed=7`."""
 
 
 class Deployment(ContainerFields):
