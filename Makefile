@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/iac validate stacks/demo.yaml examples/*/stack.yaml
+	IAC=$(BIN)/iac bash scripts/demo.sh
 
 lint: setup
 	$(BIN)/ruff check .
@@ -37,3 +37,4 @@ golden: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/simulate.py
