@@ -1,0 +1,195 @@
+"""`iac status`: what is live, per model and environment, read from the cluster.
+
+The Kubernetes API (through `kubectl`, with the user's own kubeconfig and context) gives the
+routes as applied (who serves each environment, with which weights), replica counts ready
+and desired, and each deployment's last rollout; Prometheus, when reachable, adds the
+recorded series the dashboards and gates use. The reading is behind a small interface so the
+tests replay recorded API responses.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from iac.compile import labels
+from iac.compile.monitoring import ERROR_RATIO, INFLIGHT, REQUESTS
+from iac.errors import IacError
+from iac.spec.resolved import ResolvedStack
+
+KINDS = ("deployments.apps", "scaledobjects.keda.sh", "httproutes.gateway.networking.k8s.io")
+
+
+class ClusterReader(Protocol):
+    def list(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        """Objects of `kind` (a kubectl resource name) in `namespace`."""
+
+
+@dataclass
+class Kubectl:
+    """Reads with `kubectl get -o json` (the user's kubeconfig and context)."""
+
+    context: str | None = None
+    run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run
+
+    def list(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        command = ["kubectl", "get", kind, "-n", namespace, "-o", "json"]
+        if self.context:
+            command += ["--context", self.context]
+        try:
+            done = self.run(command, capture_output=True, text=True, check=False, timeout=60)
+        except FileNotFoundError:
+            raise IacError(
+                "iac status reads the cluster with kubectl; install it, or point PATH at it"
+            ) from None
+        if done.returncode != 0:
+            raise IacError(f"kubectl get {kind} -n {namespace}: {done.stderr.strip()}")
+        items: list[dict[str, Any]] = json.loads(done.stdout).get("items", [])
+        return items
+
+
+@dataclass
+class DeploymentStatus:
+    name: str
+    weight: int | None
+    ready: int
+    desired: int
+    min_replicas: int | None
+    max_replicas: int | None
+    paused: bool
+    last_rollout: str | None
+    """When the Deployment last progressed (its Progressing condition)."""
+
+
+@dataclass
+class EnvironmentStatus:
+    model: str
+    environment: str
+    declared: dict[str, int]
+    """Deployment → weight in the stack file."""
+    live: list[DeploymentStatus] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def drift(self) -> bool:
+        """The route in the cluster differs from the declaration (not applied yet)."""
+        return {d.name: d.weight or 0 for d in self.live} != self.declared
+
+
+def read_status(
+    stack: ResolvedStack, reader: ClusterReader, metric: Callable[[str], float] | None = None
+) -> list[EnvironmentStatus]:
+    namespace = stack.spec.cluster.namespace
+    deployments = {o["metadata"]["name"]: o for o in reader.list(KINDS[0], namespace)}
+    scalers = {o["metadata"]["name"]: o for o in reader.list(KINDS[1], namespace)}
+    routes = reader.list(KINDS[2], namespace)
+    found = []
+    for model_name in sorted(stack.models):
+        model = stack.models[model_name]
+        backends = _route_backends(routes, model_name)
+        for env_name in sorted(model.environments):
+            env = model.environments[env_name]
+            status = EnvironmentStatus(model_name, env_name, dict(env.traffic))
+            for object_name, weight in backends.get(env_name, []):
+                obj = deployments.get(object_name, {})
+                meta_labels = obj.get("metadata", {}).get("labels", {})
+                scaler = scalers.get(object_name, {})
+                spec = scaler.get("spec", {})
+                state = obj.get("status", {})
+                status.live.append(
+                    DeploymentStatus(
+                        name=meta_labels.get(labels.DEPLOYMENT, object_name),
+                        weight=weight,
+                        ready=int(state.get("readyReplicas", 0)),
+                        desired=int(state.get("replicas", 0)),
+                        min_replicas=spec.get("minReplicaCount"),
+                        max_replicas=spec.get("maxReplicaCount"),
+                        paused="autoscaling.keda.sh/paused-replicas"
+                        in scaler.get("metadata", {}).get("annotations", {}),
+                        last_rollout=_last_rollout(state),
+                    )
+                )
+            if metric is not None:
+                selector = f'{{model="{model_name}",environment="{env_name}"}}'
+                for name, series in (
+                    ("in_flight", INFLIGHT),
+                    ("requests_per_second", REQUESTS),
+                    ("error_ratio", ERROR_RATIO),
+                ):
+                    try:
+                        status.metrics[name] = metric(f"sum({series}{selector})")
+                    except Exception:  # noqa: BLE001 - a missing series is shown as missing
+                        continue
+            found.append(status)
+    return found
+
+
+def _route_backends(
+    routes: list[dict[str, Any]], model: str
+) -> dict[str, list[tuple[str, int | None]]]:
+    """Environment → (Deployment object name, weight), as the applied routes say. A backend
+    behind the interceptor is named by the header the route sets for it."""
+    found: dict[str, list[tuple[str, int | None]]] = {}
+    prefix = "/environments/"
+    for route in routes:
+        if route.get("metadata", {}).get("labels", {}).get(labels.MODEL) != model:
+            continue
+        for rule in route.get("spec", {}).get("rules", []):
+            path = rule.get("matches", [{}])[0].get("path", {}).get("value", "")
+            if not path.startswith(prefix):
+                continue
+            env = path[len(prefix) :]
+            headers = [
+                h["value"]
+                for f in rule.get("filters", [])
+                if f.get("type") == "RequestHeaderModifier"
+                for h in f["requestHeaderModifier"].get("set", [])
+                if h.get("name") == "x-iac-backend"
+            ]
+            refs = rule.get("backendRefs", [])
+            if headers:
+                found[env] = [(headers[0], 100)]
+            elif len(refs) == 1:
+                found[env] = [(refs[0]["name"], 100)]  # alone, a backend takes all traffic
+            else:
+                # Gateway API: a weight is relative, and 1 when unset.
+                found[env] = [(ref["name"], ref.get("weight", 1)) for ref in refs]
+    return found
+
+
+def _last_rollout(state: dict[str, Any]) -> str | None:
+    for condition in state.get("conditions", []):
+        if condition.get("type") == "Progressing":
+            return (
+                str(condition.get("lastUpdateTime") or condition.get("lastTransitionTime") or "")
+                or None
+            )
+    return None
+
+
+def to_json(statuses: list[EnvironmentStatus]) -> str:
+    return json.dumps([{**asdict(s), "drift": s.drift} for s in statuses], indent=2) + "\n"
+
+
+def to_text(statuses: list[EnvironmentStatus]) -> str:
+    lines = []
+    for status in statuses:
+        drift = "  (cluster differs from the stack file: not applied yet?)" if status.drift else ""
+        lines.append(f"{status.model} / {status.environment}{drift}")
+        if not status.live:
+            lines.append("  no route in the cluster")
+        for d in status.live:
+            weight = f" {d.weight}%" if d.weight is not None and len(status.live) > 1 else ""
+            bounds = (
+                f", scales {d.min_replicas}..{d.max_replicas}" if d.min_replicas is not None else ""
+            )
+            paused = ", deactivated" if d.paused else ""
+            rolled = f", last rollout {d.last_rollout}" if d.last_rollout else ""
+            lines.append(f"  {d.name}{weight}: {d.ready}/{d.desired} ready{bounds}{paused}{rolled}")
+        if status.metrics:
+            figures = ", ".join(f"{k} {v:g}" for k, v in status.metrics.items())
+            lines.append(f"  {figures}")
+    return "\n".join(lines) + "\n"

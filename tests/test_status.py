@@ -1,0 +1,136 @@
+"""`iac status` against recorded API responses (the objects iac applied, with the status the
+API server adds)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from iac.compile import compile_stack
+from iac.errors import IacError
+from iac.status import Kubectl, read_status, to_json, to_text
+from iac.validate import check_stack
+from tests.compile_helpers import ROOT
+
+KIND_OF = {
+    "deployments.apps": "Deployment",
+    "scaledobjects.keda.sh": "ScaledObject",
+    "httproutes.gateway.networking.k8s.io": "HTTPRoute",
+}
+
+
+class Recorded:
+    """What `kubectl get -o json` returned: the applied objects plus their status."""
+
+    def __init__(self, objects: list[dict[str, Any]], status: dict[str, dict[str, Any]]) -> None:
+        self.objects = objects
+        self.status = status
+        self.calls: list[tuple[str, str]] = []
+
+    def list(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        self.calls.append((kind, namespace))
+        found = []
+        for obj in self.objects:
+            if obj["kind"] == KIND_OF[kind] and obj["metadata"].get("namespace") == namespace:
+                found.append({**obj, "status": self.status.get(obj["metadata"]["name"], {})})
+        return found
+
+
+def demo() -> tuple[Any, list[dict[str, Any]]]:
+    stack = check_stack(str(ROOT / "stacks" / "demo.yaml"))
+    return stack, compile_stack(stack).objects
+
+
+def test_status_reads_routes_replicas_and_rollouts() -> None:
+    stack, objects = demo()
+    recorded = Recorded(
+        objects,
+        {
+            "llama-3-8b-v3": {
+                "replicas": 3,
+                "readyReplicas": 2,
+                "conditions": [
+                    {"type": "Available", "status": "True"},
+                    {
+                        "type": "Progressing",
+                        "status": "True",
+                        "lastUpdateTime": "2026-11-27T01:02:03Z",
+                    },
+                ],
+            },
+            "llama-3-8b-v4": {"replicas": 0},
+            "bge-large-v1": {"replicas": 1, "readyReplicas": 1},
+        },
+    )
+    statuses = read_status(
+        stack, recorded, metric=lambda query: 12.0 if "inflight" in query else 0.0
+    )
+    assert to_text(statuses) == (
+        "bge-large / production\n"
+        "  v1: 1/1 ready, scales 0..4\n"
+        "  in_flight 12, requests_per_second 0, error_ratio 0\n"
+        "llama-3-8b / production\n"
+        "  v3: 2/3 ready, scales 2..8, last rollout 2026-11-27T01:02:03Z\n"
+        "  in_flight 12, requests_per_second 0, error_ratio 0\n"
+        "llama-3-8b / staging\n"
+        "  v4: 0/0 ready, scales 0..2\n"
+        "  in_flight 12, requests_per_second 0, error_ratio 0\n"
+    )
+    assert recorded.calls == [(kind, "models") for kind in KIND_OF]
+    data = json.loads(to_json(statuses))
+    assert [d["drift"] for d in data] == [False, False, False]
+
+
+def test_a_split_shows_weights_and_drift_from_the_stack_file() -> None:
+    stack, objects = demo()
+    for obj in objects:
+        if obj["kind"] == "HTTPRoute" and obj["metadata"]["name"] == "llama-3-8b":
+            rule = next(
+                r
+                for r in obj["spec"]["rules"]
+                if r["matches"][0]["path"]["value"] == "/environments/production"
+            )
+            rule["backendRefs"] = [
+                {"name": "llama-3-8b-v3", "port": 8000, "weight": 90},
+                {"name": "llama-3-8b-v4", "port": 8000, "weight": 10},
+            ]
+    statuses = read_status(stack, Recorded(objects, {}))
+    production = next(
+        s for s in statuses if (s.model, s.environment) == ("llama-3-8b", "production")
+    )
+    assert production.drift
+    assert (
+        "llama-3-8b / production  (cluster differs from the stack file: not applied yet?)"
+        in to_text(statuses)
+    )
+    assert "  v3 90%: 0/0 ready, scales 2..8" in to_text(statuses)
+
+
+def test_kubectl_errors_are_clear() -> None:
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise FileNotFoundError
+
+    with pytest.raises(IacError, match="reads the cluster with kubectl"):
+        Kubectl(run=missing).list("deployments.apps", "models")
+
+    def refused(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        assert command == [
+            "kubectl",
+            "get",
+            "deployments.apps",
+            "-n",
+            "models",
+            "-o",
+            "json",
+            "--context",
+            "prod",
+        ]
+        return subprocess.CompletedProcess(
+            command, 1, "", "error: You must be logged in to the server\n"
+        )
+
+    with pytest.raises(IacError, match="You must be logged in"):
+        Kubectl("prod", run=refused).list("deployments.apps", "models")
