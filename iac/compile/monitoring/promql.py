@@ -1,0 +1,35 @@
+"""PromQL text: label selectors, `by` clauses, durations and numbers."""
+
+from __future__ import annotations
+
+from iac.compile.monitoring.series import SERIES_LABELS
+
+
+def label_selector(*matchers: str) -> str:
+    """`{a,b}` from the matchers that are not empty."""
+    return "{" + ",".join(m for m in matchers if m) + "}"
+
+
+def by_clause(*extra: str) -> str:
+    """`by (namespace, model, deployment, environment, ...)`: aggregations keep the labels of
+    the recorded series."""
+    return "by (" + ", ".join((*SERIES_LABELS, *extra)) + ")"
+
+
+def prom_duration(seconds: int) -> str:
+    """`2400` → `40m`, `5400` → `1h30m`, `90` → `1m30s`: Prometheus' duration syntax."""
+    if seconds <= 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if v)
+
+
+def format_number(value: float) -> str:
+    """`2.0` → `2`, `0.05` → `0.05`: as PromQL and alert texts show numbers."""
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def format_percent(ratio: float) -> str:
+    """`0.05` → `5 %`."""
+    return f"{format_number(ratio * 100)} %"
