@@ -278,11 +278,29 @@ def test_plan_warns_when_a_cold_start_outlasts_the_gateway(tmp_path: Path) -> No
 
 def test_plan_shows_what_warm_capacity_costs(tmp_path: Path) -> None:
     base = "version: 1\ncluster: {name: c, provisioner: karpenter}\npricing: {gpu_hourly: {L4: 1.0}}\nmodels:\n  m: {image: x:1, resources: {accelerator: L4}, deployments: {v1: {}}}\n"
-    head = base.replace("cluster: {name: c, provisioner: karpenter}", "cluster: {name: c, provisioner: karpenter}\nnode_pools: {l4: {accelerator: L4, warm: {nodes: 1}}}")
+    head = base.replace(
+        "cluster: {name: c, provisioner: karpenter}",
+        "cluster: {name: c, provisioner: karpenter}\nnode_pools: {l4: {accelerator: L4, warm: {nodes: 1}}}",
+    )
     (tmp_path / "base.yaml").write_text(base)
     (tmp_path / "head.yaml").write_text(head)
-    result = CliRunner().invoke(cli, ["plan", str(tmp_path / "head.yaml"), "--base", str(tmp_path / "base.yaml"), "--format", "json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "plan",
+            str(tmp_path / "head.yaml"),
+            "--base",
+            str(tmp_path / "base.yaml"),
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = json.loads(result.stdout)["cost"]["lines"]
     # One warm L4 node: 8 devices × $1 × 730 h, all the time.
-    assert {"model": "(warm capacity)", "environment": "pool-l4", "base": {"floor": 0.0, "ceiling": 0.0}, "head": {"floor": 5840.0, "ceiling": 5840.0}} in lines
+    assert {
+        "model": "(warm capacity)",
+        "environment": "pool-l4",
+        "base": {"floor": 0.0, "ceiling": 0.0},
+        "head": {"floor": 5840.0, "ceiling": 5840.0},
+    } in lines

@@ -284,4 +284,3 @@ def test_an_existing_node_class_is_referenced_not_emitted(tmp_path: Path) -> Non
     assert not [o for o in compiled.objects if o["kind"] == "EC2NodeClass"]
     pool = find(compiled, "NodePool", "gpu-l4")
     assert pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "shared-gpu"
-

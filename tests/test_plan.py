@@ -379,8 +379,14 @@ def test_base_errors(tmp_path: Path, base: str, message: str) -> None:
 
 
 def test_an_environment_with_a_trace_is_simulated_before_and_after(tmp_path: Path) -> None:
-    base = BASE.replace("      staging: {deployment: v4}\n", "      staging: {deployment: v4, trace: 'steady:rate=3,hours=1'}\n")
-    head = base.replace("      staging: {deployment: v4, ", "      staging: {deployment: v4, autoscaling: {min_replicas: 1, max_replicas: 3}, ")
+    base = BASE.replace(
+        "      staging: {deployment: v4}\n",
+        "      staging: {deployment: v4, trace: 'steady:rate=3,hours=1'}\n",
+    )
+    head = base.replace(
+        "      staging: {deployment: v4, ",
+        "      staging: {deployment: v4, autoscaling: {min_replicas: 1, max_replicas: 3}, ",
+    )
     data = plan_json(tmp_path, base, head)
     (simulation,) = data["simulations"]
     assert (simulation["model"], simulation["environment"]) == ("llama", "staging")
