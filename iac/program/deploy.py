@@ -1,0 +1,181 @@
+"""Compiled objects → Pulumi resources: one provider, a component per model, one resource per
+object, registered with the object's own fields as inputs (nothing added, nothing copied).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from iac.compile import Compiled, compile_stack, object_id
+from iac.diagnostics import Diagnostics
+from iac.errors import IacError
+from iac.program import kinds, settings
+from iac.program.layout import LayoutError, Timeouts, layout
+from iac.program.outputs import OUTPUTS, endpoints, stack_outputs
+from iac.spec.stack import Cluster
+from iac.validate import check_stack
+
+MODEL_TYPE = "iac:serving:Model"
+CLUSTER_TYPE = "iac:serving:Cluster"
+
+
+class ModelComponent(pulumi.ComponentResource):
+    """Every object of one model: its deployments' workloads, scalers and routes."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(MODEL_TYPE, name, None, opts)
+
+
+class ClusterComponent(pulumi.ComponentResource):
+    """Cluster-wide objects: the namespace, node pools, grants in other namespaces."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(CLUSTER_TYPE, name, None, opts)
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """How the Kubernetes provider reaches (or does not reach) the cluster."""
+
+    kubeconfig: pulumi.Input[str] | None = None
+    context: str | None = None
+    render_dir: str | None = None
+    """Write manifests here instead of applying them (`render_yaml_to_directory`)."""
+
+
+@dataclass
+class Deployed:
+    """What the program registered; `main()` returns it so a project's own `__main__.py`
+    can add resources (a Secret, say) with the same provider and ordering."""
+
+    compiled: Compiled
+    provider: k8s.Provider
+    cluster: ClusterComponent
+    models: dict[str, ModelComponent]
+    resources: dict[str, pulumi.CustomResource]
+    """By `object_id` (`apps/v1/Deployment/models/llama-3-8b-v3`)."""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack outputs, by the names in `iac.program.outputs.OUTPUTS`."""
+
+    @property
+    def namespace(self) -> pulumi.CustomResource | None:
+        """The Namespace resource, when the stack creates it."""
+        namespace = self.compiled.release.cluster.namespace
+        return self.resources.get(f"v1/Namespace/{namespace}")
+
+
+def main() -> Deployed:
+    """The Pulumi program: read config, compile the stack file, register, export outputs."""
+    config = pulumi.Config(settings.NAMESPACE)
+    root = _project_root()
+    try:
+        path = settings.stack_file(config.get(settings.STACK), os.environ, pulumi.get_stack(), root)
+        compiled = compile_file(path)
+    except IacError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    deployed = deploy(
+        compiled,
+        ProviderSettings(
+            kubeconfig=config.get_secret(settings.KUBECONFIG),
+            context=config.get(settings.CONTEXT),
+            render_dir=config.get(settings.RENDER_DIR),
+        ),
+    )
+    for name in OUTPUTS:
+        pulumi.export(name, deployed.outputs[name])
+    return deployed
+
+
+def compile_file(path: Path) -> Compiled:
+    """check_stack + compile_stack; warnings go to Pulumi's log, errors raise StackInvalid
+    (whose text is the diagnostics, one per line, as `iac validate` prints them)."""
+    diagnostics = Diagnostics()
+    compiled = compile_stack(check_stack(str(path), diagnostics), diagnostics)
+    for warning in diagnostics.sorted():
+        pulumi.log.warn(str(warning))
+    return compiled
+
+
+def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None) -> Deployed:
+    """Register the compiled objects; IacError (as pulumi.RunError) on an object the
+    program cannot register."""
+    cluster = compiled.release.cluster
+    try:
+        placements = layout(compiled.objects)
+        constructors = [kinds.constructor(p.obj) for p in placements]
+    except (IacError, LayoutError) as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+    provider = cluster_provider(cluster, provider_settings or ProviderSettings())
+    inherit = pulumi.ResourceOptions(providers=[provider])
+    cluster_component = ClusterComponent(cluster.name, inherit)
+    model_names = sorted(set(compiled.release.models) | {p.model for p in placements if p.model})
+    models = {name: ModelComponent(name, inherit) for name in model_names}
+
+    registered: list[pulumi.CustomResource] = []
+    resources: dict[str, pulumi.CustomResource] = {}
+    for placement, (cls, arguments) in zip(placements, constructors, strict=True):
+        owner = cluster_component if placement.model is None else models[placement.model]
+        opts = pulumi.ResourceOptions(
+            parent=owner,
+            provider=provider,
+            depends_on=[registered[i] for i in placement.depends_on] or None,
+            custom_timeouts=_custom_timeouts(placement.timeouts),
+        )
+        resource = cls(placement.logical_name, opts=opts, **arguments)
+        registered.append(resource)
+        resources[object_id(placement.obj)] = resource
+
+    outputs = stack_outputs(compiled.release)
+    per_model = outputs_by_model(compiled)
+    for name, component in models.items():
+        component.register_outputs(per_model.get(name, {}))
+    cluster_component.register_outputs({})
+    return Deployed(compiled, provider, cluster_component, models, resources, outputs)
+
+
+def cluster_provider(cluster: Cluster, provider_settings: ProviderSettings) -> k8s.Provider:
+    """One explicit provider per cluster. `cluster_identifier` is the stack's cluster name,
+    so a rotated kubeconfig or another context for the same cluster updates the provider
+    instead of replacing every object on it."""
+    return k8s.Provider(
+        cluster.name,
+        cluster_identifier=cluster.name,
+        kubeconfig=provider_settings.kubeconfig,
+        context=provider_settings.context,
+        render_yaml_to_directory=provider_settings.render_dir,
+    )
+
+
+def outputs_by_model(compiled: Compiled) -> dict[str, dict[str, Any]]:
+    """What each model component shows as its outputs: its environments' endpoints."""
+    return {name: {"endpoints": urls} for name, urls in endpoints(compiled.release).items()}
+
+
+def _custom_timeouts(timeouts: Timeouts | None) -> pulumi.CustomTimeouts | None:
+    if timeouts is None:
+        return None
+    return pulumi.CustomTimeouts(
+        create=_duration(timeouts.create), update=_duration(timeouts.update)
+    )
+
+
+def _duration(seconds: int) -> str:
+    """A Go duration, as Pulumi parses custom timeouts: `1h5m`, `20m`, `1210s` → `20m10s`."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return text + (f"{secs}s" if secs or not text else "")
+
+
+def _project_root() -> Path:
+    """The folder of Pulumi.yaml. Older language hosts do not pass it, and mocks leave a
+    placeholder: then the working directory, which the engine sets to the project."""
+    root = pulumi.get_root_directory()
+    return Path(root) if root and os.path.isabs(root) and os.path.isdir(root) else Path.cwd()

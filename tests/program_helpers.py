@@ -1,0 +1,155 @@
+"""Run the Pulumi program under `pulumi.runtime.set_mocks` and record what it registers.
+
+`MockResourceArgs` carries no resource options, so a `MockMonitor` subclass records each
+`RegisterResource` request (parent, dependencies, provider, custom timeouts) next to the
+inputs the mocks see. The mock monitor is semi-internal Pulumi API: the SDK is pinned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+
+import iac.program
+from iac.program.deploy import Deployed
+
+PROJECT = "iac-test"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Every resource gets its inputs back as its state, like a provider that echoes."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class Registration:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    dependencies: tuple[str, ...]
+    provider: str
+    custom: bool
+    custom_timeouts: dict[str, str] | None
+    inputs: dict[str, Any]
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        timeouts = request.customTimeouts
+        recorded = Registration(
+            type=request.type,
+            name=request.name,
+            urn=response.urn,
+            parent=request.parent,
+            dependencies=tuple(request.dependencies),
+            provider=request.provider,
+            custom=request.custom,
+            custom_timeouts=(
+                {"create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+                if request.HasField("customTimeouts")
+                else None
+            ),
+            inputs=rpc.deserialize_properties(request.object)
+            if request.type != "pulumi:pulumi:Stack"
+            else {},
+        )
+        with self._lock:
+            self.registrations.append(recorded)
+        return response
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class ProgramRun:
+    deployed: Deployed | None
+    registrations: list[Registration]
+    logs: list[logging.LogRecord] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def warnings(self) -> list[str]:
+        return [r.getMessage() for r in self.logs if r.levelno == logging.WARNING]
+
+    def kubernetes(self) -> list[Registration]:
+        """Registrations of Kubernetes objects (not the provider, not components)."""
+        return [
+            r
+            for r in self.registrations
+            if r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:")
+        ]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+    def one(self, type_: str, name: str) -> Registration:
+        found = [r for r in self.registrations if r.type == type_ and r.name == name]
+        assert len(found) == 1, (type_, name, [(r.type, r.name) for r in self.registrations])
+        return found[0]
+
+
+def run_program(
+    stack_file: Path | None,
+    *,
+    stack: str = "dev",
+    config: Mapping[str, str] | None = None,
+    preview: bool = False,
+    entry: Callable[[], Deployed] = iac.program.main,
+) -> ProgramRun:
+    """Run the program (`entry`: `iac.program.main()`) as `pulumi up` (or preview) would,
+    under mocks. Raises what the program raises (pulumi.RunError for a user error)."""
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    handler = _Records()
+    logger = logging.getLogger(f"iac-program-test-{id(handler)}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=logger
+    )
+    values = {"iac:stack": str(stack_file)} if stack_file is not None else {}
+    values.update(config or {})
+    pulumi.runtime.set_all_config(dict(values), [])
+    result: dict[str, Deployed] = {}
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        deployed = entry()
+        result["deployed"] = deployed
+        return deployed.provider.urn
+
+    try:
+        program()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        logger.removeHandler(handler)
+    root = pulumi.runtime.get_root_resource()
+    exports = dict(getattr(root, "outputs", {}) or {})
+    return ProgramRun(result.get("deployed"), monitor.registrations, handler.records, exports)
