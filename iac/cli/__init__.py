@@ -11,7 +11,7 @@ import traceback
 
 import click
 
-from iac.cli import cost, init, lifecycle, plan, render, schema, simulate, status, validate
+from iac.cli import cost, init, lifecycle, plan, render, schema, simulate, status, up, validate
 from iac.errors import IacError
 
 
@@ -45,6 +45,7 @@ cli.add_command(simulate.simulate_command)
 cli.add_command(cost.cost_command)
 cli.add_command(status.status_command)
 cli.add_command(init.init_command)
+cli.add_command(up.up_command)
 for command in (
     lifecycle.promote_command,
     lifecycle.deactivate_command,

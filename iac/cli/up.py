@@ -1,0 +1,101 @@
+"""`iac up STACK --stack NAME [--project-dir DIR] [--yes] [--no-rollback]`"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from iac.compile import Compiled, compile_stack
+from iac.diagnostics import Diagnostics
+from iac.diff.plan import make_plan
+from iac.diff.report import to_text
+from iac.errors import IacError, StackInvalid
+from iac.policy import check_with_policies
+from iac.rollout.executor import prometheus_reader, run
+from iac.rollout.stages import stages
+from iac.validate import check_stack
+
+
+@click.command("up")
+@click.argument("stack", metavar="STACK")
+@click.option("--stack", "stack_name", envvar="PULUMI_STACK", required=True, help="Pulumi stack.")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Folder of the Pulumi project (its Pulumi.yaml).",
+)
+@click.option("--yes", is_flag=True, help="Apply without asking (CI).")
+@click.option("--no-rollback", is_flag=True, help="On a failure, stop where it failed.")
+def up_command(
+    stack: str, stack_name: str, project_dir: Path, yes: bool, no_rollback: bool
+) -> None:
+    """Roll the change out through Pulumi, step by step: each promotion's traffic moves as
+    its `promotion:` settings say, gates are checked after each step, and a failure rolls
+    back to the release that was live. An interrupted run resumes. Exit 0 when the head is
+    applied, 1 otherwise."""
+    from iac.program.automation import SOURCES, AutomationEngine
+
+    diagnostics = Diagnostics()
+    head_stack, _ = check_with_policies(stack, diagnostics)
+    for warning in diagnostics.sorted():
+        click.echo(str(warning), err=True)
+    head = compile_stack(head_stack)
+    # The stack files as applied, relative to their common folder: what a later run (and
+    # `iac plan --base live`) compares with and rolls back to.
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in head_stack.files])
+    sources = {
+        "stack": os.path.relpath(os.path.abspath(head_stack.file), root),
+        "files": {os.path.relpath(os.path.abspath(f), root): _read(f) for f in head_stack.files},
+    }
+    engine = AutomationEngine(
+        project_dir.resolve(), stack_name, sources, report=lambda line: click.echo(line, err=True)
+    )
+    base = _live(engine.outputs().get(SOURCES))
+    plan = make_plan(base, head)
+    click.echo(to_text(plan, f"iac up: {stack} on stack {stack_name}", click.style), nl=False)
+    if plan.failed:
+        sys.exit(1)
+    if not yes and not click.confirm("Apply these changes?", default=False):
+        raise IacError("nothing applied")
+    reader = prometheus_reader(head.release.cluster.prometheus)
+    outcome = run(
+        stages(head_stack, plan.rollouts),
+        engine,
+        base,
+        reader,
+        rollback=not no_rollback,
+        report=lambda line: click.echo(line, err=True),
+    )
+    click.echo(f"{outcome.status}" + (f": {outcome.reason}" if outcome.reason else ""))
+    if outcome.status != "done":
+        sys.exit(1)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _live(sources: object) -> Compiled | None:
+    """The release that is live, from the stack files recorded at the last apply."""
+    if not isinstance(sources, dict) or not isinstance(sources.get("files"), dict):
+        return None
+    with tempfile.TemporaryDirectory(prefix="iac-live-") as tmp:
+        for relative, text in sources["files"].items():
+            path = Path(tmp, relative).resolve()
+            if not str(path).startswith(str(Path(tmp).resolve())):
+                continue  # recorded paths stay inside the folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(str(text), encoding="utf-8")
+        try:
+            return compile_stack(check_stack(os.path.join(tmp, str(sources["stack"]))))
+        except StackInvalid as exc:
+            raise IacError(
+                f"the live stack files no longer check ({exc}); apply with a fixed iac"
+            ) from None

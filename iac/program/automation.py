@@ -1,0 +1,123 @@
+"""`iac up`'s engine: Pulumi's Automation API with an inline program built from the same
+compiler, one compiled stage at a time.
+
+Each apply registers the stage's objects exactly as the Pulumi program does
+(`iac.program.deploy.deploy`), plus two outputs of its own: `rollout` (the progress, so an
+interrupted run resumes) and `sources` (the stack files as applied, so `iac up` and
+`iac plan --base live` know what is live). The stack's settings (backend, secrets provider,
+`iac:*` config such as `renderDir`) are the project's, from its `Pulumi.yaml` folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi import automation as auto
+
+from iac.compile import Compiled
+from iac.errors import IacError
+from iac.program import settings
+from iac.program.deploy import ProviderSettings, deploy
+from iac.program.outputs import OUTPUTS
+from iac.rollout.executor import EngineError, Progress
+
+ROLLOUT = "rollout"
+SOURCES = "sources"
+
+
+class AutomationEngine:
+    """Applies compiled stages to one Pulumi stack of the project in `project_dir`."""
+
+    def __init__(
+        self,
+        project_dir: Path,
+        stack_name: str,
+        sources: dict[str, Any],
+        report: Callable[[str], None] = print,
+    ) -> None:
+        if not (project_dir / "Pulumi.yaml").is_file():
+            raise IacError(
+                f"{project_dir}: no Pulumi.yaml here; run `iac init` or pass --project-dir"
+            )
+        self.project_dir = project_dir
+        self.stack_name = stack_name
+        self.sources = sources
+        self.report = report
+        with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
+            self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
+
+    def _stack(self, program: Callable[[], None]) -> auto.Stack:
+        binary = shutil.which("pulumi")
+        command = (
+            auto.PulumiCommand(root=str(Path(binary).parent.parent), skip_version_check=True)
+            if binary
+            else None
+        )
+        try:
+            return auto.create_or_select_stack(
+                stack_name=self.stack_name,
+                project_name=self.project_name,
+                program=program,
+                opts=auto.LocalWorkspaceOptions(
+                    work_dir=str(self.project_dir),
+                    env_vars=dict(os.environ),
+                    pulumi_command=command,
+                ),
+            )
+        except FileNotFoundError:
+            raise IacError(
+                "iac up drives the Pulumi CLI, which is not on PATH; install it "
+                "(docs/pulumi-engine.md) and try again"
+            ) from None
+
+    def apply(self, compiled: Compiled, progress: Progress) -> None:
+        def program() -> None:
+            config = pulumi.Config(settings.NAMESPACE)
+            deployed = deploy(
+                compiled,
+                ProviderSettings(
+                    kubeconfig=config.get_secret(settings.KUBECONFIG),
+                    context=config.get(settings.CONTEXT),
+                    render_dir=_absolute(config.get(settings.RENDER_DIR), self.project_dir),
+                ),
+            )
+            for name in OUTPUTS:
+                pulumi.export(name, deployed.outputs[name])
+            pulumi.export(ROLLOUT, progress.to_dict())
+            pulumi.export(SOURCES, self.sources)
+
+        try:
+            self._stack(program).up(on_output=self.report, color="never")
+        except auto.ConcurrentUpdateError:
+            raise IacError(
+                f"stack {self.stack_name} is being updated by someone else (its lock is held); "
+                "one rollout per stack at a time: wait for it, or `pulumi cancel` a dead one"
+            ) from None
+        except auto.CommandError as exc:
+            raise EngineError(_last_lines(str(exc))) from None
+
+    def outputs(self) -> dict[str, Any]:
+        try:
+            found = self._stack(lambda: None).outputs()
+        except auto.CommandError:
+            return {}
+        return {name: value.value for name, value in found.items()}
+
+    def progress(self) -> Progress | None:
+        return Progress.from_dict(self.outputs().get(ROLLOUT))
+
+
+def _absolute(path: str | None, root: Path) -> str | None:
+    if path is None or os.path.isabs(path):
+        return path
+    return str(root / path)
+
+
+def _last_lines(text: str, count: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-count:])
