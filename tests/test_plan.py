@@ -367,7 +367,7 @@ def test_base_from_git_revision(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("base", "message"),
     [
-        ("live", "--base live reads the release from the Pulumi stack's outputs"),
+        ("live", "--base live needs the Pulumi stack: --stack NAME (or $PULUMI_STACK)"),
         ("git:", "--base git:REF needs a revision"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -36,7 +37,23 @@ from iac.validate import check_stack
     is_flag=True,
     help="Exit 0 when nothing changes, 2 when something does (1 stays an error).",
 )
-def plan_command(stack: str, base: str, fmt: str, detailed_exitcode: bool) -> None:
+@click.option(
+    "--stack", "stack_name", envvar="PULUMI_STACK", help="With --base live: the Pulumi stack."
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="With --base live: the folder of the Pulumi project.",
+)
+def plan_command(
+    stack: str,
+    base: str,
+    fmt: str,
+    detailed_exitcode: bool,
+    stack_name: str | None,
+    project_dir: Path,
+) -> None:
     """What changing the declarations will do: lifecycle events, findings, object changes,
     cost per month and the rollout of each promotion.
 
@@ -46,15 +63,15 @@ def plan_command(stack: str, base: str, fmt: str, detailed_exitcode: bool) -> No
     warnings = Diagnostics()
     head_stack, head = _compile(stack, warnings)
     if base == "live":
-        raise IacError(
-            "--base live reads the release from the Pulumi stack's outputs, which needs a "
-            "Pulumi backend; compare with a file or git:REF meanwhile"
-        )
-    with base_stack_path(base, stack) as base_path:
-        base_stack, base_compiled = (
-            _compile(base_path, Diagnostics(), "base") if base_path else (None, None)
-        )
-    base_pricing = base_stack.spec.pricing if base_stack else None
+        base_compiled = _live_base(stack_name, project_dir)
+        base_stack = None
+        base_pricing = None
+    else:
+        with base_stack_path(base, stack) as base_path:
+            base_stack, base_compiled = (
+                _compile(base_path, Diagnostics(), "base") if base_path else (None, None)
+            )
+        base_pricing = base_stack.spec.pricing if base_stack else None
     head_pricing = head_stack.spec.pricing
     simulations = _simulations(head_stack, base_compiled, head, base_pricing)
     plan = make_plan(
@@ -71,6 +88,19 @@ def plan_command(stack: str, base: str, fmt: str, detailed_exitcode: bool) -> No
         sys.exit(1)
     if detailed_exitcode and plan.changed:
         sys.exit(2)
+
+
+def _live_base(stack_name: str | None, project_dir: Path) -> Compiled | None:
+    """The release the Pulumi stack runs, from the stack files `iac up` recorded there."""
+    if not stack_name:
+        raise IacError("--base live needs the Pulumi stack: --stack NAME (or $PULUMI_STACK)")
+    from iac.program.automation import SOURCES, AutomationEngine, live_compiled
+
+    engine = AutomationEngine(project_dir.resolve(), stack_name, {}, report=lambda _: None)
+    found = live_compiled(engine.outputs().get(SOURCES))
+    if found is None:
+        click.echo(f"stack {stack_name} has no release recorded by `iac up`: all is new", err=True)
+    return found
 
 
 def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[ResolvedStack, Compiled]:

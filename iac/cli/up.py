@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
-from iac.compile import Compiled, compile_stack
+from iac.compile import compile_stack
 from iac.diagnostics import Diagnostics
 from iac.diff.plan import make_plan
 from iac.diff.report import to_text
-from iac.errors import IacError, StackInvalid
+from iac.errors import IacError
 from iac.policy import check_with_policies
 from iac.rollout.executor import prometheus_reader, run
 from iac.rollout.stages import stages
-from iac.validate import check_stack
 
 
 @click.command("up")
@@ -39,7 +37,7 @@ def up_command(
     its `promotion:` settings say, gates are checked after each step, and a failure rolls
     back to the release that was live. An interrupted run resumes. Exit 0 when the head is
     applied, 1 otherwise."""
-    from iac.program.automation import SOURCES, AutomationEngine
+    from iac.program.automation import SOURCES, AutomationEngine, live_compiled
 
     diagnostics = Diagnostics()
     head_stack, _ = check_with_policies(stack, diagnostics)
@@ -56,7 +54,7 @@ def up_command(
     engine = AutomationEngine(
         project_dir.resolve(), stack_name, sources, report=lambda line: click.echo(line, err=True)
     )
-    base = _live(engine.outputs().get(SOURCES))
+    base = live_compiled(engine.outputs().get(SOURCES))
     plan = make_plan(base, head)
     click.echo(to_text(plan, f"iac up: {stack} on stack {stack_name}", click.style), nl=False)
     if plan.failed:
@@ -80,22 +78,3 @@ def up_command(
 def _read(path: str) -> str:
     with open(path, encoding="utf-8") as handle:
         return handle.read()
-
-
-def _live(sources: object) -> Compiled | None:
-    """The release that is live, from the stack files recorded at the last apply."""
-    if not isinstance(sources, dict) or not isinstance(sources.get("files"), dict):
-        return None
-    with tempfile.TemporaryDirectory(prefix="iac-live-") as tmp:
-        for relative, text in sources["files"].items():
-            path = Path(tmp, relative).resolve()
-            if not str(path).startswith(str(Path(tmp).resolve())):
-                continue  # recorded paths stay inside the folder
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(str(text), encoding="utf-8")
-        try:
-            return compile_stack(check_stack(os.path.join(tmp, str(sources["stack"]))))
-        except StackInvalid as exc:
-            raise IacError(
-                f"the live stack files no longer check ({exc}); apply with a fixed iac"
-            ) from None
