@@ -7,6 +7,7 @@ inputs the mocks see. The mock monitor is semi-internal Pulumi API: the SDK is p
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -145,11 +146,15 @@ def run_program(
         result["deployed"] = deployed
         return deployed.provider.urn
 
+    threshold = gc.get_threshold()
     try:
         program()
     finally:
         pulumi.runtime.set_all_config({}, [])
         logger.removeHandler(handler)
+        # main() tunes the collector for a large run; give the test process its own back.
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
     root = pulumi.runtime.get_root_resource()
     exports = dict(getattr(root, "outputs", {}) or {})
     return ProgramRun(result.get("deployed"), monitor.registrations, handler.records, exports)

@@ -12,6 +12,7 @@ receive equal the rendered objects as they are.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
@@ -25,13 +26,14 @@ import yaml
 from click.testing import CliRunner
 from pulumi.runtime import rpc
 
+import iac.program
 from iac.cli import cli
 from iac.cli.init import init_command
 from iac.compile import compile_stack, object_id
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid
 from iac.program import kinds, layout, project, settings
-from iac.program.deploy import CLUSTER_TYPE, MODEL_TYPE, _duration
+from iac.program.deploy import CLUSTER_TYPE, GC_YOUNG_THRESHOLD, MODEL_TYPE, Deployed, _duration
 from iac.program.outputs import ENDPOINTS, OUTPUTS, RELEASE, stack_outputs
 from iac.validate import check_stack
 from tests.program_helpers import ProgramRun, Registration, run_program
@@ -204,7 +206,8 @@ def test_deployments_and_services_wait_longer_than_the_default_for_model_servers
             deadline = obj["spec"].get("progressDeadlineSeconds", 0)
             budget = max(startup + 600, deadline, 600)
             assert seconds(timeouts["create"]) == budget
-            assert seconds(timeouts["update"]) % budget == 0
+            # One pod's budget, then a server start per further wave of the rolling update.
+            assert (seconds(timeouts["update"]) - budget) % (budget - 600 or 1) == 0
             assert seconds(timeouts["update"]) >= budget
             assert timeouts["delete"] == ""
             if probe:  # a model server: longer than Pulumi's 10 minutes
@@ -311,12 +314,15 @@ def _deployment(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def test_rollout_timeout_counts_waves_of_surge() -> None:
+    # Startup probe 900 s + a node 600 s = 1500 s per pod; later waves reuse freed nodes.
     one = _deployment("a", strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2}})
-    assert layout.deployment_timeouts(one, 5) == layout.Timeouts(create=1500, update=4500)
+    assert layout.deployment_timeouts(one, 5) == layout.Timeouts(create=1500, update=3300)
     recreate = _deployment("a", strategy={"type": "Recreate"})
     assert layout.deployment_timeouts(recreate, 5).update == 1500
     default = _deployment("a")  # Kubernetes' default: RollingUpdate with maxSurge 25 %
-    assert layout.deployment_timeouts(default, 8).update == 1500 * math.ceil(8 / 2)
+    assert layout.deployment_timeouts(default, 8).update == 1500 + 900 * (math.ceil(8 / 2) - 1)
+    deadline = _deployment("a", progressDeadlineSeconds=2400)  # a longer deadline wins
+    assert layout.deployment_timeouts(deadline, 1) == layout.Timeouts(create=2400, update=2400)
 
 
 def test_layout_orders_dependencies_first_and_rejects_duplicates() -> None:
@@ -331,7 +337,7 @@ def test_layout_orders_dependencies_first_and_rejects_duplicates() -> None:
     assert [p.obj["kind"] for p in placements] == ["Namespace", "Deployment", "ScaledObject"]
     # The scaler waits for the Deployment, which waits for the Namespace: no direct edge.
     assert [p.depends_on for p in placements] == [(), (0,), (1,)]
-    assert placements[1].timeouts == layout.Timeouts(create=1500, update=4500)
+    assert placements[1].timeouts == layout.Timeouts(create=1500, update=1500 + 2 * 900)
     with pytest.raises(layout.LayoutError, match="same Pulumi URN"):
         layout.layout([_deployment("a"), _deployment("a")])
 
@@ -535,3 +541,19 @@ def test_pods_wait_for_their_claims_priority_and_templates() -> None:
     assert waits["PodTemplate/ns/warm"] == {"PriorityClass/low"}
     assert waits["CapacityBuffer/ns/warm"] == {"PodTemplate/ns/warm"}
     assert names.index("CapacityBuffer/ns/warm") > names.index("PodTemplate/ns/warm")
+
+
+def test_main_settles_the_garbage_collector_for_a_large_run() -> None:
+    seen: dict[str, int] = {}
+
+    def entry() -> Deployed:
+        deployed = iac.program.main()
+        seen["young"] = gc.get_threshold()[0]
+        seen["frozen"] = gc.get_freeze_count()
+        return deployed
+
+    before = gc.get_threshold()
+    run_program(ROOT / "examples" / "01-single-model" / "stack.yaml", entry=entry)
+    assert seen["young"] == GC_YOUNG_THRESHOLD
+    assert seen["frozen"] > 0
+    assert gc.get_threshold() == before  # the helper gives the test process its own back

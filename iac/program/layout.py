@@ -96,13 +96,15 @@ def layout(objects: Sequence[dict[str, Any]]) -> list[Placement]:
     """Placements of `objects`, in an order where every dependency comes first (the
     compiler's apply order when it already is one)."""
     index = _Index(objects)
+    names = [logical_name(obj) for obj in objects]
+    models = [owner(obj) for obj in objects]
     seen: dict[tuple[bool, str, str, str], int] = {}
     for position, obj in enumerate(objects):
-        identity = (owner(obj) is None, obj["apiVersion"], obj["kind"], logical_name(obj))
+        identity = (models[position] is None, obj["apiVersion"], obj["kind"], names[position])
         if identity in seen:
             raise LayoutError(
                 f"two objects would have the same Pulumi URN: {obj['apiVersion']} "
-                f"{logical_name(obj)} (objects {seen[identity] + 1} and {position + 1})"
+                f"{names[position]} (objects {seen[identity] + 1} and {position + 1})"
             )
         seen[identity] = position
     dependencies = [sorted(set(_dependencies(obj, index)) - {i}) for i, obj in enumerate(objects)]
@@ -112,8 +114,8 @@ def layout(objects: Sequence[dict[str, Any]]) -> list[Placement]:
     return [
         Placement(
             obj=objects[old],
-            logical_name=logical_name(objects[old]),
-            model=owner(objects[old]),
+            logical_name=names[old],
+            model=models[old],
             depends_on=tuple(sorted(position_of[d] for d in direct[old])),
             timeouts=_timeouts(objects[old], index),
         )
@@ -424,7 +426,8 @@ def pod_budget(workload: Mapping[str, Any]) -> int:
     """How long one new pod may take to become ready: a node (NODE_PROVISIONING_SECONDS,
     image pull included) plus the server's startup (its startup probe's initialDelaySeconds
     + failureThreshold × periodSeconds), and never less than the workload's own
-    progressDeadlineSeconds, so Kubernetes reports a stuck rollout before Pulumi gives up."""
+    progressDeadlineSeconds (the compiler's word on how long a pod may take to progress,
+    which may count more than the probe, such as downloading weights)."""
     pod = _get(workload, "spec", "template", "spec") or {}
     startup = max((_startup_seconds(c) for c in pod.get("containers") or []), default=0)
     deadline = int(_get(workload, "spec", "progressDeadlineSeconds") or 0)
@@ -432,16 +435,19 @@ def pod_budget(workload: Mapping[str, Any]) -> int:
 
 
 def deployment_timeouts(deployment: Mapping[str, Any], max_replicas: int) -> Timeouts:
-    """Create waits for one pod: a Deployment without `replicas` (KEDA owns it) starts one.
-    Update waits for a rolling update of up to `max_replicas` pods, in waves of `maxSurge`
-    new pods that each need a pod's budget (`pod_budget`)."""
+    """Create waits for one pod (`pod_budget`): a Deployment without `replicas` (KEDA owns
+    it) starts one. Update waits for a rolling update of up to `max_replicas` pods, in waves
+    of `maxSurge` new pods: the first wave may need a new node (a pod's budget), each later
+    one lands on nodes freed by the pods it replaced and needs a server start (the budget
+    without the node)."""
     budget = pod_budget(deployment)
     strategy = _get(deployment, "spec", "strategy") or {}
     waves = 1
     if strategy.get("type", "RollingUpdate") == "RollingUpdate":
         surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
-        waves = math.ceil(max_replicas / _surge_pods(surge, max_replicas))
-    return Timeouts(create=budget, update=budget * max(1, waves))
+        waves = max(1, math.ceil(max_replicas / _surge_pods(surge, max_replicas)))
+    start = budget - NODE_PROVISIONING_SECONDS
+    return Timeouts(create=budget, update=budget + (waves - 1) * start)
 
 
 def _startup_seconds(container: Mapping[str, Any]) -> int:
