@@ -32,6 +32,8 @@ REQUEST_BUDGET_SECONDS = 120
 SHM_CAP_MIB = 16 * 1024
 """/dev/shm is memory-backed and counts against the pod's memory: half of it, at most 16Gi."""
 CONTAINER = "server"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+"""pulumi-kubernetes' annotation: register the object without waiting for it to be ready."""
 
 
 def deployment_object(
@@ -135,14 +137,19 @@ def deployment_object(
         object_labels[labels.ACCELERATOR] = parse_accelerator(accelerator)[0]
     if release.node_pool:
         object_labels[labels.NODE_POOL] = release.node_pool
+    metadata: dict[str, Any] = {
+        "name": release.object_name,
+        "namespace": cluster.namespace,
+        "labels": object_labels,
+    }
+    if not release.active:
+        # Deactivated: KEDA holds it at zero; Pulumi must not start a GPU pod and wait for a
+        # model nobody calls. On the object, not the pod template: reactivating restarts nothing.
+        metadata["annotations"] = {SKIP_AWAIT: "true"}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {
-            "name": release.object_name,
-            "namespace": cluster.namespace,
-            "labels": object_labels,
-        },
+        "metadata": metadata,
         "spec": {
             # No `replicas`: KEDA owns the count (see module docstring).
             "revisionHistoryLimit": 3,
