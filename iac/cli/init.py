@@ -41,18 +41,23 @@ def init_command(
     lines = [f"Created Pulumi project '{project.name}' in {where}:"]
     lines += [f"  {path}" for path in project.files]
     runtime = f"virtualenv {virtualenv}" if virtualenv else "python3 from PATH"
-    lines += [
-        f"The program runs with {runtime}.",
-        "",
-        "Next steps:",
-        f"  cd {where}",
-        "  pulumi login --local              # or your own backend",
-        f"  pulumi stack init {STACK_NAME}              # its stack file: stacks/{STACK_NAME}.yaml",
-        "  pulumi config set iac:context NAME   # optional: a kubeconfig context",
-        "  pulumi config set iac:renderDir out  # optional: write manifests, apply nothing",
-        f"  iac render stacks/{STACK_NAME}.yaml     # what `pulumi up` will apply",
-        "  pulumi up",
-        "Models read Secrets by name (hf-token here): see __main__.py to create one from "
-        "`pulumi config set --secret`, or create it with kubectl.",
+    steps = [
+        (f"cd {where}", ""),
+        ("pulumi login --local", "or your own backend"),
+        (f"pulumi stack init {STACK_NAME}", f"its stack file: stacks/{STACK_NAME}.yaml"),
+        ("pulumi config set iac:context NAME", "optional: a kubeconfig context"),
+        ("pulumi config set iac:renderDir out", "optional: write manifests, apply nothing"),
+        (f"iac render stacks/{STACK_NAME}.yaml", "exactly what `pulumi up` will apply"),
+        ("pulumi up", ""),
     ]
+    width = max(len(command) for command, _ in steps)
+    lines += [f"The program runs with {runtime}.", "", "Next steps:"]
+    lines += [
+        f"  {command:<{width}}  # {comment}" if comment else f"  {command}"
+        for command, comment in steps
+    ]
+    lines.append(
+        "Models read Secrets by name (hf-token here): see __main__.py to create one from "
+        "`pulumi config set --secret`, or create it with kubectl."
+    )
     click.echo("\n".join(lines))
