@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iac.compile import labels
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
 from iac.compile.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
@@ -254,3 +255,16 @@ def _check_name_collisions(
                     f"like those of deployment '{other[1]}' of model '{other[0]}'; rename one",
                     origins.path(),
                 )
+
+
+def object_metadata(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:
+    """Metadata of a deployment's Service, PDB, ScaledObject and InterceptorRoute: its name,
+    the stack's namespace, its labels and the environment it serves (objects, never pods)."""
+    return {
+        "name": release.object_name,
+        "namespace": cluster.namespace,
+        "labels": labels.with_environment(
+            labels.workload(release.model, release.name, release.object_name),
+            release.environment,
+        ),
+    }

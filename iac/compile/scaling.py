@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from iac.compile import labels
-from iac.compile.release import DeploymentRelease
+from iac.compile.release import DeploymentRelease, object_metadata
 from iac.diagnostics import Diagnostics
 from iac.spec.resolved import Origins
 from iac.spec.stack import Cluster
@@ -71,13 +70,7 @@ def scaled_object(
                 "threshold": _number(scaling.target_per_replica),
             },
         }
-    metadata: dict[str, Any] = {
-        "name": release.object_name,
-        "namespace": cluster.namespace,
-        "labels": labels.with_environment(
-            labels.workload(release.model, release.name, release.object_name), release.environment
-        ),
-    }
+    metadata = object_metadata(release, cluster)
     if annotations:
         metadata["annotations"] = annotations
     return {
@@ -155,14 +148,7 @@ def interceptor_route(release: DeploymentRelease, cluster: Cluster) -> dict[str,
     return {
         "apiVersion": "http.keda.sh/v1beta1",
         "kind": "InterceptorRoute",
-        "metadata": {
-            "name": release.object_name,
-            "namespace": cluster.namespace,
-            "labels": labels.with_environment(
-                labels.workload(release.model, release.name, release.object_name),
-                release.environment,
-            ),
-        },
+        "metadata": object_metadata(release, cluster),
         "spec": {
             "target": {"service": release.object_name, "port": release.port},
             "rules": [

@@ -15,7 +15,7 @@ from iac.catalog import catalog
 from iac.compile import labels
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.quantity import format_mebibytes, memory_bytes
-from iac.compile.release import DeploymentRelease
+from iac.compile.release import DeploymentRelease, object_metadata
 from iac.compile.weights import download_container, weights_mount, weights_volume
 from iac.spec.stack import Cluster
 from iac.spec.types import parse_accelerator
@@ -179,14 +179,7 @@ def service_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, An
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {
-            "name": release.object_name,
-            "namespace": cluster.namespace,
-            "labels": labels.with_environment(
-                labels.workload(release.model, release.name, release.object_name),
-                release.environment,
-            ),
-        },
+        "metadata": object_metadata(release, cluster),
         "spec": {
             "type": "ClusterIP",
             "selector": labels.selector(release.model, release.name),
@@ -202,14 +195,7 @@ def disruption_budget(release: DeploymentRelease, cluster: Cluster) -> dict[str,
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": {
-            "name": release.object_name,
-            "namespace": cluster.namespace,
-            "labels": labels.with_environment(
-                labels.workload(release.model, release.name, release.object_name),
-                release.environment,
-            ),
-        },
+        "metadata": object_metadata(release, cluster),
         "spec": {
             "maxUnavailable": 1,
             # A pod still loading its model is not serving: let drains evict it.
