@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from iac.compile import compile_stack
+from iac.compile import compile_release
 from iac.diagnostics import Diagnostics
 from iac.diff.plan import make_plan
 from iac.diff.report import to_text
@@ -40,10 +40,10 @@ def up_command(
     from iac.program.automation import SOURCES, AutomationEngine, live_compiled
 
     diagnostics = Diagnostics()
-    head_stack, _ = check_with_policies(stack, diagnostics)
+    head_stack, head_release = check_with_policies(stack, diagnostics)
     for warning in diagnostics.sorted():
         click.echo(str(warning), err=True)
-    head = compile_stack(head_stack)
+    head = compile_release(head_stack, head_release)  # the release is built once
     # The stack files as applied, relative to their common folder: what a later run (and
     # `iac plan --base live`) compares with and rolls back to.
     root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in head_stack.files])
