@@ -380,6 +380,22 @@ def test_an_invalid_stack_fails_with_its_diagnostics_and_no_traceback(tmp_path: 
     assert failed.value.__suppress_context__
 
 
+def test_an_error_level_policy_violation_stops_the_program(tmp_path: Path) -> None:
+    """`pulumi up` enforces the stack's `policies:` as `iac validate` does: nothing is
+    registered, and the message is the located finding."""
+    path = tmp_path / "stack.yaml"
+    stack = (ROOT / "examples" / "01-single-model" / "stack.yaml").read_text()
+    stack = stack.replace("../../modules/", f"{ROOT / 'modules'}/")
+    path.write_text(stack + "policies: {min_replicas: {min: 2}}\n")
+    with pytest.raises(pulumi.RunError) as failed:
+        run_program(path)
+    assert str(failed.value) == (
+        f"{path}:29:37: error: models.llama-3-8b.environments.production.autoscaling."
+        "min_replicas: production of llama-3-8b runs 1 replica(s) at least; the policy asks "
+        "for 2; set min_replicas: 2 on the environment [min-replicas]"
+    )
+
+
 def test_a_missing_stack_file_names_the_config_key(tmp_path: Path) -> None:
     with pytest.raises(pulumi.RunError, match=r"no such stack file .*iac:stack"):
         run_program(tmp_path / "nope.yaml")

@@ -13,14 +13,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from iac.compile import Compiled, compile_stack, object_id
+from iac.compile import Compiled, compile_release, object_id
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError
+from iac.gc_pause import gc_paused
+from iac.policy import check_with_policies
 from iac.program import kinds, settings
 from iac.program.layout import LayoutError, Timeouts, layout
 from iac.program.outputs import OUTPUTS, endpoints, stack_outputs
 from iac.spec.stack import Cluster
-from iac.validate import check_stack
 
 MODEL_TYPE = "iac:serving:Model"
 CLUSTER_TYPE = "iac:serving:Cluster"
@@ -111,10 +112,14 @@ def settle_garbage_collector() -> None:
 
 
 def compile_file(path: Path) -> Compiled:
-    """check_stack + compile_stack; warnings go to Pulumi's log, errors raise StackInvalid
-    (whose text is the diagnostics, one per line, as `iac validate` prints them)."""
+    """Everything `iac validate` checks (the stack's `policies:` included), then compile;
+    warnings go to Pulumi's log, errors raise StackInvalid (whose text is the diagnostics,
+    one per line, as `iac validate` prints them), so an error-level policy violation stops
+    `pulumi up` before anything is registered."""
     diagnostics = Diagnostics()
-    compiled = compile_stack(check_stack(str(path), diagnostics), diagnostics)
+    with gc_paused():  # plain data only, as in compile_stack (iac/gc_pause.py)
+        stack, release = check_with_policies(str(path), diagnostics)
+        compiled = compile_release(stack, release, diagnostics)
     for warning in diagnostics.sorted():
         pulumi.log.warn(str(warning))
     return compiled
