@@ -306,3 +306,41 @@ def test_pack_rules_without_settings_are_off_and_defaults_stay_on(tmp_path: Path
         "allowed-accelerators", "gpu-quota", "budget", "min-replicas", "no-scale-to-zero",
         "pinned-images", "scale-down-delay-floor",
     ]  # fmt: skip
+
+
+def _as_engine_sends(value: object) -> object:
+    """Properties as the engine hands them to a pack: every number a float."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _as_engine_sends(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_engine_sends(v) for v in value]
+    return value
+
+
+def test_pack_reads_the_engines_floats_as_the_compiler_wrote_them(tmp_path: Path) -> None:
+    """Found with the real engine (tests/e2e/test_program_cli.py): numbers arrive as floats,
+    in resource properties and in the pack's configuration."""
+    resources = _resources(tmp_path)
+    for resource in resources:
+        resource.props = _as_engine_sends(resource.props)  # type: ignore[assignment]
+    reported = _run(make_policy("min-replicas"), resources, {"min": 3.0})
+    assert [m for m, _ in reported] == [
+        "[min-replicas] llama/production/v1: production of llama runs 2 replica(s) at least; "
+        "the policy asks for 3; set min_replicas: 3 on the environment"
+    ]
+    floor = {"min": 600.0, "when_startup_over": 300.0}
+    assert _run(make_policy("scale-down-delay-floor"), resources, floor) == []
+
+
+def test_pack_config_schemas_carry_no_defaults() -> None:
+    """The engine fills a config schema's defaults into the configuration it passes; with
+    them, every rule that is off unless configured would look configured."""
+    for policy in all_policies():
+        schema = policy.config_schema
+        assert schema is not None
+        for name, prop in schema.properties.items():
+            assert "default" not in prop, (policy.name, name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -38,21 +37,20 @@ def up_command(
     back to the release that was live. An interrupted run resumes. Exit 0 when the head is
     applied, 1 otherwise."""
     from iac.program.automation import SOURCES, AutomationEngine, live_compiled
+    from iac.program.outputs import stack_sources
 
     diagnostics = Diagnostics()
     head_stack, head_release = check_with_policies(stack, diagnostics)
     for warning in diagnostics.sorted():
         click.echo(str(warning), err=True)
     head = compile_release(head_stack, head_release)  # the release is built once
-    # The stack files as applied, relative to their common folder: what a later run (and
-    # `iac plan --base live`) compares with and rolls back to.
-    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in head_stack.files])
-    sources = {
-        "stack": os.path.relpath(os.path.abspath(head_stack.file), root),
-        "files": {os.path.relpath(os.path.abspath(f), root): _read(f) for f in head_stack.files},
-    }
+    # The stack files as applied: what a later run (and `iac plan --base live`) compares
+    # with and rolls back to.
     engine = AutomationEngine(
-        project_dir.resolve(), stack_name, sources, report=lambda line: click.echo(line, err=True)
+        project_dir.resolve(),
+        stack_name,
+        stack_sources(head_stack),
+        report=lambda line: click.echo(line, err=True),
     )
     base = live_compiled(engine.outputs().get(SOURCES))
     plan = make_plan(base, head)
@@ -73,8 +71,3 @@ def up_command(
     click.echo(f"{outcome.status}" + (f": {outcome.reason}" if outcome.reason else ""))
     if outcome.status != "done":
         sys.exit(1)
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()

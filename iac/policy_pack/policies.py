@@ -12,6 +12,7 @@ strategy) are judged by `iac validate` / `iac plan` only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -44,11 +45,25 @@ def _settings_model(key: str) -> type[p.Rule]:
     raise TypeError(f"policies.{key} is not a rule")
 
 
+def _plain(value: Any) -> Any:
+    """Values as the compiler wrote them. The engine hands properties and configuration over
+    as JSON-like structs whose numbers are all floats (`minReplicaCount: 1.0`, a duration
+    of `600` arrives as `600.0`); whole floats become ints again, so messages and duration
+    fields read as in `iac validate`."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _objects(args: StackValidationArgs) -> list[dict[str, Any]]:
     """The registered Kubernetes objects, as manifests (pulumi-kubernetes inputs are the
     manifest's own fields)."""
     return [
-        dict(resource.props)
+        _plain(dict(resource.props))
         for resource in args.resources
         if resource.resource_type.startswith("kubernetes:") and "metadata" in resource.props
     ]
@@ -70,7 +85,8 @@ def make_policy(rule_id: str) -> StackValidationPolicy:
     default_on = p.Policies.model_fields[key].default_factory is not None
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        raw = {k: v for k, v in dict(args.get_config()).items() if k != "enforcementLevel"}
+        config = _plain(dict(args.get_config()))
+        raw = {k: v for k, v in config.items() if k != "enforcementLevel"}
         if not raw and not default_on:
             return  # a rule with no settings is off, as in the stack
         try:
@@ -95,10 +111,21 @@ def make_policy(rule_id: str) -> StackValidationPolicy:
         enforcement_level=EnforcementLevel.MANDATORY
         if level == "error"
         else EnforcementLevel.ADVISORY,
-        config_schema=PolicyConfigSchema(
-            properties=model.model_json_schema()["properties"] | {"provisioner": {"type": "string"}}
-        ),
+        config_schema=PolicyConfigSchema(properties=_config_properties(model)),
     )
+
+
+def _config_properties(model: type[p.Rule]) -> dict[str, Any]:
+    """The rule's settings as the pack's config schema, without their defaults: the engine
+    fills a schema's defaults into the configuration it passes, and a rule that is off
+    unless configured would then always look configured (`{enabled: true, level: error}`).
+    The rule's own model applies the same defaults when it validates the settings."""
+    properties = model.model_json_schema()["properties"]
+    stripped = {
+        name: {k: v for k, v in schema.items() if k != "default"}
+        for name, schema in properties.items()
+    }
+    return stripped | {"provisioner": {"type": "string"}}
 
 
 def _text(violation: Violation) -> str:

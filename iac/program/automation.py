@@ -25,12 +25,12 @@ from iac.compile import Compiled, compile_stack
 from iac.errors import IacError, StackInvalid
 from iac.program import settings
 from iac.program.deploy import ProviderSettings, deploy
-from iac.program.outputs import OUTPUTS
+from iac.program.outputs import OUTPUTS, SOURCES
 from iac.rollout.executor import EngineError, Progress
 from iac.validate import check_stack
 
 ROLLOUT = "rollout"
-SOURCES = "sources"
+__all__ = ["ROLLOUT", "SOURCES", "AutomationEngine", "live_compiled"]
 
 
 class AutomationEngine:
@@ -74,8 +74,8 @@ class AutomationEngine:
             )
         except FileNotFoundError:
             raise IacError(
-                "iac up drives the Pulumi CLI, which is not on PATH; install it "
-                "(docs/pulumi-engine.md) and try again"
+                "iac up and iac plan --base live drive the Pulumi CLI, which is not on PATH; "
+                "install it (docs/pulumi-engine.md) and try again"
             ) from None
 
     def apply(self, compiled: Compiled, progress: Progress) -> None:

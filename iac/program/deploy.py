@@ -20,7 +20,8 @@ from iac.gc_pause import gc_paused
 from iac.policy import check_with_policies
 from iac.program import kinds, settings
 from iac.program.layout import LayoutError, Timeouts, layout
-from iac.program.outputs import OUTPUTS, endpoints, stack_outputs
+from iac.program.outputs import OUTPUTS, SOURCES, endpoints, stack_outputs, stack_sources
+from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Cluster
 
 MODEL_TYPE = "iac:serving:Model"
@@ -81,7 +82,7 @@ def main() -> Deployed:
     root = _project_root()
     try:
         path = settings.stack_file(config.get(settings.STACK), os.environ, pulumi.get_stack(), root)
-        compiled = compile_file(path)
+        stack, compiled = compile_file(path)
     except IacError as exc:
         raise pulumi.RunError(str(exc)) from None
     settle_garbage_collector()
@@ -95,6 +96,8 @@ def main() -> Deployed:
     )
     for name in OUTPUTS:
         pulumi.export(name, deployed.outputs[name])
+    # What `iac plan --base live` rebuilds the live release from, as after `iac up`.
+    pulumi.export(SOURCES, stack_sources(stack))
     return deployed
 
 
@@ -111,7 +114,7 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def compile_file(path: Path) -> Compiled:
+def compile_file(path: Path) -> tuple[ResolvedStack, Compiled]:
     """Everything `iac validate` checks (the stack's `policies:` included), then compile;
     warnings go to Pulumi's log, errors raise StackInvalid (whose text is the diagnostics,
     one per line, as `iac validate` prints them), so an error-level policy violation stops
@@ -122,7 +125,7 @@ def compile_file(path: Path) -> Compiled:
         compiled = compile_release(stack, release, diagnostics)
     for warning in diagnostics.sorted():
         pulumi.log.warn(str(warning))
-    return compiled
+    return stack, compiled
 
 
 def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None) -> Deployed:
@@ -138,6 +141,9 @@ def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None
     provider = cluster_provider(cluster, provider_settings or ProviderSettings())
     inherit = pulumi.ResourceOptions(providers=[provider])
     cluster_component = ClusterComponent(cluster.name, inherit)
+    from iac.program import gke  # GKE node pools; none (and no pulumi_gcp) without them
+
+    node_pools = gke.register(compiled, cluster_component)
     model_names = sorted(set(compiled.release.models) | {p.model for p in placements if p.model})
     models = {name: ModelComponent(name, inherit) for name in model_names}
 
@@ -148,12 +154,15 @@ def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None
         opts = pulumi.ResourceOptions(
             parent=owner,
             provider=provider,
-            depends_on=[registered[i] for i in placement.depends_on] or None,
+            depends_on=[registered[i] for i in placement.depends_on]
+            + node_pools.selected_by(placement.obj)
+            or None,
             custom_timeouts=_custom_timeouts(placement.timeouts),
         )
         resource = cls(placement.logical_name, opts=opts, **arguments)
         registered.append(resource)
         resources[object_id(placement.obj)] = resource
+    resources.update(node_pools.resources)
 
     outputs = stack_outputs(compiled.release)
     per_model = outputs_by_model(compiled)

@@ -7,16 +7,22 @@ reading the names costs nothing.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from iac.compile.release import Release
+from iac.spec.resolved import ResolvedStack
 
 RELEASE = "release"
 """`Release.to_dict()`: who serves what, with which autoscaling (JSON-able)."""
 ENDPOINTS = "endpoints"
 """`{model: {environment: URL}}`: the stable endpoint of every environment."""
+SOURCES = "sources"
+"""`{"stack": PATH, "files": {PATH: TEXT}}`: the stack files as applied (paths relative to
+their common folder), from which `iac plan --base live` and `iac up` rebuild what is live."""
 OUTPUTS: tuple[str, ...] = (RELEASE, ENDPOINTS)
-"""Every output the program exports, by name."""
+"""Every output computed from the release alone, by name (the program also exports
+SOURCES)."""
 
 
 def stack_outputs(release: Release) -> dict[str, Any]:
@@ -33,3 +39,19 @@ def endpoints(release: Release) -> dict[str, dict[str, str]]:
         name: {env: f"{base}/environments/{env}/" for env in sorted(model.environments)}
         for name, model in sorted(release.models.items())
     }
+
+
+def stack_sources(stack: ResolvedStack) -> dict[str, Any]:
+    """The SOURCES output: the stack file and everything it imports, as text. Stack files
+    hold no secret values (they name Secrets), so the text can be kept in plain state."""
+    files = [os.path.abspath(f) for f in stack.files]
+    root = os.path.commonpath([os.path.dirname(f) for f in files])
+    return {
+        "stack": os.path.relpath(os.path.abspath(stack.file), root),
+        "files": {os.path.relpath(f, root): _read(f) for f in files},
+    }
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()

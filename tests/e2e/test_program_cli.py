@@ -1,0 +1,224 @@
+"""Plain `pulumi up` / `pulumi preview` of a project made by `iac init`: the project's own
+`__main__.py` (`iac.program.main()`) run by the real engine, as a user runs it.
+
+- `pulumi up` applies exactly what `iac render` prints, a second preview expects no changes,
+  and the stack outputs carry the release, the endpoints and the stack files as applied;
+- after a promotion edit, `pulumi preview --json` shows the creates, updates and deletes the
+  compiler's objects differ by, and `iac plan --base live` reads the live release from the
+  outputs of a plain `pulumi up`;
+- an error-level policy in the stack stops `pulumi up` with the located finding, applying
+  nothing;
+- the policy pack runs under `pulumi preview --policy-pack`, passing and failing;
+- a secret set with `pulumi config set --secret` appears in no output, state or log.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from iac.cli import cli
+from iac.compile import compile_stack, object_id
+from iac.program.layout import logical_name
+from iac.validate import check_stack
+
+if TYPE_CHECKING:
+    from conftest import PulumiEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "dev"
+SECRET = "canary-hf-token-51c0e2"
+MODEL = "llama-3-8b"
+K8S = "kubernetes:"
+
+
+@pytest.fixture
+def project(tmp_path: Path, pulumi_engine: PulumiEngine, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`iac init`, a second deployment in its stack file, a Pulumi stack rendering to a folder
+    instead of a cluster, and a secret in the stack's config."""
+    for key, value in pulumi_engine.env.items():  # for `iac plan --base live` in-process
+        monkeypatch.setenv(key, value)
+    directory = tmp_path / "project"
+    name = "iac-e2e-cli-" + tmp_path.name.replace("_", "-")[-30:]
+    created = CliRunner().invoke(cli, ["init", str(directory), "--name", name])
+    assert created.exit_code == 0, created.output
+    stack_file = directory / "stacks" / f"{STACK}.yaml"
+    text = stack_file.read_text()
+    v1 = "      v1: {}"
+    assert v1 in text
+    stack_file.write_text(text.replace(v1, v1 + "\n      v2: {image: vllm/vllm-openai:v0.7.0}", 1))
+    pulumi_engine.run("stack", "init", STACK, cwd=directory)
+    pulumi_engine.run("config", "set", "iac:renderDir", "rendered", cwd=directory)
+    pulumi_engine.run("config", "set", "--secret", "hfToken", SECRET, cwd=directory)
+    return directory
+
+
+def rendered(project: Path) -> dict[str, str]:
+    """The manifests the provider wrote, by object ID, as canonical JSON."""
+    found = {}
+    for path in (project / "rendered").rglob("*.yaml"):
+        obj = yaml.safe_load(path.read_text())
+        found[object_id(obj)] = json.dumps(obj, sort_keys=True)
+    return found
+
+
+def compiled(project: Path) -> list[dict[str, Any]]:
+    return compile_stack(check_stack(str(project / "stacks" / f"{STACK}.yaml"))).objects
+
+
+def canonical(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return {object_id(o): json.dumps(o, sort_keys=True) for o in objects}
+
+
+def expected_steps(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(op, logical name) for every object the two compiled releases differ by."""
+    before = {logical_name(o): json.dumps(o, sort_keys=True) for o in base}
+    after = {logical_name(o): json.dumps(o, sort_keys=True) for o in head}
+    steps = {("create", n) for n in after.keys() - before.keys()}
+    steps |= {("delete", n) for n in before.keys() - after.keys()}
+    steps |= {("update", n) for n in after.keys() & before.keys() if after[n] != before[n]}
+    return steps
+
+
+def preview_steps(preview: dict[str, Any]) -> set[tuple[str, str]]:
+    """(op, logical name) of the Kubernetes objects a `pulumi preview --json` would change."""
+    return {
+        (step["op"], step["urn"].rpartition("::")[2])
+        for step in preview["steps"]
+        if step["op"] != "same"
+        and step["urn"].rpartition("::")[0].rpartition("$")[2].startswith(K8S)
+    }
+
+
+def iac(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.e2e
+def test_pulumi_up_applies_what_iac_render_prints_and_a_promotion_previews_as_planned(
+    project: Path, pulumi_engine: PulumiEngine
+) -> None:
+    run = pulumi_engine.run
+    outputs_seen = []
+
+    first = run("up", "--yes", "--skip-preview", cwd=project)
+    outputs_seen.append(first.stdout + first.stderr)
+    base = compiled(project)
+    assert rendered(project) == canonical(base)
+    # Nothing changed: a preview must say so (non-zero exit otherwise).
+    unchanged = run("preview", "--expect-no-changes", cwd=project)
+    outputs_seen.append(unchanged.stdout + unchanged.stderr)
+
+    outputs = json.loads(run("stack", "output", "--json", cwd=project).stdout)
+    assert outputs["endpoints"] == {
+        MODEL: {"production": "https://models.example.com/environments/production/"}
+    }
+    assert outputs["release"]["models"][MODEL]["environments"]["production"] == {
+        "traffic": {"v1": 100}
+    }
+    assert outputs["sources"]["stack"] == f"stacks/{STACK}.yaml"
+    assert set(outputs["sources"]["files"]) == {f"stacks/{STACK}.yaml", "modules/vllm.yaml"}
+
+    promoted = iac(
+        "promote", str(project / "stacks" / f"{STACK}.yaml"), MODEL, "v2", "--to", "production"
+    )
+    assert promoted.exit_code == 0, promoted.output
+    head = compiled(project)
+    preview = run("preview", "--json", cwd=project)
+    outputs_seen.append(preview.stdout + preview.stderr)
+    steps = preview_steps(json.loads(preview.stdout))
+    assert steps == expected_steps(base, head)
+    assert ("update", f"HTTPRoute/models/{MODEL}") in steps  # production's traffic moves
+
+    # `iac plan --base live` reads what the plain `pulumi up` applied from its outputs.
+    plan = iac(
+        "plan", str(project / "stacks" / f"{STACK}.yaml"), "--base", "live",
+        "--stack", STACK, "--project-dir", str(project), "--format", "json",
+    )  # fmt: skip
+    assert plan.exit_code == 0, plan.output
+    planned = json.loads(plan.stdout)
+    assert [(e["kind"], e["model"], e.get("environment")) for e in planned["events"]] == [
+        ("promote", MODEL, "production")
+    ]
+    summary = json.loads(preview.stdout)["changeSummary"]
+    objects = planned["objects"]
+    assert (len(objects["added"]), len(objects["changed"]), len(objects["removed"])) == (
+        summary.get("create", 0),
+        summary.get("update", 0),
+        summary.get("delete", 0),
+    )
+
+    second = run("up", "--yes", "--skip-preview", cwd=project)
+    outputs_seen.append(second.stdout + second.stderr)
+    assert rendered(project) == canonical(head)
+    outputs = json.loads(run("stack", "output", "--json", cwd=project).stdout)
+    assert outputs["release"]["models"][MODEL]["environments"]["production"] == {
+        "traffic": {"v2": 100}
+    }
+
+    # The secret is encrypted in the stack's config and appears nowhere else.
+    state = run("stack", "export", cwd=project).stdout
+    assert state
+    assert SECRET not in state
+    assert SECRET not in (project / f"Pulumi.{STACK}.yaml").read_text()
+    assert not [text for text in outputs_seen if SECRET in text]
+    assert not [
+        p for p in (project / "rendered").rglob("*") if p.is_file() and SECRET in p.read_text()
+    ]
+
+
+@pytest.mark.e2e
+def test_an_error_level_policy_stops_pulumi_up_and_applies_nothing(
+    project: Path, pulumi_engine: PulumiEngine
+) -> None:
+    stack_file = project / "stacks" / f"{STACK}.yaml"
+    stack_file.write_text(stack_file.read_text() + "policies: {min_replicas: {min: 2}}\n")
+    failed = pulumi_engine.run("up", "--yes", "--skip-preview", cwd=project, check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output
+    assert (
+        f"{stack_file}:30:37: error: models.{MODEL}.environments.production.autoscaling."
+        f"min_replicas: production of {MODEL} runs 1 replica(s) at least; the policy asks for "
+        "2; set min_replicas: 2 on the environment [min-replicas]"
+    ) in output
+    assert "Traceback" not in output
+    assert not (project / "rendered").exists()
+    state = json.loads(pulumi_engine.run("stack", "export", cwd=project).stdout)
+    assert not [r for r in state["deployment"].get("resources") or [] if r["type"].startswith(K8S)]
+
+
+@pytest.mark.e2e
+def test_the_policy_pack_runs_under_pulumi_preview(
+    project: Path, pulumi_engine: PulumiEngine, tmp_path: Path
+) -> None:
+    pack = str(ROOT / "iac" / "policy_pack")
+    passing, failing = tmp_path / "passing.json", tmp_path / "failing.json"
+    passing.write_text(json.dumps({"gpu-quota": {"per_model": 4}}))
+    failing.write_text(json.dumps({"min-replicas": {"min": 3}, "gpu-quota": {"per_model": 1}}))
+
+    ok = pulumi_engine.run(
+        "preview", "--policy-pack", pack, "--policy-pack-config", str(passing), cwd=project
+    )
+    assert "✅ iac-serving" in ok.stdout, ok.stdout
+
+    bad = pulumi_engine.run(
+        "preview", "--policy-pack", pack, "--policy-pack-config", str(failing), cwd=project,
+        check=False,
+    )  # fmt: skip
+    output = bad.stdout + bad.stderr
+    assert bad.returncode != 0, output
+    assert "❌ iac-serving" in output
+    assert (
+        f"[min-replicas] {MODEL}/production/v1: production of {MODEL} runs 1 replica(s) at "
+        "least; the policy asks for 3; set min_replicas: 3 on the environment"
+    ) in output
+    assert (
+        f"[gpu-quota] {MODEL}: {MODEL} may use 3 GPUs at max replicas; the quota is 1 per "
+        "model; lower max_replicas, or raise policies.gpu_quota.per_model"
+    ) in output
+    assert "invalid policy configuration" not in output
