@@ -19,8 +19,22 @@ import yaml
 import iac
 from iac.errors import IacError
 
-SOURCE_ROOT = Path(iac.__file__).resolve().parent.parent
-STARTER = SOURCE_ROOT / "examples" / "01-single-model" / "stack.yaml"
+STARTER_STACK = Path("examples") / "01-single-model" / "stack.yaml"
+"""The starter stack, relative to a tree that also holds the modules and schemas it names."""
+
+
+def _starter_root() -> Path:
+    """The source checkout `iac` runs from, or the copy of its starter files packaged in the
+    wheel (`iac/_starter`, see pyproject.toml), whichever has the starter stack."""
+    package = Path(iac.__file__).resolve().parent
+    for root in (package.parent, package / "_starter"):
+        if (root / STARTER_STACK).is_file():
+            return root
+    return package / "_starter"
+
+
+SOURCE_ROOT = _starter_root()
+STARTER = SOURCE_ROOT / STARTER_STACK
 STACK_NAME = "dev"
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _SCHEMA = re.compile(r"(\$schema=)(\S+)")
@@ -94,8 +108,8 @@ def scaffold(directory: Path, name: str | None = None, virtualenv: str | None = 
         )
     if not STARTER.is_file():
         raise IacError(
-            f"iac init copies {STARTER.relative_to(SOURCE_ROOT)} from an iac source checkout, "
-            f"and there is none next to {SOURCE_ROOT / 'iac'}"
+            f"iac init copies the starter stack {STARTER_STACK}, which this installation of "
+            f"iac lacks (looked in {STARTER}); reinstall iac"
         )
     stack_text = STARTER.read_text(encoding="utf-8")
     imports = (yaml.safe_load(stack_text) or {}).get("imports") or []
