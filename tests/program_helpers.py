@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime
+from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
@@ -47,6 +48,8 @@ class Registration:
     custom: bool
     custom_timeouts: dict[str, str] | None
     inputs: dict[str, Any]
+    wire: dict[str, Any] = field(default_factory=dict)
+    """The inputs as sent to the engine (secrets still wrapped in their signature)."""
 
 
 class RecordingMonitor(MockMonitor):
@@ -74,6 +77,7 @@ class RecordingMonitor(MockMonitor):
             inputs=rpc.deserialize_properties(request.object)
             if request.type != "pulumi:pulumi:Stack"
             else {},
+            wire=json_format.MessageToDict(request.object),
         )
         with self._lock:
             self.registrations.append(recorded)
@@ -121,6 +125,7 @@ def run_program(
     *,
     stack: str = "dev",
     config: Mapping[str, str] | None = None,
+    secret_config: Mapping[str, str] | None = None,
     preview: bool = False,
     entry: Callable[[], Deployed] = iac.program.main,
 ) -> ProgramRun:
@@ -137,7 +142,10 @@ def run_program(
     )
     values = {"iac:stack": str(stack_file)} if stack_file is not None else {}
     values.update(config or {})
-    pulumi.runtime.set_all_config(dict(values), [])
+    values.update(secret_config or {})
+    # Keys set with `pulumi config set --secret`: config.get_secret() returns them as secret
+    # outputs, as the engine's config does.
+    pulumi.runtime.set_all_config(dict(values), list(secret_config or {}))
     result: dict[str, Deployed] = {}
 
     @pulumi.runtime.test

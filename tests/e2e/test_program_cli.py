@@ -141,6 +141,8 @@ def test_pulumi_up_applies_what_iac_render_prints_and_a_promotion_previews_as_pl
         "--stack", STACK, "--project-dir", str(project), "--format", "json",
     )  # fmt: skip
     assert plan.exit_code == 0, plan.output
+    outputs_seen.append(plan.output)
+    outputs_seen.append(iac("render", str(project / "stacks" / f"{STACK}.yaml")).output)
     planned = json.loads(plan.stdout)
     assert [(e["kind"], e["model"], e.get("environment")) for e in planned["events"]] == [
         ("promote", MODEL, "production")
