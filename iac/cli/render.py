@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from iac.compile import compile_stack
 from iac.diagnostics import Diagnostics
-from iac.render.text import FORMATS, render, write_directory
+from iac.render.text import CLOUD_DIR, FORMATS, render, write_cloud_directory, write_directory
 from iac.validate import check_stack
 
 
@@ -24,6 +26,8 @@ def render_command(stack: str, directory: str | None, fmt: str) -> None:
     """Print the Kubernetes objects of a stack, in apply order.
 
     Multi-document YAML on stdout, or with -o one file per object (numbered in apply order).
+    Cloud resources the Pulumi program creates beside them (GKE node pools) follow,
+    commented out (JSON: under `cloudResources`; -o: in DIR/cloud/).
     Warnings go to stderr. Exit 0, or 1 on invalid input.
     """
     diagnostics = Diagnostics()
@@ -32,6 +36,8 @@ def render_command(stack: str, directory: str | None, fmt: str) -> None:
         click.echo(str(warning), err=True)
     if directory:
         paths = write_directory(compiled.objects, directory, fmt)
-        click.echo(f"wrote {len(paths)} objects to {directory}", err=True)
+        cloud = write_cloud_directory(compiled.cloud, directory, fmt)
+        extra = f" and {len(cloud)} cloud resources to {os.path.join(directory, CLOUD_DIR)}"
+        click.echo(f"wrote {len(paths)} objects to {directory}{extra if cloud else ''}", err=True)
     else:
-        click.echo(render(compiled.objects, fmt), nl=False)
+        click.echo(render(compiled.objects, fmt, compiled.cloud), nl=False)

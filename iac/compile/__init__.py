@@ -7,11 +7,12 @@ applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from iac.compile import labels
 from iac.compile.coldstart import prepull_objects, warm_chunks, warm_objects
+from iac.compile.gke import gke_node_pools
 from iac.compile.karpenter import karpenter_objects
 from iac.compile.monitoring import monitoring_objects
 from iac.compile.release import Release, build_release
@@ -63,6 +64,9 @@ class Compiled:
     release: Release
     objects: list[dict[str, Any]]
     """Kubernetes objects in apply order."""
+    cloud: list[dict[str, Any]] = field(default_factory=list)
+    """Cloud resources the Pulumi program creates beside them (GKE node pools, as
+    `iac.compile.gke` declares them); not Kubernetes objects."""
 
 
 def object_id(obj: dict[str, Any]) -> str:
@@ -104,6 +108,7 @@ def compile_release(
     pools = {plan.name: plan for plan in release.pools}
     if cluster.provisioner == "karpenter":
         objects.extend(karpenter_objects(release.pools, cluster))
+    cloud = gke_node_pools(stack, release, diagnostics) if cluster.provisioner == "gke" else []
     needs_interceptor = False
     for model in release.models.values():
         for deployment in model.deployments.values():
@@ -132,4 +137,4 @@ def compile_release(
     objects.sort(
         key=lambda o: (_RANK[o["kind"]], o["metadata"].get("namespace", ""), o["metadata"]["name"])
     )
-    return Compiled(release=release, objects=objects)
+    return Compiled(release=release, objects=objects, cloud=cloud)

@@ -13,6 +13,7 @@ from iac.spec.stack import Model
 
 
 def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
+    _check_provisioner(stack, diagnostics)
     for model_name, model in stack.models.items():
         spec = stack.spec.models[model_name]
         bound: dict[str, tuple[str, Location]] = {}
@@ -103,6 +104,36 @@ def _check_environment(
             f"{promotion.max_unavailable_percent})",
             (*path, "promotion"),
         )
+
+
+_GKE_NODE_POOL = re.compile(r"^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$")
+
+
+def _check_provisioner(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
+    """`provisioner: gke` needs the cluster to create node pools in, and pool names GKE
+    accepts (at most 40 characters, starting with a letter)."""
+    # A stack file with errors elsewhere may lack its sections (the loader goes on).
+    cluster = getattr(stack.spec, "cluster", None)
+    if cluster is None or cluster.provisioner != "gke":
+        return
+    if cluster.gke is None:
+        where = ("cluster", "provisioner")
+        diagnostics.error(
+            stack.source.value(where),
+            "`provisioner: gke` creates node pools in a GKE cluster: name it with "
+            "`cluster.gke: {cluster: NAME, location: REGION}` (and `project:` unless the "
+            "Google Cloud provider's default project is meant)",
+            where,
+        )
+    for name in getattr(stack.spec, "node_pools", None) or {}:
+        if not _GKE_NODE_POOL.match(name):
+            where = ("node_pools", name)
+            diagnostics.error(
+                stack.source.key(where),
+                f"'{name}' is not a valid GKE node pool name: use at most 40 lower-case "
+                "letters, digits and '-', starting with a letter",
+                where,
+            )
 
 
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
