@@ -36,7 +36,7 @@ def up_command(
     its `promotion:` settings say, gates are checked after each step, and a failure rolls
     back to the release that was live. An interrupted run resumes. Exit 0 when the head is
     applied, 1 otherwise."""
-    from iac.program.automation import SOURCES, AutomationEngine, live_compiled
+    from iac.program.automation import AutomationEngine, live_compiled
     from iac.program.outputs import stack_sources
 
     diagnostics = Diagnostics()
@@ -52,7 +52,7 @@ def up_command(
         stack_sources(head_stack),
         report=lambda line: click.echo(line, err=True),
     )
-    base = live_compiled(engine.outputs().get(SOURCES))
+    base = live_compiled(engine.read_live_sources())
     plan = make_plan(base, head)
     click.echo(to_text(plan, f"iac up: {stack} on stack {stack_name}", click.style), nl=False)
     if plan.failed:

@@ -3,15 +3,19 @@ compiler, one compiled stage at a time.
 
 Each apply registers the stage's objects exactly as the Pulumi program does
 (`iac.program.deploy.deploy`), plus two outputs of its own: `rollout` (the progress, so an
-interrupted run resumes) and `sources` (the stack files as applied, so `iac up` and
-`iac plan --base live` know what is live). The stack's settings (backend, secrets provider,
+interrupted run resumes) and `sources` (the stack files of the last release applied in
+full, so `iac up` and `iac plan --base live` know what is live: while a rollout is between
+stages it stays the release the rollout started from, so an interrupted run is resumed or
+rolled back from there, never taken as done). The stack's settings (backend, secrets provider,
 `iac:*` config such as `renderDir`) are the project's, from its `Pulumi.yaml` folder.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +54,8 @@ class AutomationEngine:
         self.project_dir = project_dir
         self.stack_name = stack_name
         self.sources = sources
+        self.live_sources: dict[str, Any] | None = None
+        """The SOURCES output before this run (see `read_live_sources`)."""
         self.report = report
         with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
             self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
@@ -92,17 +98,33 @@ class AutomationEngine:
             for name in OUTPUTS:
                 pulumi.export(name, deployed.outputs[name])
             pulumi.export(ROLLOUT, progress.to_dict())
-            pulumi.export(SOURCES, self.sources)
+            # Only a finished rollout makes the head the live release.
+            finished = progress.status == "done"
+            pulumi.export(SOURCES, self.sources if finished else self.live_sources)
 
-        try:
-            self._stack(program).up(on_output=self.report, color="never")
-        except auto.ConcurrentUpdateError:
-            raise IacError(
-                f"stack {self.stack_name} is being updated by someone else (its lock is held); "
-                "one rollout per stack at a time: wait for it, or `pulumi cancel` a dead one"
-            ) from None
-        except auto.CommandError as exc:
-            raise EngineError(_last_lines(str(exc))) from None
+        stack = self._stack(program)
+        for attempt in (1, 2):
+            try:
+                stack.up(on_output=self.report, color="never")
+                return
+            except auto.ConcurrentUpdateError as exc:
+                dead = dead_lock_holders(str(exc), socket.gethostname())
+                if attempt == 1 and dead:
+                    # A crashed run (killed, out of memory) leaves a file backend's lock
+                    # behind; its progress output says where the rollout stopped.
+                    self.report(
+                        f"releasing the lock of stack {self.stack_name} left by {dead}, "
+                        "which no longer runs on this host"
+                    )
+                    stack.cancel()
+                    continue
+                raise IacError(
+                    f"stack {self.stack_name} is being updated by someone else (its lock is "
+                    "held); one rollout per stack at a time: wait for it, or `pulumi cancel` "
+                    f"a dead one\n{_lock_lines(str(exc))}"
+                ) from None
+            except auto.CommandError as exc:
+                raise EngineError(_last_lines(str(exc))) from None
 
     def outputs(self) -> dict[str, Any]:
         try:
@@ -111,8 +133,47 @@ class AutomationEngine:
             return {}
         return {name: value.value for name, value in found.items()}
 
+    def read_live_sources(self) -> dict[str, Any] | None:
+        """The stack files of the release that is live (None before the first release);
+        kept, so that the stages of this run record them until the last one is applied."""
+        found = self.outputs().get(SOURCES)
+        self.live_sources = found if isinstance(found, dict) else None
+        return self.live_sources
+
     def progress(self) -> Progress | None:
         return Progress.from_dict(self.outputs().get(ROLLOUT))
+
+
+_LOCK_HOLDER = re.compile(r"created by (?P<user>\S+)@(?P<host>\S+) \(pid (?P<pid>\d+)\)")
+"""How the Pulumi CLI names a lock's holder (pkg/backend/diy/lock.go, checkForLock)."""
+
+
+def dead_lock_holders(message: str, hostname: str) -> str | None:
+    """`pid 123 of root@host` when every lock named in a Pulumi "stack is currently locked"
+    message was taken by a process of this host that no longer runs; else None (a lock of
+    another host, of a live process, or a message naming none is left alone)."""
+    holders = list(_LOCK_HOLDER.finditer(message))
+    if not holders:
+        return None
+    for holder in holders:
+        pid = int(holder["pid"])
+        if holder["host"] != hostname or pid == os.getpid() or _running(pid):
+            return None
+    return ", ".join(f"pid {h['pid']} of {h['user']}@{h['host']}" for h in holders)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _lock_lines(message: str) -> str:
+    return "\n".join(line.strip() for line in message.splitlines() if _LOCK_HOLDER.search(line))
 
 
 def _absolute(path: str | None, root: Path) -> str | None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,3 +163,73 @@ def test_a_promotion_rolls_out_in_stages_and_a_failure_rolls_back(
     )
     assert production["backendRefs"] == [{"name": "llama-3-8b-v4-production", "port": 8000}]
     os.environ.pop("IAC_NOTHING", None)
+
+
+def _iac_up_process(project: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`iac up` as its own process group (as a terminal runs it), stderr to `log`."""
+    iac = Path(sys.executable).parent / "iac"
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [str(iac), "up", str(project / "stacks" / "dev.yaml"), "--stack", STACK_NAME,
+             "--project-dir", str(project), "--yes"],
+            env=env, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        assert process.poll() is None, f"iac up ended before {text!r}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no {text!r} within {timeout}s:\n{log.read_text()}"
+        time.sleep(0.05)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("stage", "signal_number"),
+    [(1, signal.SIGKILL), (2, signal.SIGKILL), (3, signal.SIGKILL), (2, signal.SIGINT)],
+    ids=["crash-in-stage-1", "crash-in-stage-2", "crash-in-stage-3", "ctrl-c-in-stage-2"],
+)
+def test_an_interrupted_up_leaves_a_consistent_stack_and_the_next_run_finishes(
+    project: Path, pulumi_engine: PulumiEngine, tmp_path: Path, stage: int, signal_number: int
+) -> None:
+    """Interrupt `iac up` while a stage is being applied, by a crash (SIGKILL: no cleanup at
+    all) or Ctrl-C (SIGINT to the process group, Pulumi included). The stack file is never
+    touched, the recorded live release is still the one the rollout started from (so
+    `iac plan --base live` shows the whole change), and the next `iac up` resumes or rolls
+    forward to the head, ending where an uninterrupted run ends."""
+    assert up(project).exit_code == 0
+    stack = project / "stacks" / "dev.yaml"
+    promoted = CliRunner().invoke(
+        cli, ["promote", str(stack), "llama-3-8b", "v4", "--to", "production", "--copy"]
+    )
+    assert promoted.exit_code == 0, promoted.output
+    head_text = stack.read_bytes()
+    log = tmp_path / "up.log"
+    process = _iac_up_process(project, pulumi_engine.env, log)
+    _wait_for(log, f"stage {stage}/3:", process)
+    time.sleep(1.0)  # into the stage's `pulumi up`
+    os.killpg(process.pid, signal_number)
+    process.communicate(timeout=300)
+    assert process.returncode != 0, log.read_text()
+    assert stack.read_bytes() == head_text
+
+    # What is recorded as live is never the head before its last stage finished.
+    plan = CliRunner().invoke(
+        cli,
+        ["plan", str(stack), "--base", "live", "--stack", STACK_NAME, "--project-dir",
+         str(project), "--format", "json"],
+    )  # fmt: skip
+    assert plan.exit_code == 0, plan.output
+    events = [(e["kind"], e["model"]) for e in json.loads(plan.stdout)["events"]]
+    assert ("promote", "llama-3-8b") in events
+
+    again = up(project)
+    assert again.exit_code == 0, again.output + again.stderr
+    assert again.stdout.strip().endswith("done")
+    expected = compile_stack(check_stack(str(stack))).objects
+    assert sorted(map(comparable, rendered(project))) == sorted(map(comparable, expected))
+    final = up(project)
+    assert final.exit_code == 0
+    assert "No changes." in final.stdout
