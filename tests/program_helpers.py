@@ -50,6 +50,9 @@ class Registration:
     inputs: dict[str, Any]
     wire: dict[str, Any] = field(default_factory=dict)
     """The inputs as sent to the engine (secrets still wrapped in their signature)."""
+    protect: bool = False
+    alias_specs: list[dict[str, Any]] = field(default_factory=list)
+    """Aliases as sent to the engine (`{"name": ...}` and whatever else the SDK fills)."""
 
 
 class RecordingMonitor(MockMonitor):
@@ -78,6 +81,8 @@ class RecordingMonitor(MockMonitor):
             if request.type != "pulumi:pulumi:Stack"
             else {},
             wire=json_format.MessageToDict(request.object),
+            protect=bool(request.protect),
+            alias_specs=[json_format.MessageToDict(a) for a in request.aliases],
         )
         with self._lock:
             self.registrations.append(recorded)

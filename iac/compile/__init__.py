@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from iac.compile import labels
+from iac.compile import labels, options
 from iac.compile.coldstart import prepull_objects, warm_chunks, warm_objects
 from iac.compile.gke import gke_node_pools
 from iac.compile.karpenter import karpenter_objects
 from iac.compile.monitoring import monitoring_objects
+from iac.compile.names import object_id
+from iac.compile.options import ObjectOptions
 from iac.compile.release import Release, build_release
 from iac.compile.routes import interceptor_grant, model_routes
 from iac.compile.scaling import interceptor_route, scaled_object
@@ -64,19 +66,14 @@ class Compiled:
     release: Release
     objects: list[dict[str, Any]]
     """Kubernetes objects in apply order."""
+    options: dict[str, ObjectOptions] = field(default_factory=dict)
+    """Pulumi resource options the stack asks for, by `object_id` (only objects that have
+    some: protected ones, renamed ones with their aliases)."""
+    model_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Model → its previous names (aliases of the model's component)."""
     cloud: list[dict[str, Any]] = field(default_factory=list)
     """Cloud resources the Pulumi program creates beside them (GKE node pools, as
     `iac.compile.gke` declares them); not Kubernetes objects."""
-
-
-def object_id(obj: dict[str, Any]) -> str:
-    """`apps/v1/Deployment/models/llama-3-8b-v3` (no namespace segment when cluster-scoped)."""
-    metadata = obj["metadata"]
-    parts = [obj["apiVersion"], obj["kind"]]
-    if "namespace" in metadata:
-        parts.append(metadata["namespace"])
-    parts.append(metadata["name"])
-    return "/".join(parts)
 
 
 @without_gc
@@ -88,7 +85,11 @@ def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) 
 
 
 def compile_release(
-    stack: ResolvedStack, release: Release, diagnostics: Diagnostics | None = None
+    stack: ResolvedStack,
+    release: Release,
+    diagnostics: Diagnostics | None = None,
+    *,
+    with_options: bool = True,
 ) -> Compiled:
     """The objects of a release (of `stack`). A rollout compiles adjusted releases of the
     same stack for its intermediate steps."""
@@ -137,4 +138,29 @@ def compile_release(
     objects.sort(
         key=lambda o: (_RANK[o["kind"]], o["metadata"].get("namespace", ""), o["metadata"]["name"])
     )
-    return Compiled(release=release, objects=objects, cloud=cloud)
+    options = object_options(stack, objects) if with_options else {}
+    model_aliases = {
+        name: tuple(spec.previous_names)
+        for name, spec in sorted(stack.spec.models.items())
+        if spec.previous_names
+    }
+    return Compiled(
+        release=release, objects=objects, options=options, model_aliases=model_aliases, cloud=cloud
+    )
+
+
+def object_options(stack: ResolvedStack, objects: list[dict[str, Any]]) -> dict[str, ObjectOptions]:
+    """`protect` and aliases per object (iac.compile.options)."""
+    protected = options.protected_ids(stack, objects)
+    aliases: dict[str, list[str]] = {}
+    if options.renames(stack):
+
+        def compile_objects(renamed: ResolvedStack) -> list[dict[str, Any]]:
+            release = build_release(renamed, Diagnostics())
+            return compile_release(renamed, release, Diagnostics(), with_options=False).objects
+
+        aliases = options.alias_ids(stack, objects, compile_objects)
+    return {
+        oid: ObjectOptions(protect=oid in protected, aliases=tuple(aliases.get(oid, ())))
+        for oid in sorted(protected | set(aliases))
+    }

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from iac.compile import Compiled, compile_release, object_id
+from iac.compile.options import ObjectOptions
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError
 from iac.gc_pause import gc_paused
@@ -25,6 +26,7 @@ from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Cluster
 
 MODEL_TYPE = "iac:serving:Model"
+NO_OPTIONS = ObjectOptions()
 CLUSTER_TYPE = "iac:serving:Cluster"
 GC_YOUNG_THRESHOLD = 20_000
 """Allocations between young-generation collections while registering (CPython's default
@@ -145,15 +147,21 @@ def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None
 
     node_pools = gke.register(compiled, cluster_component)
     model_names = sorted(set(compiled.release.models) | {p.model for p in placements if p.model})
-    models = {name: ModelComponent(name, inherit) for name in model_names}
+    models = {
+        name: ModelComponent(name, _aliased(inherit, compiled.model_aliases.get(name, ())))
+        for name in model_names
+    }
 
     registered: list[pulumi.CustomResource] = []
     resources: dict[str, pulumi.CustomResource] = {}
     for placement, (cls, arguments) in zip(placements, constructors, strict=True):
         owner = cluster_component if placement.model is None else models[placement.model]
+        options = compiled.options.get(object_id(placement.obj), NO_OPTIONS)
         opts = pulumi.ResourceOptions(
             parent=owner,
             provider=provider,
+            protect=options.protect or None,
+            aliases=[pulumi.Alias(name=name) for name in options.aliases] or None,
             depends_on=[registered[i] for i in placement.depends_on]
             + node_pools.selected_by(placement.obj)
             or None,
@@ -188,6 +196,14 @@ def cluster_provider(cluster: Cluster, provider_settings: ProviderSettings) -> k
 def outputs_by_model(compiled: Compiled) -> dict[str, dict[str, Any]]:
     """What each model component shows as its outputs: its environments' endpoints."""
     return {name: {"endpoints": urls} for name, urls in endpoints(compiled.release).items()}
+
+
+def _aliased(opts: pulumi.ResourceOptions, previous: tuple[str, ...]) -> pulumi.ResourceOptions:
+    """`opts`, plus an alias per previous name (a renamed model keeps its component)."""
+    if not previous:
+        return opts
+    aliases: list[pulumi.Input[str | pulumi.Alias]] = [pulumi.Alias(name=n) for n in previous]
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases))
 
 
 def _custom_timeouts(timeouts: Timeouts | None) -> pulumi.CustomTimeouts | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import labels
+from iac.compile.names import logical_name
 from iac.compile.scaling import COLD_NODE_SECONDS
 
 NODE_PROVISIONING_SECONDS = COLD_NODE_SECONDS
@@ -69,20 +70,6 @@ def group(api_version: str) -> str:
 def key(obj: Mapping[str, Any]) -> Key:
     metadata = obj["metadata"]
     return (group(obj["apiVersion"]), obj["kind"], metadata.get("namespace", ""), metadata["name"])
-
-
-def logical_name(obj: Mapping[str, Any]) -> str:
-    """Kind, namespace and name: what identifies a Kubernetes object within its type.
-
-    Pulumi URNs carry the component type, the resource type and this name, but not the
-    component's name, so a name must be unique across every model on its own. Kubernetes
-    guarantees that for kind + namespace + name, and these never change while the object
-    exists (a changed name is a new object anyway).
-    """
-    metadata = obj["metadata"]
-    namespace = metadata.get("namespace")
-    name = metadata["name"]
-    return f"{obj['kind']}/{namespace}/{name}" if namespace else f"{obj['kind']}/{name}"
 
 
 def owner(obj: Mapping[str, Any]) -> str | None:

@@ -82,6 +82,10 @@ class Weights(SpecModel):
     """Secret with the download credentials (HF_TOKEN, AWS_* or a GCP key) as env vars."""
     storage_class: str | None = None
     """`cache: cluster`: the StorageClass of the shared volume (it must offer ReadWriteMany)."""
+    protect: bool = False
+    """`cache: cluster`: Pulumi's `protect` on the shared volume, so neither `pulumi up` nor
+    `pulumi destroy` deletes a cache that takes hours to fill without it being unprotected
+    first."""
 
 
 class ContainerFields(SpecModel):

@@ -203,6 +203,10 @@ class Deployment(ContainerFields):
     """`development` deployments run 0..1 replicas and never serve an environment."""
     from_: Name | None = Field(None, alias="from")
     """Copy every container field of another deployment of this model (then override)."""
+    previous_names: list[Name] | None = None
+    """Names this deployment had before a rename: the Pulumi program aliases each of its
+    objects to the one of the old name, so Pulumi shows a replacement (Kubernetes names are
+    immutable) rather than unrelated creates and deletes, and keeps options like protect."""
 
 
 class Model(ContainerFields):
@@ -216,6 +220,12 @@ class Model(ContainerFields):
     """The model's deployments, by name (`v1`, `v2`, ...)."""
     environments: dict[Name, Environment] = Field(default_factory=dict)
     """The model's environments, by name (`production`, `staging`, ...)."""
+    protect: bool = False
+    """Pulumi's `protect` on every object of the model: `pulumi up` refuses to delete them
+    (removing the model or renaming it) until this is set false and applied first."""
+    previous_names: list[Name] | None = None
+    """Names this model had before a rename: its objects are aliased to those of the old
+    name (see `previous_names` of a deployment)."""
 
 
 class Defaults(ContainerFields):

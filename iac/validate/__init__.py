@@ -7,6 +7,7 @@ from iac.errors import StackInvalid
 from iac.load import load_stack
 from iac.spec.resolved import ResolvedStack
 from iac.validate.references import check_references
+from iac.validate.renames import check_previous_names
 
 __all__ = ["check_references", "check_stack"]
 
@@ -20,6 +21,7 @@ def check_stack(path: str, diagnostics: Diagnostics | None = None) -> ResolvedSt
     stack = load_stack(path, diagnostics)
     if stack is not None:
         check_references(stack, diagnostics)
+        check_previous_names(stack, diagnostics)
     if stack is None or diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())
     return stack

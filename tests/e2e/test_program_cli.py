@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from iac.cli import cli
 from iac.compile import compile_stack, object_id
-from iac.program.layout import logical_name
+from iac.compile.names import logical_name
 from iac.validate import check_stack
 
 if TYPE_CHECKING:
