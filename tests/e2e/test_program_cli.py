@@ -224,3 +224,40 @@ def test_the_policy_pack_runs_under_pulumi_preview(
         "model; lower max_replicas, or raise policies.gpu_quota.per_model"
     ) in output
     assert "invalid policy configuration" not in output
+
+
+@pytest.mark.e2e
+def test_a_renamed_model_is_replaced_not_recreated_and_protect_refuses_deletion(
+    project: Path, pulumi_engine: PulumiEngine
+) -> None:
+    run = pulumi_engine.run
+    stack_file = project / "stacks" / f"{STACK}.yaml"
+    run("up", "--yes", "--skip-preview", cwd=project)
+
+    # Renamed with its old name declared: every object of it is one replacement.
+    text = stack_file.read_text()
+    stack_file.write_text(
+        text.replace(
+            f"  {MODEL}:\n", f"  chat:\n    previous_names: [{MODEL}]\n    protect: true\n"
+        )
+    )
+    preview = json.loads(run("preview", "--json", cwd=project).stdout)
+    ops = {(op, name.split("/")[0]) for op, name in preview_steps(preview)}
+    assert {op for op, _ in ops} == {"replace"}, ops
+    assert ("replace", "Deployment") in ops
+    assert preview["changeSummary"].get("create", 0) == 0
+    assert preview["changeSummary"].get("delete", 0) == 0
+    run("up", "--yes", "--skip-preview", cwd=project)
+    assert rendered(project) == canonical(compiled(project))
+
+    # Protected: removing the model fails and deletes nothing.
+    stack_file.write_text(stack_file.read_text().split("models:\n")[0] + "models: {}\n")
+    before = rendered(project)
+    failed = run("up", "--yes", "--skip-preview", cwd=project, check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output
+    assert "protected" in output
+    after = rendered(project)
+    kept = {oid: text for oid, text in before.items() if '"iac.dev/model": "chat"' in text}
+    assert len(kept) > 10
+    assert {oid: after.get(oid) for oid in kept} == kept
