@@ -1,21 +1,27 @@
 """`iac cost`: the monthly floor (min replicas always on) and ceiling (max replicas) of a
 stack, per model, environment, deployment and node pool; as text, markdown or JSON.
 
-Prices are those of `iac.compile.pricing` (the stack's `pricing:` overrides, else the
-cheapest cloud instance carrying the accelerator, else Baseten's list price as a reference),
-so the totals per model and environment are exactly `release_cost`'s, which `iac plan`
-shows as a change.
+Prices are those of `iac.compile.pricing` (the stack's `pricing:` overrides; on GKE the
+pool's machine type; else the cheapest cloud instance carrying the accelerator, else
+Baseten's list price as a reference), so the totals per model and environment are exactly
+`release_cost`'s, which `iac plan` shows as a change.
+
+A line counts the GPUs its replicas request. GKE bills a pool's nodes whole, so for each
+GKE pool the report also gives the fewest whole nodes the floor's and the ceiling's GPUs
+fit on and what they cost: the idle GPUs of a partly filled node are there, not in the
+totals.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import HOURS_PER_MONTH, device_price
+from iac.compile.node_pools import devices
+from iac.compile.pricing import HOURS_PER_MONTH, node_price, pricing_cloud, unit_price
 from iac.compile.release import Release
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
@@ -62,12 +68,75 @@ class DeploymentCost:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolNodes:
+    """A GKE pool's nodes, which GKE bills whole: the fewest the GPUs of its replicas fit on
+    (a lower bound: it packs GPUs perfectly and leaves CPU and memory aside)."""
+
+    node_pool: str
+    machine: str
+    devices_per_node: int
+    node_hourly: float
+    """USD per node-hour."""
+    floor_devices: int
+    """GPUs in use with min replicas (MIG slices rounded up to whole GPUs)."""
+    ceiling_devices: int
+    """GPUs in use at max replicas."""
+
+    @property
+    def floor_nodes(self) -> int:
+        return math.ceil(self.floor_devices / self.devices_per_node)
+
+    @property
+    def ceiling_nodes(self) -> int:
+        return math.ceil(self.ceiling_devices / self.devices_per_node)
+
+    @property
+    def floor(self) -> float:
+        return self.floor_nodes * self.node_hourly * HOURS_PER_MONTH
+
+    @property
+    def ceiling(self) -> float:
+        return self.ceiling_nodes * self.node_hourly * HOURS_PER_MONTH
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node_pool": self.node_pool,
+            "machine": self.machine,
+            "gpus_per_node": self.devices_per_node,
+            "node_hourly": round(self.node_hourly, 4),
+            "floor": {"gpus": self.floor_devices, "nodes": self.floor_nodes,
+                      "cost": round(self.floor, 2)},
+            "ceiling": {"gpus": self.ceiling_devices, "nodes": self.ceiling_nodes,
+                        "cost": round(self.ceiling, 2)},
+        }  # fmt: skip
+
+    def note(self) -> str:
+        return (
+            f"{self.node_pool}: {self.machine} nodes ({_gpus(self.devices_per_node)}, "
+            f"${self.node_hourly:,.2f}/h) billed whole: floor {_gpus(self.floor_devices)} "
+            f"on at least {_plural(self.floor_nodes, 'node')} ({_money(self.floor)}), ceiling "
+            f"{_gpus(self.ceiling_devices)} on at least {_plural(self.ceiling_nodes, 'node')} "
+            f"({_money(self.ceiling)})"
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _gpus(count: int) -> str:
+    return _plural(count, "GPU")
+
+
+@dataclass(frozen=True, slots=True)
 class CostReport:
     cloud: str | None
     lines: tuple[DeploymentCost, ...]
     """Active deployments, by model, environment, deployment."""
     inactive: int
     """Deactivated deployments (no replicas, no cost)."""
+    nodes: tuple[PoolNodes, ...] = ()
+    """GKE pools, whose nodes are billed whole (not in the totals)."""
 
     def groups(self, key: Callable[[DeploymentCost], str]) -> list[tuple[str, float, float]]:
         totals: dict[str, list[float]] = {}
@@ -118,6 +187,7 @@ class CostReport:
             "total": {"floor": round(self.floor, 2), "ceiling": round(self.ceiling, 2)},
             "unpriced": self.unpriced,
             "inactive_deployments": self.inactive,
+            "whole_nodes": [pool.to_dict() for pool in self.nodes],
         }
 
 
@@ -130,9 +200,7 @@ def _by_model_env(report: CostReport) -> dict[tuple[str, str | None], tuple[floa
 
 
 def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
-    cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(
-        release.cluster.provisioner
-    )
+    cloud = pricing_cloud(release, pricing)
     lines = []
     inactive = 0
     for model in sorted(release.models.values(), key=lambda m: m.name):
@@ -148,7 +216,7 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
             hourly, basis, unpriced = 0.0, "CPU only: not priced", False
             if accelerator:
                 kind, count = parse_accelerator(accelerator)
-                price = device_price(kind, cloud, pricing)
+                price = unit_price(release, kind, deployment.node_pool, pricing)
                 if price is None:
                     basis, unpriced = f"no price for {kind}", True
                 else:
@@ -168,7 +236,34 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
                     unpriced=unpriced,
                 )
             )
-    return CostReport(cloud, tuple(lines), inactive)
+    return CostReport(cloud, tuple(lines), inactive, _whole_nodes(release, pricing, lines))
+
+
+def _whole_nodes(
+    release: Release, pricing: Pricing | None, lines: list[DeploymentCost]
+) -> tuple[PoolNodes, ...]:
+    found = []
+    for pool in release.pools:
+        node = node_price(release, pool, pricing)
+        if node is None:  # not GKE, or no price for the pool's machine
+            continue
+        low = high = 0  # accelerator units (GPUs, or MIG slices)
+        for line in lines:
+            if line.node_pool == pool.name and line.accelerator:
+                count = parse_accelerator(line.accelerator)[1]
+                low += line.min_replicas * count
+                high += line.max_replicas * count
+        found.append(
+            PoolNodes(
+                node_pool=pool.name,
+                machine=node.machine,
+                devices_per_node=node.devices,
+                node_hourly=node.hourly,
+                floor_devices=devices(pool.accelerator, low),
+                ceiling_devices=devices(pool.accelerator, high),
+            )
+        )
+    return tuple(found)
 
 
 def _money(value: float) -> str:
@@ -214,6 +309,12 @@ def _notes(report: CostReport) -> list[str]:
     bases = sorted({line.basis for line in report.lines if line.replica_hourly})
     if bases:
         notes.append("prices: " + "; ".join(bases))
+    if report.nodes:
+        notes.append(
+            "lines count the GPUs replicas request, at the pool's machine price per GPU; "
+            "the idle GPUs of a partly filled node are billed too and are not in the totals"
+        )
+        notes += [pool.note() for pool in report.nodes]
     if report.unpriced:
         notes.append("no price for " + ", ".join(report.unpriced) + " (counted as $0)")
     if report.inactive:

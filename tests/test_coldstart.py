@@ -182,6 +182,34 @@ def test_warm_capacity_elsewhere_is_preemptible_placeholders(tmp_path: Path) -> 
     assert (priority["value"], priority["preemptionPolicy"]) == (-10, "Never")
 
 
+def test_a_warm_gke_node_is_the_pools_machine(tmp_path: Path) -> None:
+    # GKE nodes are the pool's machine type: an L4 pool of one-GPU g2 machines keeps a node
+    # warm with a 1-GPU placeholder (the accelerator's 8 per node would never fit one);
+    # an on-demand H100 pool gets 8-GPU a3-highgpu-8g nodes.
+    compiled = compile_text(
+        tmp_path,
+        stack(
+            GKE,
+            """\
+            node_pools:
+              l4: {accelerator: L4, warm: {nodes: 2}}
+              h100: {accelerator: H100, warm: {nodes: 1}}
+            models:
+              a: {image: x:1, resources: {accelerator: L4}, deployments: {v1: {}}}
+              b: {image: x:1, resources: {accelerator: H100}, deployments: {v1: {}}}
+            """,
+        ),
+    )
+    machines = {d["name"]: d["properties"]["nodeConfig"] for d in compiled.cloud}
+    for name, replicas, gpus in (("l4", 2, "1"), ("h100", 1, "8")):
+        placeholder = find(compiled, "Deployment", f"iac-warm-pool-{name}")
+        assert placeholder["spec"]["replicas"] == replicas
+        pod = placeholder["spec"]["template"]["spec"]
+        assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == gpus
+        assert str(machines[name]["guestAccelerators"][0]["count"]) == gpus
+        assert pod["nodeSelector"] == machines[name]["labels"]
+
+
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata"])
 def test_schedules_become_cron_triggers_in_their_time_zone(tmp_path: Path, zone: str) -> None:
     compiled = compile_text(

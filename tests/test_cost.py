@@ -160,3 +160,124 @@ def test_demo_stack(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "llama-3-8b  production   v3" in result.output
     assert "h100" in result.output
+
+
+GKE_STACK = """\
+version: 1
+cluster: {name: c, provisioner: gke, gke: {cluster: serving, location: us-central1}}
+node_pools:
+  mig: {accelerator: H100_40GB, capacity_type: spot}
+  l4: {accelerator: L4, warm: {nodes: 1}}
+models:
+  llm:
+    image: org/llm:1
+    resources: {accelerator: H100, cpu: "8", memory: 64Gi}
+    deployments: {v1: {}}
+    environments:
+      production: {deployment: v1, autoscaling: {min_replicas: 1, max_replicas: 6}}
+  embed:
+    image: org/embed:1
+    resources: {accelerator: L4, cpu: "4", memory: 16Gi}
+    deployments: {v1: {}}
+    environments:
+      production: {deployment: v1, autoscaling: {min_replicas: 1, max_replicas: 3}}
+  small:
+    image: org/small:1
+    resources: {accelerator: H100_40GB}
+    deployments: {v1: {}}
+    environments:
+      production: {deployment: v1, autoscaling: {min_replicas: 3, max_replicas: 3}}
+"""
+A3_HIGH_8G = 88.4899999025753
+A3_HIGH_1G = 11.0612499878219
+G2_STANDARD_8 = 0.853624271
+
+
+def test_gke_prices_a_gpu_at_the_machine_its_pool_gets(tmp_path: Path) -> None:
+    report, stack = report_of(write(tmp_path, GKE_STACK))
+    compiled = compile_stack(stack)
+    machines = {d["name"]: d["properties"]["nodeConfig"]["machineType"] for d in compiled.cloud}
+    assert machines == {"gpu-h100": "a3-highgpu-8g", "l4": "g2-standard-8", "mig": "a3-highgpu-1g"}
+    lines = {line.model: line for line in report.lines}
+    # On demand, H100 nodes are a3-highgpu-8g: 1/8 of one per GPU.
+    assert lines["llm"].replica_hourly == pytest.approx(A3_HIGH_8G / 8)
+    assert lines["llm"].basis == "gcp a3-highgpu-8g on-demand ÷ 8 GPUs (node pool gpu-h100)"
+    # 4 CPUs and 16Gi do not fit g2-standard-4 once GKE reserves its share: the pool's
+    # g2-standard-8 is the price, not the cheaper machine the pool never gets.
+    assert lines["embed"].replica_hourly == pytest.approx(G2_STANDARD_8)
+    assert "g2-standard-8" in lines["embed"].basis
+    # A slice: half of the spot pool's one-GPU machine (priced at its on-demand list price).
+    assert lines["small"].replica_hourly == pytest.approx(A3_HIGH_1G / 2)
+    assert lines["small"].basis == (
+        "1/2 of H100: gcp a3-highgpu-1g on-demand ÷ 1 GPU (node pool mig)"
+    )
+    # `iac plan` prices the same; a warm L4 node is one whole g2-standard-8 all month.
+    plan = {
+        (line.model, line.environment): (line.floor, line.ceiling)
+        for line in release_cost(compiled.release, stack.spec.pricing)
+    }
+    assert plan[("llm", "production")] == pytest.approx(
+        (A3_HIGH_8G / 8 * HOURS_PER_MONTH, 6 * A3_HIGH_8G / 8 * HOURS_PER_MONTH)
+    )
+    warm = G2_STANDARD_8 * HOURS_PER_MONTH
+    assert plan[("(warm capacity)", "pool-l4")] == pytest.approx((warm, warm))
+
+
+def test_gke_says_what_whole_nodes_cost(tmp_path: Path) -> None:
+    report, _ = report_of(write(tmp_path, GKE_STACK))
+    nodes = {pool.node_pool: pool for pool in report.nodes}
+    h100 = nodes["gpu-h100"]
+    # 1..6 one-GPU replicas: one 8-GPU node either way, billed whole.
+    assert (h100.machine, h100.devices_per_node) == ("a3-highgpu-8g", 8)
+    assert (h100.floor_devices, h100.floor_nodes, h100.ceiling_devices, h100.ceiling_nodes) == (
+        1, 1, 6, 1,
+    )  # fmt: skip
+    assert h100.floor == pytest.approx(A3_HIGH_8G * HOURS_PER_MONTH)
+    # 3 slices, 2 to a GPU: 2 GPUs, on 2 one-GPU nodes.
+    assert (nodes["mig"].floor_devices, nodes["mig"].floor_nodes) == (2, 2)
+    assert (nodes["l4"].ceiling_devices, nodes["l4"].ceiling_nodes) == (3, 3)
+    # The lines count GPUs only; the whole nodes are stated beside them, not in the totals.
+    assert report.floor == pytest.approx(
+        sum(line.min_replicas * line.replica_hourly for line in report.lines) * HOURS_PER_MONTH
+    )
+    text = to_text("s", report)
+    assert "the idle GPUs of a partly filled node are billed too and are not in the totals" in text
+    assert (
+        "gpu-h100: a3-highgpu-8g nodes (8 GPUs, $88.49/h) billed whole: floor 1 GPU on at "
+        "least 1 node ($64,598), ceiling 6 GPUs on at least 1 node ($64,598)"
+    ) in text
+    found = json.loads(CliRunner().invoke(cli, ["cost", write(tmp_path, GKE_STACK), "--format",
+                                                "json"]).stdout)  # fmt: skip
+    (h100_json,) = [n for n in found["whole_nodes"] if n["node_pool"] == "gpu-h100"]
+    assert h100_json["floor"] == {"gpus": 1, "nodes": 1, "cost": round(h100.floor, 2)}
+
+
+def test_gke_pricing_overrides(tmp_path: Path) -> None:
+    # `gpu_hourly` still wins (a node costs it × its GPUs); `instance_hourly` reprices the
+    # machines and so may change which one the pool gets, and the price with it.
+    text = (
+        GKE_STACK + "pricing: {gpu_hourly: {H100: 4.0}, instance_hourly: {g2-standard-16: 0.5}}\n"
+    )
+    report, stack = report_of(write(tmp_path, text))
+    lines = {line.model: line for line in report.lines}
+    assert lines["llm"].replica_hourly == 4.0
+    assert lines["llm"].basis == (
+        "gcp a3-highgpu-8g: 8 × stack pricing.gpu_hourly ÷ 8 GPUs (node pool gpu-h100)"
+    )
+    assert lines["small"].replica_hourly == 2.0
+    assert lines["embed"].replica_hourly == 0.5
+    assert lines["embed"].basis == "gcp g2-standard-16 (stack) ÷ 1 GPU (node pool l4)"
+    (pool,) = [d for d in compile_stack(stack).cloud if d["name"] == "l4"]
+    assert pool["properties"]["nodeConfig"]["machineType"] == "g2-standard-16"
+
+
+def test_karpenter_keeps_the_cheapest_instance_price(tmp_path: Path) -> None:
+    # Karpenter picks instance types when it launches nodes: the estimate stays the
+    # cheapest per-GPU instance carrying the accelerator, and no whole-node figures.
+    text = GKE_STACK.replace("provisioner: gke", "provisioner: karpenter")
+    report, _ = report_of(write(tmp_path, text))
+    lines = {line.model: line for line in report.lines}
+    assert lines["embed"].basis == "aws g6.xlarge on-demand"
+    assert lines["embed"].replica_hourly == 0.8048
+    assert report.nodes == ()
+    assert report.to_dict()["whole_nodes"] == []

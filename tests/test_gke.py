@@ -149,6 +149,82 @@ def test_mig_slices_partition_the_gpus(tmp_path: Path) -> None:
     assert properties["autoscaling"]["totalMaxNodeCount"] == 3
 
 
+MIG = """\
+    node_pools: {mig: {accelerator: H100_40GB, capacity_type: spot, warm: {nodes: 1}}}
+    models:
+      m:
+        image: x
+        resources: {accelerator: H100_40GB, cpu: "4", memory: 32Gi}
+        autoscaling: {max_replicas: 5}
+        deployments: {v1: {}}
+        environments:
+          production: {deployment: v1, warm: {replicas: 1}}
+    """
+PARTITION_AFFINITY = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {
+                            "key": "cloud.google.com/gke-gpu-partition-size",
+                            "operator": "In",
+                            "values": ["3g.40gb"],
+                        }
+                    ]
+                }
+            ]
+        }
+    }
+}
+
+
+def test_a_mig_slice_is_requested_as_gke_exposes_it(tmp_path: Path) -> None:
+    # GKE's device plugin offers each partition of a `gpuPartitionSize` pool as one
+    # `nvidia.com/gpu` on nodes labelled with the partition size; nothing there offers the
+    # GPU operator's `nvidia.com/mig-3g.40gb` (Karpenter's name, tests/test_node_pools.py).
+    compiled = compile_text(tmp_path, gke(MIG))
+    partition = accelerator(pool(compiled, "mig"))["gpuPartitionSize"]
+    # A warm node: both slices of the one-GPU machine (a3-highgpu-1g) the pool gets.
+    units = {"m-v1": "1", "iac-warm-m-v1": "1", "iac-warm-pool-mig": "2"}
+    for name in units:
+        spec = find(compiled, "Deployment", name)["spec"]["template"]["spec"]
+        resources = spec["containers"][0]["resources"]
+        assert resources["requests"]["nvidia.com/gpu"] == units[name], name
+        assert resources["limits"]["nvidia.com/gpu"] == units[name], name
+        assert not [r for r in resources["limits"] if r.startswith("nvidia.com/mig-")], name
+        # The pool by its own labels, the partition size by the label GKE sets.
+        assert spec["nodeSelector"] == pool(compiled, "mig")["nodeConfig"]["labels"], name
+        assert spec["affinity"] == PARTITION_AFFINITY, name
+        expression = spec["affinity"]["nodeAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ]["nodeSelectorTerms"][0]["matchExpressions"][0]
+        assert expression["values"] == [partition], name
+    # GKE refuses labels it manages in `nodeConfig.labels`: the pool does not set it.
+    assert (
+        "cloud.google.com/gke-gpu-partition-size"
+        not in pool(compiled, "mig")["nodeConfig"]["labels"]
+    )
+
+
+def test_whole_gpus_on_gke_need_no_partition_affinity(tmp_path: Path) -> None:
+    compiled = compile_text(tmp_path, gke(SHARED))
+    spec = find(compiled, "Deployment", "a-v1")["spec"]["template"]["spec"]
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert "affinity" not in spec
+
+
+def test_a_mig_deployment_waits_for_its_pool(tmp_path: Path) -> None:
+    # The partition size is a node affinity, so the nodeSelector stays within the pool's
+    # labels, which is how the program finds the pool a Deployment waits for.
+    path = tmp_path / "stack.yaml"
+    path.write_text(gke(MIG))
+    run = run_program(path)
+    (registered,) = [r for r in run.registrations if r.type == NODE_POOL_TYPE]
+    for name in ("Deployment/models/m-v1", "Deployment/models/iac-warm-pool-mig"):
+        assert registered.urn in run.one("kubernetes:apps/v1:Deployment", name).dependencies
+
+
 def test_an_eight_gpu_replica_needs_an_eight_gpu_machine(tmp_path: Path) -> None:
     compiled = compile_text(
         tmp_path,
@@ -355,6 +431,39 @@ def test_pools_no_machine_can_serve_are_errors(tmp_path: Path, body: str, messag
     with pytest.raises(StackInvalid) as info:
         compile_text(tmp_path, gke(body))
     assert [str(d).split("stack.yaml:", 1)[1] for d in info.value.diagnostics] == [message]
+
+
+def test_validate_reports_what_render_would(tmp_path: Path) -> None:
+    # The machine choice runs in `iac validate` too: a replica no machine type fits is the
+    # same located error there as in `iac render`, not a pass followed by a failed render.
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        gke(
+            """\
+            node_pools: {l4: {accelerator: L4, instance_types: [g2-standard-4]}}
+            models:
+              m:
+                image: x:1
+                resources: {accelerator: L4, cpu: "8", memory: 16Gi}
+                deployments: {v1: {}}
+            """
+        )
+    )
+    validate = CliRunner().invoke(cli, ["validate", str(path)])
+    render_result = CliRunner().invoke(cli, ["render", str(path)])
+    assert (validate.exit_code, render_result.exit_code) == (1, 1)
+    error = (
+        f"{path}:3:14: error: node_pools.l4: no GCP machine type for node pool 'l4' fits a "
+        "replica of m/v1 (1 × L4, 8 CPU, 16 GiB memory) on one node; the largest is "
+        "g2-standard-4 (1 GPU, 4 vCPUs, 16 GiB, less what GKE reserves). Lower the replica's "
+        "resources, or widen the pool's `instance_types`"
+    )
+    assert validate.stderr.splitlines() == [error]
+    assert error in render_result.stderr.splitlines()
+    # A stack that compiles still validates, and other provisioners choose no machine.
+    assert CliRunner().invoke(cli, ["validate", str(EXAMPLE)]).exit_code == 0
+    path.write_text(path.read_text().replace("provisioner: gke", "provisioner: karpenter"))
+    assert CliRunner().invoke(cli, ["validate", str(path)]).exit_code == 0
 
 
 def test_gke_needs_its_cluster_and_pool_names_gke_accepts(tmp_path: Path) -> None:

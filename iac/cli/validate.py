@@ -6,9 +6,12 @@ import sys
 
 import click
 
+from iac.compile.gke import gke_node_pools
+from iac.compile.release import Release
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.policy import check_with_policies
+from iac.spec.resolved import ResolvedStack
 
 
 @click.command()
@@ -23,7 +26,8 @@ def validate(stacks: tuple[str, ...]) -> None:
     for path in stacks:
         diagnostics = Diagnostics()
         try:
-            stack, _ = check_with_policies(path, diagnostics)
+            stack, release = check_with_policies(path, diagnostics)
+            _check_cloud_resources(stack, release, diagnostics)
         except StackInvalid as exc:
             failed = True
             for diagnostic in exc.diagnostics:
@@ -39,6 +43,18 @@ def validate(stacks: tuple[str, ...]) -> None:
         )
     if failed:
         sys.exit(1)
+
+
+def _check_cloud_resources(
+    stack: ResolvedStack, release: Release, diagnostics: Diagnostics
+) -> None:
+    """What otherwise only compiling finds, so `iac validate` fails where `iac render` would:
+    on GKE, a node pool no machine type can serve (the same choice and the same located
+    errors as the compiled pools'). Raises StackInvalid."""
+    if release.cluster.provisioner == "gke":
+        gke_node_pools(stack, release, diagnostics)
+    if diagnostics.has_errors():
+        raise StackInvalid(diagnostics.sorted())
 
 
 def _count(n: int, noun: str) -> str:

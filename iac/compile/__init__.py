@@ -132,7 +132,7 @@ def compile_release(
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
     objects.extend(weights_claims(deployments, cluster))
     objects.extend(prepull_objects(release, cluster))
-    objects.extend(warm_objects(warm_chunks(release), cluster))
+    objects.extend(warm_objects(warm_chunks(release, stack.spec.pricing), cluster))
     if diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())
     objects.sort(

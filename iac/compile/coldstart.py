@@ -5,7 +5,9 @@ capacity kept provisioned so a new replica does not wait minutes for a node.
   deployments that may run there (each exits at once), then sleeps in a pause container.
 - Warm capacity (`warm:` on a pool or an environment): with Karpenter, a `CapacityBuffer`
   (autoscaling.x-k8s.io) of placeholder chunks shaped like real replicas; elsewhere a
-  Deployment of placeholder pods at a negative priority, which real replicas preempt.
+  Deployment of placeholder pods at a negative priority, which real replicas preempt. A warm
+  node holds all of a node's devices: on GKE those of the pool's machine type, elsewhere
+  the accelerator's most per node (Karpenter launches the instance that fits it).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import labels
+from iac.compile.gke import node_units, pool_machine
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.release import DeploymentRelease, Release
-from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
-from iac.spec.stack import Cluster
+from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY, gpu_affinity, gpu_resource
+from iac.spec.stack import Cluster, Pricing
 from iac.spec.types import parse_accelerator
 
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
@@ -41,10 +44,16 @@ class WarmChunk:
     memory: str
 
 
-def warm_chunks(release: Release) -> list[WarmChunk]:
-    """The placeholders of every `warm:` in the release, on pools and on environments."""
+def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmChunk]:
+    """The placeholders of every `warm:` in the release, on pools and on environments.
+
+    `pricing` is the stack's: on GKE it takes part in choosing a pool's machine type, so a
+    warm node has that machine's devices. Without it the catalog's prices choose, which
+    gives another machine only where the stack's `pricing:` adds or reprices GCP machines.
+    """
     pools = {p.name: p for p in release.pools}
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
+    provisioner = release.cluster.provisioner
     chunks = []
     for name, pool in sorted(pools.items()):
         warm = pool.warm
@@ -52,14 +61,14 @@ def warm_chunks(release: Release) -> list[WarmChunk]:
             continue
         on_pool = [d for d in deployments if d.node_pool == name and d.active]
         if warm.nodes:
-            accelerator = pool.accelerator
-            chunks.append(
-                WarmChunk(f"pool-{name}", pool, warm.nodes, accelerator.resource,
-                          accelerator.max_per_node, "1", "1Gi")
-            )  # fmt: skip
+            resource = gpu_resource(pool.accelerator, provisioner)
+            units = _node_units(release, pool, pricing)
+            chunks.append(WarmChunk(f"pool-{name}", pool, warm.nodes, resource, units, "1", "1Gi"))
         if warm.replicas and on_pool:
             largest = max(on_pool, key=lambda d: (_units(d), d.model, d.name))
-            chunks.append(_replica_chunk(f"pool-{name}-replicas", pool, warm.replicas, largest))
+            chunks.append(
+                _replica_chunk(f"pool-{name}-replicas", pool, warm.replicas, largest, provisioner)
+            )
     for model in release.models.values():
         for env in model.environments.values():
             if env.warm is None or not env.warm.replicas or len(env.traffic) != 1:
@@ -73,9 +82,21 @@ def warm_chunks(release: Release) -> list[WarmChunk]:
                     pools[deployment.node_pool or ""],
                     env.warm.replicas,
                     deployment,
+                    provisioner,
                 )
             )
     return chunks
+
+
+def _node_units(release: Release, pool: PoolPlan, pricing: Pricing | None) -> int:
+    """Accelerator units of one whole node of the pool."""
+    if release.cluster.provisioner == "gke":
+        # GKE nodes are the pool's one machine type: a 1-GPU machine never fits a
+        # placeholder asking for the accelerator's 8.
+        machine = pool_machine(release, pool, pricing)
+        if machine is not None:  # else compiling the pool reports why it has none
+            return node_units(pool, machine)
+    return pool.accelerator.max_per_node
 
 
 def _units(deployment: DeploymentRelease) -> int:
@@ -84,14 +105,14 @@ def _units(deployment: DeploymentRelease) -> int:
 
 
 def _replica_chunk(
-    name: str, pool: PoolPlan, count: int, deployment: DeploymentRelease
+    name: str, pool: PoolPlan, count: int, deployment: DeploymentRelease, provisioner: str
 ) -> WarmChunk:
     resources = deployment.container.resources
     return WarmChunk(
         name,
         pool,
         count,
-        pool.accelerator.resource,
+        gpu_resource(pool.accelerator, provisioner),
         _units(deployment),
         (resources.cpu if resources else None) or DEFAULT_CPU,
         (resources.memory if resources else None) or DEFAULT_MEMORY,
@@ -119,6 +140,9 @@ def _placeholder_pod(chunk: WarmChunk, cluster: Cluster, priority: bool) -> dict
     selector = node_labels(chunk.pool, cluster.provisioner)
     if selector:
         spec["nodeSelector"] = selector
+    affinity = gpu_affinity(chunk.pool.accelerator, cluster.provisioner)
+    if affinity:
+        spec["affinity"] = affinity
     if priority:
         spec["priorityClassName"] = WARM_PRIORITY
     return {"metadata": {"labels": _warm_labels(chunk)}, "spec": spec}

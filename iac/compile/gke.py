@@ -29,6 +29,7 @@ from iac.compile.release import Release
 from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
 from iac.diagnostics import Diagnostics, KeyPath, Location
 from iac.spec.resolved import ResolvedStack
+from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
 
 NODE_POOL_TYPE = "gcp:container/nodePool:NodePool"
@@ -105,13 +106,12 @@ def node_pool_declaration(
     gke = release.cluster.gke
     if gke is None:  # iac.validate reports it: a stack that reaches here has `cluster.gke`
         raise ValueError("provisioner gke without cluster.gke")
-    replicas = [_replica(release, d.model, d.deployment, d.replicas, d.units_per_replica)
-                for d in plan.demand]  # fmt: skip
+    replicas = pool_replicas(release, plan)
     machine = choose_machine(stack, plan, replicas, diagnostics)
     if machine is None:
         return None
     spot = plan.capacity_type == "spot"
-    physical = plan.accelerator.mig.parent if plan.accelerator.mig else plan.accelerator.name
+    physical = _physical(plan)
     accelerator: dict[str, Any] = {
         "type": ACCELERATOR_OF_SERIES.get(
             machine.series, catalog().accelerators[physical].gke_accelerator
@@ -152,10 +152,9 @@ def resource_id(declaration: dict[str, Any]) -> str:
     return f"{declaration['type']}/{declaration['name']}"
 
 
-def machines(stack: ResolvedStack, accelerator: str) -> list[Machine]:
+def machines(pricing: Pricing | None, accelerator: str) -> list[Machine]:
     """GCP machine types carrying `accelerator`: the catalog's and the stack's own
     (`pricing.instance_types`), with the stack's `pricing.instance_hourly` prices."""
-    pricing = stack.spec.pricing
     overrides = (pricing.instance_hourly or {}) if pricing else {}
     found = {
         i.name: Machine(i.name, i.gpus, i.vcpu, i.memory_gib, overrides.get(i.name, i.hourly))
@@ -167,30 +166,40 @@ def machines(stack: ResolvedStack, accelerator: str) -> list[Machine]:
     return list(found.values())
 
 
+def pool_replicas(release: Release, plan: PoolPlan) -> list[Replica]:
+    """What each deployment placed on the pool asks of one node."""
+    return [_replica(release, d.model, d.deployment, d.replicas, d.units_per_replica)
+            for d in plan.demand]  # fmt: skip
+
+
+def pool_machine(release: Release, plan: PoolPlan, pricing: Pricing | None) -> Machine | None:
+    """The machine type of the pool's nodes, exactly as its declaration gets it (for what
+    else depends on it: prices, warm nodes); None where compiling reports an error."""
+    candidates, unknown = _candidates(plan, pricing)
+    if unknown:
+        return None
+    fitting = _fitting(plan, candidates, pool_replicas(release, plan))
+    return min(fitting, key=_cost_order) if fitting else None
+
+
 def choose_machine(
     stack: ResolvedStack, plan: PoolPlan, replicas: list[Replica], diagnostics: Diagnostics
 ) -> Machine | None:
     """The cheapest machine on which each replica fits whole (fewest GPUs first among
     unpriced ones); None, with an error, when there is none."""
-    physical = plan.accelerator.mig.parent if plan.accelerator.mig else plan.accelerator.name
-    carrying = {m.name: m for m in machines(stack, physical)}
-    candidates = list(carrying.values())
-    if plan.instance_types:
-        unknown = [name for name in plan.instance_types if name not in carrying]
-        if unknown:
-            where: KeyPath = ("node_pools", plan.name, "instance_types")
-            diagnostics.error(
-                stack.source.value(where),
-                f"{', '.join(unknown)}: not a GCP machine type carrying {physical} (known: "
-                f"{', '.join(sorted(carrying)) or 'none'}); a GKE node pool needs the "
-                "machine's GPU count, so add others under `pricing.instance_types`",
-                where,
-            )
-            return None
-        candidates = [carrying[name] for name in plan.instance_types]
-    elif plan.capacity_type != "spot":
-        on_demand = [m for m in candidates if m.name not in SPOT_OR_FLEX_START_ONLY]
-        candidates = on_demand or candidates
+    physical = _physical(plan)
+    candidates, unknown = _candidates(plan, stack.spec.pricing)
+    if unknown:
+        known = sorted(m.name for m in machines(stack.spec.pricing, physical))
+        where: KeyPath = ("node_pools", plan.name, "instance_types")
+        diagnostics.error(
+            stack.source.value(where),
+            f"{', '.join(unknown)}: not a GCP machine type carrying {physical} (known: "
+            f"{', '.join(known) or 'none'}); a GKE node pool needs the "
+            "machine's GPU count, so add others under `pricing.instance_types`",
+            where,
+        )
+        return None
     if not candidates:  # a declared pool nothing is placed on (placement checks the others)
         where = ("node_pools", plan.name, "accelerator")
         diagnostics.error(
@@ -200,7 +209,7 @@ def choose_machine(
             where,
         )
         return None
-    fitting = [m for m in candidates if all(_per_node(plan, m, r) >= 1 for r in replicas)]
+    fitting = _fitting(plan, candidates, replicas)
     if fitting:
         return min(fitting, key=_cost_order)
     largest = max(candidates, key=lambda m: (m.gpus, m.vcpu or 0, m.memory_gib or 0, m.name))
@@ -221,6 +230,29 @@ def choose_machine(
             path,
         )
     return None
+
+
+def _physical(plan: PoolPlan) -> str:
+    """The device a pool's nodes carry (a MIG slice's parent)."""
+    return plan.accelerator.mig.parent if plan.accelerator.mig else plan.accelerator.name
+
+
+def _candidates(plan: PoolPlan, pricing: Pricing | None) -> tuple[list[Machine], list[str]]:
+    """The machines a pool may get, and the names in its `instance_types` that carry no
+    such device (an error)."""
+    carrying = {m.name: m for m in machines(pricing, _physical(plan))}
+    if plan.instance_types:
+        unknown = [name for name in plan.instance_types if name not in carrying]
+        return [carrying[n] for n in plan.instance_types if n in carrying], unknown
+    candidates = list(carrying.values())
+    if plan.capacity_type != "spot":
+        on_demand = [m for m in candidates if m.name not in SPOT_OR_FLEX_START_ONLY]
+        candidates = on_demand or candidates
+    return candidates, []
+
+
+def _fitting(plan: PoolPlan, candidates: list[Machine], replicas: list[Replica]) -> list[Machine]:
+    return [m for m in candidates if all(_per_node(plan, m, r) >= 1 for r in replicas)]
 
 
 def max_nodes(plan: PoolPlan, machine: Machine, replicas: Iterable[Replica]) -> int:
@@ -261,9 +293,14 @@ def _tiers(amount: float, tiers: list[tuple[float, float]]) -> float:
     return total
 
 
+def node_units(plan: PoolPlan, machine: Machine) -> int:
+    """Accelerator units (GPUs, or MIG slices) one of the pool's nodes offers."""
+    return machine.gpus * (plan.accelerator.mig.per_device if plan.accelerator.mig else 1)
+
+
 def _per_node(plan: PoolPlan, machine: Machine, replica: Replica) -> int:
     """Replicas of this shape one node holds (0: it does not fit)."""
-    slots = machine.gpus * (plan.accelerator.mig.per_device if plan.accelerator.mig else 1)
+    slots = node_units(plan, machine)
     counts = [slots // replica.units if replica.units else slots]
     cpu, memory = allocatable(machine)
     if cpu is not None:

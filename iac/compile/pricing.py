@@ -6,6 +6,12 @@ order: the stack's `pricing.gpu_hourly`; the cheapest per-device price of a clou
 type carrying it (the stack's `pricing.instance_types` and `instance_hourly`, then the
 catalog's), on the stack's cloud; Baseten's one-device price as a reference. A MIG slice
 costs its share of a device. CPU-only replicas are not priced.
+
+On GKE a pool's nodes are all one machine type, the one `iac.compile.gke` chooses, so a
+device there costs that machine's price ÷ its GPUs (or `gpu_hourly`), not the cheapest
+machine's. GKE bills nodes whole: what a partly filled node's idle GPUs cost is not in these
+figures (`node_price` gives what `iac cost` needs to show it). Karpenter picks instance
+types when it launches nodes, so there the cheapest per-device price stays an estimate.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from typing import Any
 
 from iac.catalog import catalog
 from iac.compile.coldstart import warm_chunks
-from iac.compile.node_pools import CLOUD_OF
-from iac.compile.release import DeploymentRelease, Release
+from iac.compile.gke import pool_machine
+from iac.compile.node_pools import CLOUD_OF, PoolPlan
+from iac.compile.release import Release
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
 
@@ -34,7 +41,27 @@ class Price:
     """Where the price comes from, for the reader."""
 
 
+@dataclass(frozen=True, slots=True)
+class NodePrice:
+    """What one node of a GKE pool costs: GKE bills its nodes whole."""
+
+    machine: str
+    devices: int
+    """Physical GPUs on a node."""
+    hourly: float
+    """USD per node-hour."""
+    basis: str
+
+
+def pricing_cloud(release: Release, pricing: Pricing | None) -> str | None:
+    """Whose list prices apply: the stack's `pricing.cloud`, else the provisioner's cloud."""
+    return (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(
+        release.cluster.provisioner
+    )
+
+
 def device_price(kind: str, cloud: str | None, pricing: Pricing | None) -> Price | None:
+    """A device's price when no pool says which machine carries it (see `unit_price`)."""
     accelerator = catalog().accelerators[kind]
     if accelerator.mig is not None:
         parent = device_price(accelerator.mig.parent, cloud, pricing)
@@ -64,6 +91,61 @@ def device_price(kind: str, cloud: str | None, pricing: Pricing | None) -> Price
     return None
 
 
+def node_price(release: Release, pool: PoolPlan, pricing: Pricing | None) -> NodePrice | None:
+    """A GKE pool's node, at its machine type's price (or `gpu_hourly` × its GPUs); None
+    for other provisioners, GCP prices not in use, or a machine without a price."""
+    if release.cluster.provisioner != "gke" or pricing_cloud(release, pricing) != "gcp":
+        return None
+    machine = pool_machine(release, pool, pricing)
+    if machine is None:
+        return None
+    accelerator = pool.accelerator
+    physical = accelerator.mig.parent if accelerator.mig else accelerator.name
+    if pricing and pricing.gpu_hourly and physical in pricing.gpu_hourly:
+        return NodePrice(
+            machine.name,
+            machine.gpus,
+            pricing.gpu_hourly[physical] * machine.gpus,
+            f"gcp {machine.name}: {machine.gpus} × stack pricing.gpu_hourly",
+        )
+    if machine.hourly is None:
+        return None
+    stack_priced = pricing is not None and (
+        machine.name in (pricing.instance_hourly or {})
+        or machine.name in (pricing.instance_types or {})
+    )
+    return NodePrice(
+        machine.name,
+        machine.gpus,
+        machine.hourly,
+        f"gcp {machine.name} {'(stack)' if stack_priced else 'on-demand'}",
+    )
+
+
+def unit_price(
+    release: Release, kind: str, pool_name: str | None, pricing: Pricing | None
+) -> Price | None:
+    """Price of one unit of `kind` (a device, or a MIG slice) on the named pool."""
+    cloud = pricing_cloud(release, pricing)
+    pool = next((p for p in release.pools if p.name == pool_name), None)
+    if pool is None or release.cluster.provisioner != "gke" or cloud != "gcp":
+        return device_price(kind, cloud, pricing)
+    node = node_price(release, pool, pricing)
+    if node is None:
+        # The pool's machine has no price: another machine's would not be what GKE bills,
+        # so only an explicit `gpu_hourly` or Baseten's reference price remain.
+        return device_price(kind, None, pricing)
+    gpus = f"{node.devices} GPU{'s' if node.devices != 1 else ''}"
+    per_device = Price(node.hourly / node.devices, f"{node.basis} ÷ {gpus} (node pool {pool.name})")
+    mig = catalog().accelerators[kind].mig
+    if mig is None:
+        return per_device
+    return Price(
+        per_device.hourly / mig.per_device,
+        f"1/{mig.per_device} of {mig.parent}: {per_device.basis}",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CostLine:
     model: str
@@ -87,22 +169,27 @@ class CostLine:
 
 
 def release_cost(release: Release, pricing: Pricing | None) -> list[CostLine]:
-    cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(
-        release.cluster.provisioner
-    )
     lines: dict[tuple[str, str | None], list[float]] = {}
     unpriced: dict[tuple[str, str | None], set[str]] = {}
     for model in release.models.values():
         for deployment in model.deployments.values():
             key = (model.name, deployment.environment)
             totals = lines.setdefault(key, [0.0, 0.0])
-            hourly = _replica_hourly(deployment, cloud, pricing, unpriced.setdefault(key, set()))
+            resources = deployment.container.resources
+            if resources is None or resources.accelerator is None:
+                continue  # CPU only: not priced
+            kind, count = parse_accelerator(resources.accelerator)
+            price = unit_price(release, kind, deployment.node_pool, pricing)
+            if price is None:
+                unpriced.setdefault(key, set()).add(kind)
+                continue
+            hourly = price.hourly * count
             if deployment.active:
                 totals[0] += deployment.autoscaling.min_replicas * hourly * HOURS_PER_MONTH
                 totals[1] += deployment.autoscaling.max_replicas * hourly * HOURS_PER_MONTH
-    for chunk in warm_chunks(release):
+    for chunk in warm_chunks(release, pricing):
         # Warm capacity runs all the time: its floor is its ceiling.
-        price = device_price(chunk.pool.accelerator.name, cloud, pricing)
+        price = unit_price(release, chunk.pool.accelerator.name, chunk.pool.name, pricing)
         key = (WARM_CAPACITY, chunk.name)
         totals = lines.setdefault(key, [0.0, 0.0])
         if price is None:
@@ -117,17 +204,3 @@ def release_cost(release: Release, pricing: Pricing | None) -> list[CostLine]:
             lines.items(), key=lambda i: (i[0][0], i[0][1] or "")
         )
     ]
-
-
-def _replica_hourly(
-    deployment: DeploymentRelease, cloud: str | None, pricing: Pricing | None, unpriced: set[str]
-) -> float:
-    resources = deployment.container.resources
-    if resources is None or resources.accelerator is None:
-        return 0.0
-    kind, count = parse_accelerator(resources.accelerator)
-    price = device_price(kind, cloud, pricing)
-    if price is None:
-        unpriced.add(kind)
-        return 0.0
-    return price.hourly * count

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from iac.catalog import catalog
+from iac.catalog import AcceleratorType, catalog
 from iac.compile import labels
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.quantity import format_mebibytes, memory_bytes
@@ -34,6 +34,42 @@ SHM_CAP_MIB = 16 * 1024
 CONTAINER = "server"
 SKIP_AWAIT = "pulumi.com/skipAwait"
 """pulumi-kubernetes' annotation: register the object without waiting for it to be ready."""
+GKE_PARTITION_SIZE = "cloud.google.com/gke-gpu-partition-size"
+"""The label GKE puts on the nodes of a pool whose GPUs it partitions (`3g.40gb`)."""
+WHOLE_GPU = "nvidia.com/gpu"
+
+
+def gpu_resource(kind: AcceleratorType, provisioner: str) -> str:
+    """The extended resource one unit of `kind` is requested as on the provisioner's nodes.
+
+    A MIG slice: GKE's device plugin offers each partition of a `gpuPartitionSize` pool as
+    one `nvidia.com/gpu` (GKE's "Running multi-instance GPUs"); elsewhere the NVIDIA GPU
+    operator's mixed strategy names it per profile (`nvidia.com/mig-3g.40gb`, the catalog's
+    `resource`). Nothing advertises the other name: a pod asking for it never schedules.
+    """
+    if kind.mig is not None and provisioner == "gke":
+        return WHOLE_GPU
+    return kind.resource
+
+
+def gpu_affinity(kind: AcceleratorType, provisioner: str) -> dict[str, Any] | None:
+    """On GKE, a MIG slice requires nodes partitioned to its profile, by the label GKE
+    sets on them; None elsewhere (the resource name alone says the profile).
+
+    A node affinity rather than a `nodeSelector` entry: the selector is exactly the pool's
+    own `nodeConfig.labels` (what the Pulumi program matches to make a pod's owner wait
+    for its pool), and GKE refuses labels it manages in `nodeConfig.labels`.
+    """
+    if kind.mig is None or provisioner != "gke":
+        return None
+    term = {"key": GKE_PARTITION_SIZE, "operator": "In", "values": [kind.mig.profile]}
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [term]}]
+            }
+        }
+    }
 
 
 def deployment_object(
@@ -53,7 +89,8 @@ def deployment_object(
     pod: dict[str, Any] = {}
     if accelerator:
         kind, count = parse_accelerator(accelerator)
-        resource = catalog().accelerators[kind].resource
+        accelerator_type = catalog().accelerators[kind]
+        resource = gpu_resource(accelerator_type, cluster.provisioner)
         # Extended resources cannot be overcommitted: request and limit must be equal.
         requests[resource] = limits[resource] = str(count)
         pod["tolerations"] = [
@@ -62,6 +99,9 @@ def deployment_object(
         selector = node_labels(pool, cluster.provisioner) if pool else {}
         if selector:
             pod["nodeSelector"] = selector
+        affinity = gpu_affinity(accelerator_type, cluster.provisioner)
+        if affinity:
+            pod["affinity"] = affinity
         shm = min(memory_bytes(memory) // 2**21, SHM_CAP_MIB)  # half the memory, in MiB
         volumes.append(
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_mebibytes(shm)}}
