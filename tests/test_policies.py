@@ -344,3 +344,25 @@ def test_pack_config_schemas_carry_no_defaults() -> None:
         assert schema is not None
         for name, prop in schema.properties.items():
             assert "default" not in prop, (policy.name, name)
+
+
+def test_the_budget_rule_prices_gke_pools_by_their_machines_as_iac_cost_does(
+    tmp_path: Path,
+) -> None:
+    """On GKE a pool's GPUs cost what its chosen machine costs (iac.compile.pricing.unit_price),
+    not the cheapest machine carrying the accelerator: the budget rule and `iac cost` agree."""
+    import json
+    import re
+
+    source = ROOT / "examples" / "06-gke" / "stack.yaml"
+    path = tmp_path / "stack.yaml"
+    text = source.read_text().replace("../../modules/", f"{ROOT / 'modules'}/")
+    path.write_text(text + "policies: {budget: {monthly: 1}}\n")
+    with pytest.raises(StackInvalid) as invalid:
+        check_with_policies(str(path), Diagnostics())
+    (message,) = [d.message for d in invalid.value.diagnostics if "[budget]" in d.message]
+    found = re.search(r"costs \$([\d,]+) a month", message)
+    assert found is not None, message
+    cost = CliRunner().invoke(cli, ["cost", str(source), "--format", "json"])
+    ceiling = json.loads(cost.stdout)["total"]["ceiling"]
+    assert int(found.group(1).replace(",", "")) == round(ceiling)

@@ -8,7 +8,7 @@ registers.
 from __future__ import annotations
 
 from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import device_price
+from iac.compile.pricing import device_price, unit_price
 from iac.compile.release import Release, build_release
 from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Location, Severity
 from iac.errors import StackInvalid
@@ -42,18 +42,26 @@ def check_with_policies(
     return stack, release
 
 
-def pricing_context(pricing: Pricing | None, provisioner: str) -> Context:
+def pricing_context(
+    pricing: Pricing | None, provisioner: str, release: Release | None = None
+) -> Context:
+    """Prices for the rules: with the release, those of each pool's machines (GKE bills the
+    machine a pool gets, iac.compile.pricing.unit_price); without (the policy pack sees
+    objects only), the cheapest machine carrying the accelerator."""
     cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(provisioner)
 
-    def price(kind: str) -> float | None:
-        found = device_price(kind, cloud, pricing)
+    def price(kind: str, pool: str | None) -> float | None:
+        if release is not None:
+            found = unit_price(release, kind, pool, pricing)
+        else:
+            found = device_price(kind, cloud, pricing)
         return found.hourly if found else None
 
     return Context(price=price)
 
 
 def violations(stack: ResolvedStack, release: Release) -> list[Violation]:
-    context = pricing_context(stack.spec.pricing, stack.spec.cluster.provisioner)
+    context = pricing_context(stack.spec.pricing, stack.spec.cluster.provisioner, release)
     return evaluate(facts_from_release(release), stack.spec.policies, context)
 
 

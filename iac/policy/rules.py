@@ -43,8 +43,9 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    price: Callable[[str], float | None]
-    """USD per accelerator-hour (a MIG slice its share), None when unpriced."""
+    price: Callable[[str, str | None], float | None]
+    """(accelerator type, node pool) → USD per accelerator-hour (a MIG slice its share) on
+    that pool's machines, None when unpriced."""
 
 
 RuleFunction = Callable[[Sequence[DeploymentFacts], Any, Context], list[Violation]]
@@ -125,7 +126,7 @@ def budget(facts: Sequence[DeploymentFacts], config: p.Budget, context: Context)
     by_env: dict[str, float] = defaultdict(float)
     for f in facts:
         if f.active and f.accelerator:
-            hourly = context.price(f.accelerator)
+            hourly = context.price(f.accelerator, f.node_pool)
             if hourly is not None:
                 monthly = f.max_replicas * f.units * hourly * HOURS_PER_MONTH
                 total += monthly

@@ -19,7 +19,7 @@ from iac.catalog import catalog
 from iac.compile import Compiled
 from iac.compile.karpenter import EMPTY_NODE_GRACE
 from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import device_price
+from iac.compile.pricing import unit_price
 from iac.compile.quantity import memory_bytes
 from iac.compile.release import DeploymentRelease
 from iac.compile.scaling import HPA_SYNC_PERIOD
@@ -286,7 +286,6 @@ def _setup(
     route = objects.get(("InterceptorRoute", deployment.object_name))
     scaler = scaler_from_objects(scaled, route, deployment.autoscaling, params.tolerance)
     provisioner = compiled.release.cluster.provisioner
-    cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(provisioner)
     resources = deployment.container.resources
     accelerator = resources.accelerator if resources else None
     gpus = 0.0
@@ -296,7 +295,7 @@ def _setup(
         kind, count = parse_accelerator(accelerator)
         mig = catalog().accelerators[kind].mig
         gpus = count / mig.per_device if mig else float(count)
-        price = device_price(kind, cloud, pricing)
+        price = unit_price(compiled.release, kind, deployment.node_pool, pricing)
         if price is None:
             basis = f"{kind}: no price"
         else:
