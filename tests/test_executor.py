@@ -154,3 +154,32 @@ def test_the_first_release_has_nothing_to_roll_back_to(change: tuple) -> None:
         found, Recorder(fail_at=0), None, lambda q: 0.0, report=lambda m: None, sleep=lambda s: None
     )
     assert outcome.status == "failed"
+
+
+def _lock_message(pid: int, host: str) -> str:
+    """What the Pulumi CLI says of a held file-backend lock (pkg/backend/diy/lock.go)."""
+    return (
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other "
+        "process(es) to end or delete the lock file with `pulumi cancel`.\n"
+        f"  file:///state/.pulumi/locks/organization/p/dev/1f2e.json: created by root@{host} "
+        f"(pid {pid}) at 2026-11-27T04:30:00Z"
+    )
+
+
+def test_only_a_lock_of_a_dead_process_of_this_host_is_released() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from iac.program.automation import dead_lock_holders
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(finished.stdout)
+    assert dead_lock_holders(_lock_message(dead, "here"), "here") == f"pid {dead} of root@here"
+    # A live process, another host, or no holder named: left alone.
+    assert dead_lock_holders(_lock_message(os.getppid(), "here"), "here") is None
+    assert dead_lock_holders(_lock_message(dead, "elsewhere"), "here") is None
+    assert dead_lock_holders("error: the stack is currently locked", "here") is None
+    both = _lock_message(dead, "here") + "\n" + _lock_message(os.getppid(), "here")
+    assert dead_lock_holders(both, "here") is None
