@@ -70,7 +70,10 @@ MetricReader = Callable[[str], float]
 
 
 def digest(compiled: Compiled) -> str:
-    text = json.dumps(compiled.objects, sort_keys=True, separators=(",", ":"))
+    """Which change a recorded progress belongs to: everything the stage applies (cloud
+    resources such as GKE node pools included)."""
+    applied: Any = compiled.objects if not compiled.cloud else [compiled.objects, compiled.cloud]
+    text = json.dumps(applied, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
