@@ -1,7 +1,7 @@
 """Benchmark of `iac simulate`: one model-day at one-second resolution (target < 20 ms), and
-a hundred of them. Prints a markdown table for docs/simulate.md.
+a hundred of them. Prints a markdown table, and puts it into docs/benchmarks.md (`--out`).
 
-    .venv/bin/python benchmarks/simulate.py [--repeat 21]
+    .venv/bin/python benchmarks/simulate.py [--repeat 21] [--out FILE]
 
 Cases (each a day, 86,400 one-second steps, the autoscaler deciding every 15 s):
 - chat: stacks/demo.yaml llama-3-8b/production under examples/traces/chat-day.csv (Poisson
@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.doc import replace_section  # noqa: E402
 from iac.compile import compile_stack  # noqa: E402
 from iac.simulate.autoscalers import Baseten, KedaHpa  # noqa: E402
 from iac.simulate.engine import run  # noqa: E402
@@ -52,7 +53,9 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     stack = check_stack(str(ROOT / "stacks/demo.yaml"))
     compiled = compile_stack(stack)
@@ -99,23 +102,24 @@ def main() -> None:
     rows.append(("100 model-days (chat), as compiled", median, best, cpu, "-"))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(
+    lines = [
         f"Measured by `benchmarks/simulate.py` on {platform.machine()}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} cores, load average {load:.1f} "
-        f"(1 min) at the end; median and best of {args.repeat} runs, in-process, after a "
-        "warm-up run."
-    )
-    print()
-    print(
+        f"{platform.python_version()}, {os.cpu_count()} cores, load average {load_before:.1f} "
+        f"before and {load:.1f} after (1 min); median and best of {args.repeat} runs, "
+        "in-process, after a warm-up run.",
+        "",
         "| case (one model-day, 86,400 s) | median | best | CPU time (median) "
-        "| seconds walked one by one |"
-    )
-    print("|---|---:|---:|---:|---:|")
+        "| seconds walked one by one |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, median, best, cpu, walked in rows:
-        print(
+        lines.append(
             f"| {name} | {median * 1000:.1f} ms | {best * 1000:.1f} ms | {cpu * 1000:.1f} ms "
             f"| {walked} |"
         )
+    table = "\n".join(lines)
+    replace_section(Path(args.out), "simulate", table)
+    print(table)
 
 
 def _day(values: object) -> object:

@@ -484,7 +484,7 @@ def test_dashboard_config_map_for_one_model(tmp_path: Path) -> None:
     assert list(config_map["data"]) == ["llm.json"]
     text = config_map["data"]["llm.json"]
     board = json.loads(text)
-    assert text == render(board) == json.dumps(board, sort_keys=True, indent=2) + "\n"
+    assert text == render(board)
     assert board["uid"] == "iac-c1-llm"
     assert board["title"] == "llm (c1)"
     assert board["schemaVersion"] == 39
@@ -524,6 +524,34 @@ def test_dashboard_config_map_for_one_model(tmp_path: Path) -> None:
 
 
 # --- which deployments, which rules -----------------------------------------------------------
+
+
+def test_dashboard_json_has_a_line_per_panel() -> None:
+    """Sorted keys; the dashboard's fields and lists indented, each item of a list (a panel,
+    a variable, an annotation) on one line."""
+    board = {
+        "b": [{"y": {"deep": [1, 2.5, None]}, "x": 'é"', "z": []}, "two"],
+        "a": {},
+        "c": True,
+        "d": {"list": [{"k": 1}], "n": 2},
+    }
+    assert render(board) == (
+        "{\n"
+        '  "a": {},\n'
+        '  "b": [\n'
+        '    {"x": "é\\"", "y": {"deep": [1, 2.5, null]}, "z": []},\n'
+        '    "two"\n'
+        "  ],\n"
+        '  "c": true,\n'
+        '  "d": {\n'
+        '    "list": [\n'
+        '      {"k": 1}\n'
+        "    ],\n"
+        '    "n": 2\n'
+        "  }\n"
+        "}\n"
+    )
+    assert json.loads(render(board)) == board
 
 
 def test_only_active_deployments_that_declare_metrics_are_scraped() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from iac.cli import cli
+from iac.compile import compile_stack
 from iac.diff.objects import diff_objects
+from iac.validate import check_stack
 from tests.compile_helpers import ROOT
 
 BASE = """\
@@ -395,3 +398,12 @@ def test_an_environment_with_a_trace_is_simulated_before_and_after(tmp_path: Pat
     assert "llama / staging" in text
     markdown = plan(tmp_path, base, head, "--format", "markdown").stdout
     assert "**Simulated** `llama` / `staging`" in markdown
+
+
+def test_pool_events_read_a_summary_that_does_not_depend_on_the_models() -> None:
+    """Pool events summarize a release without its models (the models' summary is slow on
+    a large stack): that must be the same summary of the pools."""
+    release = compile_stack(check_stack(str(ROOT / "stacks" / "demo.yaml"))).release
+    assert release.pools
+    summary = release.to_dict()["node_pools"]
+    assert replace(release, models={}).to_dict()["node_pools"] == summary

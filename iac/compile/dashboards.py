@@ -12,8 +12,9 @@ set it to `ALL`, or to the stack's namespace).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 SIDECAR_LABEL = "grafana_dashboard"
@@ -106,8 +107,58 @@ def config_map(
 
 
 def render(board: Mapping[str, Any]) -> str:
-    """Deterministic JSON text of a dashboard."""
-    return json.dumps(board, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Deterministic JSON text of a dashboard: sorted keys, the dashboard's fields and
+    lists indented, and each item of a list (a panel, a variable, an annotation) on a line
+    of its own.
+
+    Fully indented JSON (`json.dumps(indent=2)`) is written by json's pure-Python encoder,
+    which took half the compile time of a 1,000-model stack; this layout writes each item
+    with the C encoder (about five times faster) and still shows a change to a panel as a
+    changed line.
+    """
+    parts: list[str] = []
+    _write(board, 0, parts)
+    parts.append("\n")
+    return "".join(parts)
+
+
+def _c_encoder() -> Callable[[object], str]:
+    """One C encoder for all values (`json.JSONEncoder.encode` builds a new one per call):
+    sorted keys, `, ` and `: ` between items, no circular check (a dashboard is a tree)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has _json
+        return json.JSONEncoder(
+            sort_keys=True, ensure_ascii=False, check_circular=False, separators=(", ", ": ")
+        ).encode
+    encoder = make(None, _reject, encode_basestring, None, ": ", ", ", True, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+def _reject(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_encode = _c_encoder()
+
+
+def _write(value: object, level: int, parts: list[str]) -> None:
+    if not value or not isinstance(value, dict | list):
+        parts.append(_encode(value))
+        return
+    pad = "\n" + "  " * (level + 1)
+    if isinstance(value, dict):
+        separator = "{" + pad
+        for key in sorted(value):
+            parts.append(separator + encode_basestring(key) + ": ")
+            _write(value[key], level + 1, parts)
+            separator = "," + pad
+        parts.append("\n" + "  " * level + "}")
+    else:
+        separator = "[" + pad
+        for item in value:
+            parts.append(separator + _encode(item))
+            separator = "," + pad
+        parts.append("\n" + "  " * level + "]")
 
 
 def _datasource_variable() -> dict[str, Any]:

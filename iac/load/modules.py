@@ -136,6 +136,8 @@ def _strings(value: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:
 
 def _fill(value: Any, params: dict[str, str]) -> Any:
     if isinstance(value, str):
+        if "${" not in value:  # most values: nothing to fill, no need for the expression
+            return value
         return PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), value)
     if isinstance(value, dict):
         return {k: _fill(v, params) for k, v in value.items()}

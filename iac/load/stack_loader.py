@@ -74,8 +74,9 @@ def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     stack, models = _validate(document.data, source, diagnostics)
     templates, imported = load_templates(file, stack.imports, source, diagnostics)
     resolved: dict[str, ResolvedModel] = {}
+    shared = _Shared(stack)
     for name, model in models.items():
-        result = _resolve_model(name, model, stack, templates, source, diagnostics)
+        result = _resolve_model(name, model, stack, shared, templates, source, diagnostics)
         if result is not None:
             resolved[name] = result
     return ResolvedStack(
@@ -154,18 +155,42 @@ def _container(values: ContainerFields) -> dict[str, Any]:
     return values.model_dump(exclude_unset=True, include=_CONTAINER_KEYS)
 
 
+class _Shared:
+    """What one load builds once for all its models. Spec models are frozen, so equal
+    settings can be one object: a stack's thousands of deployments and environments share
+    a handful of autoscaling settings (validating each anew took 0.04 s of a 0.6 s load)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.defaults = None if stack.defaults is None else _container(stack.defaults)
+        """The defaults level's values (read by merges, never changed)."""
+        self.promotion = Promotion()
+        self._autoscaling: dict[tuple[Any, ...], Autoscaling] = {}
+
+    def autoscaling(self, values: dict[str, Any]) -> Autoscaling:
+        """`Autoscaling.model_validate(values)`, once per distinct `values`."""
+        try:
+            key = tuple((k, type(v), v) for k, v in values.items())
+            found = self._autoscaling.get(key)
+        except TypeError:  # an unhashable value: let validation say what is wrong
+            return Autoscaling.model_validate(values)
+        if found is None:
+            found = self._autoscaling[key] = Autoscaling.model_validate(values)
+        return found
+
+
 def _resolve_model(
     name: str,
     model: Model,
     stack: Stack,
+    shared: _Shared,
     templates: dict[str, LoadedTemplate],
     source: SourceMap,
     diagnostics: Diagnostics,
 ) -> ResolvedModel | None:
     path: KeyPath = ("models", name)
     base: list[Layer] = []
-    if stack.defaults is not None:
-        base.append(Layer(_container(stack.defaults), source, ("defaults",)))
+    if shared.defaults is not None:
+        base.append(Layer(shared.defaults, source, ("defaults",)))
     if model.template is not None:
         template = _find_template(model.template, templates, stack, source, path, diagnostics)
         if template is None:
@@ -186,7 +211,7 @@ def _resolve_model(
     deployments: dict[str, ResolvedDeployment] = {}
     for deployment_name in model.deployments:
         deployment = _resolve_deployment(
-            name, deployment_name, model, model_level, source, diagnostics
+            name, deployment_name, model, model_level, source, diagnostics, shared
         )
         if deployment is not None:
             deployments[deployment_name] = deployment
@@ -195,7 +220,7 @@ def _resolve_model(
         {rel: w for rel, w in model_level[1].items() if rel[0] == "autoscaling"},
     )
     environments = {
-        env_name: _resolve_environment(name, env_name, env, scaling_level, source)
+        env_name: _resolve_environment(name, env_name, env, scaling_level, source, shared)
         for env_name, env in model.environments.items()
     }
     return ResolvedModel(
@@ -266,6 +291,7 @@ def _resolve_deployment(
     model_level: Merged,
     source: SourceMap,
     diagnostics: Diagnostics,
+    shared: _Shared,
 ) -> ResolvedDeployment | None:
     model_path: KeyPath = ("models", model_name)
     path: KeyPath = (*model_path, "deployments", name)
@@ -289,7 +315,7 @@ def _resolve_deployment(
             path,
         )
         return None
-    autoscaling = Autoscaling.model_validate(merged.pop("autoscaling", {}))
+    autoscaling = shared.autoscaling(merged.pop("autoscaling", {}))
     if spec.kind == "development":
         pinned = spec.autoscaling.model_fields_set if spec.autoscaling else set()
         for key in sorted(pinned & {"min_replicas", "max_replicas"}):
@@ -316,7 +342,12 @@ def _resolve_deployment(
 
 
 def _resolve_environment(
-    model_name: str, name: str, env: Environment, scaling_level: Merged, source: SourceMap
+    model_name: str,
+    name: str,
+    env: Environment,
+    scaling_level: Merged,
+    source: SourceMap,
+    shared: _Shared,
 ) -> ResolvedEnvironment:
     path: KeyPath = ("models", model_name, "environments", name)
     layers = []
@@ -340,7 +371,7 @@ def _resolve_environment(
         model=model_name,
         name=name,
         traffic=traffic,
-        autoscaling=Autoscaling.model_validate(merged.get("autoscaling", {})),
-        promotion=env.promotion or Promotion(),
+        autoscaling=shared.autoscaling(merged.get("autoscaling", {})),
+        promotion=env.promotion or shared.promotion,
         origins=Origins(Written(source, path, at_key=True), written),
     )

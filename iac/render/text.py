@@ -54,9 +54,10 @@ def render(
         if resources:
             listing[CLOUD_KEY] = resources
         return to_json(listing)
-    text = "".join("---\n" + to_yaml(obj) for obj in items)
+    writer = yaml_text.Writer()
+    text = "".join([writer.dump(obj, "---") for obj in items])
     if resources:
-        documents = "".join("---\n" + to_yaml(resource) for resource in resources)
+        documents = "".join("---\n" + writer.dump(resource) for resource in resources)
         text += CLOUD_HEADER + "".join(
             f"# {line}".rstrip() + "\n" for line in documents.splitlines()
         )
@@ -79,9 +80,10 @@ def write_directory(
     """Write one file per object; files `iac` wrote before and no longer emits are removed."""
     os.makedirs(directory, exist_ok=True)
     written = []
+    writer = yaml_text.Writer()
     for index, obj in enumerate(objects, start=1):
         name = file_name(index, obj, fmt)
-        text = to_json(obj) if fmt == "json" else to_yaml(obj)
+        text = to_json(obj) if fmt == "json" else writer.dump(obj)
         path = os.path.join(directory, name)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -182,9 +182,10 @@ class KedaHpa:
             ticks = np.arange(first, first + n)
             marks = np.where(recs >= current, ticks, -1)
             low = max(0, first - self._down_span + 1)
-            found = [i for i, r in enumerate(self._recs[low:first]) if r >= current]
-            if found:
-                marks[0] = max(int(marks[0]), low + found[-1])
+            # The last tick of the window before `first` recommending `current` or more.
+            found = next((i for i in range(first - 1, low - 1, -1) if self._recs[i] >= current), -1)
+            if found >= 0:
+                marks[0] = max(int(marks[0]), found)
             elif self._prior >= current:
                 marks[0] = max(int(marks[0]), 0)  # counts as long as tick 0 is in the window
             ok &= np.maximum.accumulate(marks) >= ticks - self._down_span + 1

@@ -118,6 +118,16 @@ def free_flow(trace: Trace, extent: int | None = None, work: bool = False) -> Fl
     return steps[:extent]
 
 
+def _block_max(shaped: FloatArray) -> FloatArray:
+    """The peak of each row: column by column, three times faster than `max(axis=1)` on
+    short rows (numpy reduces each 15-second row on its own)."""
+    peaks: FloatArray = _WORK.array("block_max", shaped.shape[0])
+    np.copyto(peaks, shaped[:, 0])
+    for column in range(1, shaped.shape[1]):
+        np.maximum(peaks, shaped[:, column], out=peaks)
+    return peaks
+
+
 Event = tuple[int, int, int, int]
 """(second, change of replicas, change of ready replicas, change of billed units)."""
 Segment = tuple[int, list[float], list[float]]
@@ -255,8 +265,11 @@ def run(
     extent = length + (int(durations.max()) if length else 0) + 2
     unqueued = flow[:length]
     shaped = flow[: blocks * period].reshape(blocks, period)  # past the end: no arrivals
-    block_max_array = shaped.max(axis=1)
-    block_max = block_max_array.tolist()
+    block_max_array = _block_max(shaped)
+    # Per-block values are read as Python numbers with `.item(k)`: the loop visits only the
+    # blocks it does not skip (a hundred of 5,760 on a quiet day), so converting whole
+    # arrays to lists would cost more than all the reads.
+    block_max = block_max_array.item
     if autoscaler.uses_idle:  # when requests were last in flight matters (scale to zero)
         busy = np.greater(
             shaped, 0.0, out=_WORK.array("busy", blocks * period, np.bool_).reshape(blocks, period)
@@ -268,10 +281,10 @@ def run(
         )
     else:
         block_after = np.full(blocks, -np.inf)
-    block_last = block_after.tolist()  # a second after the last in flight, or -inf
+    block_last = block_after.item  # a second after the last in flight, or -inf
     ticks = np.arange(blocks) * period
     arrived = np.add.reduceat(arrivals, ticks) if length else np.zeros(0)
-    block_arrivals = arrived.tolist()
+    block_arrivals = arrived.item
     served_before = np.concatenate(([0.0], np.cumsum(arrived)))
     window = autoscaler.window
     if window:
@@ -280,13 +293,13 @@ def run(
         np.cumsum(unqueued, out=prefix[1:])
         low = np.maximum(ticks - window, 0)
         free_metric = (prefix[ticks] - prefix[low]) / np.maximum(ticks - low, 1)
-        window_low = low.tolist()
-        window_len = np.maximum(ticks - low, 1).tolist()
+        window_low = low.item
+        window_len = np.maximum(ticks - low, 1).item
     else:
         free_metric = unqueued[np.maximum(ticks - 1, 0)]
-        window_low = np.maximum(ticks - 1, 0).tolist()
-        window_len = [1] * blocks
-    free_metric_list = free_metric.tolist()
+        window_low = np.maximum(ticks - 1, 0).item
+        window_len = np.ones(blocks, dtype=np.int64).item
+    free_metric_at = free_metric.item
 
     # Replicas, nodes and what is paid for.
     never = cold.on_warm_node > cold.startup_timeout
@@ -410,10 +423,10 @@ def run(
             become_ready(t0)
         if k:
             # The metric: the free flow's, corrected where requests waited.
-            lo = window_low[k]
+            lo = window_low(k)
             fix_hi = prefix_fix[t0] if t0 <= fixed_to else fix_total
             fix_lo = prefix_fix[lo] if lo <= fixed_to else fix_total
-            metric = free_metric_list[k] + (fix_hi - fix_lo) / window_len[k]
+            metric = free_metric_at(k) + (fix_hi - fix_lo) / window_len(k)
             wanted = autoscaler.decide(t0, metric, pods, t0 - last_active)
             if wanted > pods:
                 if pods == 0:
@@ -429,12 +442,12 @@ def run(
             not walk_all
             and not queue
             and t0 >= dirty_until
-            and block_max[k] <= ready * slots + _EPS
+            and block_max(k) <= ready * slots + _EPS
         ):
             # Nothing waits in this stretch: in flight is the free flow.
-            served_at_once += block_arrivals[k]
-            if block_last[k] > last_active:
-                last_active = block_last[k]
+            served_at_once += block_arrivals(k)
+            if block_last(k) > last_active:
+                last_active = block_last(k)
             running_fix = 0.0
             # Skip the following stretches while they are as quiet, decided in bulk.
             stop_at = min(blocks, k + 1 + _LOOKAHEAD)

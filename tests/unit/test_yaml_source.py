@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from iac.diagnostics import Diagnostics, Location
 from iac.load import yaml_source
 from iac.load.yaml_source import parse_yaml
@@ -83,3 +85,13 @@ def test_utf8_bom_is_accepted() -> None:
 def test_scalars_follow_yaml_1_1_like_pyyaml_safe_load() -> None:
     data, _, _ = parse("a: yes\nb: 010\nc: 1.5\nd: null\ne: '1'\n")
     assert data == {"a": True, "b": 8, "c": 1.5, "d": None, "e": "1"}
+
+
+def test_repeated_scalars_resolve_as_pyyaml_does_quoted_or_not() -> None:
+    """Tags of plain scalars are remembered per file: a quoted `'yes'` after a plain `yes`
+    (and the other way round) must still be text."""
+    text = "a: [yes, 'yes', yes, 1, '1', 1, ~, '~', ~, 1.5, '1.5', 2024-01-01, '2024-01-01']\n"
+    text += "b: ['no', no, 'no']\nyes: 1\n'no': 2\n"
+    data, diagnostics, _ = parse(text)
+    assert not diagnostics.items
+    assert data == yaml.safe_load(text)

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iac.render.yaml_text import dump
+from iac.render.yaml_text import Writer, dump
 
 TRICKY = [
     "yes", "No", "ON", "off", "y", "N", "true", "False", "null", "~", "", " ", "1", "-1", "0x1F",
@@ -90,3 +90,29 @@ def test_json_documents_are_written_as_literal_blocks() -> None:
     assert dump({"data": {"dashboard.json": text}}) == (
         'data:\n  dashboard.json: |-\n    {\n      "panels": [],\n      "title": "llama"\n    }\n'
     )
+
+
+def test_one_writer_for_many_documents_writes_each_as_a_fresh_one() -> None:
+    """A Writer remembers the text of keys and strings: text that is written differently in
+    a list and as a mapping value, and keys equal across types, must not mix."""
+    block = "line one\nline two\n"
+    documents: list[Any] = [
+        {"a": [block], "b": block},
+        {"b": block, "a": [block]},
+        {True: "true", "true": True, 2: "2", "2": 2, 1.5: "y"},  # keys written as text
+        {"true": "yes", "x": ["yes", "no", "plain"], "y": {"z": "plain"}},
+        ["plain", {"plain": "plain"}, [block]],
+    ]
+    writer = Writer()
+    for document in documents:
+        assert writer.dump(document) == dump(document)
+        assert writer.dump(document, "---") == "---\n" + dump(document)
+    assert dump({"b": block}) == "b: |\n  line one\n  line two\n"
+    assert dump({"a": [block]}) == 'a:\n- "line one\\nline two\\n"\n'
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_data, min_size=2, max_size=4))
+def test_a_shared_writer_writes_what_fresh_writers_write(values: list[Any]) -> None:
+    writer = Writer()
+    assert [writer.dump(v) for v in values] == [dump(v) for v in values]

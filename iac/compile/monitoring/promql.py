@@ -22,7 +22,12 @@ def prom_duration(seconds: int) -> str:
         return "0s"
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    return "".join(f"{v}{u}" for v, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if v)
+    # Called for every alert (30,000 times for 1,000 models): no generator.
+    return (
+        (f"{hours}h" if hours else "")
+        + (f"{minutes}m" if minutes else "")
+        + (f"{secs}s" if secs else "")
+    )
 
 
 def format_number(value: float) -> str:
