@@ -88,7 +88,7 @@ def main() -> None:
     ]  # fmt: skip
     for name, trace, setup, kind in cases:
         result = run(trace, setup, kind(setup.scaler))
-        walked = sum(len(s[1]) for s in result.segments)
+        walked = result.walked
         median, best, cpu = timed(
             lambda t=trace, s=setup, k=kind: run(t, s, k(s.scaler)), args.repeat
         )

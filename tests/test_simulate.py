@@ -511,3 +511,47 @@ def test_a_declared_cold_start_is_used_and_named(tmp_path: Path) -> None:
     assert parts.image.basis != "declared cold_start"
     overridden = cold_start(deployment, "karpenter", Params(node_seconds=10))
     assert (overridden.node.seconds, overridden.node.basis) == (10.0, "simulation parameter")
+
+
+def test_waits_for_a_cold_start_are_filled_in_exactly() -> None:
+    # The bundled embeddings day scales to zero some 60 times: requests held while the
+    # replica starts (nothing else happens for minutes) are filled in at once, whole sync
+    # periods of them decided in bulk, and a scale-down held back by the HPA's rate policy
+    # is proved in bulk too. The numbers are those of walking every second, to the bit.
+    stack = check_stack(str(ROOT / "stacks/demo.yaml"))
+    [setup] = setup_for(compile_stack(stack), stack.spec.pricing, "bge-large", "production")
+    trace = traces.load_csv(ROOT / "examples/traces/embeddings-requests.csv")
+    for kind in (KedaHpa, Baseten):
+        fast = run(trace, setup, kind(setup.scaler))
+        walked = run(trace, setup, kind(setup.scaler), walk_all=True)
+        assert fast.events == walked.events
+        assert fast.waits.tolist() == walked.waits.tolist()
+        assert fast.in_flight().tolist() == walked.in_flight().tolist()
+        assert fast.queued().tolist() == walked.queued().tolist()
+        assert (fast.waited_cold, fast.timeouts, fast.unfinished, fast.cold_starts) == (
+            walked.waited_cold,
+            walked.timeouts,
+            walked.unfinished,
+            walked.cold_starts,
+        )
+        assert walked.walked == trace.seconds
+        assert fast.walked < trace.seconds // 20
+
+
+def test_quiet_ticks_held_by_the_scale_down_policy_match_deciding_each() -> None:
+    # 4 → 2 at t = 0 under "at most 50 % per 5 min": recommendations of 1 keep 2 until the
+    # removal leaves the period (t = 300, tick 20), then 2 → 1. `quiet` proves the 19 ticks
+    # between in bulk, as deciding each one does.
+    stack = check_stack(str(ROOT / "stacks/demo.yaml"))
+    [setup] = setup_for(compile_stack(stack), stack.spec.pricing, "bge-large", "production")
+    scaler = setup.scaler
+    assert scaler.down.policies == (("Percent", 50, 300),)
+    assert scaler.sync == 15
+    one, bulk = KedaHpa(scaler), KedaHpa(scaler)
+    for hpa in (one, bulk):
+        hpa.reset(60, 0)
+        hpa._removed.append((0, 2))
+    decided = [one.decide(tick * 15, 1.0, 2, 0.0) for tick in range(1, 21)]
+    assert decided == [2] * 19 + [1]
+    assert bulk.quiet(1, np.full(40, 1.0), 2, np.zeros(40)) == 19
+    assert bulk._recs[1:20] == one._recs[1:20] == [1] * 19

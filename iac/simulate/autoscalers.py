@@ -80,6 +80,13 @@ class KedaHpa:
         self._prior = replicas if replicas > 0 else -1  # recommended before the start
         self._added: list[tuple[int, int]] = []  # (time, replicas) scale-up events
         self._removed: list[tuple[int, int]] = []
+        s = self.scaler
+        self._ticks = np.arange(ticks)
+        self._window_first = self._ticks - (self._down_span - 1)
+        # Ticks at which KEDA does not poll (none when it polls every sync period).
+        self._no_poll = (
+            (self._ticks * s.sync) % s.polling >= s.sync if s.polling != s.sync else None
+        )
 
     def activation(self) -> int:
         return self.hpa_min
@@ -135,6 +142,8 @@ class KedaHpa:
 
     def _limit(self, now: int, current: int, desired: int) -> int:
         s = self.scaler
+        if desired > current >= s.max_replicas or desired < current <= self.hpa_min:
+            return current  # (the bounds alone keep it)
         if desired > current:
             limit = max(self._rate(now, current, s.up, up=True), current)
             return min(desired, s.max_replicas, limit)
@@ -168,7 +177,7 @@ class KedaHpa:
     ) -> int:
         s = self.scaler
         n = metrics.size
-        if current == 0:
+        if current == 0 or n == 0:
             return n
         if current > s.max_replicas or current < self.hpa_min:
             return 0
@@ -179,7 +188,7 @@ class KedaHpa:
         ok = (recs <= current) if current < s.max_replicas else np.ones(n, dtype=bool)
         if current > self.hpa_min:
             # Scale-down needs every recommendation of the window below `current`.
-            ticks = np.arange(first, first + n)
+            ticks = self._ticks[first : first + n]
             marks = np.where(recs >= current, ticks, -1)
             low = max(0, first - self._down_span + 1)
             # The last tick of the window before `first` recommending `current` or more.
@@ -188,13 +197,46 @@ class KedaHpa:
                 marks[0] = max(int(marks[0]), found)
             elif self._prior >= current:
                 marks[0] = max(int(marks[0]), 0)  # counts as long as tick 0 is in the window
-            ok &= np.maximum.accumulate(marks) >= ticks - self._down_span + 1
+            kept = np.maximum.accumulate(marks) >= self._window_first[first : first + n]
+            if not kept.all():
+                kept |= self._down_blocked(first, n, current, kept)
+            ok &= kept
         if self.uses_idle and idle_for is not None:
-            polls = (np.arange(first, first + n) * s.sync) % s.polling < s.sync
-            ok &= ~((idle_for > s.cooldown) & polls)
-        count = n if ok.all() else int(np.argmin(ok))
+            if self._no_poll is None:
+                ok &= idle_for <= s.cooldown
+            else:
+                ok &= (idle_for <= s.cooldown) | self._no_poll[first : first + n]
+        count = int(ok.argmin())
+        if ok[count]:
+            count = n
         self._recs[first : first + count] = recs[:count].tolist()
         return count
+
+    def _down_blocked(
+        self, first: int, n: int, current: int, kept: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.bool_]:
+        """The ticks (of `n` from `first`) at which the scale-down policies allow no
+        removal (replicas removed within a policy's period): the count stays as `decide`
+        would keep it. Checked from the first tick the window would scale down at, one
+        policy period at a time (the limit only changes when a removal leaves a period)."""
+        s = self.scaler
+        blocked = np.zeros(n, dtype=bool)
+        i = int(np.argmin(kept))
+        while i < n:
+            now = (first + i) * s.sync
+            if self._rate(now, current, s.down, up=False) < current:
+                break
+            leaves = [
+                t + period
+                for _, _, period in s.down.policies
+                for t, _ in (*self._added, *self._removed)
+                if t + period > now
+            ]
+            j = n if not leaves else max(i + 1, min(n, -(-min(leaves) // s.sync) - first))
+            blocked[i:j] = True
+            rest = kept[j:]
+            i = n if rest.all() else j + int(np.argmin(rest))
+        return blocked
 
 
 class Baseten:

@@ -20,6 +20,10 @@ Speed: the in-flight count of a stretch where nothing waits is computed for the 
 at once (numpy); a stretch of one sync period is walked second by second only when its peak
 exceeds the ready capacity, when requests wait, or while requests that waited are still in
 flight. Both paths give the same numbers; the fast one is a proof that nothing queues.
+Within a walk, a frozen stretch (no replica ready and nothing arriving, ending or timing out,
+as while requests are held for a cold start) repeats its first second: it is filled in at
+once, and whole sync periods of it are decided in bulk (`Autoscaler.quiet`), to the bit what
+walking it gives (the running sums are accumulated in the same order).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -157,6 +162,8 @@ class RunResult:
     """Replicas started (each one a cold start)."""
     activations: int
     """Scale-ups from zero."""
+    walked: int = 0
+    """Seconds walked one by one (the slow path)."""
     warnings: tuple[str, ...] = field(default=())
 
     def _steps(self, column: int) -> tuple[FloatArray, FloatArray]:
@@ -283,6 +290,7 @@ def run(
         block_after = np.full(blocks, -np.inf)
     block_last = block_after.item  # a second after the last in flight, or -inf
     ticks = np.arange(blocks) * period
+    tick_times = ticks.astype(np.float64)
     arrived = np.add.reduceat(arrivals, ticks) if length else np.zeros(0)
     block_arrivals = arrived.item
     served_before = np.concatenate(([0.0], np.cumsum(arrived)))
@@ -397,10 +405,11 @@ def run(
         idle[:] = kept
 
     # The queue and the corrections to the free-flow in-flight count it causes.
-    queue: deque[list[float]] = deque()  # [arrived, count, duration, whole, part, cold]
+    # [arrived (int), count, duration, whole seconds (int), part, cold]
+    queue: deque[list[Any]] = deque()
     queued = 0.0
     step_fix: list[float] = []  # taken from the workspace when first needed
-    first_walked = 0
+    written: list[list[int]] = []  # [first, end) of the stretches of step_fix, point_fix used
     point_fix: list[float] = []
     running_fix = 0.0
     dirty_until = 0
@@ -408,12 +417,15 @@ def run(
     fixed_to = -1
     fix_total = 0.0
     waits: dict[int, float] = {}
+    waits_get = waits.get
+    enqueue, dequeue = queue.append, queue.popleft
     served_at_once = 0.0
     waited_cold = timeouts = 0.0
     last_active = -math.inf
     segments: list[tuple[int, list[float], list[float]]] = []
 
     fix_end = 0  # end of the last stretch walked second by second
+    walked = 0  # seconds walked one by one (not filled in as a frozen stretch)
     k = -1
     while k + 1 < blocks:
         k += 1
@@ -456,15 +468,17 @@ def run(
             if (k + 1) * period - window < fix_end or stop_at <= k + 1:
                 continue
             fits = block_max_array[k + 1 : stop_at] <= ready * slots + _EPS
-            span = fits.size if fits.all() else int(np.argmin(fits))
+            span = int(fits.argmin())
+            if fits[span]:
+                span = fits.size
             if not span:
                 continue
             idle_for: FloatArray | None = None
-            if autoscaler.uses_idle:
+            if autoscaler.uses_idle and pods:  # (nothing to decide at zero replicas)
                 seen = np.maximum.accumulate(
                     np.concatenate(([last_active], block_after[k + 1 : k + span]))
                 )
-                idle_for = ticks[k + 1 : k + 1 + span].astype(np.float64) - seen
+                idle_for = tick_times[k + 1 : k + 1 + span] - seen
             span = autoscaler.quiet(k + 1, free_metric[k + 1 : k + 1 + span], pods, idle_for)
             if span:
                 served_at_once += served_before[k + 1 + span] - served_before[k + 1]
@@ -479,8 +493,9 @@ def run(
             step_fix = _WORK.zeros("step_fix", extent)
             point_fix = _WORK.zeros("point_fix", extent)
             prefix_fix = _WORK.zeros("prefix_fix", length + 1)
-            first_walked = t0
             _WORK.dirty = True
+        if not written or written[-1][1] < t0:
+            written.append([t0, t1])
         if fixed_to < t0:
             prefix_fix[fixed_to + 1 : t0 + 1] = [fix_total] * (t0 - fixed_to)
             fixed_to = t0
@@ -489,19 +504,24 @@ def run(
         durations_list = durations[t0:t1].tolist()
         fixes: list[float] = []
         waiting: list[float] = []
-        for j in range(t1 - t0):
-            s = t0 + j
+        add_fix, add_waiting = fixes.append, waiting.append
+        span_walked = t1 - t0
+        frozen_until = t0
+        seconds_walked = range(t0, t1)
+        for s, flow_s, n, d in zip(
+            seconds_walked, flow_list, arrivals_list, durations_list, strict=True
+        ):
+            if s < frozen_until:
+                continue  # advanced in bulk below
             if next_ready <= s:
                 become_ready(s)
             capacity = ready * slots
             running_fix += step_fix[s]
-            busy = flow_list[j] + running_fix + point_fix[s]
-            n = arrivals_list[j]
+            busy = flow_s + running_fix + point_fix[s]
             if n > 0:
                 if not queue and busy <= capacity + _EPS:
                     served_at_once += n
                 else:
-                    d = durations_list[j]
                     w = int(d)
                     r = d - w
                     if w >= 1:
@@ -511,7 +531,7 @@ def run(
                     else:
                         busy -= n * d
                     point_fix[s + w] -= n * r
-                    queue.append([s, n, d, w, r, 1.0 if (ready == 0 or starting) else 0.0])
+                    enqueue([s, n, d, w, r, 1.0 if (ready == 0 or starting) else 0.0])
                     queued += n
                     if s + w + 1 > dirty_until:
                         dirty_until = s + w + 1
@@ -524,26 +544,27 @@ def run(
                 free = capacity - busy
                 while queue and free > _EPS:
                     head = queue[0]
-                    a, m, d, wf, r, flag = head
-                    w = int(wf)
-                    use = 1.0 if w >= 1 else d
-                    x = m if m * use <= free + _EPS else free / use
-                    if w >= 1:
+                    a, m, d, w, r, flag = head  # (a and w are ints)
+                    ends = s + w
+                    if w >= 1:  # a slot-second per second (× 1.0 left out: exact)
+                        x = m if m <= free + _EPS else free
                         running_fix += x
-                        step_fix[s + w] -= x
+                        step_fix[ends] -= x
                         busy += x
-                    else:
+                        free -= x
+                    else:  # d of a slot-second
+                        x = m if m * d <= free + _EPS else free / d
                         busy += x * d
-                    point_fix[s + w] += x * r
-                    free -= x * use
-                    waited = s - int(a)
-                    waits[waited] = waits.get(waited, 0.0) + x
+                        free -= x * d
+                    point_fix[ends] += x * r
+                    waited = s - a
+                    waits[waited] = waits_get(waited, 0.0) + x
                     if flag and waited > 0:
                         waited_cold += x
-                    if s + w + 1 > dirty_until:
-                        dirty_until = s + w + 1
+                    if ends >= dirty_until:
+                        dirty_until = ends + 1
                     if x >= m - _EPS:
-                        queue.popleft()
+                        dequeue()
                         queued -= m
                     else:
                         head[1] = m - x
@@ -553,9 +574,9 @@ def run(
             total = busy + queued
             if total > _EPS:
                 last_active = s + 1
-            fix = total - flow_list[j]
-            fixes.append(fix)
-            waiting.append(queued)
+            fix = total - flow_s
+            add_fix(fix)
+            add_waiting(queued)
             fix_total += fix
             prefix_fix[s + 1] = fix_total
             if pods == 0 and queued > _EPS:
@@ -563,13 +584,94 @@ def run(
                 wanted = autoscaler.activation()
                 start(s, wanted)
                 pods = wanted
+            elif (
+                (not queue or not ready)
+                and s + 1 < t1
+                and not walk_all
+                and flow_list[s - t0 + 1] == 0.0
+            ):
+                # A frozen stretch: nothing arrives, nothing is in flight in the free flow,
+                # no request ends, no replica gets ready, and nothing queued can start (no
+                # replica is ready) or time out. Each of its seconds repeats the next one.
+                j = s - t0
+                end = j + 1
+                limit = span_walked
+                if next_ready < t0 + limit:
+                    limit = max(end, math.ceil(next_ready) - t0)
+                if queue and hold is not None:
+                    limit = min(limit, max(end, int(queue[0][0]) + hold - t0))
+                while (
+                    end < limit
+                    and not arrivals_list[end] > 0
+                    and flow_list[end] == 0.0
+                    and step_fix[t0 + end] == 0.0
+                    and point_fix[t0 + end] == 0.0
+                ):
+                    end += 1
+                count = end - j - 1
+                if count > 0:
+                    busy = 0.0 + running_fix + 0.0
+                    if not (queue and capacity - busy > _EPS):
+                        total = busy + queued
+                        if total > _EPS:
+                            last_active = t0 + end
+                        fix = total - 0.0
+                        fixes.extend([fix] * count)
+                        waiting.extend([queued] * count)
+                        sums = list(accumulate([fix] * count, initial=fix_total))
+                        prefix_fix[s + 2 : t0 + end + 1] = sums[1:]
+                        fix_total = sums[-1]
+                        frozen_until = t0 + end
+                        walked -= count
         fixed_to = t1
         fix_end = t1
         segments.append((t0, fixes, waiting))
+        walked += t1 - t0
+        written[-1][1] = max(written[-1][1], dirty_until + 1)
+        if frozen_until == t1 and queue and t1 >= dirty_until and k + 1 < blocks:
+            # The frozen stretch goes on past this sync period: whole periods of it are
+            # filled in at once, while the autoscaler provably keeps the replica count.
+            horizon = min(length, (k + 1 + _LOOKAHEAD) * period)
+            if next_ready < horizon:
+                horizon = math.ceil(next_ready)
+            if hold is not None:
+                horizon = min(horizon, int(queue[0][0]) + hold)
+            if horizon - t1 >= period:
+                hits = np.flatnonzero((unqueued[t1:horizon] != 0.0) | (arrivals[t1:horizon] > 0))
+                if hits.size:
+                    horizon = t1 + int(hits[0])
+            periods = horizon // period - k - 1
+            if periods > 0:
+                fix, still = fixes[-1], waiting[-1]
+                sums = list(accumulate([fix] * (periods * period), initial=fix_total))
+                prefix_fix[t1 + 1 : t1 + periods * period + 1] = sums[1:]
+                metrics = np.array(
+                    [
+                        free_metric_at(kk)
+                        + (prefix_fix[kk * period] - prefix_fix[window_low(kk)]) / window_len(kk)
+                        for kk in range(k + 1, k + 1 + periods)
+                    ]
+                )
+                idle_for = None
+                if autoscaler.uses_idle:
+                    if fix > _EPS:  # in flight up to each tick
+                        idle_for = np.zeros(periods)
+                    else:
+                        idle_for = tick_times[k + 1 : k + 1 + periods] - last_active
+                periods = autoscaler.quiet(k + 1, metrics, pods, idle_for)
+                if periods:
+                    seconds = periods * period
+                    segments.append((t1, [fix] * seconds, [still] * seconds))
+                    fix_total = sums[seconds]
+                    fixed_to = fix_end = t1 + seconds
+                    if fix > _EPS:
+                        last_active = t1 + seconds
+                    k += periods
 
     if step_fix:
-        _WORK.clear("step_fix", first_walked, dirty_until + 1)
-        _WORK.clear("point_fix", first_walked, dirty_until + 1)
+        for written_from, written_to in written:
+            _WORK.clear("step_fix", written_from, written_to)
+            _WORK.clear("point_fix", written_from, written_to)
         _WORK.dirty = False
     if next_ready < length:
         become_ready(length - 1)
@@ -594,5 +696,6 @@ def run(
         unfinished=queued,
         cold_starts=cold_starts,
         activations=activations,
+        walked=walked,
         warnings=tuple(warnings),
     )
