@@ -61,9 +61,11 @@ def timed(fn: Callable[[], object], repeat: int) -> Timing:
 
 
 def _plan(base: str, head: str) -> Plan:
-    """What `iac plan HEAD --base BASE` does, in-process."""
-    base_stack, head_stack = check_stack(base), check_stack(head)
-    result = make_plan(compile_stack(base_stack), compile_stack(head_stack))
+    """What `iac plan HEAD --base BASE` does, in-process (the head's compile reuses the
+    base's objects of the models that did not change, as `iac plan` does)."""
+    head_stack, base_stack = check_stack(head), check_stack(base)
+    base_compiled = compile_stack(base_stack)
+    result = make_plan(base_compiled, compile_stack(head_stack, reuse=base_compiled))
     to_text(result, "bench")
     return result
 

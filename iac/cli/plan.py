@@ -61,17 +61,24 @@ def plan_command(
     error-level finding.
     """
     warnings = Diagnostics()
-    head_stack, head = _compile(stack, warnings)
-    if base == "live":
-        base_compiled = _live_base(stack_name, project_dir)
-        base_stack = None
-        base_pricing = None
-    else:
-        with base_stack_path(base, stack) as base_path:
-            base_stack, base_compiled = (
-                _compile(base_path, Diagnostics(), "base") if base_path else (None, None)
-            )
-        base_pricing = base_stack.spec.pricing if base_stack else None
+    head_stack = check_stack(stack, warnings)
+    # The base is compiled first so that the head's compile can reuse the objects of the
+    # models that did not change (most of them, in a review): `compile_stack(reuse=...)`.
+    try:
+        if base == "live":
+            base_compiled = _live_base(stack_name, project_dir)
+            base_stack = None
+            base_pricing = None
+        else:
+            with base_stack_path(base, stack) as base_path:
+                base_stack, base_compiled = (
+                    _compile(base_path, Diagnostics(), "base") if base_path else (None, None)
+                )
+            base_pricing = base_stack.spec.pricing if base_stack else None
+    except IacError:
+        _compile_head(head_stack, Diagnostics())  # the head's own errors come first
+        raise
+    head = _compile_head(head_stack, warnings, base_compiled)
     head_pricing = head_stack.spec.pricing
     simulations = _simulations(head_stack, base_compiled, head, base_pricing)
     plan = make_plan(
@@ -103,17 +110,22 @@ def _live_base(stack_name: str | None, project_dir: Path) -> Compiled | None:
     return found
 
 
-def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[ResolvedStack, Compiled]:
+def _compile_head(
+    stack: ResolvedStack, warnings: Diagnostics, reuse: Compiled | None = None
+) -> Compiled:
+    """The head's objects, reusing the base's where a model is unchanged; its policies become
+    findings (an error fails the plan)."""
+    compiled = compile_stack(stack, warnings, reuse=reuse)
+    warnings.extend(policy_diagnostics(stack, compiled.release))
+    return compiled
+
+
+def _compile(path: str, warnings: Diagnostics, which: str) -> tuple[ResolvedStack, Compiled]:
     try:
         stack = check_stack(path, warnings)
-        compiled = compile_stack(stack, warnings)
-        if not which:  # the head's policies become findings (an error fails the plan)
-            warnings.extend(policy_diagnostics(stack, compiled.release))
-        return stack, compiled
+        return stack, compile_stack(stack, warnings)
     except StackInvalid as exc:
-        if which:
-            raise IacError(f"the {which} stack is invalid:\n{exc}") from None
-        raise
+        raise IacError(f"the {which} stack is invalid:\n{exc}") from None
 
 
 def _simulations(

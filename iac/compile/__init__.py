@@ -7,6 +7,7 @@ applies.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +17,11 @@ from iac.compile.gke import gke_node_pools
 from iac.compile.karpenter import karpenter_objects
 from iac.compile.monitoring import monitoring_objects
 from iac.compile.names import object_id
+from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.options import ObjectOptions
-from iac.compile.release import Release, build_release
+from iac.compile.release import ModelRelease, Release, build_release
 from iac.compile.routes import interceptor_grant, model_routes
-from iac.compile.scaling import interceptor_route, scaled_object
+from iac.compile.scaling import interceptor_route, scaled_object, scaling_diagnostics
 from iac.compile.weights import weights_claims
 from iac.compile.workload import (
     deployment_object,
@@ -31,8 +33,16 @@ from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.gc_pause import without_gc
 from iac.spec.resolved import ResolvedStack
+from iac.spec.stack import Cluster
 
-__all__ = ["APPLY_ORDER", "Compiled", "compile_release", "compile_stack", "object_id"]
+__all__ = [
+    "APPLY_ORDER",
+    "Compiled",
+    "ModelObjects",
+    "compile_release",
+    "compile_stack",
+    "object_id",
+]
 
 APPLY_ORDER: tuple[str, ...] = (
     "EC2NodeClass",
@@ -62,6 +72,25 @@ _RANK = {kind: index for index, kind in enumerate(APPLY_ORDER)}
 
 
 @dataclass(frozen=True, slots=True)
+class ModelObjects:
+    """The objects one model compiles to on its own, and everything they depend on.
+
+    `key` is what `_model_objects` reads: the model's release (dataclass equality, with the
+    order of its deployments and environments), the cluster, and for each deployment the
+    node labels it selects on its pool (not the whole pool: a pool's demand changes with
+    every model on it, its labels do not). Two models with equal keys compile to equal
+    objects, so a compile may take another's (`compile_release(reuse=...)`).
+    """
+
+    key: tuple[Any, ...]
+    serving: tuple[dict[str, Any], ...]
+    """Services, Deployments, PDBs, InterceptorRoutes, ScaledObjects, then HTTPRoutes."""
+    monitoring: tuple[dict[str, Any], ...]
+    """PodMonitors, the PrometheusRule and the dashboard (empty without monitoring)."""
+    needs_interceptor: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Compiled:
     release: Release
     objects: list[dict[str, Any]]
@@ -74,14 +103,20 @@ class Compiled:
     cloud: list[dict[str, Any]] = field(default_factory=list)
     """Cloud resources the Pulumi program creates beside them (GKE node pools, as
     `iac.compile.gke` declares them); not Kubernetes objects."""
+    models: Mapping[str, ModelObjects] = field(default_factory=dict)
+    """Each model's own objects (the same dicts as in `objects`), with their key: what a
+    later compile may reuse (`compile_release(reuse=...)`)."""
 
 
 @without_gc
-def compile_stack(stack: ResolvedStack, diagnostics: Diagnostics | None = None) -> Compiled:
+def compile_stack(
+    stack: ResolvedStack, diagnostics: Diagnostics | None = None, *, reuse: Compiled | None = None
+) -> Compiled:
     """Compile a checked stack. Raises StackInvalid on a problem only compiling reveals (two
-    deployments whose object names collide); warnings go to `diagnostics`."""
+    deployments whose object names collide); warnings go to `diagnostics`. `reuse`: another
+    compile whose unchanged models' objects are taken as they are (`compile_release`)."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-    return compile_release(stack, build_release(stack, diagnostics), diagnostics)
+    return compile_release(stack, build_release(stack, diagnostics), diagnostics, reuse=reuse)
 
 
 def compile_release(
@@ -90,9 +125,16 @@ def compile_release(
     diagnostics: Diagnostics | None = None,
     *,
     with_options: bool = True,
+    reuse: Compiled | None = None,
 ) -> Compiled:
     """The objects of a release (of `stack`). A rollout compiles adjusted releases of the
-    same stack for its intermediate steps."""
+    same stack for its intermediate steps.
+
+    `reuse`: another compile (the base of a plan) whose per-model objects are taken, as the
+    same dicts, for each model whose key (`ModelObjects.key`) is equal here; the others are
+    built. The result is equal to a compile without it, and the warnings are this stack's
+    (located in its file). Compiled objects are read-only: with `reuse`, two compiles share
+    them."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     cluster = release.cluster
     objects: list[dict[str, Any]] = []
@@ -110,25 +152,26 @@ def compile_release(
     if cluster.provisioner == "karpenter":
         objects.extend(karpenter_objects(release.pools, cluster))
     cloud = gke_node_pools(stack, release, diagnostics) if cluster.provisioner == "gke" else []
-    needs_interceptor = False
+    reusable = reuse.models if reuse is not None else {}
+    per_model: dict[str, ModelObjects] = {}
     for model in release.models.values():
-        for deployment in model.deployments.values():
-            origins = stack.models[model.name].deployments[deployment.name].origins
-            objects.append(service_object(deployment, cluster))
-            pool = pools.get(deployment.node_pool or "")
-            objects.append(deployment_object(deployment, cluster, pool))
-            budget = disruption_budget(deployment, cluster)
-            if budget is not None:
-                objects.append(budget)
-            if deployment.via_interceptor:
-                needs_interceptor = True
-                objects.append(interceptor_route(deployment, cluster))
-            objects.append(scaled_object(deployment, cluster, origins, diagnostics))
-        objects.extend(model_routes(model, cluster))
-    if needs_interceptor and cluster.scale_from_zero.namespace != cluster.namespace:
+        key = _model_key(model, cluster, pools)
+        found = reusable.get(model.name)
+        if found is not None and found.key == key:
+            for deployment in model.deployments.values():
+                origins = stack.models[model.name].deployments[deployment.name].origins
+                scaling_diagnostics(deployment, origins, diagnostics)
+        else:
+            found = _model_objects(stack, model, cluster, pools, key, diagnostics)
+        per_model[model.name] = found
+        objects.extend(found.serving)
+    if (
+        any(m.needs_interceptor for m in per_model.values())
+        and cluster.scale_from_zero.namespace != cluster.namespace
+    ):
         objects.append(interceptor_grant(cluster))
-    if cluster.monitoring:
-        objects.extend(monitoring_objects(release))
+    for name in sorted(per_model):  # monitoring_objects' order
+        objects.extend(per_model[name].monitoring)
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
     objects.extend(weights_claims(deployments, cluster))
     objects.extend(prepull_objects(release, cluster))
@@ -145,8 +188,65 @@ def compile_release(
         if spec.previous_names
     }
     return Compiled(
-        release=release, objects=objects, options=options, model_aliases=model_aliases, cloud=cloud
+        release=release,
+        objects=objects,
+        options=options,
+        model_aliases=model_aliases,
+        cloud=cloud,
+        models=per_model,
     )
+
+
+def _model_key(
+    model: ModelRelease, cluster: Cluster, pools: Mapping[str, PoolPlan]
+) -> tuple[Any, ...]:
+    """Everything `_model_objects` reads (see `ModelObjects.key`). Dict orders are part of
+    it where the objects follow them (`==` on dicts ignores order)."""
+    placement = []
+    for deployment in model.deployments.values():
+        pool = pools.get(deployment.node_pool or "")
+        placement.append(tuple(node_labels(pool, cluster.provisioner).items()) if pool else None)
+    return (
+        model,
+        tuple(model.deployments),
+        tuple(model.environments),
+        cluster,
+        tuple(placement),
+    )
+
+
+def _model_objects(
+    stack: ResolvedStack,
+    model: ModelRelease,
+    cluster: Cluster,
+    pools: Mapping[str, PoolPlan],
+    key: tuple[Any, ...],
+    diagnostics: Diagnostics,
+) -> ModelObjects:
+    """One model's objects. Reads only what `_model_key` covers (and the stack's origins,
+    for warnings)."""
+    serving: list[dict[str, Any]] = []
+    needs_interceptor = False
+    for deployment in model.deployments.values():
+        origins = stack.models[model.name].deployments[deployment.name].origins
+        serving.append(service_object(deployment, cluster))
+        pool = pools.get(deployment.node_pool or "")
+        serving.append(deployment_object(deployment, cluster, pool))
+        budget = disruption_budget(deployment, cluster)
+        if budget is not None:
+            serving.append(budget)
+        if deployment.via_interceptor:
+            needs_interceptor = True
+            serving.append(interceptor_route(deployment, cluster))
+        serving.append(scaled_object(deployment, cluster, origins, diagnostics))
+    serving.extend(model_routes(model, cluster))
+    # monitoring_objects reads a release's cluster and models only: this model's alone.
+    monitoring = (
+        monitoring_objects(Release(cluster=cluster, models={model.name: model}))
+        if cluster.monitoring
+        else []
+    )
+    return ModelObjects(key, tuple(serving), tuple(monitoring), needs_interceptor)
 
 
 def object_options(stack: ResolvedStack, objects: list[dict[str, Any]]) -> dict[str, ObjectOptions]:

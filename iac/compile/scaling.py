@@ -34,12 +34,14 @@ def interceptor_header(release: DeploymentRelease) -> tuple[str, str]:
     return ("x-iac-backend", release.object_name)
 
 
-def scaled_object(
-    release: DeploymentRelease, cluster: Cluster, origins: Origins, diagnostics: Diagnostics
-) -> dict[str, Any]:
+def scaling_diagnostics(
+    release: DeploymentRelease, origins: Origins, diagnostics: Diagnostics
+) -> None:
+    """The warnings `scaled_object` gives for `release`, located by `origins`. On its own so
+    that a compile reusing another compile's objects (`compile_release(reuse=...)`) still
+    reports them where this stack's file says."""
     scaling = release.autoscaling
     delay = scaling.scale_down_delay
-    period = min(max(delay, HPA_SYNC_PERIOD), HPA_MAX_PERIOD)
     if delay > HPA_MAX_PERIOD and release.active:
         diagnostics.warning(
             origins(("autoscaling", "scale_down_delay")),
@@ -48,6 +50,15 @@ def scaled_object(
             "period the HPA accepts (the stabilization window keeps the full delay)",
             origins.path(("autoscaling", "scale_down_delay")),
         )
+
+
+def scaled_object(
+    release: DeploymentRelease, cluster: Cluster, origins: Origins, diagnostics: Diagnostics
+) -> dict[str, Any]:
+    scaling_diagnostics(release, origins, diagnostics)
+    scaling = release.autoscaling
+    delay = scaling.scale_down_delay
+    period = min(max(delay, HPA_SYNC_PERIOD), HPA_MAX_PERIOD)
     annotations: dict[str, str] = {}
     if not release.active:
         annotations[PAUSED_REPLICAS] = "0"  # deactivated: objects kept, no pods

@@ -242,6 +242,7 @@ def _promotion_findings(
 
 def _surge_findings(head: Release, rollouts: list[RolloutPlan]) -> list[Finding]:
     pools = {pool.name: pool for pool in head.pools}
+    limits: dict[str, int] = {}  # a pool's limit sums its whole demand: once per pool
     found = []
     for rollout in rollouts:
         model = head.models[rollout.model]
@@ -251,14 +252,16 @@ def _surge_findings(head: Release, rollouts: list[RolloutPlan]) -> list[Finding]
             resources = candidate.container.resources
             count = parse_accelerator(resources.accelerator or "")[1] if resources else 0
             needed = rollout.peak_replicas * count
-            if needed > pool.limit_devices:
+            if pool.name not in limits:
+                limits[pool.name] = pool.limit_devices
+            if needed > limits[pool.name]:
                 found.append(
                     Finding(
                         "surge-exceeds-pool-cap",
                         "warning",
                         f"promoting {rollout.candidate} into {rollout.environment} needs up to "
                         f"{needed} GPUs at once in pool {pool.name}, which may hold "
-                        f"{pool.limit_devices}: the rollout stalls waiting for capacity",
+                        f"{limits[pool.name]}: the rollout stalls waiting for capacity",
                         model.name,
                         rollout.environment,
                         rollout.candidate,
