@@ -34,6 +34,7 @@ import yaml  # noqa: E402
 
 from benchmarks.doc import replace_section  # noqa: E402
 from benchmarks.generate import changed_stack, large_stack  # noqa: E402
+from benchmarks.timing import samples  # noqa: E402
 from iac.compile import compile_stack  # noqa: E402
 from iac.diff.plan import Plan, make_plan  # noqa: E402
 from iac.diff.report import to_text  # noqa: E402
@@ -47,12 +48,7 @@ Timing = tuple[float, float, float, float]
 def timed(fn: Callable[[], object], repeat: int) -> Timing:
     """Median and best wall time and median CPU time over `repeat` runs, and the peak
     traced memory (MiB) of one more."""
-    times, cpu = [], []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+    times, cpu = samples(fn, repeat)
     tracemalloc.start()
     fn()
     peak = tracemalloc.get_traced_memory()[1] / 2**20

@@ -20,7 +20,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.doc import replace_section  # noqa: E402
+from benchmarks.timing import samples  # noqa: E402
 from iac.compile import compile_stack  # noqa: E402
 from iac.simulate.autoscalers import Baseten, KedaHpa  # noqa: E402
 from iac.simulate.engine import run  # noqa: E402
@@ -41,12 +41,7 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
     `repeat` runs after one warm-up. CPU time leaves out waiting for a core on a loaded
     machine."""
     fn()
-    times, cpu = [], []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+    times, cpu = samples(fn, repeat)
     return statistics.median(times), min(times), statistics.median(cpu)
 
 

@@ -156,7 +156,8 @@ def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None
     resources: dict[str, pulumi.CustomResource] = {}
     for placement, (cls, arguments) in zip(placements, constructors, strict=True):
         owner = cluster_component if placement.model is None else models[placement.model]
-        options = compiled.options.get(object_id(placement.obj), NO_OPTIONS)
+        oid = object_id(placement.obj)
+        options = compiled.options.get(oid, NO_OPTIONS)
         opts = pulumi.ResourceOptions(
             parent=owner,
             provider=provider,
@@ -169,7 +170,7 @@ def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None
         )
         resource = cls(placement.logical_name, opts=opts, **arguments)
         registered.append(resource)
-        resources[object_id(placement.obj)] = resource
+        resources[oid] = resource
     resources.update(node_pools.resources)
 
     outputs = stack_outputs(compiled.release)

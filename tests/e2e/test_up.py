@@ -77,6 +77,21 @@ def rendered(project: Path) -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text()) for p in sorted((project / "rendered").rglob("*.yaml"))]
 
 
+def production_backends(project: Path) -> list[dict[str, Any]]:
+    """Where the rendered route of llama-3-8b sends `/environments/production`."""
+    routes = [
+        o
+        for o in rendered(project)
+        if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "llama-3-8b"
+    ]
+    rules = routes[0]["spec"]["rules"]
+    production = next(
+        r for r in rules if r["matches"][0]["path"]["value"] == "/environments/production"
+    )
+    backends: list[dict[str, Any]] = production["backendRefs"]
+    return backends
+
+
 def comparable(obj: dict[str, Any]) -> tuple[str, str]:
     return (
         f"{obj['apiVersion']}/{obj['kind']}/{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}",
@@ -119,17 +134,7 @@ def test_a_promotion_rolls_out_in_stages_and_a_failure_rolls_back(
     result = up(project)
     assert result.exit_code == 0, result.output + result.stderr
     assert "stage 1/3: llama-3-8b/production: 50% to v4-production" in result.stderr
-    routes = [
-        o
-        for o in rendered(project)
-        if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "llama-3-8b"
-    ]
-    production = next(
-        r
-        for r in routes[0]["spec"]["rules"]
-        if r["matches"][0]["path"]["value"] == "/environments/production"
-    )
-    assert production["backendRefs"] == [{"name": "llama-3-8b-v4-production", "port": 8000}]
+    assert production_backends(project) == [{"name": "llama-3-8b-v4-production", "port": 8000}]
 
     # Promote back, with a failure injected into the second stage: the first stage applied,
     # then everything returns to what was live.
@@ -151,18 +156,7 @@ def test_a_promotion_rolls_out_in_stages_and_a_failure_rolls_back(
     assert "stage 2 failed: injected: Deployment did not become ready" in result.stderr
     assert "rolling back to the last good release" in result.stderr
     assert result.stdout.strip().endswith("rolled-back: injected: Deployment did not become ready")
-    routes = [
-        o
-        for o in rendered(project)
-        if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "llama-3-8b"
-    ]
-    production = next(
-        r
-        for r in routes[0]["spec"]["rules"]
-        if r["matches"][0]["path"]["value"] == "/environments/production"
-    )
-    assert production["backendRefs"] == [{"name": "llama-3-8b-v4-production", "port": 8000}]
-    os.environ.pop("IAC_NOTHING", None)
+    assert production_backends(project) == [{"name": "llama-3-8b-v4-production", "port": 8000}]
 
 
 def _iac_up_process(project: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
