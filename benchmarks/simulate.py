@@ -41,8 +41,8 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
     `repeat` runs after one warm-up. CPU time leaves out waiting for a core on a loaded
     machine."""
     fn()
-    times, cpu = samples(fn, repeat)
-    return statistics.median(times), min(times), statistics.median(cpu)
+    runs = samples(fn, repeat)
+    return statistics.median(runs.wall), min(runs.wall), statistics.median(runs.cpu)
 
 
 def main() -> None:

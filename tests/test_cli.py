@@ -68,10 +68,9 @@ def test_a_command_loads_only_its_own_modules() -> None:
     or the planner (a third of a second of every run)."""
     code = (
         "import sys, contextlib, io\n"
-        "from iac.cli import main\n"
-        f"sys.argv = ['iac', 'render', {str(ROOT / 'examples' / '01-single-model')!r}]\n"
+        "from iac.cli import cli\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
-        "    main()\n"
+        f"    cli(['render', {str(ROOT / 'examples' / '01-single-model')!r}], prog_name='iac')\n"
         "loaded = [m for m in ('numpy', 'iac.simulate', 'iac.diff', 'iac.program') if m in sys.modules]\n"
         "print(loaded, 'iac.render.text' in sys.modules)\n"
     )
@@ -79,3 +78,38 @@ def test_a_command_loads_only_its_own_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[] True"
+
+
+def _iac(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `iac` executable's entry point (`iac.cli.main`) in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "iac", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_leaving_without_teardown_keeps_all_output_and_the_exit_code(tmp_path: Path) -> None:
+    """`iac render`, `plan` and `validate` leave with `os._exit` (no freeing at exit):
+    what they printed is flushed first, and the exit code is the command's."""
+    example = str(ROOT / "examples" / "01-single-model")
+    render = _iac("render", example)
+    assert (render.returncode, render.stderr) == (0, "")
+    assert render.stdout == (ROOT / "tests" / "golden" / "01-single-model.yaml").read_text()
+    missing = _iac("render", "no/such/stack.yaml")
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr == "no/such/stack.yaml:1:1: error: no such file\n"
+    head = ROOT / "examples" / "01-single-model" / "stack.yaml"  # its imports are relative
+    written = head.read_text()
+    head = tmp_path / "examples" / "head" / "stack.yaml"
+    head.parent.mkdir(parents=True)
+    head.write_text(written.replace("max_replicas: 2}", "max_replicas: 4}"))
+    (tmp_path / "modules").symlink_to(ROOT / "modules")
+    changed = _iac("plan", str(head), "--base", example, "--detailed-exitcode")
+    assert changed.returncode == 2, changed.stderr
+    assert changed.stdout.startswith("iac plan: ")
+    assert changed.stdout.endswith("Objects: 0 to add, 2 to change, 0 to remove\n")
+    same = _iac("plan", example, "--base", example, "--detailed-exitcode")
+    assert same.returncode == 0, same.stderr
+    assert _iac("validate", str(BAD)).returncode == 1
+    usage = _iac("render")  # click's usage error, exit 2
+    assert usage.returncode == 2
+    assert "Missing argument 'STACK'" in usage.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 HERE = Path(__file__).parent
 
@@ -109,12 +109,24 @@ class Catalog(_Data):
     accelerators: dict[str, AcceleratorType]
     instances: dict[str, dict[str, InstanceType]]
     sources: dict[str, Source]
+    _instances_for: dict[tuple[str, str], tuple[InstanceType, ...]] = PrivateAttr(
+        default_factory=dict
+    )
+    """Answers of `instances_for`, kept: a 1,000-model stack asks the same few thousands of
+    times (placing, pricing and costing each deployment), and the catalog never changes."""
 
-    def instances_for(self, cloud: str, accelerator: str) -> list[InstanceType]:
+    def instances_for(self, cloud: str, accelerator: str) -> tuple[InstanceType, ...]:
         """Instance types of `cloud` carrying `accelerator`, fewest GPUs first."""
-        found = [i for i in self.instances.get(cloud, {}).values() if i.accelerator == accelerator]
-        # Unpriced types sort after priced ones of the same size.
-        return sorted(found, key=lambda i: (i.gpus, i.hourly is None, i.hourly or 0.0, i.name))
+        key = (cloud, accelerator)
+        known = self._instances_for.get(key)
+        if known is None:
+            found = [
+                i for i in self.instances.get(cloud, {}).values() if i.accelerator == accelerator
+            ]
+            # Unpriced types sort after priced ones of the same size.
+            found.sort(key=lambda i: (i.gpus, i.hourly is None, i.hourly or 0.0, i.name))
+            known = self._instances_for[key] = tuple(found)
+        return known
 
 
 def _read(name: str) -> object:

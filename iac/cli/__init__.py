@@ -67,4 +67,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="iac")
+    """The `iac` executable: `cli`, then an exit that skips freeing the release when the
+    command asked for it (`iac.cli.teardown`)."""
+    from iac.cli import teardown
+
+    try:
+        cli(prog_name="iac")
+        code = 0
+    except SystemExit as exc:
+        code = teardown.exit_code(exc)
+    teardown.exit_now(code)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from iac.cli.teardown import skip_at_exit
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
 from iac.diff.base import base_stack_path
@@ -60,6 +61,8 @@ def plan_command(
     Exit 0, or 2 with --detailed-exitcode when there are changes; 1 on invalid input or an
     error-level finding.
     """
+    if base != "live":  # the Automation API may leave clean-up for the normal exit
+        skip_at_exit()
     warnings = Diagnostics()
     head_stack = check_stack(stack, warnings)
     # The base is compiled first so that the head's compile can reuse the objects of the

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from iac.cli.teardown import skip_at_exit
 from iac.compile import compile_stack
 from iac.diagnostics import Diagnostics
 from iac.render.text import CLOUD_DIR, FORMATS, render, write_cloud_directory, write_directory
@@ -30,6 +31,7 @@ def render_command(stack: str, directory: str | None, fmt: str) -> None:
     commented out (JSON: under `cloudResources`; -o: in DIR/cloud/).
     Warnings go to stderr. Exit 0, or 1 on invalid input.
     """
+    skip_at_exit()
     diagnostics = Diagnostics()
     compiled = compile_stack(check_stack(stack, diagnostics), diagnostics)
     for warning in diagnostics.sorted():

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from iac.cli.teardown import skip_at_exit
 from iac.compile.gke import gke_node_pools
 from iac.compile.release import Release
 from iac.diagnostics import Diagnostics
@@ -22,6 +23,7 @@ def validate(stacks: tuple[str, ...]) -> None:
     Every problem is printed as FILE:LINE:COL: error: MESSAGE on stderr (warnings and notes
     too). Exit 0 when all are valid, 1 otherwise.
     """
+    skip_at_exit()
     failed = False
     for path in stacks:
         diagnostics = Diagnostics()

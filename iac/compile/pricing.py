@@ -171,6 +171,8 @@ class CostLine:
 def release_cost(release: Release, pricing: Pricing | None) -> list[CostLine]:
     lines: dict[tuple[str, str | None], list[float]] = {}
     unpriced: dict[tuple[str, str | None], set[str]] = {}
+    # Thousands of deployments share a few (accelerator, pool) pairs: price each pair once.
+    prices: dict[tuple[str, str | None], Price | None] = {}
     for model in release.models.values():
         for deployment in model.deployments.values():
             key = (model.name, deployment.environment)
@@ -179,7 +181,10 @@ def release_cost(release: Release, pricing: Pricing | None) -> list[CostLine]:
             if resources is None or resources.accelerator is None:
                 continue  # CPU only: not priced
             kind, count = parse_accelerator(resources.accelerator)
-            price = unit_price(release, kind, deployment.node_pool, pricing)
+            pair = (kind, deployment.node_pool)
+            if pair not in prices:
+                prices[pair] = unit_price(release, kind, deployment.node_pool, pricing)
+            price = prices[pair]
             if price is None:
                 unpriced.setdefault(key, set()).add(kind)
                 continue
