@@ -3,6 +3,7 @@
 This module knows Grafana's dashboard model (panels, template variables, annotations) and
 nothing about what to show: `iac.compile.monitoring` decides the queries. The JSON is built
 from sorted inputs and serialized with sorted keys, so the same release gives the same bytes.
+Dashboards that differ only in a name can be written from one `NameTemplate` of their text.
 
 The kube-prometheus-stack Grafana sidecar picks up every ConfigMap labelled
 `grafana_dashboard: "1"` in the namespaces it searches (`sidecar.dashboards.searchNamespace`:
@@ -91,9 +92,10 @@ def dashboard(
 
 
 def config_map(
-    name: str, namespace: str, labels: Mapping[str, str], key: str, board: Mapping[str, Any]
+    name: str, namespace: str, labels: Mapping[str, str], key: str, text: str
 ) -> dict[str, Any]:
-    """The dashboard as the one file of a ConfigMap, labelled for the Grafana sidecar."""
+    """A dashboard's JSON text (`render`, or `NameTemplate.fill`) as the one file of a
+    ConfigMap, labelled for the Grafana sidecar."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -102,7 +104,7 @@ def config_map(
             "namespace": namespace,
             "labels": {**labels, SIDECAR_LABEL: "1"},
         },
-        "data": {key: render(board)},
+        "data": {key: text},
     }
 
 
@@ -120,6 +122,42 @@ def render(board: Mapping[str, Any]) -> str:
     _write(board, 0, parts)
     parts.append("\n")
     return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class NameTemplate:
+    """The JSON text of dashboards that differ only in one name: the text between the
+    places where the name goes."""
+
+    pieces: tuple[str, ...]
+
+    def fill(self, name: str) -> str:
+        """`render` of the board built for `name`: JSON escapes a string one character at a
+        time, so where the name went, the text holds the name escaped on its own."""
+        return encode_basestring(name)[1:-1].join(self.pieces)
+
+
+_STAND_INS = ("\x00", "\x01")
+"""Two names the template is rendered with. In JSON they are `\\u0000` and `\\u0001`: the same
+length, different, and each holds its one backslash first, so two occurrences never overlap."""
+
+
+def name_template(board_for: Callable[[str], Mapping[str, Any]]) -> NameTemplate | None:
+    """The template of the dashboards `board_for(name)` builds, or None when it cannot be
+    proven exact.
+
+    `board_for` must only put the name inside strings (never branch on it, never use it as a
+    key, never cut or hash it), so the boards of all names render to the same text around
+    the places the name goes. The text is rendered with each stand-in and cut at it. Where
+    the text around those places holds a stand-in by chance (a string holding `\\u0000`,
+    say), only that render is cut there, since the other stand-in differs: the pieces differ.
+    So equal pieces prove that every cut is a place of the name.
+    """
+    first, second = (
+        render(board_for(stand_in)).split(encode_basestring(stand_in)[1:-1])
+        for stand_in in _STAND_INS
+    )
+    return NameTemplate(tuple(first)) if first == second else None
 
 
 def _c_encoder() -> Callable[[object], str]:

@@ -3,6 +3,9 @@ ConfigMap for the Grafana sidecar. `iac.compile.dashboards` turns them into Graf
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import dashboards
@@ -20,9 +23,9 @@ from iac.compile.monitoring.series import (
     REPLICAS_DESIRED,
     REQUESTS,
 )
-from iac.compile.monitoring.servers import Histogram, metric_groups
+from iac.compile.monitoring.servers import Histogram, ServerMetrics, metric_groups
 from iac.compile.names import object_name
-from iac.compile.release import ModelRelease
+from iac.compile.release import DeploymentRelease, ModelRelease
 
 
 def dashboard_uid(cluster: str, model: str) -> str:
@@ -31,24 +34,118 @@ def dashboard_uid(cluster: str, model: str) -> str:
 
 
 def dashboard_config_map(model: ModelRelease, cluster: str, namespace: str) -> dict[str, Any]:
-    board = dashboard(model, cluster, namespace)
     return dashboards.config_map(
         object_name(model.name, "dashboard"),
         namespace,
         model_labels(model.name),
         f"{model.name}.json",
-        board,
+        dashboard_text(model, cluster, namespace),
     )
 
 
+def dashboard_text(model: ModelRelease, cluster: str, namespace: str) -> str:
+    """The dashboard's JSON text: `render(dashboard(...))`, taken from the template of the
+    model's shape when that is provably the same text."""
+    templated = templated_text(model, cluster, namespace)
+    if templated is not None:
+        return templated
+    return dashboards.render(dashboard(model, cluster, namespace))
+
+
 def dashboard(model: ModelRelease, cluster: str, namespace: str) -> dict[str, Any]:
+    """The dashboard, built for this model: the reference `templated_text` must equal."""
+    return _board(
+        dashboard_shape(model, cluster, namespace),
+        model.name,
+        dashboard_uid(cluster, model.name),
+        [d.object_name for d in _active(model)],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """All a model's dashboard shows besides the model's name and the names made from it
+    (its uid, its deployments' object names): most models of a large stack share one."""
+
+    cluster: str
+    namespace: str
+    environments: tuple[str, ...]
+    in_flight: bool
+    """Some deployment declares in-flight metrics."""
+    servers: tuple[ServerMetrics, ...]
+    """The servers of its metric groups, in their order (histograms are taken first-come)."""
+
+
+def dashboard_shape(model: ModelRelease, cluster: str, namespace: str) -> Shape:
     groups = metric_groups(model)
-    active = [model.deployments[n] for n in sorted(model.deployments)]
-    active = [d for d in active if d.active]
-    chosen = f'namespace="{namespace}",model="{model.name}",environment=~"$environment"'
+    return Shape(
+        cluster=cluster,
+        namespace=namespace,
+        environments=tuple(sorted(model.environments)),
+        in_flight=any(g.in_flight for g in groups),
+        servers=tuple(g.server for g in groups if g.server is not None),
+    )
+
+
+def templated_text(model: ModelRelease, cluster: str, namespace: str) -> str | None:
+    """The dashboard's JSON text from the template of its shape; None when that is not
+    provably `render(dashboard(...))`: a name made from the model's was cut with a hash, or
+    the template's stand-in name also turned up in other text."""
+    active = _active(model)
+    if dashboard_uid(cluster, model.name) != _uncut_uid(cluster, model.name):
+        return None
+    if any(d.object_name != _uncut_workload(model.name, d.name) for d in active):
+        return None
+    shape = dashboard_shape(model, cluster, namespace)
+    template = _template(shape, tuple(d.name for d in active))
+    return template.fill(model.name) if template is not None else None
+
+
+# Module-level rather than per compile: each model is compiled on its own (a compile may
+# reuse another's objects), so a per-compile cache would have to be passed down every call.
+# A template is a function of its key alone (`_board` reads nothing else), so sharing one
+# between compiles cannot change what they produce; the bound keeps a long-lived process
+# from holding every shape it ever saw.
+@functools.lru_cache(maxsize=256)
+def _template(shape: Shape, deployments: tuple[str, ...]) -> dashboards.NameTemplate | None:
+    """The template of the models of this shape whose active deployments are `deployments`
+    and whose uid and deployment object names are not cut."""
+    return dashboards.name_template(
+        lambda name: _board(
+            shape,
+            name,
+            _uncut_uid(shape.cluster, name),
+            [_uncut_workload(name, d) for d in deployments],
+        )
+    )
+
+
+def _uncut_uid(cluster: str, model: str) -> str:
+    """`dashboard_uid` when it is short enough not to be cut."""
+    return f"iac-{cluster}-{model}"
+
+
+def _uncut_workload(model: str, deployment: str) -> str:
+    """A deployment's object name when it is short enough not to be cut."""
+    return f"{model}-{deployment}"
+
+
+def _active(model: ModelRelease) -> list[DeploymentRelease]:
+    deployments = [model.deployments[n] for n in sorted(model.deployments)]
+    return [d for d in deployments if d.active]
+
+
+def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict[str, Any]:
+    """The dashboard of a model named `model`, its active deployments' objects named
+    `workloads`.
+
+    `_template` builds it for stand-in names, so the model's name, the uid and the workload
+    names must only go inside strings, never decide what is built (`name_template`)."""
+    cluster, namespace = shape.cluster, shape.namespace
+    chosen = f'namespace="{namespace}",model="{model}",environment=~"$environment"'
     who = "{{environment}} {{deployment}}"
     panels: list[Panel] = []
-    if any(g.in_flight for g in groups):
+    if shape.in_flight:
         panels.append(
             Panel(
                 "In-flight requests",
@@ -87,7 +184,7 @@ def dashboard(model: ModelRelease, cluster: str, namespace: str) -> dict[str, An
             ),
         )
     )
-    servers = [g.server for g in groups if g.server is not None]
+    servers = shape.servers
     if servers:
         panels.append(
             Panel(
@@ -128,8 +225,8 @@ def dashboard(model: ModelRelease, cluster: str, namespace: str) -> dict[str, An
                 (Target(f"{series}{{{chosen}}}", f"{who} p{{{{quantile}}}}"),),
             )
         )
-    served = f'namespace="{namespace}",model="{model.name}"'
-    workloads = "|".join(d.object_name for d in active)
+    served = f'namespace="{namespace}",model="{model}"'
+    replica_sets = "|".join(workloads)
     annotations = (
         Annotation(
             "Promotions",
@@ -143,20 +240,20 @@ def dashboard(model: ModelRelease, cluster: str, namespace: str) -> dict[str, An
         Annotation(
             "Rollouts",
             f'count by (replicaset) (kube_replicaset_created{{namespace="{namespace}",'
-            f'replicaset=~"({workloads})-[a-z0-9]+"}}) unless count by (replicaset) '
+            f'replicaset=~"({replica_sets})-[a-z0-9]+"}}) unless count by (replicaset) '
             f'(kube_replicaset_created{{namespace="{namespace}",'
-            f'replicaset=~"({workloads})-[a-z0-9]+"}} offset 5m)',
+            f'replicaset=~"({replica_sets})-[a-z0-9]+"}} offset 5m)',
             "new pods: {{replicaset}}",
             ("replicaset",),
             "blue",
         ),
     )
     return dashboards.dashboard(
-        uid=dashboard_uid(cluster, model.name),
-        title=f"{model.name} ({cluster})",
-        description=f"Model {model.name} in namespace {namespace}, compiled by iac.",
-        tags=("iac", model.name),
-        environments=sorted(model.environments),
+        uid=uid,
+        title=f"{model} ({cluster})",
+        description=f"Model {model} in namespace {namespace}, compiled by iac.",
+        tags=("iac", model),
+        environments=shape.environments,
         panels=panels,
         annotations=annotations,
     )
