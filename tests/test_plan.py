@@ -407,3 +407,18 @@ def test_pool_events_read_a_summary_that_does_not_depend_on_the_models() -> None
     assert release.pools
     summary = release.to_dict()["node_pools"]
     assert replace(release, models={}).to_dict()["node_pools"] == summary
+
+
+def test_the_heads_errors_come_before_the_bases(tmp_path: Path) -> None:
+    """The base is loaded first (the head's load reuses its models), yet an invalid head is
+    what is reported when both are invalid; an invalid base alone is named as the base."""
+    bad = BASE.replace("v3: {}", "v3: {stat: active}")
+    both = plan(tmp_path, bad, bad.replace("old:", "older:"))
+    assert both.exit_code == 1
+    assert "head.yaml:" in both.stderr
+    assert "base stack is invalid" not in both.stderr
+    assert "models.llama.deployments.v3.stat: unknown key 'stat'" in both.stderr
+    base_only = plan(tmp_path, bad, BASE)
+    assert base_only.exit_code == 1
+    assert base_only.stderr.startswith("the base stack is invalid:\n")
+    assert "base.yaml:" in base_only.stderr

@@ -64,9 +64,9 @@ def plan_command(
     if base != "live":  # the Automation API may leave clean-up for the normal exit
         skip_at_exit()
     warnings = Diagnostics()
-    head_stack = check_stack(stack, warnings)
-    # The base is compiled first so that the head's compile can reuse the objects of the
-    # models that did not change (most of them, in a review): `compile_stack(reuse=...)`.
+    # The base is loaded and compiled first so that the head's load and compile can reuse
+    # what they made of the models that did not change (most of them, in a review):
+    # `check_stack(reuse=...)`, `compile_stack(reuse=...)`.
     try:
         if base == "live":
             base_compiled = _live_base(stack_name, project_dir)
@@ -79,8 +79,9 @@ def plan_command(
                 )
             base_pricing = base_stack.spec.pricing if base_stack else None
     except IacError:
-        _compile_head(head_stack, Diagnostics())  # the head's own errors come first
+        _compile_head(check_stack(stack, Diagnostics()), Diagnostics())  # the head's errors first
         raise
+    head_stack = check_stack(stack, warnings, reuse=base_stack)
     head = _compile_head(head_stack, warnings, base_compiled)
     head_pricing = head_stack.spec.pricing
     simulations = _simulations(head_stack, base_compiled, head, base_pricing)

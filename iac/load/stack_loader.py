@@ -17,6 +17,7 @@ from iac.gc_pause import without_gc
 from iac.load import validation_errors
 from iac.load.layers import Layer, Merged, merge
 from iac.load.modules import LoadedTemplate, load_templates, template_params
+from iac.load.reuse import LoadRecord, Reuse, remember, reusing
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import CONTAINER_FIELDS, ContainerFields
@@ -50,14 +51,27 @@ def stack_file(path: str) -> str:
 
 
 @without_gc
-def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
+def load_stack(
+    path: str, diagnostics: Diagnostics, reuse: ResolvedStack | None = None
+) -> ResolvedStack | None:
     """Load and resolve one stack file, reporting problems to `diagnostics`.
 
     None when the file cannot be read at all. Otherwise the stack holds every model that
     loaded cleanly, so that later checks still find their problems; it is only complete when
     `diagnostics` has no errors.
+
+    `reuse`: an earlier load's result (the base of a review), whose models are taken, moved
+    onto this file's lines, where everything they were resolved from is unchanged
+    (`iac.load.reuse`). The result and the problems reported are the same as without it.
     """
-    file = os.path.normpath(stack_file(path))
+    found = Diagnostics()  # this load's own problems: only a load without any is reused
+    try:
+        return _load(os.path.normpath(stack_file(path)), found, reuse)
+    finally:
+        diagnostics.extend(found.items)  # the same as reporting each to `diagnostics` at once
+
+
+def _load(file: str, diagnostics: Diagnostics, reuse: ResolvedStack | None) -> ResolvedStack | None:
     document = read_yaml(file, diagnostics)
     if document is None:
         return None
@@ -71,25 +85,42 @@ def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
             f"not {shown}",
         )
         return None
-    stack, models = _validate(document.data, source, diagnostics)
+    base = reusing(reuse, document.merged_at)
+    stack, models = _validate(document.data, source, diagnostics, base)
     templates, imported = load_templates(file, stack.imports, source, diagnostics)
     resolved: dict[str, ResolvedModel] = {}
     shared = _Shared(stack)
+    taken = base.taking(shared.defaults, templates, source) if base is not None else None
     for name, model in models.items():
-        result = _resolve_model(name, model, stack, shared, templates, source, diagnostics)
+        result = taken.model(name, model) if taken is not None else None
+        if result is None:
+            result = _resolve_model(name, model, stack, shared, templates, source, diagnostics)
         if result is not None:
             resolved[name] = result
-    return ResolvedStack(
+    loaded = ResolvedStack(
         file=file,
         spec=stack.model_copy(update={"models": models}),
         models=resolved,
         files=(file, *imported),
         source=source,
     )
+    written = document.data.get("models")
+    record = LoadRecord(
+        written=written if isinstance(written, dict) else {},
+        validated=models,
+        resolved=resolved,
+        defaults=repr(shared.defaults),
+        templates=templates,
+        merged_at=document.merged_at,
+        source=source,
+        clean=not diagnostics.items,
+    )
+    remember(loaded, record)
+    return loaded
 
 
 def _validate(
-    data: dict[str, Any], source: SourceMap, diagnostics: Diagnostics
+    data: dict[str, Any], source: SourceMap, diagnostics: Diagnostics, reuse: Reuse | None
 ) -> tuple[Stack, dict[str, Model]]:
     """Validate the stack's top level and each model on its own, reporting every error.
 
@@ -125,11 +156,13 @@ def _validate(
     for name, raw in raw_models.items():
         path: KeyPath = ("models", name)
         name_ok = _check_name(name, path, source, diagnostics)
-        try:
-            model = Model.model_validate(raw)
-        except ValidationError as exc:
-            validation_errors.report(exc, Model, source, path, diagnostics)
-            continue
+        model = reuse.validated(name, raw) if reuse is not None else None
+        if model is None:
+            try:
+                model = Model.model_validate(raw)
+            except ValidationError as exc:
+                validation_errors.report(exc, Model, source, path, diagnostics)
+                continue
         if name_ok:
             models[name] = model
     return stack, models

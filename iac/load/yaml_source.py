@@ -93,6 +93,9 @@ class YamlDocument:
 
     data: Any
     source: SourceMap
+    merged_at: tuple[KeyPath, ...] = ()
+    """Key paths of the mappings with a `<<` merge key. Only there may the SourceMap hold
+    paths the data lacks (the keys of a merged mapping that the mapping overrides)."""
 
 
 class _Problem(Exception):
@@ -168,7 +171,7 @@ def parse_yaml(raw: bytes, display: str, diagnostics: Diagnostics) -> YamlDocume
         return None
     # Duplicate keys are errors, but the first value is kept so the rest is still checked.
     diagnostics.extend(walker.duplicates.items)
-    return YamlDocument(data, source)
+    return YamlDocument(data, source, tuple(walker.merged_at))
 
 
 class _Walker:
@@ -180,6 +183,7 @@ class _Walker:
         self.alias_values = 0
         self.seen: set[int] = set()
         self.duplicates = Diagnostics()
+        self.merged_at: list[KeyPath] = []
         # One constructor per file: it memoizes every node it builds.
         self.constructor = yaml.constructor.SafeConstructor()
 
@@ -224,6 +228,7 @@ class _Walker:
         merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
+                self.merged_at.append(path)
                 merged.update(self._merge_sources(value_node, path, depth, via_alias))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):

@@ -12,13 +12,18 @@ from iac.validate.renames import check_previous_names
 __all__ = ["check_references", "check_stack"]
 
 
-def check_stack(path: str, diagnostics: Diagnostics | None = None) -> ResolvedStack:
+def check_stack(
+    path: str, diagnostics: Diagnostics | None = None, *, reuse: ResolvedStack | None = None
+) -> ResolvedStack:
     """Load `path` and run every check. Raises StackInvalid listing all errors.
 
-    Warnings are left in `diagnostics` (when given) for the caller to show.
+    Warnings are left in `diagnostics` (when given) for the caller to show. `reuse`: another
+    version of the stack, loaded before (the base of a plan), whose unchanged models the load
+    takes instead of resolving them again (`load_stack`); the checks all run on the result,
+    which is the same as without it.
     """
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-    stack = load_stack(path, diagnostics)
+    stack = load_stack(path, diagnostics, reuse)
     if stack is not None:
         check_references(stack, diagnostics)
         check_previous_names(stack, diagnostics)
