@@ -9,6 +9,7 @@ objects that hold them with it). The settings themselves (validated, immutable) 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from iac.diagnostics import KeyPath
@@ -76,24 +77,8 @@ class _Moving:
 
 
 def _deployment(deployment: ResolvedDeployment, moving: _Moving) -> ResolvedDeployment:
-    return ResolvedDeployment(
-        model=deployment.model,
-        name=deployment.name,
-        state=deployment.state,
-        kind=deployment.kind,
-        container=deployment.container,
-        autoscaling=deployment.autoscaling,
-        copied_from=deployment.copied_from,
-        origins=moving.origins(deployment.origins),
-    )
+    return dataclasses.replace(deployment, origins=moving.origins(deployment.origins))
 
 
 def _environment(environment: ResolvedEnvironment, moving: _Moving) -> ResolvedEnvironment:
-    return ResolvedEnvironment(
-        model=environment.model,
-        name=environment.name,
-        traffic=environment.traffic,
-        autoscaling=environment.autoscaling,
-        promotion=environment.promotion,
-        origins=moving.origins(environment.origins),
-    )
+    return dataclasses.replace(environment, origins=moving.origins(environment.origins))
