@@ -134,7 +134,8 @@ def compile_release(
     same dicts, for each model whose key (`ModelObjects.key`) is equal here; the others are
     built. The result is equal to a compile without it, and the warnings are this stack's
     (located in its file). Compiled objects are read-only: with `reuse`, two compiles share
-    them."""
+    them, and parts common to many objects (a probe, a toleration, a scrape endpoint) are
+    one dict or list shared by all of them (see `iac.compile.workload`)."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     cluster = release.cluster
     objects: list[dict[str, Any]] = []

@@ -19,19 +19,28 @@ def selector(model: str, deployment: str) -> dict[str, str]:
 
 def workload(model: str, deployment: str, object_name: str) -> dict[str, str]:
     """Labels of a deployment's pods (no environment: a promotion must not restart pods)."""
+    # Ends with `selector(model, deployment)`'s labels, spelled out: built for every object of
+    # every deployment, and a merge would build the selector's dict only to copy it.
     return {
         "app.kubernetes.io/name": model,
         "app.kubernetes.io/instance": object_name,
         "app.kubernetes.io/version": deployment,
         "app.kubernetes.io/component": "model-server",
         MANAGED_BY: "iac",
-        **selector(model, deployment),
+        MODEL: model,
+        DEPLOYMENT: deployment,
     }
 
 
-def with_environment(labels: dict[str, str], environment: str | None) -> dict[str, str]:
-    """Object labels, plus the environment the deployment serves (objects, never pods)."""
-    return {**labels, ENVIRONMENT: environment} if environment else dict(labels)
+def workload_object(
+    model: str, deployment: str, object_name: str, environment: str | None
+) -> dict[str, str]:
+    """Labels of a deployment's objects (its Deployment, Service, ScaledObject, ...): its
+    pods' labels plus the environment it serves (objects, never pods)."""
+    found = workload(model, deployment, object_name)
+    if environment:
+        found[ENVIRONMENT] = environment
+    return found
 
 
 def model(model_name: str) -> dict[str, str]:

@@ -263,8 +263,7 @@ def object_metadata(release: DeploymentRelease, cluster: Cluster) -> dict[str, A
     return {
         "name": release.object_name,
         "namespace": cluster.namespace,
-        "labels": labels.with_environment(
-            labels.workload(release.model, release.name, release.object_name),
-            release.environment,
+        "labels": labels.workload_object(
+            release.model, release.name, release.object_name, release.environment
         ),
     }

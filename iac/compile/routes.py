@@ -9,6 +9,7 @@ while a replica starts); the Gateway stamps a header that tells the interceptor 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from iac.compile import labels
 from iac.compile.names import object_name
 from iac.compile.release import DeploymentRelease, ModelRelease
 from iac.compile.scaling import interceptor_header
-from iac.spec.stack import Cluster
+from iac.spec.stack import Cluster, Gateway, ScaleFromZero
 
 MAX_RULES = 16
 """An HTTPRoute holds at most 16 rules; a model with more endpoints gets more routes."""
@@ -24,32 +25,24 @@ MAX_RULES = 16
 
 def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
+    deployments = model.deployments
     for env in model.environments.values():
         backends = [
-            (model.deployments[name], weight)
+            (deployments[name], weight)
             for name, weight in env.traffic
-            if name in model.deployments and model.deployments[name].active
+            if name in deployments and deployments[name].active
         ]
         if backends:
             rules.append(_rule(f"/environments/{env.name}", backends, cluster))
-    for deployment in model.deployments.values():
+    for deployment in deployments.values():
         if deployment.routed:
             rules.append(_rule(f"/deployments/{deployment.name}", [(deployment, None)], cluster))
     routes = []
     for index in range(0, len(rules), MAX_RULES):
         suffix = () if index == 0 else (str(index // MAX_RULES + 1),)
-        spec: dict[str, Any] = {
-            "parentRefs": [
-                {
-                    "group": "gateway.networking.k8s.io",
-                    "kind": "Gateway",
-                    "name": cluster.gateway.name,
-                    "namespace": cluster.gateway.namespace,
-                }
-            ],
-        }
+        spec: dict[str, Any] = {"parentRefs": _parent_refs(cluster.gateway)}
         if cluster.domain:
-            spec["hostnames"] = [cluster.domain]
+            spec["hostnames"] = _hostnames(cluster.domain)
         spec["rules"] = rules[index : index + MAX_RULES]
         routes.append(
             {
@@ -66,33 +59,66 @@ def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
     return routes
 
 
+# The parts of routes that do not name a deployment are shared by every route and rule that
+# has them, as `iac.compile.workload` shares the common parts of Deployments (compiled
+# objects are read-only): a handful of distinct values for thousands of rules.
+
+_REWRITE: dict[str, Any] = {
+    "type": "URLRewrite",
+    "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+}
+_REWRITE_ONLY: list[dict[str, Any]] = [_REWRITE]
+
+
+@functools.lru_cache(maxsize=256)
+def _parent_refs(gateway: Gateway) -> list[dict[str, Any]]:
+    return [
+        {
+            "group": "gateway.networking.k8s.io",
+            "kind": "Gateway",
+            "name": gateway.name,
+            "namespace": gateway.namespace,
+        }
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def _hostnames(domain: str) -> list[str]:
+    return [domain]
+
+
+@functools.lru_cache(maxsize=256)
+def _matches(prefix: str) -> list[dict[str, Any]]:
+    return [{"path": {"type": "PathPrefix", "value": prefix}}]
+
+
+@functools.lru_cache(maxsize=256)
+def _interceptor_refs(scale_from_zero: ScaleFromZero) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": scale_from_zero.interceptor_service,
+            "namespace": scale_from_zero.namespace,
+            "port": scale_from_zero.interceptor_port,
+        }
+    ]
+
+
 def _rule(
     prefix: str, backends: Sequence[tuple[DeploymentRelease, int | None]], cluster: Cluster
 ) -> dict[str, Any]:
-    filters: list[dict[str, Any]] = [
-        {
-            "type": "URLRewrite",
-            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
-        }
-    ]
     if len(backends) == 1 and backends[0][0].via_interceptor:
-        deployment = backends[0][0]
-        name, value = interceptor_header(deployment)
-        filters.append(
+        name, value = interceptor_header(backends[0][0])
+        filters = [
+            _REWRITE,
             {
                 "type": "RequestHeaderModifier",
                 "requestHeaderModifier": {"set": [{"name": name, "value": value}]},
-            }
-        )
-        refs = [
-            {
-                "name": cluster.scale_from_zero.interceptor_service,
-                "namespace": cluster.scale_from_zero.namespace,
-                "port": cluster.scale_from_zero.interceptor_port,
-            }
+            },
         ]
+        refs = _interceptor_refs(cluster.scale_from_zero)
     else:
         # A split routes straight to each Service; both sides keep a replica (see release).
+        filters = _REWRITE_ONLY
         refs = []
         for deployment, weight in backends:
             assert deployment.container.port is not None
@@ -103,11 +129,7 @@ def _rule(
             if weight is not None and len(backends) > 1:
                 ref["weight"] = weight
             refs.append(ref)
-    return {
-        "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
-        "filters": filters,
-        "backendRefs": refs,
-    }
+    return {"matches": _matches(prefix), "filters": filters, "backendRefs": refs}
 
 
 def interceptor_grant(cluster: Cluster) -> dict[str, Any]:

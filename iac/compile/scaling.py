@@ -12,6 +12,7 @@ Baseten's settings map as follows:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -58,7 +59,6 @@ def scaled_object(
     scaling_diagnostics(release, origins, diagnostics)
     scaling = release.autoscaling
     delay = scaling.scale_down_delay
-    period = min(max(delay, HPA_SYNC_PERIOD), HPA_MAX_PERIOD)
     annotations: dict[str, str] = {}
     if not release.active:
         annotations[PAUSED_REPLICAS] = "0"  # deactivated: objects kept, no pods
@@ -99,36 +99,45 @@ def scaled_object(
             "initialCooldownPeriod": release.health.startup_timeout,
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
-            "advanced": {
-                "horizontalPodAutoscalerConfig": {
-                    "behavior": {
-                        "scaleUp": {
-                            "stabilizationWindowSeconds": 0,
-                            "selectPolicy": "Max",
-                            "policies": [
-                                {
-                                    "type": "Pods",
-                                    "value": scaling.max_replicas,
-                                    "periodSeconds": HPA_SYNC_PERIOD,
-                                }
-                            ],
-                        },
-                        "scaleDown": {
-                            "stabilizationWindowSeconds": delay,
-                            "selectPolicy": "Max",
-                            "policies": [
-                                {
-                                    "type": "Percent",
-                                    "value": scaling.max_scale_down_rate,
-                                    "periodSeconds": period,
-                                }
-                            ],
-                        },
-                    }
-                }
-            },
+            "advanced": _advanced(scaling.max_replicas, delay, scaling.max_scale_down_rate),
             "triggers": [trigger, *_schedule_triggers(release)],
         },
+    }
+
+
+# Shared by every ScaledObject with the same bounds, as `iac.compile.workload` shares the
+# common parts of Deployments (compiled objects are read-only): a handful of distinct values.
+@functools.lru_cache(maxsize=256)
+def _advanced(max_replicas: int, delay: int, max_scale_down_rate: int) -> dict[str, Any]:
+    """The HPA's behavior: scale up at once, down by a share per period (module docstring)."""
+    period = min(max(delay, HPA_SYNC_PERIOD), HPA_MAX_PERIOD)
+    return {
+        "horizontalPodAutoscalerConfig": {
+            "behavior": {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [
+                        {
+                            "type": "Pods",
+                            "value": max_replicas,
+                            "periodSeconds": HPA_SYNC_PERIOD,
+                        }
+                    ],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": delay,
+                    "selectPolicy": "Max",
+                    "policies": [
+                        {
+                            "type": "Percent",
+                            "value": max_scale_down_rate,
+                            "periodSeconds": period,
+                        }
+                    ],
+                },
+            }
+        }
     }
 
 
@@ -163,13 +172,32 @@ def interceptor_route(release: DeploymentRelease, cluster: Cluster) -> dict[str,
         "spec": {
             "target": {"service": release.object_name, "port": release.port},
             "rules": [
-                {"hosts": [cluster.domain or "*"], "headers": [{"name": header, "value": value}]}
+                {
+                    "hosts": _hosts(cluster.domain or "*"),
+                    "headers": [{"name": header, "value": value}],
+                }
             ],
-            "scalingMetric": {"concurrency": {"targetValue": target}},
-            # Hold a request through a whole cold start: a node, the image, the weights.
-            "timeouts": {"readiness": f"{release.health.startup_timeout + COLD_NODE_SECONDS}s"},
+            "scalingMetric": _scaling_metric(target),
+            "timeouts": _interceptor_timeouts(release.health.startup_timeout),
         },
     }
+
+
+# Shared like `_advanced`: one per distinct value.
+@functools.lru_cache(maxsize=256)
+def _hosts(host: str) -> list[str]:
+    return [host]
+
+
+@functools.lru_cache(maxsize=256)
+def _scaling_metric(target: int) -> dict[str, Any]:
+    return {"concurrency": {"targetValue": target}}
+
+
+@functools.lru_cache(maxsize=256)
+def _interceptor_timeouts(startup_timeout: int) -> dict[str, Any]:
+    # Hold a request through a whole cold start: a node, the image, the weights.
+    return {"readiness": f"{startup_timeout + COLD_NODE_SECONDS}s"}
 
 
 def in_flight_query(release: DeploymentRelease, namespace: str) -> str:

@@ -8,7 +8,9 @@ in memory, and a preStop drain inside a matching grace period.
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from iac.catalog import AcceleratorType, catalog
@@ -62,7 +64,11 @@ def gpu_affinity(kind: AcceleratorType, provisioner: str) -> dict[str, Any] | No
     """
     if kind.mig is None or provisioner != "gke":
         return None
-    term = {"key": GKE_PARTITION_SIZE, "operator": "In", "values": [kind.mig.profile]}
+    return _partition_affinity(kind.mig.profile)
+
+
+def _partition_affinity(profile: str) -> dict[str, Any]:
+    term = {"key": GKE_PARTITION_SIZE, "operator": "In", "values": [profile]}
     return {
         "nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -72,47 +78,160 @@ def gpu_affinity(kind: AcceleratorType, provisioner: str) -> dict[str, Any] | No
     }
 
 
+# Parts that many Deployments and Services have in common are built once and shared by all
+# of them: a 1,000-model stack would otherwise allocate a few hundred thousand equal dicts
+# and lists, most of the cost of compiling it. Sharing is safe because compiled objects are
+# read-only (`iac.compile.compile_release`): nothing edits them in place, and iac's YAML and
+# JSON writers spell a shared part out wherever it appears. The caches are bounded: a
+# long-lived process compiling many stacks keeps only recent values.
+
+_TOLERATIONS: list[dict[str, Any]] = [
+    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+]
+_POD_SECURITY_CONTEXT: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+_LIFECYCLE: dict[str, Any] = {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}}
+_STRATEGY: dict[str, Any] = {
+    "type": "RollingUpdate",
+    "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+}
+_SHM_MOUNT: dict[str, Any] = {"name": "dshm", "mountPath": "/dev/shm"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Gpu:
+    """What a Deployment's pods ask for on the nodes, for one `resources.accelerator`."""
+
+    kind: str
+    """The accelerator type (the Deployment's `iac.dev/accelerator` label)."""
+    resource: str
+    """The extended resource requested (`gpu_resource`)."""
+    count: str
+    """Units per pod, as the quantity text."""
+    partition: str | None
+    """The MIG profile the nodes must be partitioned to (`gpu_affinity`); None: any node."""
+
+
+# A stack names a handful of accelerators for thousands of deployments: each is parsed and
+# looked up in the catalog (itself loaded once per process) once, not per Deployment.
+@functools.lru_cache(maxsize=256)
+def _gpu(accelerator: str, provisioner: str) -> _Gpu:
+    kind, count = parse_accelerator(accelerator)
+    accelerator_type = catalog().accelerators[kind]
+    mig = accelerator_type.mig
+    return _Gpu(
+        kind=kind,
+        resource=gpu_resource(accelerator_type, provisioner),
+        count=str(count),
+        partition=mig.profile if mig is not None and provisioner == "gke" else None,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _resources(cpu: str, memory: str, gpu: _Gpu | None) -> dict[str, Any]:
+    requests = {"cpu": cpu, "memory": memory}
+    limits = {"memory": memory}
+    if gpu is not None:
+        # Extended resources cannot be overcommitted: request and limit must be equal.
+        requests[gpu.resource] = limits[gpu.resource] = gpu.count
+    return {"requests": requests, "limits": limits}
+
+
+@functools.lru_cache(maxsize=256)
+def _shm_volume(memory: str) -> dict[str, Any]:
+    """/dev/shm in memory: half the pod's memory, in MiB, at most SHM_CAP_MIB."""
+    size = format_mebibytes(min(memory_bytes(memory) // 2**21, SHM_CAP_MIB))
+    return {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": size}}
+
+
+@functools.lru_cache(maxsize=256)
+def _probes(path: str, startup_timeout: int) -> dict[str, Any]:
+    """The container's startupProbe, readinessProbe and livenessProbe, by field name."""
+    http_get = {"path": path, "port": "http"}
+    return {
+        "startupProbe": {
+            "httpGet": http_get,
+            "periodSeconds": PROBE_PERIOD,
+            "failureThreshold": max(1, math.ceil(startup_timeout / PROBE_PERIOD)),
+        },
+        "readinessProbe": {"httpGet": http_get, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {
+            "httpGet": http_get,
+            "periodSeconds": 15,
+            "timeoutSeconds": 5,
+            "failureThreshold": 4,
+        },
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def _env(variables: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    """`env` of the container, from its variables sorted by name."""
+    return [{"name": name, "value": value} for name, value in variables]
+
+
+@functools.lru_cache(maxsize=256)
+def _env_from(secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+    # References only: the values stay in the cluster's Secrets.
+    return [{"secretRef": {"name": s}} for s in sorted(set(secrets))]
+
+
+def _metrics_port(release: DeploymentRelease) -> int | None:
+    """The container's separate metrics port; None when metrics are served on `http`."""
+    metrics = release.container.metrics
+    if metrics and metrics.port and metrics.port != release.port:
+        return metrics.port
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _container_ports(port: int, metrics_port: int | None) -> list[dict[str, Any]]:
+    ports: list[dict[str, Any]] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    if metrics_port is not None:
+        ports.append({"name": "metrics", "containerPort": metrics_port, "protocol": "TCP"})
+    return ports
+
+
+@functools.lru_cache(maxsize=256)
+def _service_ports(port: int, metrics_port: int | None) -> list[dict[str, Any]]:
+    ports: list[dict[str, Any]] = [
+        {"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}
+    ]
+    if metrics_port is not None:
+        ports.append(
+            {"name": "metrics", "port": metrics_port, "targetPort": "metrics", "protocol": "TCP"}
+        )
+    return ports
+
+
 def deployment_object(
     release: DeploymentRelease, cluster: Cluster, pool: PoolPlan | None
 ) -> dict[str, Any]:
     container = release.container
-    pod_labels = labels.workload(release.model, release.name, release.object_name)
+    resources = container.resources
     health = release.health
-    accelerator = container.resources.accelerator if container.resources else None
-    cpu = (container.resources.cpu if container.resources else None) or DEFAULT_CPU
-    memory = (container.resources.memory if container.resources else None) or DEFAULT_MEMORY
+    accelerator = resources.accelerator if resources else None
+    cpu = (resources.cpu if resources else None) or DEFAULT_CPU
+    memory = (resources.memory if resources else None) or DEFAULT_MEMORY
+    gpu = _gpu(accelerator, cluster.provisioner) if accelerator else None
+    object_labels = labels.workload_object(
+        release.model, release.name, release.object_name, release.environment
+    )
 
-    requests: dict[str, str] = {"cpu": cpu, "memory": memory}
-    limits: dict[str, str] = {"memory": memory}
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     pod: dict[str, Any] = {}
-    if accelerator:
-        kind, count = parse_accelerator(accelerator)
-        accelerator_type = catalog().accelerators[kind]
-        resource = gpu_resource(accelerator_type, cluster.provisioner)
-        # Extended resources cannot be overcommitted: request and limit must be equal.
-        requests[resource] = limits[resource] = str(count)
-        pod["tolerations"] = [
-            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-        ]
+    if gpu is not None:
+        pod["tolerations"] = _TOLERATIONS
         selector = node_labels(pool, cluster.provisioner) if pool else {}
         if selector:
             pod["nodeSelector"] = selector
-        affinity = gpu_affinity(accelerator_type, cluster.provisioner)
-        if affinity:
-            pod["affinity"] = affinity
-        shm = min(memory_bytes(memory) // 2**21, SHM_CAP_MIB)  # half the memory, in MiB
-        volumes.append(
-            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_mebibytes(shm)}}
-        )
-        mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-
-    ports = [{"name": "http", "containerPort": release.port, "protocol": "TCP"}]
-    if container.metrics and container.metrics.port and container.metrics.port != release.port:
-        ports.append(
-            {"name": "metrics", "containerPort": container.metrics.port, "protocol": "TCP"}
-        )
+        if gpu.partition is not None:
+            pod["affinity"] = _partition_affinity(gpu.partition)
+        volumes.append(_shm_volume(memory))
+        mounts.append(_SHM_MOUNT)
+        object_labels[labels.ACCELERATOR] = gpu.kind
+    if release.node_pool:
+        object_labels[labels.NODE_POOL] = release.node_pool
 
     spec: dict[str, Any] = {"name": CONTAINER, "image": container.image}
     if container.command:
@@ -120,26 +239,13 @@ def deployment_object(
     if container.args:
         spec["args"] = list(container.args)
     if container.env:
-        spec["env"] = [{"name": k, "value": container.env[k]} for k in sorted(container.env)]
+        spec["env"] = _env(tuple(sorted(container.env.items())))
     if container.secrets:
-        # References only: the values stay in the cluster's Secrets.
-        spec["envFrom"] = [{"secretRef": {"name": s}} for s in sorted(set(container.secrets))]
-    spec["ports"] = ports
-    spec["resources"] = {"requests": requests, "limits": limits}
-    http_get = {"path": health.path, "port": "http"}
-    spec["startupProbe"] = {
-        "httpGet": http_get,
-        "periodSeconds": PROBE_PERIOD,
-        "failureThreshold": max(1, math.ceil(health.startup_timeout / PROBE_PERIOD)),
-    }
-    spec["readinessProbe"] = {"httpGet": http_get, "periodSeconds": 5, "failureThreshold": 3}
-    spec["livenessProbe"] = {
-        "httpGet": http_get,
-        "periodSeconds": 15,
-        "timeoutSeconds": 5,
-        "failureThreshold": 4,
-    }
-    spec["lifecycle"] = {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}}
+        spec["envFrom"] = _env_from(tuple(container.secrets))
+    spec["ports"] = _container_ports(release.port, _metrics_port(release))
+    spec["resources"] = _resources(cpu, memory, gpu)
+    spec.update(_probes(health.path, health.startup_timeout))
+    spec["lifecycle"] = _LIFECYCLE
     spec["securityContext"] = _security_context(container.run_as_user)
     if container.weights is not None:
         volumes.append(weights_volume(release))
@@ -151,20 +257,21 @@ def deployment_object(
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": DRAIN_SECONDS + REQUEST_BUDGET_SECONDS,
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        **({"initContainers": [download_container(release)]} if container.weights else {}),
-        "containers": [spec],
-        **pod,
-        "topologySpreadConstraints": [
-            {
-                "maxSkew": 1,
-                "topologyKey": "topology.kubernetes.io/zone",
-                # GPUs are scarce: spread when possible, never block scheduling on it.
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": labels.selector(release.model, release.name)},
-            }
-        ],
+        "securityContext": _POD_SECURITY_CONTEXT,
     }
+    if container.weights:
+        pod_spec["initContainers"] = [download_container(release)]
+    pod_spec["containers"] = [spec]
+    pod_spec.update(pod)
+    pod_spec["topologySpreadConstraints"] = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            # GPUs are scarce: spread when possible, never block scheduling on it.
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": labels.selector(release.model, release.name)},
+        }
+    ]
     if volumes:
         pod_spec["volumes"] = volumes
     if container.image_pull_secrets:
@@ -172,11 +279,6 @@ def deployment_object(
             {"name": n} for n in sorted(set(container.image_pull_secrets))
         ]
 
-    object_labels = labels.with_environment(pod_labels, release.environment)
-    if accelerator:
-        object_labels[labels.ACCELERATOR] = parse_accelerator(accelerator)[0]
-    if release.node_pool:
-        object_labels[labels.NODE_POOL] = release.node_pool
     metadata: dict[str, Any] = {
         "name": release.object_name,
         "namespace": cluster.namespace,
@@ -194,28 +296,19 @@ def deployment_object(
             # No `replicas`: KEDA owns the count (see module docstring).
             "revisionHistoryLimit": 3,
             "progressDeadlineSeconds": health.startup_timeout + 600,
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-            },
+            "strategy": _STRATEGY,
             "selector": {"matchLabels": labels.selector(release.model, release.name)},
-            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+            "template": {
+                "metadata": {
+                    "labels": labels.workload(release.model, release.name, release.object_name)
+                },
+                "spec": pod_spec,
+            },
         },
     }
 
 
 def service_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:
-    container = release.container
-    ports = [{"name": "http", "port": release.port, "targetPort": "http", "protocol": "TCP"}]
-    if container.metrics and container.metrics.port and container.metrics.port != release.port:
-        ports.append(
-            {
-                "name": "metrics",
-                "port": container.metrics.port,
-                "targetPort": "metrics",
-                "protocol": "TCP",
-            }
-        )
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -223,7 +316,7 @@ def service_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, An
         "spec": {
             "type": "ClusterIP",
             "selector": labels.selector(release.model, release.name),
-            "ports": ports,
+            "ports": _service_ports(release.port, _metrics_port(release)),
         },
     }
 
@@ -245,6 +338,7 @@ def disruption_budget(release: DeploymentRelease, cluster: Cluster) -> dict[str,
     }
 
 
+@functools.lru_cache(maxsize=256)
 def _security_context(run_as_user: int | None) -> dict[str, Any]:
     context: dict[str, Any] = {
         "allowPrivilegeEscalation": False,

@@ -6,6 +6,7 @@ valid value looks like.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -176,6 +177,9 @@ Memory = _quantity(_MEMORY, "memory", "'64Gi' or '512Mi'")
 """Memory with a Kubernetes unit: `64Gi`, `512Mi`."""
 
 
+# Asked for every deployment at several stages (placing, pool demand, pricing) about the
+# handful of accelerator values a stack names.
+@functools.lru_cache(maxsize=256)
 def parse_accelerator(value: str) -> tuple[str, int]:
     """`"H100:2"` → `("H100", 2)`; `"H100"` → `("H100", 1)`. The value is already validated."""
     name, _, count = value.partition(":")

@@ -42,17 +42,29 @@ def _alert(
     name: str,
     expr: str,
     duration: int,
-    severity: str,
+    labels: dict[str, str],
     summary: str,
     description: str,
-    extra: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """An alerting rule; `labels` (`_labels`) may be shared with other rules."""
     rule: dict[str, Any] = {"alert": name, "expr": expr}
     if duration:
         rule["for"] = prom_duration(duration)
-    rule["labels"] = {**(extra or {}), "severity": severity}
+    rule["labels"] = labels
     rule["annotations"] = {"summary": summary, "description": description}
     return rule
+
+
+def _labels(severity: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An alert's labels: `extra` and its severity."""
+    return {**(extra or {}), "severity": severity}
+
+
+# Alerts carry few distinct label sets: one dict for each, shared by the rules that carry it,
+# as `iac.compile.workload` shares the common parts of Deployments (compiled objects are
+# read-only); a 1,000-model stack has over ten thousand alerts.
+_CRITICAL = _labels("critical")
+_WARNING = _labels("warning")
 
 
 _WHERE = "{{ $labels.deployment }} of {{ $labels.model }} in {{ $labels.environment }}"
@@ -71,7 +83,7 @@ def group_alerts(
             "IacErrorRatioHigh",
             f"{ERROR_RATIO}{label_selector(*served)} > {format_number(alerting.error_ratio)}",
             alerting.error_for,
-            "critical",
+            _CRITICAL,
             f"{_WHERE} fails {{{{ $value | humanizePercentage }}}} of its requests",
             f"More than {format_percent(alerting.error_ratio)} of requests failed in the "
             f"server for {prom_duration(alerting.error_for)}. Check the server's logs; if it "
@@ -88,7 +100,7 @@ def group_alerts(
                 + label_selector(*served, 'quantile="0.95"')
                 + f" > {format_number(histogram.objective)}",
                 alerting.latency_for,
-                "warning",
+                _WARNING,
                 f"{histogram.title} p95 of {_WHERE} is {{{{ $value | humanizeDuration }}}}",
                 f"The 95th percentile of {histogram.title.lower()} stayed above "
                 f"{format_number(histogram.objective)}s for {prom_duration(alerting.latency_for)}. "
@@ -106,7 +118,7 @@ def scrape_alert(model: str, namespace: str, alerting: Alerting) -> dict[str, An
         "IacMetricsScrapeFailing",
         f"up{served} == 0 and on (namespace, pod) kube_pod_status_ready{ready} == 1",
         alerting.scrape_failing_for,
-        "warning",
+        _WARNING,
         f"Prometheus cannot scrape {{{{ $labels.pod }}}} ({_WHERE})",
         "A ready pod's metrics endpoint does not answer. KEDA then sees no in-flight requests "
         "from it and may scale the deployment down under load.",
@@ -117,7 +129,7 @@ def deployment_alerts(
     deployment: DeploymentRelease, namespace: str, alerting: Alerting
 ) -> list[dict[str, Any]]:
     """Alerts from kube-state-metrics on one deployment that serves an environment."""
-    static = static_labels(deployment, namespace)
+    warning = _labels("warning", static_labels(deployment, namespace))  # shared by its alerts
     where = f"{deployment.name} of {deployment.model} in {deployment.environment}"
     workload = f'namespace="{namespace}",deployment="{deployment.object_name}"'
     pods = f'namespace="{namespace}",pod=~"{deployment.object_name}-[a-z0-9]+-[a-z0-9]+"'
@@ -132,13 +144,12 @@ def deployment_alerts(
                 f"max(kube_horizontalpodautoscaler_status_current_replicas{{{hpa}}})"
                 f" >= max(kube_horizontalpodautoscaler_spec_max_replicas{{{hpa}}})",
                 held,
-                "warning",
+                warning,
                 f"{where} has run at its maximum of {scaling.max_replicas} replicas for "
                 f"{prom_duration(held)}",
                 "Load has not dropped below what max_replicas can carry for longer than the "
                 f"scale-down delay ({prom_duration(scaling.scale_down_delay)}): requests queue. "
                 "Raise max_replicas (and the node pool's GPUs), or check the in-flight graph.",
-                static,
             )
         )
     budget = deployment.health.startup_timeout + COLD_NODE_SECONDS
@@ -148,14 +159,13 @@ def deployment_alerts(
             f'max by (namespace, pod) (kube_pod_status_phase{{{pods},phase="Pending"}}'
             f' or kube_pod_status_ready{{{pods},condition="false"}}) == 1',
             budget,
-            "warning",
+            warning,
             f"{{{{ $labels.pod }}}} ({where}) has not been ready for {prom_duration(budget)}",
             "A replica took longer than its startup budget (health.startup_timeout "
             f"{prom_duration(deployment.health.startup_timeout)}) plus "
             f"{prom_duration(COLD_NODE_SECONDS)} for a GPU node and the image. Requests held "
             "for it by the scale-from-zero interceptor time out now. Check the pod's events "
             "(no GPU node?) and logs (weights still downloading?).",
-            static,
         )
     )
     alerts.append(
@@ -165,11 +175,10 @@ def deployment_alerts(
             f'{pods},reason=~"CrashLoopBackOff|ImagePullBackOff|ErrImagePull|'
             'CreateContainerConfigError|InvalidImageName"}) == 1',
             alerting.cannot_start_for,
-            "warning",
+            warning,
             f"{{{{ $labels.pod }}}} ({where}) cannot start",
             "The server container keeps crashing or its image cannot be pulled, or a Secret it "
             "reads is missing. Check the image tag, `secrets:` and the pod's logs.",
-            static,
         )
     )
     alerts.append(
@@ -178,11 +187,10 @@ def deployment_alerts(
             f'max(kube_deployment_status_condition{{{workload},condition="Progressing",'
             'status="false"}) == 1',
             alerting.rollout_stalled_for,
-            "warning",
+            warning,
             f"The rollout of {where} has made no progress",
             "The Deployment exceeded its progress deadline (startup budget + 10m): new "
             "replicas do not become ready. Traffic stays on the replicas that are ready.",
-            static,
         )
     )
     alerts.append(
@@ -190,12 +198,11 @@ def deployment_alerts(
             "IacRolloutPaused",
             f"max(kube_deployment_spec_paused{{{workload}}}) == 1",
             alerting.rollout_paused_for,
-            "warning",
+            warning,
             f"The rollout of {where} has been paused for "
             f"{prom_duration(alerting.rollout_paused_for)}",
             "Someone paused the Deployment (`kubectl rollout pause`); iac never does. Resume "
             "it or roll it back.",
-            static,
         )
     )
     return alerts

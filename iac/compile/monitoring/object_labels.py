@@ -10,13 +10,15 @@ COMPONENT = "monitoring"
 
 
 def deployment_labels(deployment: DeploymentRelease) -> dict[str, str]:
-    base = {
+    found = {
         **labels.model(deployment.model),
         "app.kubernetes.io/instance": deployment.object_name,
         "app.kubernetes.io/component": COMPONENT,
         labels.DEPLOYMENT: deployment.name,
     }
-    return labels.with_environment(base, deployment.environment)
+    if deployment.environment:
+        found[labels.ENVIRONMENT] = deployment.environment
+    return found
 
 
 def model_labels(model: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from iac.compile.monitoring.alerts import (
@@ -65,10 +64,19 @@ def prometheus_rule(
     }
 
 
-def _record(name: str, expr: str, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+# Labels and `by` clauses that many rules have in common, built once: a 1,000-model stack has
+# tens of thousands of rules. A labels dict is shared by the rules that carry it, as
+# `iac.compile.workload` shares the common parts of Deployments (compiled objects are
+# read-only).
+_BY = by_clause()
+_BY_LE = by_clause("le")
+_QUANTILE_LABELS = {q: {"quantile": q} for q in QUANTILES}
+
+
+def _record(name: str, expr: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     rule: dict[str, Any] = {"record": name, "expr": expr}
-    if extra:
-        rule["labels"] = dict(extra)
+    if labels:
+        rule["labels"] = labels
     return rule
 
 
@@ -77,37 +85,33 @@ def _group_records(group: MetricGroup, model: str, namespace: str) -> list[dict[
     records = []
     if group.in_flight:
         names = '__name__=~"' + "|".join(group.in_flight) + '"'
-        records.append(_record(INFLIGHT, f"sum {by_clause()} ({label_selector(names, *base)})"))
+        records.append(_record(INFLIGHT, f"sum {_BY} ({label_selector(names, *base)})"))
     server = group.server
     if server is None:
         return records
     selector = label_selector(*base)
     records.append(
-        _record(REQUESTS, f"sum {by_clause()} (rate({server.requests}{selector}[{RATE_WINDOW}]))")
+        _record(REQUESTS, f"sum {_BY} (rate({server.requests}{selector}[{RATE_WINDOW}]))")
     )
     failed, failed_matchers, total, total_matchers = server.errors
-    failures = (
-        f"sum {by_clause()} (rate({failed}{label_selector(*base, failed_matchers)}[{RATE_WINDOW}]))"
-    )
-    requests = (
-        f"sum {by_clause()} (rate({total}{label_selector(*base, total_matchers)}[{RATE_WINDOW}]))"
-    )
+    failures = f"sum {_BY} (rate({failed}{label_selector(*base, failed_matchers)}[{RATE_WINDOW}]))"
+    requests = f"sum {_BY} (rate({total}{label_selector(*base, total_matchers)}[{RATE_WINDOW}]))"
     # A failure counter appears with the first failure: until then the ratio is 0, not absent.
     records.append(_record(ERROR_RATIO, f"({failures} or 0 * {requests}) / {requests}"))
     for histogram in server.histograms:
         buckets = " or ".join(
-            f"sum {by_clause('le')} (rate({metric}{selector}[{RATE_WINDOW}]))"
+            f"sum {_BY_LE} (rate({metric}{selector}[{RATE_WINDOW}]))"
             for metric in histogram.metrics
         )
         records += [
-            _record(histogram.series, f"histogram_quantile({q}, {buckets})", {"quantile": q})
+            _record(histogram.series, f"histogram_quantile({q}, {buckets})", _QUANTILE_LABELS[q])
             for q in QUANTILES
         ]
     return records
 
 
 def _deployment_records(deployment: DeploymentRelease, namespace: str) -> list[dict[str, Any]]:
-    static = static_labels(deployment, namespace)
+    static = static_labels(deployment, namespace)  # shared by the deployment's records
     workload = f'namespace="{namespace}",deployment="{deployment.object_name}"'
     records = []
     if scraped(deployment) and valid_in_flight(deployment.in_flight):

@@ -3,6 +3,7 @@ the `model`, `deployment` and `environment` labels put on every series."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -39,7 +40,41 @@ def scrape_interval(deployment: DeploymentRelease) -> int:
 def pod_monitor(deployment: DeploymentRelease, namespace: str) -> dict[str, Any]:
     metrics = deployment.container.metrics
     path = metrics.path if metrics is not None else "/metrics"
-    interval = scrape_interval(deployment)
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": deployment.object_name,
+            "namespace": namespace,
+            "labels": deployment_labels(deployment),
+        },
+        "spec": {
+            "selector": {"matchLabels": labels.selector(deployment.model, deployment.name)},
+            "namespaceSelector": _namespace_selector(namespace),
+            "podMetricsEndpoints": _endpoints(
+                metrics_port_name(deployment),
+                path,
+                scrape_interval(deployment),
+                deployment.environment,
+            ),
+        },
+    }
+
+
+# What a PodMonitor scrapes and how depends on a few values that most deployments share: it
+# is built once per distinct value and shared by their monitors, as `iac.compile.workload`
+# shares the common parts of Deployments (compiled objects are read-only).
+
+
+@functools.lru_cache(maxsize=256)
+def _namespace_selector(namespace: str) -> dict[str, Any]:
+    return {"matchNames": [namespace]}
+
+
+@functools.lru_cache(maxsize=256)
+def _endpoints(
+    port: str, path: str, interval: int, environment: str | None
+) -> list[dict[str, Any]]:
     relabelings: list[dict[str, Any]] = [
         {
             "action": "replace",
@@ -52,38 +87,21 @@ def pod_monitor(deployment: DeploymentRelease, namespace: str) -> dict[str, Any]
             "targetLabel": "deployment",
         },
     ]
-    if deployment.environment:
+    if environment:
         # No source labels: the empty value matches the default regex, so the label is set
         # to the replacement on every target.
         relabelings.append(
-            {
-                "action": "replace",
-                "targetLabel": "environment",
-                "replacement": deployment.environment,
-            }
+            {"action": "replace", "targetLabel": "environment", "replacement": environment}
         )
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-        "metadata": {
-            "name": deployment.object_name,
-            "namespace": namespace,
-            "labels": deployment_labels(deployment),
-        },
-        "spec": {
-            "selector": {"matchLabels": labels.selector(deployment.model, deployment.name)},
-            "namespaceSelector": {"matchNames": [namespace]},
-            "podMetricsEndpoints": [
-                {
-                    "port": metrics_port_name(deployment),
-                    "path": path,
-                    "interval": f"{interval}s",
-                    "scrapeTimeout": f"{min(SCRAPE_TIMEOUT, interval)}s",
-                    "relabelings": relabelings,
-                }
-            ],
-        },
-    }
+    return [
+        {
+            "port": port,
+            "path": path,
+            "interval": f"{interval}s",
+            "scrapeTimeout": f"{min(SCRAPE_TIMEOUT, interval)}s",
+            "relabelings": relabelings,
+        }
+    ]
 
 
 def _pod_label_meta(label: str) -> str:

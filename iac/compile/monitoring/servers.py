@@ -3,6 +3,7 @@ in-flight metrics), and a model's deployments grouped by the metrics they declar
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,13 +127,28 @@ class MetricGroup:
 
 
 def metric_groups(model: ModelRelease) -> list[MetricGroup]:
+    deployments = model.deployments
+    scraped_metrics = tuple(
+        (name, deployments[name].in_flight)
+        for name in sorted(deployments)
+        if scraped(deployments[name])
+    )
+    return list(_metric_groups(scraped_metrics))
+
+
+# The groups follow from the scraped deployments' names and in-flight metrics alone, and the
+# models of a large stack mostly repeat the same few (`v1`, `v2` declaring vLLM's metrics):
+# each is worked out once. Called twice per model (rules and dashboard).
+@functools.lru_cache(maxsize=256)
+def _metric_groups(
+    scraped_metrics: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[MetricGroup, ...]:
+    """`metric_groups` of a model whose scraped deployments are (name, in_flight), by name."""
     by_metrics: dict[tuple[str, ...], list[str]] = {}
-    for name in sorted(model.deployments):
-        deployment = model.deployments[name]
-        if scraped(deployment):
-            by_metrics.setdefault(valid_in_flight(deployment.in_flight), []).append(name)
+    for name, in_flight in scraped_metrics:
+        by_metrics.setdefault(valid_in_flight(in_flight), []).append(name)
     several = len(by_metrics) > 1
-    return [
+    return tuple(
         MetricGroup(
             in_flight=key,
             server=server_metrics(key),
@@ -140,12 +156,14 @@ def metric_groups(model: ModelRelease) -> list[MetricGroup]:
             matcher=f'deployment=~"{"|".join(names)}"' if several else "",
         )
         for key, names in sorted(by_metrics.items(), key=lambda item: item[1])
-    ]
+    )
 
 
-def valid_in_flight(in_flight: Sequence[str]) -> tuple[str, ...]:
+# Asked for every scraped deployment, about the few metric lists a stack declares.
+@functools.lru_cache(maxsize=256)
+def valid_in_flight(in_flight: tuple[str, ...]) -> tuple[str, ...]:
     """The in-flight metrics, or () when a name is not a Prometheus metric name (no query can
     be built from it)."""
     if all(_METRIC_NAME.fullmatch(name) for name in in_flight):
-        return tuple(in_flight)
+        return in_flight
     return ()
