@@ -127,9 +127,10 @@ def _servable(
     """Whether the provisioner can bring up nodes with this accelerator at all."""
     provisioner = stack.cluster.provisioner
     where = ("resources", "accelerator")
-    accelerator = catalog().accelerators[kind]
+    known = catalog()
+    accelerator = known.accelerators[kind]
     if provisioner == "gke" and not accelerator.gke_accelerator:
-        offered = sorted(n for n, a in catalog().accelerators.items() if a.gke_accelerator)
+        offered = sorted(n for n, a in known.accelerators.items() if a.gke_accelerator)
         diagnostics.error(
             deployment.origins(where),
             f"GKE offers no {kind} nodes; choose one of {', '.join(offered)} "
@@ -141,13 +142,10 @@ def _servable(
     if cloud is None:
         return True
     physical = accelerator.mig.parent if accelerator.mig else kind
-    known = catalog().instances.get(cloud, {})
-    added = [
-        name
-        for name, item in ((stack.pricing.instance_types or {}) if stack.pricing else {}).items()
-        if parse_accelerator(item.accelerator)[0] == physical
-    ]
-    if known and not catalog().instances_for(cloud, physical) and not added:
+    if not known.instances.get(cloud) or known.instances_for(cloud, physical):
+        return True
+    added = ((stack.pricing.instance_types or {}) if stack.pricing else {}).values()
+    if not any(parse_accelerator(item.accelerator)[0] == physical for item in added):
         diagnostics.error(
             deployment.origins(where),
             f"no {cloud.upper()} instance type in the catalog carries {physical}; choose "
