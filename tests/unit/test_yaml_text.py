@@ -90,6 +90,11 @@ def test_json_documents_are_written_as_literal_blocks() -> None:
     assert dump({"data": {"dashboard.json": text}}) == (
         'data:\n  dashboard.json: |-\n    {\n      "panels": [],\n      "title": "llama"\n    }\n'
     )
+    # Empty lines stay empty (no trailing spaces); a trailing space or a control character
+    # cannot be kept by a block, so such text is quoted.
+    assert dump({"t": "a\n\n\tb\n"}) == "t: |\n  a\n\n  \tb\n"
+    assert dump({"t": "a \nb"}) == 't: "a \\nb"\n'
+    assert dump({"t": "a\nb\r"}) == 't: "a\\nb\\r"\n'
 
 
 def test_one_writer_for_many_documents_writes_each_as_a_fresh_one() -> None:
