@@ -10,9 +10,10 @@ key path the position of its key and of its value. Duplicate keys are errors, no
 
 from __future__ import annotations
 
+import operator
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -25,25 +26,41 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 
 class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """The safe loader, remembering the tag of each plain scalar it resolved.
+    """The safe loader, answering cheaply the calls the C composer makes for every node.
 
-    Even the C composer asks the Python resolver for the tag of every scalar (a list of
-    regular expressions per first character); a 1,000-model stack has 60,000 scalars but a
-    few thousand distinct ones. Without path resolvers (the safe loader has none) the tag
-    of a plain scalar depends on its text alone.
+    Even the C composer calls back into Python for each node: `resolve` for its tag (for a
+    plain scalar, a list of regular expressions per first character), and `descend_resolver`
+    and `ascend_resolver` around it, which follow the path for path resolvers. This loader
+    has none, so those two do nothing, a collection gets its kind's default tag, a quoted
+    scalar is text, and the tag of a plain scalar depends on its text alone: a 1,000-model
+    stack has 60,000 scalars but a few thousand distinct ones, each resolved once.
     """
+
+    yaml_path_resolvers: ClassVar[dict[Any, Any]] = {}
+    """None, even if some other code adds path resolvers to PyYAML's safe loaders: what a
+    stack file means must not depend on that."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._plain_tags: dict[str, str] = {}
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
-            tag = self._plain_tags.get(value)
-            if tag is None:
-                tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
-            return tag
-        return super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode:
+            if implicit[0]:  # plain (or tagged `!`): resolved from its text
+                tag = self._plain_tags.get(value)
+                if tag is None:
+                    tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
+                return tag
+            return self.DEFAULT_SCALAR_TAG
+        if kind is yaml.MappingNode:
+            return self.DEFAULT_MAPPING_TAG
+        return self.DEFAULT_SEQUENCE_TAG
+
+    # Called around every node to follow the path, for path resolvers: without any, nothing
+    # to do. Builtins of the same arity, whose results the composer drops, cost less than
+    # Python methods doing nothing (5 % of parsing a large stack).
+    descend_resolver = operator.is_  # (parent, index)
+    ascend_resolver = tuple  # ()
 
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -55,6 +72,7 @@ MAX_DEPTH = 64
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 Positions = tuple[int, int, int, int]
@@ -175,25 +193,43 @@ def parse_yaml(raw: bytes, display: str, diagnostics: Diagnostics) -> YamlDocume
 
 
 class _Walker:
-    """Turns a node graph into Python values, filling the SourceMap on the way."""
+    """Turns a node graph into Python values, filling the SourceMap on the way.
+
+    Most nodes of a stack file are text keys with scalar values, so `_mapping` handles
+    those itself, without a call per key and value; everything else goes through `value`.
+    """
 
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.file = source.file
+        self.positions = source.positions
         self.alias_values = 0
         self.seen: set[int] = set()
+        """`id` of every node met so far: one met again is reached through an alias."""
         self.duplicates = Diagnostics()
         self.merged_at: list[KeyPath] = []
         # One constructor per file: it memoizes every node it builds.
         self.constructor = yaml.constructor.SafeConstructor()
 
     def scalar(self, node: yaml.Node) -> Any:
-        if node.tag == _STR_TAG:  # most values; what SafeConstructor would return anyway
+        tag = node.tag
+        if tag == _STR_TAG:  # most values; what SafeConstructor would return anyway
             return node.value
         try:
+            if tag == _INT_TAG and _is_decimal(node.value):  # next most: replicas, ports
+                return int(node.value)
             return self.constructor.construct_object(node)
         except yaml.constructor.ConstructorError as exc:
             raise _Problem(node, f"cannot read value: {exc.problem}") from None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # PyYAML's constructors raise these for text a tag cannot read: `!!int foo`,
+            # `!!bool maybe`, `!!timestamp x`, an integer of over 4,300 digits.
+            text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            kind = str(tag).rsplit(":", 1)[-1]
+            raise _Problem(
+                node,
+                f"cannot read {text!r} as {kind}; fix the value, or quote it to keep it as text",
+            ) from None
 
     def value(self, node: yaml.Node, path: KeyPath, depth: int, via_alias: bool = False) -> Any:
         if depth > MAX_DEPTH:
@@ -204,52 +240,96 @@ class _Walker:
         else:
             self.seen.add(id(node))
         if via_alias:
-            self.alias_values += 1
-            if self.alias_values > MAX_ALIAS_VALUES:
-                raise _Problem(
-                    node,
-                    f"aliases expand to more than {MAX_ALIAS_VALUES} values (a 'billion laughs' "
-                    "document?); write the values out, or share them with templates",
-                )
+            self._count_alias(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth, via_alias)
         if isinstance(node, yaml.SequenceNode):
             items = []
             for index, item in enumerate(node.value):
-                self._record(path + (index,), item, item)
-                items.append(self.value(item, path + (index,), depth + 1, via_alias))
+                child = path + (index,)
+                self._record(child, item, item)
+                items.append(self.value(item, child, depth + 1, via_alias))
             return items
         return self.scalar(node)
+
+    def _count_alias(self, node: yaml.Node) -> None:
+        """One more value produced through an alias; `node` is where the budget ran out."""
+        self.alias_values += 1
+        if self.alias_values > MAX_ALIAS_VALUES:
+            raise _Problem(
+                node,
+                f"aliases expand to more than {MAX_ALIAS_VALUES} values (a 'billion laughs' "
+                "document?); write the values out, or share them with templates",
+            )
 
     def _mapping(
         self, node: yaml.MappingNode, path: KeyPath, depth: int, via_alias: bool
     ) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
-        merged: dict[Any, Any] = {}
+        merged: dict[Any, Any] | None = None
+        positions = self.positions
+        seen = self.seen
+        # Scalar values are read here, as `value` would read them, unless a value this deep
+        # is already an error, which `value` reports.
+        scalars_here = depth < MAX_DEPTH
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            key_tag = key_node.tag
+            if key_tag == _STR_TAG and isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value  # text: nearly every key
+            elif key_tag == _MERGE_TAG:
                 self.merged_at.append(path)
+                if merged is None:
+                    merged = {}
                 merged.update(self._merge_sources(value_node, path, depth, via_alias))
                 continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise _Problem(key_node, "a key must be a plain scalar, not a list or mapping")
-            key = self.scalar(key_node)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                key = str(key)
+            else:
+                key = self._key(key_node)
             child = path + (key,)
             if key in result:
-                where = f" (first at line {self.source.key(child).line})"
-                self.duplicates.error(
-                    _mark_location(key_node.start_mark, self.file),
-                    f"duplicate key '{key}'{where}; keep one of them",
-                    child,
-                )
+                self._duplicate(key_node, key, child)
                 continue
-            self._record(child, key_node, value_node)
-            result[key] = self.value(value_node, child, depth + 1, via_alias)
-        for key, value in merged.items():
-            result.setdefault(key, value)
+            if child not in positions:  # `_record`; a path met again (`<<`) keeps the first
+                key_mark, value_mark = key_node.start_mark, value_node.start_mark
+                positions[child] = (
+                    key_mark.line,
+                    key_mark.column,
+                    value_mark.line,
+                    value_mark.column,
+                )
+            if scalars_here and isinstance(value_node, yaml.ScalarNode):
+                # What `value` does for a scalar: a node met before (it leaves `seen` as
+                # large as it was) is reached through an alias, and so is all of an alias.
+                size = len(seen)
+                seen.add(id(value_node))
+                if via_alias or len(seen) == size:
+                    self._count_alias(value_node)
+                if value_node.tag == _STR_TAG:
+                    result[key] = value_node.value
+                else:
+                    result[key] = self.scalar(value_node)
+            else:
+                result[key] = self.value(value_node, child, depth + 1, via_alias)
+        if merged:
+            for key, value in merged.items():
+                result.setdefault(key, value)
         return result
+
+    def _key(self, node: yaml.Node) -> Any:
+        """The key a node other than plain text stands for (a number, a date...)."""
+        if not isinstance(node, yaml.ScalarNode):
+            raise _Problem(node, "a key must be a plain scalar, not a list or mapping")
+        key = self.scalar(node)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            key = str(key)
+        return key
+
+    def _duplicate(self, key_node: yaml.Node, key: Any, path: KeyPath) -> None:
+        where = f" (first at line {self.source.key(path).line})"
+        self.duplicates.error(
+            _mark_location(key_node.start_mark, self.file),
+            f"duplicate key '{key}'{where}; keep one of them",
+            path,
+        )
 
     def _merge_sources(
         self, node: yaml.Node, path: KeyPath, depth: int, via_alias: bool
@@ -265,14 +345,20 @@ class _Walker:
         return merged
 
     def _record(self, path: KeyPath, key_node: yaml.Node, value_node: yaml.Node) -> None:
-        if path not in self.source.positions:
+        if path not in self.positions:
             key_mark, value_mark = key_node.start_mark, value_node.start_mark
-            self.source.positions[path] = (
+            self.positions[path] = (
                 key_mark.line,
                 key_mark.column,
                 value_mark.line,
                 value_mark.column,
             )
+
+
+def _is_decimal(text: str) -> bool:
+    """Digits only, and no leading zero (octal in YAML 1.1): SafeConstructor reads these
+    with `int()` as well. Its other forms (`0x1F`, `017`, `1_000`, `+5`, `1:30`) go to it."""
+    return text.isdigit() and (text[0] != "0" or text == "0")
 
 
 def _mark_location(mark: Any, file: str) -> Location:

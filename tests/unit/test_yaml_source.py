@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from iac.diagnostics import Diagnostics, Location
@@ -95,3 +96,39 @@ def test_repeated_scalars_resolve_as_pyyaml_does_quoted_or_not() -> None:
     data, diagnostics, _ = parse(text)
     assert not diagnostics.items
     assert data == yaml.safe_load(text)
+
+
+def test_path_resolvers_added_to_pyyaml_elsewhere_are_not_used() -> None:
+    """What a stack file means must not depend on what other code registered in PyYAML
+    (and the loader's shortcuts assume no path resolvers)."""
+    loader = yaml_source._BaseLoader
+    if "yaml_path_resolvers" in vars(loader):
+        pytest.skip("something in this process already added path resolvers")
+    yaml.add_path_resolver("tag:yaml.org,2002:null", ["a"], str, Loader=loader)
+    try:
+        assert yaml.load("a: text\n", Loader=loader) == {"a": None}
+        data, diagnostics, _ = parse("a: text\n")
+    finally:
+        del loader.yaml_path_resolvers
+    assert not diagnostics.items
+    assert data == {"a": "text"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("!!int foo", "cannot read 'foo' as int"),
+        ("!!bool maybe", "cannot read 'maybe' as bool"),
+        ("!!timestamp x", "cannot read 'x' as timestamp"),
+        ("!!float x", "cannot read 'x' as float"),
+        ("9" * 5000, "cannot read '" + "9" * 37 + "...' as int"),
+    ],
+)
+def test_a_value_its_tag_cannot_read_is_a_located_error(value: str, message: str) -> None:
+    """PyYAML raises ValueError, KeyError or AttributeError for these, not a
+    ConstructorError: they are errors at the value, not a traceback."""
+    data, diagnostics, _ = parse(f"a:\n  b: {value}\n")
+    assert data is None
+    assert [str(d) for d in diagnostics] == [
+        f"f.yaml:2:6: error: {message}; fix the value, or quote it to keep it as text"
+    ]
