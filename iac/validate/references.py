@@ -8,13 +8,20 @@ import re
 
 from iac.diagnostics import Diagnostics, Location, did_you_mean
 from iac.spec.autoscaling import Autoscaling
-from iac.spec.resolved import Origins, ResolvedDeployment, ResolvedEnvironment, ResolvedStack
+from iac.spec.resolved import (
+    Origins,
+    ResolvedDeployment,
+    ResolvedEnvironment,
+    ResolvedModel,
+    ResolvedStack,
+)
 from iac.spec.stack import Model
 
 
 def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
     _check_provisioner(stack, diagnostics)
     for model_name, model in stack.models.items():
+        _check_model_name(model, diagnostics)
         spec = stack.spec.models[model_name]
         bound: dict[str, tuple[str, Location]] = {}
         for env in model.environments.values():
@@ -22,6 +29,20 @@ def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
         for deployment in model.deployments.values():
             _check_bounds(deployment.autoscaling, deployment.origins, diagnostics)
             _check_secret_looking_env(deployment, diagnostics)
+
+
+def _check_model_name(model: ResolvedModel, diagnostics: Diagnostics) -> None:
+    """A model's name starts its Services' names (`MODEL-DEPLOYMENT`), which Kubernetes
+    wants to start with a letter (DNS-1035 labels); any DNS-1123 name is valid elsewhere."""
+    if model.name[:1].isalpha():
+        return
+    diagnostics.error(
+        model.origins(),
+        f"model name '{model.name}' starts with a digit, but the Services named after it "
+        f"('{model.name}-DEPLOYMENT') must start with a letter: rename it, "
+        f"e.g. 'model-{model.name}'",
+        model.origins.path(),
+    )
 
 
 def _check_environment(
