@@ -25,7 +25,6 @@ the whole-stack checks (`iac.validate`) run on the result.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,28 +54,17 @@ class LoadRecord:
     """The stack file's SourceMap, which the Writtens of `resolved` point into."""
     clean: bool
     """The load reported no problem."""
-
-
-# Records by `id` of the load's `ResolvedStack.spec`: made anew by each load, and weakly
-# referable (the ResolvedStack is not). A record holds no reference to that spec, so it goes
-# when the spec does. Derived stacks (`dataclasses.replace(stack, models=...)`) keep the spec
-# but the record still describes the load itself: what is taken comes from the record.
-_RECORDS: dict[int, tuple[weakref.ref[Stack], LoadRecord]] = {}
-
-
-def remember(stack: ResolvedStack, record: LoadRecord) -> None:
-    """Keep `record` for as long as `stack.spec` lives."""
-    key = id(stack.spec)
-    _RECORDS[key] = (weakref.ref(stack.spec), record)
-    weakref.finalize(stack.spec, _RECORDS.pop, key, None).atexit = False
+    spec: Stack
+    """The load's `ResolvedStack.spec`: a stack derived from it with another spec (not made
+    by this load) lends nothing."""
 
 
 def recall(stack: ResolvedStack) -> LoadRecord | None:
-    """The record of the load that made `stack`; None for a stack no load made here."""
-    found = _RECORDS.get(id(stack.spec))
-    if found is None or found[0]() is not stack.spec:
-        return None
-    return found[1]
+    """The record of the load that made `stack`; None for a stack no load made."""
+    record = stack.load_record
+    if isinstance(record, LoadRecord) and record.spec is stack.spec:
+        return record
+    return None
 
 
 def reusing(stack: ResolvedStack | None, merged_at: tuple[KeyPath, ...]) -> Reuse | None:

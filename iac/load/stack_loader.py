@@ -17,7 +17,7 @@ from iac.gc_pause import without_gc
 from iac.load import validation_errors
 from iac.load.layers import Layer, Merged, merge
 from iac.load.modules import LoadedTemplate, load_templates, template_params
-from iac.load.reuse import LoadRecord, Reuse, remember, reusing
+from iac.load.reuse import LoadRecord, Reuse, reusing
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import CONTAINER_FIELDS, ContainerFields
@@ -97,14 +97,8 @@ def _load(file: str, diagnostics: Diagnostics, reuse: ResolvedStack | None) -> R
             result = _resolve_model(name, model, stack, shared, templates, source, diagnostics)
         if result is not None:
             resolved[name] = result
-    loaded = ResolvedStack(
-        file=file,
-        spec=stack.model_copy(update={"models": models}),
-        models=resolved,
-        files=(file, *imported),
-        source=source,
-    )
     written = document.data.get("models")
+    spec = stack.model_copy(update={"models": models})
     record = LoadRecord(
         written=written if isinstance(written, dict) else {},
         validated=models,
@@ -114,9 +108,16 @@ def _load(file: str, diagnostics: Diagnostics, reuse: ResolvedStack | None) -> R
         merged_at=document.merged_at,
         source=source,
         clean=not diagnostics.items,
+        spec=spec,
     )
-    remember(loaded, record)
-    return loaded
+    return ResolvedStack(
+        file=file,
+        spec=spec,
+        models=resolved,
+        files=(file, *imported),
+        source=source,
+        load_record=record,
+    )
 
 
 def _validate(
