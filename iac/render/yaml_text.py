@@ -11,14 +11,26 @@ Speed: such a stack is 1.1 million keys and 0.7 million strings, but only about 
 distinct keys and 50,000 distinct strings. A `Writer` remembers the text of each key and
 string it has written (for the documents of one render, never across renders), so the
 quoting rules run once per distinct value and the walk itself does little more than
-concatenate.
+concatenate. That walk is done in C when the package was built with its extension
+(`_yaml_walk.c`, which calls back into this module for every quoting decision), else by the
+Python methods below; both write the same bytes (tests compare them).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any
+
+_native_walk: Callable[..., str] | None
+try:
+    from iac.render._yaml_walk import walk as _native_walk
+except ImportError:  # built without a C compiler: the Python walk writes the same text
+    _native_walk = None
+
+NATIVE = _native_walk is not None
+"""Whether the C walk is available (an install built with a C compiler)."""
 
 # Plain (unquoted) only what cannot be read as another type or as YAML syntax: an optional
 # `-`/`--` then a letter or '/' (never a digit: no number, date or base-60 reading), then
@@ -42,9 +54,14 @@ class Writer:
     distinct keys and strings of that batch.
     """
 
-    __slots__ = ("_keys", "_strings")
+    __slots__ = ("_keys", "_native", "_strings")
 
-    def __init__(self) -> None:
+    def __init__(self, native: bool = NATIVE) -> None:
+        """`native=False` walks in Python even where the C walk is available (tests compare
+        the two)."""
+        if native and not NATIVE:
+            raise RuntimeError("iac was installed without its C extension (_yaml_walk)")
+        self._native = native
         self._keys: dict[Any, str] = {}
         """Key → `key:`."""
         self._strings: dict[str, str] = {}
@@ -52,6 +69,11 @@ class Writer:
 
     def dump(self, value: Any, start: str = "") -> str:
         """One YAML document, after a `start` line if one is given (`---`)."""
+        if self._native and _native_walk is not None and isinstance(value, dict | list) and value:
+            try:
+                return _native_walk(value, start, self._keys, self._strings, _HOOKS)
+            except UnicodeEncodeError:
+                pass  # a lone surrogate, which UTF-8 cannot hold: Python keeps it as it is
         lines: list[str] = [start] if start else []
         if isinstance(value, dict) and value:
             self._dict(value, "", "", lines)
@@ -71,7 +93,7 @@ class Writer:
         for key, item in value.items():
             head = keys.get(key)
             if head is None:
-                head = f"{_key(key)}:"
+                head = _key_head(key)
                 if type(key) is str:
                     keys[key] = head
             kind = type(item)
@@ -162,6 +184,10 @@ def _key(key: Any) -> str:
     return _quoted(str(key))
 
 
+def _key_head(key: Any) -> str:
+    return f"{_key(key)}:"
+
+
 # Escaped beyond what JSON escapes (C0 controls): characters YAML does not allow in a
 # document, and those it reads as line breaks (NEL, LS, PS) and would fold.
 _UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
@@ -226,3 +252,7 @@ def _empty_or_scalar(value: Any) -> str:
     if isinstance(value, list):
         return "[]"
     return _scalar(value)
+
+
+_HOOKS = (_key_head, _scalar, _empty_or_scalar, _literal_lines)
+"""What the C walk calls for the text of a key or value it has not seen (its `hooks`)."""

@@ -9,7 +9,18 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iac.render.yaml_text import Writer, dump
+from iac.render.yaml_text import Writer
+
+# Every test here runs with both walks: the C one (the default where built) and Python's.
+pytestmark = pytest.mark.parametrize(
+    "native", [pytest.param(True, id="c-walk"), pytest.param(False, id="python-walk")]
+)
+
+
+def dump(value: Any, native: bool) -> str:
+    """One document, by a fresh writer with the walk under test."""
+    return Writer(native=native).dump(value)
+
 
 TRICKY = [
     "yes", "No", "ON", "off", "y", "N", "true", "False", "null", "~", "", " ", "1", "-1", "0x1F",
@@ -21,17 +32,17 @@ TRICKY = [
 
 
 @pytest.mark.parametrize("text", TRICKY)
-def test_tricky_strings_round_trip(text: str) -> None:
+def test_tricky_strings_round_trip(native: bool, text: str) -> None:
     value = {"key": text, "list": [text], text or "empty": 1}
-    assert yaml.safe_load(dump(value)) == value
+    assert yaml.safe_load(dump(value, native)) == value
 
 
-def test_shapes_and_layout() -> None:
+def test_shapes_and_layout(native: bool) -> None:
     value: dict[str, Any] = {
         "a": {"b": [1, {"c": [], "d": {}}, [2, 3], []], "e": None, "f": True, "g": 1.5},
         "h": [{"i": 1, "j": [{"k": "v"}]}],
     }
-    assert dump(value) == (
+    assert dump(value, native) == (
         "a:\n"
         "  b:\n"
         "  - 1\n"
@@ -48,7 +59,7 @@ def test_shapes_and_layout() -> None:
         "  j:\n"
         "  - k: v\n"
     )
-    assert yaml.safe_load(dump(value)) == value
+    assert yaml.safe_load(dump(value, native)) == value
 
 
 _scalars = st.one_of(
@@ -69,8 +80,8 @@ _data = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(_data)
-def test_any_plain_data_round_trips(value: Any) -> None:
-    assert yaml.safe_load(dump(value)) == value
+def test_any_plain_data_round_trips(native: bool, value: Any) -> None:
+    assert yaml.safe_load(dump(value, native)) == value
 
 
 _lines = st.lists(
@@ -80,24 +91,26 @@ _lines = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(_lines, st.booleans())
-def test_multi_line_text_round_trips_as_a_block_or_quoted(text: str, newline: bool) -> None:
+def test_multi_line_text_round_trips_as_a_block_or_quoted(
+    native: bool, text: str, newline: bool
+) -> None:
     value = {"outer": {"text": text + ("\n" if newline else "")}}
-    assert yaml.safe_load(dump(value)) == value
+    assert yaml.safe_load(dump(value, native)) == value
 
 
-def test_json_documents_are_written_as_literal_blocks() -> None:
+def test_json_documents_are_written_as_literal_blocks(native: bool) -> None:
     text = '{\n  "panels": [],\n  "title": "llama"\n}'
-    assert dump({"data": {"dashboard.json": text}}) == (
+    assert dump({"data": {"dashboard.json": text}}, native) == (
         'data:\n  dashboard.json: |-\n    {\n      "panels": [],\n      "title": "llama"\n    }\n'
     )
     # Empty lines stay empty (no trailing spaces); a trailing space or a control character
     # cannot be kept by a block, so such text is quoted.
-    assert dump({"t": "a\n\n\tb\n"}) == "t: |\n  a\n\n  \tb\n"
-    assert dump({"t": "a \nb"}) == 't: "a \\nb"\n'
-    assert dump({"t": "a\nb\r"}) == 't: "a\\nb\\r"\n'
+    assert dump({"t": "a\n\n\tb\n"}, native) == "t: |\n  a\n\n  \tb\n"
+    assert dump({"t": "a \nb"}, native) == 't: "a \\nb"\n'
+    assert dump({"t": "a\nb\r"}, native) == 't: "a\\nb\\r"\n'
 
 
-def test_one_writer_for_many_documents_writes_each_as_a_fresh_one() -> None:
+def test_one_writer_for_many_documents_writes_each_as_a_fresh_one(native: bool) -> None:
     """A Writer remembers the text of keys and strings: text that is written differently in
     a list and as a mapping value, and keys equal across types, must not mix."""
     block = "line one\nline two\n"
@@ -108,16 +121,16 @@ def test_one_writer_for_many_documents_writes_each_as_a_fresh_one() -> None:
         {"true": "yes", "x": ["yes", "no", "plain"], "y": {"z": "plain"}},
         ["plain", {"plain": "plain"}, [block]],
     ]
-    writer = Writer()
+    writer = Writer(native=native)
     for document in documents:
-        assert writer.dump(document) == dump(document)
-        assert writer.dump(document, "---") == "---\n" + dump(document)
-    assert dump({"b": block}) == "b: |\n  line one\n  line two\n"
-    assert dump({"a": [block]}) == 'a:\n- "line one\\nline two\\n"\n'
+        assert writer.dump(document) == dump(document, native)
+        assert writer.dump(document, "---") == "---\n" + dump(document, native)
+    assert dump({"b": block}, native) == "b: |\n  line one\n  line two\n"
+    assert dump({"a": [block]}, native) == 'a:\n- "line one\\nline two\\n"\n'
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_data, min_size=2, max_size=4))
-def test_a_shared_writer_writes_what_fresh_writers_write(values: list[Any]) -> None:
-    writer = Writer()
-    assert [writer.dump(v) for v in values] == [dump(v) for v in values]
+def test_a_shared_writer_writes_what_fresh_writers_write(native: bool, values: list[Any]) -> None:
+    writer = Writer(native=native)
+    assert [writer.dump(v) for v in values] == [dump(v, native) for v in values]
