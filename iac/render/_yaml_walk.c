@@ -10,12 +10,12 @@
  * compare its output with the Python walk's, byte for byte, on the rendered examples and
  * on random data.
  *
- * walk(value, start, keys, strings, hooks) -> str
- *   value    a non-empty dict or list (the caller writes anything else)
- *   start    a first line ("---"), or "" for none
- *   keys     memo: key -> "key:"           (Writer._keys)
- *   strings  memo: str -> " text"          (Writer._strings)
- *   hooks    (key_text, scalar, empty_or_scalar, literal_lines): yaml_text's functions
+ * walk(documents, start, keys, strings, hooks) -> str
+ *   documents  a list of values, each written as one document
+ *   start      the line before each document ("---"), or "" for none
+ *   keys       memo: key -> "key:"           (Writer._keys)
+ *   strings    memo: str -> " text"          (Writer._strings)
+ *   hooks      (key_text, scalar, empty_or_scalar, literal_lines): yaml_text's functions
  *
  * The text is built as UTF-8 and decoded once at the end. A str that cannot be encoded
  * (a lone surrogate) raises UnicodeEncodeError; the caller then writes the document in
@@ -536,24 +536,44 @@ walk_list(Out *out, PyObject *value, Py_ssize_t pad, Lead lead)
     return result;
 }
 
+/* One document: the `start` line if any, then the value (yaml_text.Writer.dump). */
+static int
+write_document(Out *out, PyObject *value, PyObject *start)
+{
+    if (PyUnicode_GET_LENGTH(start) > 0 && (put_str(out, start) < 0 || put_char(out, '\n') < 0)) {
+        return -1;
+    }
+    if (PyDict_Check(value) || PyList_Check(value)) {
+        int full = nonempty(value);
+        if (full < 0) {
+            return -1;
+        }
+        if (full) {
+            return PyDict_Check(value) ? walk_dict(out, value, 0, (Lead){"", 0})
+                                       : walk_list(out, value, 0, (Lead){"", 0});
+        }
+    }
+    return put_hook(out, out->empty_or_scalar, value, "") < 0 ? -1 : put_char(out, '\n');
+}
+
 static PyObject *
 walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "walk(value, start, keys, strings, hooks)");
+        PyErr_SetString(PyExc_TypeError, "walk(documents, start, keys, strings, hooks)");
         return NULL;
     }
-    PyObject *value = args[0], *start = args[1], *hooks = args[4];
-    if (!PyUnicode_Check(start) || !PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3]) ||
-        !PyTuple_CheckExact(hooks) || PyTuple_GET_SIZE(hooks) != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "walk(value, start: str, keys: dict, strings: dict, hooks: 4-tuple)");
+    PyObject *documents = args[0], *start = args[1], *hooks = args[4];
+    if (!PyList_CheckExact(documents) || !PyUnicode_Check(start) || !PyDict_CheckExact(args[2]) ||
+        !PyDict_CheckExact(args[3]) || !PyTuple_CheckExact(hooks) || PyTuple_GET_SIZE(hooks) != 4) {
+        PyErr_SetString(PyExc_TypeError, "walk(documents: list, start: str, keys: dict, "
+                                         "strings: dict, hooks: 4-tuple)");
         return NULL;
     }
     Out out = {
-        .data = PyMem_Malloc(8192),
+        .data = PyMem_Malloc(65536),
         .size = 0,
-        .capacity = 8192,
+        .capacity = 65536,
         .keys = args[2],
         .strings = args[3],
         .key_text = PyTuple_GET_ITEM(hooks, 0),
@@ -565,20 +585,10 @@ walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return PyErr_NoMemory();
     }
     int result = 0;
-    if (PyUnicode_GET_LENGTH(start) > 0) {
-        result = put_str(&out, start) < 0 ? -1 : put_char(&out, '\n');
-    }
-    if (result == 0) {
-        if (PyDict_Check(value)) {
-            result = walk_dict(&out, value, 0, (Lead){"", 0});
-        }
-        else if (PyList_Check(value)) {
-            result = walk_list(&out, value, 0, (Lead){"", 0});
-        }
-        else {
-            PyErr_SetString(PyExc_TypeError, "walk() writes a dict or a list");
-            result = -1;
-        }
+    for (Py_ssize_t i = 0; result == 0 && i < PyList_GET_SIZE(documents); i++) {
+        PyObject *document = Py_NewRef(PyList_GET_ITEM(documents, i));
+        result = write_document(&out, document, start);
+        Py_DECREF(document);
     }
     PyObject *text = result < 0 ? NULL : PyUnicode_DecodeUTF8(out.data, out.size, NULL);
     PyMem_Free(out.data);
@@ -587,8 +597,8 @@ walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"walk", (PyCFunction)(void (*)(void))walk, METH_FASTCALL,
-     "walk(value, start, keys, strings, hooks) -> str: one YAML document (see the file's "
-     "header)."},
+     "walk(documents, start, keys, strings, hooks) -> str: YAML documents, each after a "
+     "`start` line if given (see the file's header)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,7 +3,7 @@ from collections.abc import Callable
 from typing import Any
 
 def walk(
-    value: dict[Any, Any] | list[Any],
+    documents: list[Any],
     start: str,
     keys: dict[Any, str],
     strings: dict[str, str],

@@ -55,7 +55,7 @@ def render(
             listing[CLOUD_KEY] = resources
         return to_json(listing)
     writer = yaml_text.Writer()
-    text = "".join([writer.dump(obj, "---") for obj in items])
+    text = writer.dump_all(items, "---")
     if resources:
         documents = "".join("---\n" + writer.dump(resource) for resource in resources)
         text += CLOUD_HEADER + "".join(

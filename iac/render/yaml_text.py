@@ -19,7 +19,7 @@ Python methods below; both write the same bytes (tests compare them).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -69,11 +69,23 @@ class Writer:
 
     def dump(self, value: Any, start: str = "") -> str:
         """One YAML document, after a `start` line if one is given (`---`)."""
-        if self._native and _native_walk is not None and isinstance(value, dict | list) and value:
+        return self.dump_all([value], start)
+
+    def dump_all(self, values: Iterable[Any], start: str = "---") -> str:
+        """YAML documents, each after a `start` line (`---`)."""
+        documents = values if type(values) is list else list(values)
+        if self._native and _native_walk is not None:
             try:
-                return _native_walk(value, start, self._keys, self._strings, _HOOKS)
+                return _native_walk(documents, start, self._keys, self._strings, _HOOKS)
             except UnicodeEncodeError:
-                pass  # a lone surrogate, which UTF-8 cannot hold: Python keeps it as it is
+                # A lone surrogate, which UTF-8 cannot hold: the Python walk keeps it as it
+                # is, for the document that has one.
+                if len(documents) > 1:
+                    return "".join([self.dump(value, start) for value in documents])
+        return "".join([self._dump(value, start) for value in documents])
+
+    def _dump(self, value: Any, start: str) -> str:
+        """The Python walk of one document."""
         lines: list[str] = [start] if start else []
         if isinstance(value, dict) and value:
             self._dict(value, "", "", lines)

@@ -111,6 +111,24 @@ def test_a_shared_writer_remembers_alike(values: list[Any]) -> None:
         assert written == outcome(value, False)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_data, max_size=5), st.sampled_from(["", "---"]))
+def test_many_documents_at_once_are_written_alike(values: list[Any], start: str) -> None:
+    """`dump_all` (one C call for a whole render) writes what `dump` writes for each."""
+
+    def written(native: bool) -> tuple[str, str]:
+        try:
+            return "ok", Writer(native=native).dump_all(values, start)
+        except TypeError as error:
+            return type(error).__name__, str(error)
+
+    expected = written(False)
+    assert written(True) == expected
+    if expected[0] == "ok":
+        one_by_one = Writer(native=False)
+        assert expected[1] == "".join(one_by_one.dump(value, start) for value in values)
+
+
 def test_deep_indentation_beyond_the_walks_fixed_buffers() -> None:
     nested_lists: Any = "leaf"
     for _ in range(100):  # a `- - - ...` lead of 200 characters
@@ -141,6 +159,8 @@ def test_a_lone_surrogate_is_kept_as_the_python_walk_keeps_it() -> None:
     value = {"a": ["ok", "\ud800"], "b": "\udfff x", "\ud801": 1}
     assert outcome(value, True) == outcome(value, False)
     assert outcome(value, True)[0] == "ok"
+    documents = [{"a": "fine"}, value, ["also fine"]]
+    assert Writer(native=True).dump_all(documents) == Writer(native=False).dump_all(documents)
 
 
 def test_numbers_and_words() -> None:
