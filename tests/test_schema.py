@@ -45,3 +45,26 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
         "autoscaling": {"min_replica": 1}}}}}}  # fmt: skip
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        (("models",), "7b-chat"),  # Services `7b-chat-v1` would not be DNS-1035 labels
+        (("models",), "Chat"),
+        (("models", "m", "deployments"), "V1"),
+        (("models", "m", "environments"), "prod_eu"),
+    ],
+)
+def test_the_schema_flags_names_kubernetes_would_refuse(path: tuple[str, ...], name: str) -> None:
+    schema = json.loads((ROOT / "schema" / "stack.schema.json").read_text())
+    good: dict = {"version": 1, "cluster": {"name": "c"}, "models": {"m": {
+        "image": "org/m:1", "deployments": {"v1": {}}, "environments": {"prod": {
+            "deployment": "v1"}}}}}  # fmt: skip
+    jsonschema.validate(good, schema)
+    mapping = good
+    for key in path:
+        mapping = mapping[key]
+    mapping[name] = mapping.pop(next(iter(mapping)))
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        jsonschema.validate(good, schema)

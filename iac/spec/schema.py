@@ -13,7 +13,9 @@ SCHEMAS: dict[str, type[Stack] | type[Module]] = {"stack": Stack, "module": Modu
 
 def json_schema(name: str = "stack") -> dict[str, Any]:
     model = SCHEMAS[name]
-    schema = model.model_json_schema(by_alias=True, mode="validation")
+    schema: dict[str, Any] = _names_checked(
+        model.model_json_schema(by_alias=True, mode="validation")
+    )
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://iac.dev/schema/{name}.schema.json"
     return schema
@@ -22,3 +24,27 @@ def json_schema(name: str = "stack") -> dict[str, Any]:
 def render_schema(name: str = "stack") -> str:
     """The schema as committed under `schema/`: sorted keys, two-space indent, newline."""
     return json.dumps(json_schema(name), indent=2, sort_keys=True) + "\n"
+
+
+def _names_checked(node: Any) -> Any:
+    """Maps keyed by names (models, deployments, environments...), as editors should check
+    them. Pydantic writes a key's pattern as `patternProperties`, under which a key that
+    does not match (`7b-chat`, `Prod`) is simply not described, so nothing flags it; as
+    `propertyNames` it is an error where the name is written."""
+    if isinstance(node, list):
+        return [_names_checked(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _names_checked(value) for key, value in node.items()}
+    patterns = node.get("patternProperties")
+    if (
+        isinstance(patterns, dict)
+        and len(patterns) == 1
+        and "properties" not in node
+        and "additionalProperties" not in node
+    ):
+        ((pattern, values),) = patterns.items()
+        del node["patternProperties"]
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+        node["additionalProperties"] = values
+    return node

@@ -14,7 +14,7 @@ from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
 from iac.spec.container import ContainerFields, Kind, State
 from iac.spec.policies import Policies
-from iac.spec.types import Accelerator, DurationRange, Name, ParamValue, Port
+from iac.spec.types import Accelerator, DurationRange, ModelName, Name, ParamValue, Port
 
 
 class Gateway(SpecModel):
@@ -273,7 +273,7 @@ class Stack(SpecModel):
     """Prices for cost estimates, over the built-in catalog's."""
     policies: Policies = Field(default_factory=Policies)
     """Guardrails checked by `iac validate`, `iac plan` and the Pulumi policy pack."""
-    models: dict[Name, Model] = Field(default_factory=dict)
+    models: dict[ModelName, Model] = Field(default_factory=dict)
     """The models, by name."""
 
 

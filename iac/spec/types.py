@@ -66,6 +66,21 @@ Name = Annotated[
 ]
 """A DNS-1123 label: what Kubernetes accepts as a name and Gateway paths carry safely."""
 
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+ModelName = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    WithJsonSchema(
+        {"type": "string", "pattern": _DNS_1035_LABEL.pattern, "maxLength": 63},
+        mode="validation",
+    ),
+]
+"""A model's name: a DNS-1123 label that starts with a letter, as its Services' names
+(`MODEL-DEPLOYMENT`, DNS-1035 labels) must. The schema says so for editors; `iac validate`
+reports a leading digit itself (`iac.validate.references`), at the model's key and with the
+rename to make, which a pydantic error could not say as well."""
+
 SecretName = Annotated[
     str,
     AfterValidator(_dns_subdomain),
