@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile.node_pools import devices
-from iac.compile.pricing import HOURS_PER_MONTH, node_price, pricing_cloud, unit_price
+from iac.compile.pricing import (
+    HOURS_PER_MONTH,
+    deployment_unit_price,
+    node_price,
+    pricing_cloud,
+)
 from iac.compile.release import Release
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
@@ -216,7 +221,7 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
             hourly, basis, unpriced = 0.0, "CPU only: not priced", False
             if accelerator:
                 kind, count = parse_accelerator(accelerator)
-                price = unit_price(release, kind, deployment.node_pool, pricing)
+                price = deployment_unit_price(release, model.name, deployment.name, pricing)
                 if price is None:
                     basis, unpriced = f"no price for {kind}", True
                 else:

@@ -271,13 +271,69 @@ def test_gke_pricing_overrides(tmp_path: Path) -> None:
     assert pool["properties"]["nodeConfig"]["machineType"] == "g2-standard-16"
 
 
-def test_karpenter_keeps_the_cheapest_instance_price(tmp_path: Path) -> None:
-    # Karpenter picks instance types when it launches nodes: the estimate stays the
-    # cheapest per-GPU instance carrying the accelerator, and no whole-node figures.
+def test_karpenter_prices_the_cheapest_instance_a_replica_fits_on(tmp_path: Path) -> None:
+    # Karpenter picks instance types when it launches nodes: the estimate is the cheapest
+    # instance carrying the accelerator on which a replica fits whole, and no whole-node
+    # figures. `embed` asks 4 CPUs and 16Gi: not on a g6.xlarge (4 vCPUs, 16 GiB, less
+    # what the node keeps), so a g6.2xlarge.
     text = GKE_STACK.replace("provisioner: gke", "provisioner: karpenter")
     report, _ = report_of(write(tmp_path, text))
     lines = {line.model: line for line in report.lines}
-    assert lines["embed"].basis == "aws g6.xlarge on-demand"
-    assert lines["embed"].replica_hourly == 0.8048
+    assert lines["embed"].basis == "aws g6.2xlarge on-demand"
+    assert lines["embed"].replica_hourly == 0.9776
     assert report.nodes == ()
     assert report.to_dict()["whole_nodes"] == []
+
+
+KARPENTER_L4 = """\
+version: 1
+cluster: {name: c, provisioner: karpenter}
+node_pools:
+  l4: {accelerator: L4}
+  picked: {accelerator: L4, instance_types: [g6.4xlarge, g6.8xlarge]}
+models:
+  four:  # 4 GPUs: a whole g6.12xlarge, not four times a g6.xlarge
+    image: org/m:1
+    resources: {accelerator: "L4:4", node_pool: l4}
+    deployments: {v1: {}}
+  three:  # 3 GPUs: one a g6.12xlarge, whose fourth GPU it pays for too
+    image: org/m:1
+    resources: {accelerator: "L4:3", node_pool: l4}
+    deployments: {v1: {}}
+  cpu-bound:  # 40 CPUs: two a g6.24xlarge (96 vCPUs) at 6.68, cheaper than a g6.16xlarge each
+    image: org/m:1
+    resources: {accelerator: L4, cpu: "40", node_pool: l4}
+    deployments: {v1: {}}
+  small:  # the defaults (1 CPU, 2Gi): the cheapest one-GPU instance
+    image: org/m:1
+    resources: {accelerator: L4, node_pool: l4}
+    deployments: {v1: {}}
+  restricted:  # only the pool's instance types
+    image: org/m:1
+    resources: {accelerator: L4, node_pool: picked}
+    deployments: {v1: {}}
+"""
+
+
+def test_karpenter_prices_follow_the_replicas_shape_and_the_pools_types(tmp_path: Path) -> None:
+    report, _ = report_of(write(tmp_path, KARPENTER_L4))
+    found = {line.model: (line.basis, round(line.replica_hourly, 4)) for line in report.lines}
+    assert found == {
+        "four": ("4 × aws g6.12xlarge on-demand", 4.6016),
+        "three": ("3 × aws g6.12xlarge on-demand ÷ 3 of its 4 GPUs (1 replica a node)", 4.6016),
+        "cpu-bound": ("aws g6.24xlarge on-demand ÷ 2 of its 4 GPUs (2 replicas a node)", 3.3376),
+        "small": ("aws g6.xlarge on-demand", 0.8048),
+        "restricted": ("aws g6.4xlarge on-demand", 1.3232),
+    }
+    # The plan's cost and `iac simulate` price replicas the same way.
+    stack = check_stack(write(tmp_path, KARPENTER_L4))
+    release = compile_stack(stack).release
+    monthly = {line.model: line.ceiling for line in release_cost(release, stack.spec.pricing)}
+    assert monthly["three"] == pytest.approx(4.6016 * HOURS_PER_MONTH)
+
+
+def test_an_explicit_gpu_price_still_wins_on_karpenter(tmp_path: Path) -> None:
+    text = KARPENTER_L4.replace("node_pools:", "pricing: {gpu_hourly: {L4: 1.0}}\nnode_pools:")
+    report, _ = report_of(write(tmp_path, text))
+    found = {line.model: line.replica_hourly for line in report.lines}
+    assert found == {"four": 4.0, "three": 3.0, "cpu-bound": 1.0, "small": 1.0, "restricted": 1.0}

@@ -152,13 +152,13 @@ def resource_id(declaration: dict[str, Any]) -> str:
     return f"{declaration['type']}/{declaration['name']}"
 
 
-def machines(pricing: Pricing | None, accelerator: str) -> list[Machine]:
-    """GCP machine types carrying `accelerator`: the catalog's and the stack's own
-    (`pricing.instance_types`), with the stack's `pricing.instance_hourly` prices."""
+def machines(pricing: Pricing | None, accelerator: str, cloud: str = "gcp") -> list[Machine]:
+    """Machine (instance) types of `cloud` carrying `accelerator`: the catalog's and the
+    stack's own (`pricing.instance_types`), with the stack's `pricing.instance_hourly` prices."""
     overrides = (pricing.instance_hourly or {}) if pricing else {}
     found = {
         i.name: Machine(i.name, i.gpus, i.vcpu, i.memory_gib, overrides.get(i.name, i.hourly))
-        for i in catalog().instances_for("gcp", accelerator)
+        for i in catalog().instances_for(cloud, accelerator)
     }
     for name, item in ((pricing.instance_types or {}) if pricing else {}).items():
         if parse_accelerator(item.accelerator)[0] == accelerator:
@@ -168,7 +168,7 @@ def machines(pricing: Pricing | None, accelerator: str) -> list[Machine]:
 
 def pool_replicas(release: Release, plan: PoolPlan) -> list[Replica]:
     """What each deployment placed on the pool asks of one node."""
-    return [_replica(release, d.model, d.deployment, d.replicas, d.units_per_replica)
+    return [replica_of(release, d.model, d.deployment, d.replicas, d.units_per_replica)
             for d in plan.demand]  # fmt: skip
 
 
@@ -213,7 +213,7 @@ def choose_machine(
     if fitting:
         return min(fitting, key=_cost_order)
     largest = max(candidates, key=lambda m: (m.gpus, m.vcpu or 0, m.memory_gib or 0, m.name))
-    misfits = [r for r in replicas if _per_node(plan, largest, r) < 1] or replicas[:1]
+    misfits = [r for r in replicas if per_node(plan, largest, r) < 1] or replicas[:1]
     remedy = (
         "widen the pool's `instance_types`"
         if plan.instance_types
@@ -252,7 +252,7 @@ def _candidates(plan: PoolPlan, pricing: Pricing | None) -> tuple[list[Machine],
 
 
 def _fitting(plan: PoolPlan, candidates: list[Machine], replicas: list[Replica]) -> list[Machine]:
-    return [m for m in candidates if all(_per_node(plan, m, r) >= 1 for r in replicas)]
+    return [m for m in candidates if all(per_node(plan, m, r) >= 1 for r in replicas)]
 
 
 def max_nodes(plan: PoolPlan, machine: Machine, replicas: Iterable[Replica]) -> int:
@@ -261,7 +261,7 @@ def max_nodes(plan: PoolPlan, machine: Machine, replicas: Iterable[Replica]) -> 
     (a replica never spans nodes). At least 1, so the pool stays valid for GKE."""
     if plan.max_gpus is not None:
         return max(1, math.ceil(plan.max_gpus / machine.gpus))
-    return max(1, sum(math.ceil(r.replicas / _per_node(plan, machine, r)) for r in replicas))
+    return max(1, sum(math.ceil(r.replicas / per_node(plan, machine, r)) for r in replicas))
 
 
 def allocatable(machine: Machine) -> tuple[float | None, float | None]:
@@ -298,8 +298,9 @@ def node_units(plan: PoolPlan, machine: Machine) -> int:
     return machine.gpus * (plan.accelerator.mig.per_device if plan.accelerator.mig else 1)
 
 
-def _per_node(plan: PoolPlan, machine: Machine, replica: Replica) -> int:
-    """Replicas of this shape one node holds (0: it does not fit)."""
+def per_node(plan: PoolPlan, machine: Machine, replica: Replica) -> int:
+    """Replicas of this shape one node holds (0: it does not fit). GKE's reservations are
+    taken off the node; Karpenter's pricing uses the same as an estimate for EKS nodes."""
     slots = node_units(plan, machine)
     counts = [slots // replica.units if replica.units else slots]
     cpu, memory = allocatable(machine)
@@ -322,7 +323,8 @@ def _cost_order(machine: Machine) -> tuple[bool, float, int, float, float, str]:
     )
 
 
-def _replica(release: Release, model: str, deployment: str, count: int, units: int) -> Replica:
+def replica_of(release: Release, model: str, deployment: str, count: int, units: int) -> Replica:
+    """What a replica of the deployment asks of a node (its resources, or the defaults)."""
     resources = release.models[model].deployments[deployment].container.resources
     cpu = (resources.cpu if resources else None) or DEFAULT_CPU
     memory = (resources.memory if resources else None) or DEFAULT_MEMORY

@@ -10,8 +10,14 @@ costs its share of a device. CPU-only replicas are not priced.
 On GKE a pool's nodes are all one machine type, the one `iac.compile.gke` chooses, so a
 device there costs that machine's price ÷ its GPUs (or `gpu_hourly`), not the cheapest
 machine's. GKE bills nodes whole: what a partly filled node's idle GPUs cost is not in these
-figures (`node_price` gives what `iac cost` needs to show it). Karpenter picks instance
-types when it launches nodes, so there the cheapest per-device price stays an estimate.
+figures (`node_price` gives what `iac cost` needs to show it).
+
+Karpenter picks instance types when it launches nodes, so there a price is an estimate: the
+cheapest instance the pool may launch (its `instance_types`, else any carrying the device)
+on which a replica of the deployment fits whole (GPUs, CPU and memory), with each node as
+full of such replicas as it can be. A replica of 4 A10Gs costs its share of a 4-GPU
+instance, not four times the cheapest 1-GPU instance's price. List prices are on-demand
+ones, spot pools included (a spot pool costs less; how much varies by hour and zone).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 
 from iac.catalog import catalog
 from iac.compile.coldstart import warm_chunks
-from iac.compile.gke import pool_machine
+from iac.compile.gke import Replica, machines, per_node, pool_machine, replica_of
 from iac.compile.node_pools import CLOUD_OF, PoolPlan
 from iac.compile.release import Release
 from iac.spec.stack import Pricing
@@ -123,13 +129,21 @@ def node_price(release: Release, pool: PoolPlan, pricing: Pricing | None) -> Nod
 
 
 def unit_price(
-    release: Release, kind: str, pool_name: str | None, pricing: Pricing | None
+    release: Release,
+    kind: str,
+    pool_name: str | None,
+    pricing: Pricing | None,
+    replica: Replica | None = None,
 ) -> Price | None:
-    """Price of one unit of `kind` (a device, or a MIG slice) on the named pool."""
+    """Price of one unit of `kind` (a device, or a MIG slice) on the named pool, for a
+    replica of the given shape where the pool's instance type is not fixed (Karpenter)."""
     cloud = pricing_cloud(release, pricing)
     pool = next((p for p in release.pools if p.name == pool_name), None)
     if pool is None or release.cluster.provisioner != "gke" or cloud != "gcp":
-        return device_price(kind, cloud, pricing)
+        explicit = pricing is not None and kind in (pricing.gpu_hourly or {})
+        if pool is None or cloud is None or pool.accelerator.mig is not None or explicit:
+            return device_price(kind, cloud, pricing)
+        return instance_price(pool, cloud, pricing, replica) or device_price(kind, cloud, pricing)
     node = node_price(release, pool, pricing)
     if node is None:
         # The pool's machine has no price: another machine's would not be what GKE bills,
@@ -144,6 +158,57 @@ def unit_price(
         per_device.hourly / mig.per_device,
         f"1/{mig.per_device} of {mig.parent}: {per_device.basis}",
     )
+
+
+def deployment_unit_price(
+    release: Release, model: str, deployment: str, pricing: Pricing | None
+) -> Price | None:
+    """`unit_price` of a deployment's accelerator, on its pool, for its replicas' shape;
+    None for a CPU-only deployment or where there is no price."""
+    found = release.models[model].deployments[deployment]
+    resources = found.container.resources
+    if resources is None or resources.accelerator is None:
+        return None
+    kind, count = parse_accelerator(resources.accelerator)
+    replica = replica_of(release, model, deployment, 1, count)
+    return unit_price(release, kind, found.node_pool, pricing, replica)
+
+
+def instance_price(
+    pool: PoolPlan, cloud: str, pricing: Pricing | None, replica: Replica | None
+) -> Price | None:
+    """A device's price on the cheapest instance type the pool may launch on which a replica
+    fits, packed as many a node as fit (any instance type carrying the device, without a
+    replica); None when none is priced and fits."""
+    stack_types = (pricing.instance_types or {}) if pricing else {}
+    offers: list[tuple[float, str]] = []
+    for machine in machines(pricing, pool.accelerator.name, cloud):
+        if machine.hourly is None or (
+            pool.instance_types and machine.name not in pool.instance_types
+        ):
+            continue
+        used, note = machine.gpus, ""
+        if replica is not None:
+            fits = per_node(pool, machine, replica)
+            if fits < 1:
+                continue
+            used = min(machine.gpus, fits * replica.units)
+            if used < machine.gpus:
+                note = f" ÷ {used} of its {machine.gpus} GPUs ({_replicas(fits)} a node)"
+        where = (
+            f"{machine.name} (stack)"
+            if machine.name in stack_types
+            else (f"{cloud} {machine.name} on-demand")
+        )
+        offers.append((machine.hourly / used, where + note))
+    if not offers:
+        return None
+    hourly, basis = min(offers)
+    return Price(hourly, basis)
+
+
+def _replicas(count: int) -> str:
+    return f"{count} replica{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +236,8 @@ class CostLine:
 def release_cost(release: Release, pricing: Pricing | None) -> list[CostLine]:
     lines: dict[tuple[str, str | None], list[float]] = {}
     unpriced: dict[tuple[str, str | None], set[str]] = {}
-    # Thousands of deployments share a few (accelerator, pool) pairs: price each pair once.
-    prices: dict[tuple[str, str | None], Price | None] = {}
+    # Thousands of deployments share a few shapes on a few pools: price each once.
+    prices: dict[tuple[str, str | None, int, Any, Any], Price | None] = {}
     for model in release.models.values():
         for deployment in model.deployments.values():
             key = (model.name, deployment.environment)
@@ -181,10 +246,10 @@ def release_cost(release: Release, pricing: Pricing | None) -> list[CostLine]:
             if resources is None or resources.accelerator is None:
                 continue  # CPU only: not priced
             kind, count = parse_accelerator(resources.accelerator)
-            pair = (kind, deployment.node_pool)
-            if pair not in prices:
-                prices[pair] = unit_price(release, kind, deployment.node_pool, pricing)
-            price = prices[pair]
+            shape = (kind, deployment.node_pool, count, resources.cpu, resources.memory)
+            if shape not in prices:
+                prices[shape] = deployment_unit_price(release, model.name, deployment.name, pricing)
+            price = prices[shape]
             if price is None:
                 unpriced.setdefault(key, set()).add(kind)
                 continue

@@ -19,7 +19,7 @@ from iac.catalog import catalog
 from iac.compile import Compiled
 from iac.compile.karpenter import EMPTY_NODE_GRACE
 from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import unit_price
+from iac.compile.pricing import deployment_unit_price
 from iac.compile.quantity import memory_bytes
 from iac.compile.release import DeploymentRelease
 from iac.compile.scaling import HPA_SYNC_PERIOD
@@ -295,7 +295,7 @@ def _setup(
         kind, count = parse_accelerator(accelerator)
         mig = catalog().accelerators[kind].mig
         gpus = count / mig.per_device if mig else float(count)
-        price = unit_price(compiled.release, kind, deployment.node_pool, pricing)
+        price = deployment_unit_price(compiled.release, deployment.model, deployment.name, pricing)
         if price is None:
             basis = f"{kind}: no price"
         else:
