@@ -346,17 +346,21 @@ def test_pack_config_schemas_carry_no_defaults() -> None:
             assert "default" not in prop, (policy.name, name)
 
 
-def test_the_budget_rule_prices_gke_pools_by_their_machines_as_iac_cost_does(
-    tmp_path: Path,
-) -> None:
-    """On GKE a pool's GPUs cost what its chosen machine costs (iac.compile.pricing.unit_price),
-    not the cheapest machine carrying the accelerator: the budget rule and `iac cost` agree."""
+@pytest.mark.parametrize(
+    ("stack", "modules"),
+    [("examples/06-gke/stack.yaml", "../../modules/"), ("stacks/demo.yaml", "../modules/")],
+    ids=["gke", "karpenter"],
+)
+def test_the_budget_rule_prices_as_iac_cost_does(tmp_path: Path, stack: str, modules: str) -> None:
+    """On GKE a pool's GPUs cost what its chosen machine costs, on Karpenter what the
+    instance a replica fits on costs (iac.compile.pricing.deployment_unit_price), not the
+    cheapest machine carrying the accelerator: the budget rule and `iac cost` agree."""
     import json
     import re
 
-    source = ROOT / "examples" / "06-gke" / "stack.yaml"
+    source = ROOT / stack
     path = tmp_path / "stack.yaml"
-    text = source.read_text().replace("../../modules/", f"{ROOT / 'modules'}/")
+    text = source.read_text().replace(modules, f"{ROOT / 'modules'}/")
     path.write_text(text + "policies: {budget: {monthly: 1}}\n")
     with pytest.raises(StackInvalid) as invalid:
         check_with_policies(str(path), Diagnostics())

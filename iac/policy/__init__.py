@@ -8,11 +8,11 @@ registers.
 from __future__ import annotations
 
 from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import device_price, unit_price
+from iac.compile.pricing import deployment_unit_price, device_price, unit_price
 from iac.compile.release import Release, build_release
 from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Location, Severity
 from iac.errors import StackInvalid
-from iac.policy.facts import facts_from_release
+from iac.policy.facts import DeploymentFacts, facts_from_release
 from iac.policy.rules import RULES, Context, Violation, evaluate
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
@@ -45,16 +45,22 @@ def check_with_policies(
 def pricing_context(
     pricing: Pricing | None, provisioner: str, release: Release | None = None
 ) -> Context:
-    """Prices for the rules: with the release, those of each pool's machines (GKE bills the
-    machine a pool gets, iac.compile.pricing.unit_price); without (the policy pack sees
-    objects only), the cheapest machine carrying the accelerator."""
+    """Prices for the rules: with the release, what `iac cost` says of each deployment (the
+    machine a GKE pool gets, the instance a Karpenter replica fits on:
+    iac.compile.pricing.deployment_unit_price); without (the policy pack sees objects only),
+    the cheapest machine carrying the accelerator."""
     cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(provisioner)
 
-    def price(kind: str, pool: str | None) -> float | None:
-        if release is not None:
-            found = unit_price(release, kind, pool, pricing)
+    def price(facts: DeploymentFacts) -> float | None:
+        if facts.accelerator is None:
+            return None
+        model = release.models.get(facts.model) if release is not None else None
+        if release is not None and model is not None and facts.deployment in model.deployments:
+            found = deployment_unit_price(release, facts.model, facts.deployment, pricing)
+        elif release is not None:
+            found = unit_price(release, facts.accelerator, facts.node_pool, pricing)
         else:
-            found = device_price(kind, cloud, pricing)
+            found = device_price(facts.accelerator, cloud, pricing)
         return found.hourly if found else None
 
     return Context(price=price)

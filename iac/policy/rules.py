@@ -43,9 +43,9 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    price: Callable[[str, str | None], float | None]
-    """(accelerator type, node pool) → USD per accelerator-hour (a MIG slice its share) on
-    that pool's machines, None when unpriced."""
+    price: Callable[[DeploymentFacts], float | None]
+    """A deployment → USD per accelerator-hour (a MIG slice its share) of its replicas on
+    its pool's machines, None when unpriced or CPU only."""
 
 
 RuleFunction = Callable[[Sequence[DeploymentFacts], Any, Context], list[Violation]]
@@ -126,7 +126,7 @@ def budget(facts: Sequence[DeploymentFacts], config: p.Budget, context: Context)
     by_env: dict[str, float] = defaultdict(float)
     for f in facts:
         if f.active and f.accelerator:
-            hourly = context.price(f.accelerator, f.node_pool)
+            hourly = context.price(f)
             if hourly is not None:
                 monthly = f.max_replicas * f.units * hourly * HOURS_PER_MONTH
                 total += monthly
