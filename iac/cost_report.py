@@ -6,6 +6,9 @@ pool's machine type; else the cheapest cloud instance carrying the accelerator, 
 Baseten's list price as a reference), so the totals per model and environment are exactly
 `release_cost`'s, which `iac plan` shows as a change.
 
+Capacity kept warm (`warm:`) has lines of its own, model `(warm capacity)`, named after
+its placeholders: it runs all month, so its floor is its ceiling.
+
 A line counts the GPUs its replicas request. GKE bills a pool's nodes whole, so for each
 GKE pool the report also gives the fewest whole nodes the floor's and the ceiling's GPUs
 fit on and what they cost: the idle GPUs of a partly filled node are there, not in the
@@ -20,12 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from iac.compile.coldstart import warm_chunks
 from iac.compile.node_pools import devices
 from iac.compile.pricing import (
     HOURS_PER_MONTH,
+    WARM_CAPACITY,
     deployment_unit_price,
     node_price,
     pricing_cloud,
+    unit_price,
 )
 from iac.compile.release import Release
 from iac.spec.stack import Pricing
@@ -226,7 +232,7 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
                     basis, unpriced = f"no price for {kind}", True
                 else:
                     hourly = price.hourly * count
-                    basis = price.basis if count == 1 else f"{count} × {price.basis}"
+                    basis = _units_basis(count, price.basis)
             lines.append(
                 DeploymentCost(
                     model=model.name,
@@ -241,7 +247,37 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
                     unpriced=unpriced,
                 )
             )
+    lines.extend(_warm_lines(release, pricing))
     return CostReport(cloud, tuple(lines), inactive, _whole_nodes(release, pricing, lines))
+
+
+def _warm_lines(release: Release, pricing: Pricing | None) -> list[DeploymentCost]:
+    """Capacity kept warm (`warm:` on pools and environments) runs all month: one line per
+    placeholder group, its floor its ceiling, priced as `release_cost` prices it."""
+    lines = []
+    for chunk in warm_chunks(release, pricing):
+        kind = chunk.pool.accelerator.name
+        price = unit_price(release, kind, chunk.pool.name, pricing)
+        what = f"{chunk.count} placeholder{'s' if chunk.count != 1 else ''}"
+        lines.append(
+            DeploymentCost(
+                model=WARM_CAPACITY,
+                environment=chunk.name,
+                deployment=what,
+                node_pool=chunk.pool.name,
+                accelerator=f"{kind}:{chunk.units}" if chunk.units != 1 else kind,
+                min_replicas=chunk.count,
+                max_replicas=chunk.count,
+                replica_hourly=price.hourly * chunk.units if price else 0.0,
+                basis=_units_basis(chunk.units, price.basis) if price else f"no price for {kind}",
+                unpriced=price is None,
+            )
+        )
+    return lines
+
+
+def _units_basis(count: int, basis: str) -> str:
+    return basis if count == 1 else f"{count} × {basis}"
 
 
 def _whole_nodes(

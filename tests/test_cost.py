@@ -100,6 +100,28 @@ def test_totals_per_environment_are_the_plans(tmp_path: Path) -> None:
     assert report.floor == pytest.approx(sum(f for f, _ in expected.values()))
 
 
+def test_warm_capacity_has_lines_and_the_totals_stay_the_plans(tmp_path: Path) -> None:
+    """`warm: {nodes: 1}` on the GKE stack's L4 pool: a placeholder the size of a node runs
+    all month; `iac cost` shows it and its totals are still `release_cost`'s."""
+    report, stack = report_of(write(tmp_path, GKE_STACK))
+    (warm,) = [line for line in report.lines if line.model == "(warm capacity)"]
+    assert (warm.environment, warm.deployment, warm.node_pool) == ("pool-l4", "1 placeholder", "l4")
+    assert warm.accelerator == "L4"
+    assert warm.floor == warm.ceiling == pytest.approx(G2_STANDARD_8 * HOURS_PER_MONTH)
+    expected = {
+        (line.model, line.environment): (round(line.floor, 2), round(line.ceiling, 2))
+        for line in release_cost(compile_stack(stack).release, stack.spec.pricing)
+    }
+    found = {
+        (e["model"], e["environment"]): (e["floor"], e["ceiling"])
+        for e in report.to_dict()["environments"]
+    }
+    assert found == expected
+    # The warm node's GPU is in the pool's whole nodes, as it is on the cluster.
+    (l4,) = [pool for pool in report.nodes if pool.node_pool == "l4"]
+    assert l4.floor_devices == 1 + 1  # the warm node's GPU and embed's one replica
+
+
 def test_node_pools_and_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["cost", write(tmp_path), "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -235,7 +257,8 @@ def test_gke_says_what_whole_nodes_cost(tmp_path: Path) -> None:
     assert h100.floor == pytest.approx(A3_HIGH_8G * HOURS_PER_MONTH)
     # 3 slices, 2 to a GPU: 2 GPUs, on 2 one-GPU nodes.
     assert (nodes["mig"].floor_devices, nodes["mig"].floor_nodes) == (2, 2)
-    assert (nodes["l4"].ceiling_devices, nodes["l4"].ceiling_nodes) == (3, 3)
+    # 3 one-GPU replicas and the warm node kept beside them (`warm: {nodes: 1}`).
+    assert (nodes["l4"].ceiling_devices, nodes["l4"].ceiling_nodes) == (4, 4)
     # The lines count GPUs only; the whole nodes are stated beside them, not in the totals.
     assert report.floor == pytest.approx(
         sum(line.min_replicas * line.replica_hourly for line in report.lines) * HOURS_PER_MONTH
