@@ -572,6 +572,17 @@ def test_the_program_registers_each_pool_as_rendered() -> None:
     assert not set(service.dependencies) & set(urns.values())
 
 
+def test_a_pool_is_deleted_before_its_replacement_which_has_its_name() -> None:
+    """A spot ↔ on-demand change replaces a GKE pool; its replacement has the same `name`,
+    which GKE refuses while the old pool exists."""
+    # Stand-ins: the options only carry them.
+    parent: Any = object()
+    provider: Any = object()
+    options = program_gke.pool_options(parent, provider)
+    assert options.delete_before_replace is True
+    assert (options.parent, options.provider) == (parent, provider)
+
+
 def test_without_pulumi_gcp_the_run_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -90,11 +90,23 @@ def register(compiled: Compiled, parent: pulumi.Resource) -> NodePools:
         key = resource_id(declaration)
         pools.resources[key] = gcp.container.NodePool(
             declaration["name"],
-            opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+            opts=pool_options(parent, provider),
             **{_snake(name): value for name, value in properties.items()},
         )
         pools.node_labels[key] = dict(properties["nodeConfig"].get("labels") or {})
     return pools
+
+
+def pool_options(
+    parent: pulumi.Resource, provider: pulumi.ProviderResource
+) -> pulumi.ResourceOptions:
+    """A pool's options. Delete before replace: a pool carries its stack name (`name`, what
+    `gcloud` and the console show), unique in its cluster, and most of its inputs cannot be
+    changed in place (spot ↔ on-demand, machine type: a new pool), so the replacement
+    Pulumi would create first would collide with the pool it replaces. The pool's pods are
+    evicted while the new pool comes up (`pulumi preview` shows the replacement as
+    delete-replaced)."""
+    return pulumi.ResourceOptions(parent=parent, provider=provider, delete_before_replace=True)
 
 
 def _snake(name: str) -> str:
