@@ -422,3 +422,25 @@ def test_the_heads_errors_come_before_the_bases(tmp_path: Path) -> None:
     assert base_only.exit_code == 1
     assert base_only.stderr.startswith("the base stack is invalid:\n")
     assert "base.yaml:" in base_only.stderr
+
+
+def test_gke_node_pools_are_in_the_plan_and_a_spot_change_replaces_one(tmp_path: Path) -> None:
+    """A GKE pool is a cloud resource beside the objects: `iac plan` lists its changes, and
+    says that a pool going from Spot to on-demand VMs is replaced (its pods move)."""
+    example = (ROOT / "examples" / "06-gke" / "stack.yaml").read_text()
+    base = example.replace("../../modules/", "MODULES/")
+    spot = "    capacity_type: spot              # cheaper; Google may take a node back at short notice\n"
+    assert spot in base
+    head = base.replace(spot, "").replace("max_gpus: 4 ", "max_gpus: 6 ")
+    data = plan_json(tmp_path, base, head)
+    pool = "gcp:container/nodePool:NodePool/spot-l4"
+    (change,) = [c for c in data["objects"]["changed"] if c["id"] == pool]
+    assert change["replace"] == ["nodeConfig.spot"]
+    assert "autoscaling.totalMaxNodeCount" in change["paths"]
+    (replaced,) = [f for f in data["findings"] if f["id"] == "replace-object"]
+    assert pool in replaced["message"]
+    # Only the max node count: changed in place.
+    in_place = plan_json(tmp_path, base, base.replace("max_gpus: 4 ", "max_gpus: 6 "))
+    (change,) = [c for c in in_place["objects"]["changed"] if c["id"] == pool]
+    assert change == {"id": pool, "paths": ["autoscaling.totalMaxNodeCount"]}
+    assert "replace-object" not in finding_ids(in_place)

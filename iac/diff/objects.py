@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import object_id
+from iac.compile.gke import NODE_POOL_TYPE, resource_id
 
 IMMUTABLE: dict[str, tuple[str, ...]] = {
     "Deployment": ("spec.selector",),
@@ -72,6 +73,48 @@ def diff_objects(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> Obje
         added=tuple(k for k in after if k not in before),
         changed=tuple(changed),
         removed=tuple(k for k in before if k not in after),
+    )
+
+
+CLOUD_IMMUTABLE: dict[str, tuple[str, ...]] = {
+    NODE_POOL_TYPE: (
+        "name",
+        "cluster",
+        "location",
+        "project",
+        "nodeConfig.spot",
+        "nodeConfig.guestAccelerators",
+    ),
+}
+"""Inputs of cloud resources whose change replaces the resource: a GKE node pool's identity,
+and what its VMs are (Spot or not, their GPUs), which GKE cannot change in a pool (Config
+Connector's ContainerNodePool reference marks them immutable; the machine type, in place
+since the provider's 2023 change, is not among them)."""
+
+
+def diff_cloud(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> ObjectDiff:
+    """The cloud resources' diff (GKE node pools: `{type, name, properties}`), by
+    `type/name`, over their properties; `iac plan` lists it with the objects'."""
+    before = {resource_id(d): d["properties"] for d in base}
+    after = {resource_id(d): d["properties"] for d in head}
+    changed = []
+    for key in sorted(set(before) & set(after)):
+        paths = tuple(_paths(before[key], after[key], ""))
+        if paths:
+            immutable = CLOUD_IMMUTABLE.get(key.rsplit("/", 1)[0], ())
+            replaced = tuple(p for p in paths if any(_under(p, field) for field in immutable))
+            changed.append(ObjectChange(key, paths, replaced))
+    return ObjectDiff(
+        added=tuple(k for k in after if k not in before),
+        changed=tuple(changed),
+        removed=tuple(k for k in before if k not in after),
+    )
+
+
+def joined(first: ObjectDiff, second: ObjectDiff) -> ObjectDiff:
+    """One diff of both: `first`'s entries, then `second`'s."""
+    return ObjectDiff(
+        first.added + second.added, first.changed + second.changed, first.removed + second.removed
     )
 
 

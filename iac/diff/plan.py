@@ -15,7 +15,7 @@ from iac.compile.pricing import CostLine, release_cost
 from iac.diagnostics import Diagnostic
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
-from iac.diff.objects import ObjectDiff, diff_objects
+from iac.diff.objects import ObjectDiff, diff_cloud, diff_objects, joined
 from iac.gc_pause import without_gc
 from iac.rollout.planner import RolloutPlan, plan_rollout
 from iac.spec.stack import Pricing
@@ -61,7 +61,10 @@ def make_plan(
     simulations: list[dict[str, Any]] | None = None,
 ) -> Plan:
     events = lifecycle_events(base.release if base else None, head.release)
-    objects = diff_objects(base.objects if base else [], head.objects)
+    objects = joined(
+        diff_objects(base.objects if base else [], head.objects),
+        diff_cloud(base.cloud if base else [], head.cloud),
+    )
     rollouts = _rollouts(events, head)
     found = findings(base, head, events, objects, rollouts)
     found.extend(from_diagnostic(d) for d in head_warnings or [])
