@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from iac.cli import cli
 from iac.compile import Compiled
-from iac.compile.gke import GPU_TAINT, NODE_POOL_TYPE, Machine, allocatable
+from iac.compile.gke import GPU_TAINT, NODE_POOL_TYPE
+from iac.compile.machines import Machine, allocatable
 from iac.compile.node_pools import node_labels
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid

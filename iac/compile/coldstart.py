@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import labels
-from iac.compile.gke import node_units, pool_machine
+from iac.compile.gke import pool_machine
+from iac.compile.machines import node_units
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.release import DeploymentRelease, Release
 from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY, gpu_affinity, gpu_resource

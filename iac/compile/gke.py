@@ -19,18 +19,25 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from iac.catalog import catalog
+from iac.compile.machines import (
+    Machine,
+    Replica,
+    machine_size,
+    machines,
+    per_node,
+    physical,
+    replica_location,
+    replica_of,
+    replica_shape,
+)
 from iac.compile.node_pools import PoolPlan, node_labels
-from iac.compile.quantity import memory_bytes
 from iac.compile.release import Release
-from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
-from iac.diagnostics import Diagnostics, KeyPath, Location
+from iac.diagnostics import Diagnostics, KeyPath
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
-from iac.spec.types import parse_accelerator
 
 NODE_POOL_TYPE = "gcp:container/nodePool:NodePool"
 """Pulumi's type token of `pulumi_gcp.container.NodePool`."""
@@ -46,46 +53,6 @@ ACCELERATOR_OF_SERIES = {"a3-megagpu": "nvidia-h100-mega-80gb"}
 """Machine series whose GPUs GKE names differently from the catalog's `gke_accelerator`."""
 NODE_POOL_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$")
 """What GKE accepts as a node pool name: at most 40 characters, starting with a letter."""
-SYSTEM_PODS_CPU = 0.5
-SYSTEM_PODS_MEMORY = 2**30
-"""Room left on every node for DaemonSets (GKE's logging, metrics, kube-proxy, device
-plugin; iac's image pre-pull): an allowance, not a measured figure."""
-
-
-@dataclass(frozen=True, slots=True)
-class Machine:
-    """A GCP machine type carrying the pool's accelerator."""
-
-    name: str
-    """As the catalog (or `pricing.instance_types`) names it: `n1-standard-8+1xT4`."""
-    gpus: int
-    vcpu: float | None
-    """None when unknown (an instance type added by the stack): only GPUs are checked."""
-    memory_gib: float | None
-    hourly: float | None
-
-    @property
-    def machine_type(self) -> str:
-        """GKE's machine type: an N1 composition `n1-standard-8+1xT4` is `n1-standard-8`."""
-        return self.name.split("+", 1)[0]
-
-    @property
-    def series(self) -> str:
-        return self.machine_type.rsplit("-", 1)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Replica:
-    """What one replica of a deployment on the pool asks of one node."""
-
-    model: str
-    deployment: str
-    replicas: int
-    units: int
-    """Accelerators (GPUs, or MIG slices)."""
-    cpu: float
-    memory: int
-    """Bytes."""
 
 
 def gke_node_pools(
@@ -111,10 +78,10 @@ def node_pool_declaration(
     if machine is None:
         return None
     spot = plan.capacity_type == "spot"
-    physical = _physical(plan)
+    device = physical(plan)
     accelerator: dict[str, Any] = {
         "type": ACCELERATOR_OF_SERIES.get(
-            machine.series, catalog().accelerators[physical].gke_accelerator
+            machine.series, catalog().accelerators[device].gke_accelerator
         ),
         "count": machine.gpus,
         "gpuDriverInstallationConfig": {"gpuDriverVersion": GPU_DRIVER_VERSION},
@@ -152,20 +119,6 @@ def resource_id(declaration: dict[str, Any]) -> str:
     return f"{declaration['type']}/{declaration['name']}"
 
 
-def machines(pricing: Pricing | None, accelerator: str, cloud: str = "gcp") -> list[Machine]:
-    """Machine (instance) types of `cloud` carrying `accelerator`: the catalog's and the
-    stack's own (`pricing.instance_types`), with the stack's `pricing.instance_hourly` prices."""
-    overrides = (pricing.instance_hourly or {}) if pricing else {}
-    found = {
-        i.name: Machine(i.name, i.gpus, i.vcpu, i.memory_gib, overrides.get(i.name, i.hourly))
-        for i in catalog().instances_for(cloud, accelerator)
-    }
-    for name, item in ((pricing.instance_types or {}) if pricing else {}).items():
-        if parse_accelerator(item.accelerator)[0] == accelerator:
-            found[name] = Machine(name, item.gpus, None, None, overrides.get(name, item.hourly))
-    return list(found.values())
-
-
 def pool_replicas(release: Release, plan: PoolPlan) -> list[Replica]:
     """What each deployment placed on the pool asks of one node."""
     return [replica_of(release, d.model, d.deployment, d.replicas, d.units_per_replica)
@@ -187,14 +140,14 @@ def choose_machine(
 ) -> Machine | None:
     """The cheapest machine on which each replica fits whole (fewest GPUs first among
     unpriced ones); None, with an error, when there is none."""
-    physical = _physical(plan)
+    device = physical(plan)
     candidates, unknown = _candidates(plan, stack.spec.pricing)
     if unknown:
-        known = sorted(m.name for m in machines(stack.spec.pricing, physical))
+        known = sorted(m.name for m in machines(stack.spec.pricing, device))
         where: KeyPath = ("node_pools", plan.name, "instance_types")
         diagnostics.error(
             stack.source.value(where),
-            f"{', '.join(unknown)}: not a GCP machine type carrying {physical} (known: "
+            f"{', '.join(unknown)}: not a GCP machine type carrying {device} (known: "
             f"{', '.join(known) or 'none'}); a GKE node pool needs the "
             "machine's GPU count, so add others under `pricing.instance_types`",
             where,
@@ -204,7 +157,7 @@ def choose_machine(
         where = ("node_pools", plan.name, "accelerator")
         diagnostics.error(
             stack.source.value(where),
-            f"no GCP machine type in the catalog carries {physical}; choose another "
+            f"no GCP machine type in the catalog carries {device}; choose another "
             "accelerator, or add the machine type under `pricing.instance_types`",
             where,
         )
@@ -220,27 +173,22 @@ def choose_machine(
         else "name a larger machine type in `pricing.instance_types`"
     )
     for replica in misfits:
-        location, path = _where(stack, plan, replica)
+        location, path = replica_location(stack, plan, replica)
         diagnostics.error(
             location,
             f"no GCP machine type for node pool '{plan.name}' fits a replica of "
-            f"{replica.model}/{replica.deployment} ({_shape(plan, replica)}) on one node; the "
-            f"largest is {largest.name} ({_size(largest)}, less what GKE reserves). Lower "
-            f"the replica's resources, or {remedy}",
+            f"{replica.model}/{replica.deployment} ({replica_shape(plan, replica)}) on one "
+            f"node; the largest is {largest.name} ({machine_size(largest)}, less what GKE "
+            f"reserves). Lower the replica's resources, or {remedy}",
             path,
         )
     return None
 
 
-def _physical(plan: PoolPlan) -> str:
-    """The device a pool's nodes carry (a MIG slice's parent)."""
-    return plan.accelerator.mig.parent if plan.accelerator.mig else plan.accelerator.name
-
-
 def _candidates(plan: PoolPlan, pricing: Pricing | None) -> tuple[list[Machine], list[str]]:
     """The machines a pool may get, and the names in its `instance_types` that carry no
     such device (an error)."""
-    carrying = {m.name: m for m in machines(pricing, _physical(plan))}
+    carrying = {m.name: m for m in machines(pricing, physical(plan))}
     if plan.instance_types:
         unknown = [name for name in plan.instance_types if name not in carrying]
         return [carrying[n] for n in plan.instance_types if n in carrying], unknown
@@ -264,53 +212,6 @@ def max_nodes(plan: PoolPlan, machine: Machine, replicas: Iterable[Replica]) -> 
     return max(1, sum(math.ceil(r.replicas / per_node(plan, machine, r)) for r in replicas))
 
 
-def allocatable(machine: Machine) -> tuple[float | None, float | None]:
-    """CPU (cores) and memory (bytes) a node leaves to pods: GKE's documented reservations
-    for the kubelet and system (plus the 100 MiB eviction threshold), less the allowance
-    for DaemonSets. None where the machine's size is unknown."""
-    cpu = None
-    if machine.vcpu is not None:
-        reserved = _tiers(machine.vcpu, [(1, 0.06), (1, 0.01), (2, 0.005), (math.inf, 0.0025)])
-        cpu = machine.vcpu - reserved - SYSTEM_PODS_CPU
-    memory = None
-    if machine.memory_gib is not None:
-        gib = machine.memory_gib
-        tiers = [(4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06), (math.inf, 0.02)]
-        reserved_gib = 0.25 if gib < 1 else _tiers(gib, tiers)
-        memory = (gib - reserved_gib) * 2**30 - 100 * 2**20 - SYSTEM_PODS_MEMORY
-    return cpu, memory
-
-
-def _tiers(amount: float, tiers: list[tuple[float, float]]) -> float:
-    """Σ share × the part of `amount` in each successive tier of the given size."""
-    total, left = 0.0, amount
-    for size, share in tiers:
-        part = min(left, size)
-        total += part * share
-        left -= part
-        if left <= 0:
-            break
-    return total
-
-
-def node_units(plan: PoolPlan, machine: Machine) -> int:
-    """Accelerator units (GPUs, or MIG slices) one of the pool's nodes offers."""
-    return machine.gpus * (plan.accelerator.mig.per_device if plan.accelerator.mig else 1)
-
-
-def per_node(plan: PoolPlan, machine: Machine, replica: Replica) -> int:
-    """Replicas of this shape one node holds (0: it does not fit). GKE's reservations are
-    taken off the node; Karpenter's pricing uses the same as an estimate for EKS nodes."""
-    slots = node_units(plan, machine)
-    counts = [slots // replica.units if replica.units else slots]
-    cpu, memory = allocatable(machine)
-    if cpu is not None:
-        counts.append(math.floor(cpu / replica.cpu) if replica.cpu else slots)
-    if memory is not None:
-        counts.append(math.floor(memory / replica.memory) if replica.memory else slots)
-    return max(0, min(counts))
-
-
 def _cost_order(machine: Machine) -> tuple[bool, float, int, float, float, str]:
     # Priced before unpriced; then the smallest machine.
     return (
@@ -321,38 +222,3 @@ def _cost_order(machine: Machine) -> tuple[bool, float, int, float, float, str]:
         machine.memory_gib or 0.0,
         machine.name,
     )
-
-
-def replica_of(release: Release, model: str, deployment: str, count: int, units: int) -> Replica:
-    """What a replica of the deployment asks of a node (its resources, or the defaults)."""
-    resources = release.models[model].deployments[deployment].container.resources
-    cpu = (resources.cpu if resources else None) or DEFAULT_CPU
-    memory = (resources.memory if resources else None) or DEFAULT_MEMORY
-    return Replica(model, deployment, count, units, _cores(cpu), memory_bytes(memory))
-
-
-def _cores(quantity: str) -> float:
-    """`8` → 8.0, `500m` → 0.5 (validated by the spec)."""
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-
-
-def _where(stack: ResolvedStack, plan: PoolPlan, replica: Replica) -> tuple[Location, KeyPath]:
-    if plan.declared:
-        path: KeyPath = ("node_pools", plan.name)
-        return stack.source.key(path), path
-    origins = stack.models[replica.model].deployments[replica.deployment].origins
-    return origins(("resources",)), origins.path(("resources",))
-
-
-def _shape(plan: PoolPlan, replica: Replica) -> str:
-    units = f"{replica.units} × {plan.accelerator.name}"
-    return f"{units}, {replica.cpu:g} CPU, {replica.memory / 2**30:g} GiB memory"
-
-
-def _size(machine: Machine) -> str:
-    parts = [f"{machine.gpus} GPU{'s' if machine.gpus != 1 else ''}"]
-    if machine.vcpu is not None:
-        parts.append(f"{machine.vcpu:g} vCPUs")
-    if machine.memory_gib is not None:
-        parts.append(f"{machine.memory_gib:g} GiB")
-    return ", ".join(parts)

@@ -27,7 +27,8 @@ from typing import Any
 
 from iac.catalog import catalog
 from iac.compile.coldstart import warm_chunks
-from iac.compile.gke import Replica, machines, per_node, pool_machine, replica_of
+from iac.compile.gke import pool_machine
+from iac.compile.machines import Replica, machines, per_node, replica_of
 from iac.compile.node_pools import CLOUD_OF, PoolPlan
 from iac.compile.release import Release
 from iac.spec.stack import Pricing

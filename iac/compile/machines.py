@@ -1,0 +1,169 @@
+"""Machines (cloud instance types) and the replicas placed on them: what a node of a pool
+offers, what a replica asks, and how many fit, for GKE's choice of a pool's machine
+(`iac.compile.gke`), Karpenter's fit check and the prices of both (`iac.compile.pricing`).
+
+A node's allocatable CPU and memory follow GKE's documented reservations; for an EKS node
+launched by Karpenter they are an estimate (EKS keeps less memory back on most sizes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from iac.catalog import catalog
+from iac.compile.node_pools import PoolPlan
+from iac.compile.quantity import memory_bytes
+from iac.compile.release import Release
+from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
+from iac.diagnostics import KeyPath, Location
+from iac.spec.resolved import ResolvedStack
+from iac.spec.stack import Pricing
+from iac.spec.types import parse_accelerator
+
+SYSTEM_PODS_CPU = 0.5
+SYSTEM_PODS_MEMORY = 2**30
+"""Room left on every node for DaemonSets (GKE's logging, metrics, kube-proxy, device
+plugin; iac's image pre-pull): an allowance, not a measured figure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """A machine (instance) type carrying a pool's accelerator."""
+
+    name: str
+    """As the catalog (or `pricing.instance_types`) names it: `n1-standard-8+1xT4`."""
+    gpus: int
+    vcpu: float | None
+    """None when unknown (an instance type added by the stack): only GPUs are checked."""
+    memory_gib: float | None
+    hourly: float | None
+
+    @property
+    def machine_type(self) -> str:  # GKE
+        """GKE's machine type: an N1 composition `n1-standard-8+1xT4` is `n1-standard-8`."""
+        return self.name.split("+", 1)[0]
+
+    @property
+    def series(self) -> str:
+        return self.machine_type.rsplit("-", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """What one replica of a deployment on the pool asks of one node."""
+
+    model: str
+    deployment: str
+    replicas: int
+    units: int
+    """Accelerators (GPUs, or MIG slices)."""
+    cpu: float
+    memory: int
+    """Bytes."""
+
+
+def machines(pricing: Pricing | None, accelerator: str, cloud: str = "gcp") -> list[Machine]:
+    """Machine (instance) types of `cloud` carrying `accelerator`: the catalog's and the
+    stack's own (`pricing.instance_types`), with the stack's `pricing.instance_hourly` prices."""
+    overrides = (pricing.instance_hourly or {}) if pricing else {}
+    found = {
+        i.name: Machine(i.name, i.gpus, i.vcpu, i.memory_gib, overrides.get(i.name, i.hourly))
+        for i in catalog().instances_for(cloud, accelerator)
+    }
+    for name, item in ((pricing.instance_types or {}) if pricing else {}).items():
+        if parse_accelerator(item.accelerator)[0] == accelerator:
+            found[name] = Machine(name, item.gpus, None, None, overrides.get(name, item.hourly))
+    return list(found.values())
+
+
+def physical(plan: PoolPlan) -> str:
+    """The device a pool's nodes carry (a MIG slice's parent)."""
+    return plan.accelerator.mig.parent if plan.accelerator.mig else plan.accelerator.name
+
+
+def allocatable(machine: Machine) -> tuple[float | None, float | None]:
+    """CPU (cores) and memory (bytes) a node leaves to pods: GKE's documented reservations
+    for the kubelet and system (plus the 100 MiB eviction threshold), less the allowance
+    for DaemonSets. None where the machine's size is unknown."""
+    cpu = None
+    if machine.vcpu is not None:
+        reserved = _tiers(machine.vcpu, [(1, 0.06), (1, 0.01), (2, 0.005), (math.inf, 0.0025)])
+        cpu = machine.vcpu - reserved - SYSTEM_PODS_CPU
+    memory = None
+    if machine.memory_gib is not None:
+        gib = machine.memory_gib
+        tiers = [(4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06), (math.inf, 0.02)]
+        reserved_gib = 0.25 if gib < 1 else _tiers(gib, tiers)
+        memory = (gib - reserved_gib) * 2**30 - 100 * 2**20 - SYSTEM_PODS_MEMORY
+    return cpu, memory
+
+
+def _tiers(amount: float, tiers: list[tuple[float, float]]) -> float:
+    """Σ share × the part of `amount` in each successive tier of the given size."""
+    total, left = 0.0, amount
+    for size, share in tiers:
+        part = min(left, size)
+        total += part * share
+        left -= part
+        if left <= 0:
+            break
+    return total
+
+
+def node_units(plan: PoolPlan, machine: Machine) -> int:
+    """Accelerator units (GPUs, or MIG slices) one of the pool's nodes offers."""
+    return machine.gpus * (plan.accelerator.mig.per_device if plan.accelerator.mig else 1)
+
+
+def per_node(plan: PoolPlan, machine: Machine, replica: Replica) -> int:
+    """Replicas of this shape one node holds (0: it does not fit)."""
+    slots = node_units(plan, machine)
+    counts = [slots // replica.units if replica.units else slots]
+    cpu, memory = allocatable(machine)
+    if cpu is not None:
+        counts.append(math.floor(cpu / replica.cpu) if replica.cpu else slots)
+    if memory is not None:
+        counts.append(math.floor(memory / replica.memory) if replica.memory else slots)
+    return max(0, min(counts))
+
+
+def replica_of(release: Release, model: str, deployment: str, count: int, units: int) -> Replica:
+    """What a replica of the deployment asks of a node (its resources, or the defaults)."""
+    resources = release.models[model].deployments[deployment].container.resources
+    cpu = (resources.cpu if resources else None) or DEFAULT_CPU
+    memory = (resources.memory if resources else None) or DEFAULT_MEMORY
+    return Replica(model, deployment, count, units, _cores(cpu), memory_bytes(memory))
+
+
+def _cores(quantity: str) -> float:
+    """`8` → 8.0, `500m` → 0.5 (validated by the spec)."""
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def replica_location(
+    stack: ResolvedStack, plan: PoolPlan, replica: Replica
+) -> tuple[Location, KeyPath]:
+    """Where to report a replica that fits no machine: its pool's declaration, or (a pool
+    derived from the accelerator) the deployment's `resources`."""
+    if plan.declared:
+        path: KeyPath = ("node_pools", plan.name)
+        return stack.source.key(path), path
+    origins = stack.models[replica.model].deployments[replica.deployment].origins
+    return origins(("resources",)), origins.path(("resources",))
+
+
+def replica_shape(plan: PoolPlan, replica: Replica) -> str:
+    """`2 × H100, 8 CPU, 64 GiB memory`."""
+    units = f"{replica.units} × {plan.accelerator.name}"
+    return f"{units}, {replica.cpu:g} CPU, {replica.memory / 2**30:g} GiB memory"
+
+
+def machine_size(machine: Machine) -> str:
+    """`8 GPUs, 208 vCPUs, 1872 GiB`."""
+    parts = [f"{machine.gpus} GPU{'s' if machine.gpus != 1 else ''}"]
+    if machine.vcpu is not None:
+        parts.append(f"{machine.vcpu:g} vCPUs")
+    if machine.memory_gib is not None:
+        parts.append(f"{machine.memory_gib:g} GiB")
+    return ", ".join(parts)
