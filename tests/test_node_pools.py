@@ -6,7 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from iac.cli import cli
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from tests.compile_helpers import compile_text, find
@@ -284,3 +286,48 @@ def test_an_existing_node_class_is_referenced_not_emitted(tmp_path: Path) -> Non
     assert not [o for o in compiled.objects if o["kind"] == "EC2NodeClass"]
     pool = find(compiled, "NodePool", "gpu-l4")
     assert pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "shared-gpu"
+
+
+UNFIT = """\
+version: 1
+cluster: {name: c, provisioner: karpenter}
+node_pools:
+  picked: {accelerator: L4, instance_types: [g6.xlarge, g6.2xlarge]}
+models:
+  huge:  # 200 CPUs: more than any A10G instance has (g5.48xlarge: 192 vCPUs)
+    image: org/m:1
+    resources: {accelerator: A10G, cpu: "200"}
+    deployments: {v1: {}}
+  wide:  # 12 CPUs: more than the pool's instance types have
+    image: org/m:1
+    resources: {accelerator: L4, cpu: "12", node_pool: picked}
+    deployments: {v1: {}}
+  fine:
+    image: org/m:1
+    resources: {accelerator: L4, cpu: "4", node_pool: picked}
+    deployments: {v1: {}}
+"""
+
+
+def test_karpenter_warns_of_a_replica_no_instance_type_fits(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(UNFIT)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "[replica-fits-no-instance]" in line]
+    assert warnings == [
+        f"{path}:4:3: warning: node_pools.picked: no AWS instance type for node pool 'picked' "
+        "fits a replica of wide/v1 (1 × L4, 12 CPU, 2 GiB memory) on one node; the largest is "
+        "g6.2xlarge (1 GPU, 8 vCPUs, 32 GiB, less what the node keeps), so Karpenter would "
+        "leave its pods pending. Lower the replica's resources, or widen the pool's "
+        "`instance_types` [replica-fits-no-instance]",
+        f"{path}:8:16: warning: models.huge.resources: no AWS instance type for "
+        "node pool 'gpu-a10g' fits a replica of huge/v1 (1 × A10G, 200 CPU, 2 GiB memory) on "
+        "one node; the largest is g5.48xlarge (8 GPUs, 192 vCPUs, 768 GiB, less what the node "
+        "keeps), so Karpenter would leave its pods pending. Lower the replica's resources, or "
+        "choose an accelerator whose instances are larger [replica-fits-no-instance]",
+    ]
+    # `iac render` says the same.
+    rendered = CliRunner().invoke(cli, ["render", str(path)])
+    assert rendered.exit_code == 0
+    assert rendered.stderr.count("[replica-fits-no-instance]") == 2

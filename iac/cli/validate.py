@@ -8,6 +8,7 @@ import click
 
 from iac.cli.teardown import skip_at_exit
 from iac.compile.gke import gke_node_pools
+from iac.compile.karpenter import unfit_replicas
 from iac.compile.release import Release
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
@@ -52,9 +53,12 @@ def _check_cloud_resources(
 ) -> None:
     """What otherwise only compiling finds, so `iac validate` fails where `iac render` would:
     on GKE, a node pool no machine type can serve (the same choice and the same located
-    errors as the compiled pools'). Raises StackInvalid."""
+    errors as the compiled pools'); on Karpenter, a replica no instance type fits (a
+    warning). Raises StackInvalid."""
     if release.cluster.provisioner == "gke":
         gke_node_pools(stack, release, diagnostics)
+    if release.cluster.provisioner == "karpenter":
+        unfit_replicas(stack, release, diagnostics)
     if diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())
 

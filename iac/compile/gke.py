@@ -29,8 +29,8 @@ from iac.compile.machines import (
     machines,
     per_node,
     physical,
+    pool_replicas,
     replica_location,
-    replica_of,
     replica_shape,
 )
 from iac.compile.node_pools import PoolPlan, node_labels
@@ -117,12 +117,6 @@ def node_pool_declaration(
 def resource_id(declaration: dict[str, Any]) -> str:
     """`gcp:container/nodePool:NodePool/gpu-h100`: unique among a stack's cloud resources."""
     return f"{declaration['type']}/{declaration['name']}"
-
-
-def pool_replicas(release: Release, plan: PoolPlan) -> list[Replica]:
-    """What each deployment placed on the pool asks of one node."""
-    return [replica_of(release, d.model, d.deployment, d.replicas, d.units_per_replica)
-            for d in plan.demand]  # fmt: skip
 
 
 def pool_machine(release: Release, plan: PoolPlan, pricing: Pricing | None) -> Machine | None:

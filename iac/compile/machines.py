@@ -167,3 +167,9 @@ def machine_size(machine: Machine) -> str:
     if machine.memory_gib is not None:
         parts.append(f"{machine.memory_gib:g} GiB")
     return ", ".join(parts)
+
+
+def pool_replicas(release: Release, plan: PoolPlan) -> list[Replica]:
+    """What each deployment placed on the pool asks of one node."""
+    return [replica_of(release, d.model, d.deployment, d.replicas, d.units_per_replica)
+            for d in plan.demand]  # fmt: skip
