@@ -1,8 +1,9 @@
 """Layering of container fields: stack defaults → template → model → (copied) deployment.
 
 Each level contributes the keys it wrote. Mappings listed in `MERGED_MAPPINGS` (env,
-health, metrics, resources, autoscaling) merge key by key; any other field is replaced
-whole. The merge records where each winning value was written.
+health, metrics, resources, autoscaling) merge key by key, and one written empty (null)
+sets nothing; any other field is replaced whole. The merge records where each winning value
+was written.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def merge(layers: Iterable[Layer], start: Merged | None = None) -> Merged:
     origins: dict[KeyPath, Written] = dict(start[1]) if start else {}
     for layer in layers:
         for key, value in layer.values.items():
+            if value is None and key in MERGED_MAPPINGS:
+                # Written empty (`resources:` with nothing under it): it sets nothing, as
+                # an empty mapping would. Replacing would drop what the levels below set,
+                # a deployment's GPUs or its replica bounds, without a word.
+                continue
             if key in MERGED_MAPPINGS and isinstance(value, dict):
                 target = merged.get(key)
                 merged[key] = target = dict(target) if isinstance(target, dict) else {}

@@ -231,3 +231,31 @@ def test_too_many_models_fail_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "3 models, over the limit of 2 for one stack; split the stack into several files (one "
         "per team or cluster)"
     ]
+
+
+def test_a_mapping_written_empty_sets_nothing(tmp_path: Path) -> None:
+    """`resources:` or `autoscaling:` with nothing under it (null) leave what the levels
+    below set; it once dropped the deployment's GPUs, and crashed on `autoscaling:`."""
+    stack = load(
+        tmp_path,
+        """\
+        version: 1
+        cluster: {name: c}
+        models:
+          m:
+            image: org/m:1
+            resources: {accelerator: H100, cpu: "4", memory: 16Gi}
+            autoscaling: {max_replicas: 5}
+            env:
+            deployments:
+              v1:
+                resources:
+                autoscaling:
+                health:
+        """,
+    )
+    deployment = stack.models["m"].deployments["v1"]
+    resources = deployment.container.resources
+    assert resources is not None
+    assert (resources.accelerator, resources.cpu) == ("H100", "4")
+    assert deployment.autoscaling.max_replicas == 5
