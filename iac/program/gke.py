@@ -101,8 +101,8 @@ def pool_options(
     parent: pulumi.Resource, provider: pulumi.ProviderResource
 ) -> pulumi.ResourceOptions:
     """A pool's options. Delete before replace: a pool carries its stack name (`name`, what
-    `gcloud` and the console show), unique in its cluster, and most of its inputs cannot be
-    changed in place (spot ↔ on-demand, machine type: a new pool), so the replacement
+    `gcloud` and the console show), unique in its cluster, and some of its inputs cannot be
+    changed in place (spot ↔ on-demand, its GPUs: a new pool), so the replacement
     Pulumi would create first would collide with the pool it replaces. The pool's pods are
     evicted while the new pool comes up (`pulumi preview` shows the replacement as
     delete-replaced)."""
