@@ -6,6 +6,7 @@ and a replaced serving object means downtime for what it serves (reference/pulum
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,20 +61,7 @@ def diff_objects(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> Obje
     # unchanged.
     known = {id(o): key for key, o in before.items()}
     after = {known.get(id(o)) or object_id(o): o for o in head}
-    changed = []
-    for key in sorted(set(before) & set(after)):
-        if before[key] is after[key]:
-            continue
-        paths = tuple(_paths(before[key], after[key], ""))
-        if paths:
-            immutable = IMMUTABLE.get(after[key]["kind"], ())
-            replaced = tuple(p for p in paths if any(_under(p, field) for field in immutable))
-            changed.append(ObjectChange(key, paths, replaced))
-    return ObjectDiff(
-        added=tuple(k for k in after if k not in before),
-        changed=tuple(changed),
-        removed=tuple(k for k in before if k not in after),
-    )
+    return _diff(before, after, lambda _, obj: IMMUTABLE.get(obj["kind"], ()))
 
 
 CLOUD_IMMUTABLE: dict[str, tuple[str, ...]] = {
@@ -97,12 +85,24 @@ def diff_cloud(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> Object
     `type/name`, over their properties; `iac plan` lists it with the objects'."""
     before = {resource_id(d): d["properties"] for d in base}
     after = {resource_id(d): d["properties"] for d in head}
+    return _diff(before, after, lambda key, _: CLOUD_IMMUTABLE.get(key.rsplit("/", 1)[0], ()))
+
+
+def _diff(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    immutable: Callable[[str, Any], tuple[str, ...]],
+) -> ObjectDiff:
+    """Entries by id; `immutable(id, new value)` names the fields that replace it."""
     changed = []
     for key in sorted(set(before) & set(after)):
-        paths = tuple(_paths(before[key], after[key], ""))
+        old, new = before[key], after[key]
+        if old is new:
+            continue
+        paths = tuple(_paths(old, new, ""))
         if paths:
-            immutable = CLOUD_IMMUTABLE.get(key.rsplit("/", 1)[0], ())
-            replaced = tuple(p for p in paths if any(_under(p, field) for field in immutable))
+            fields = immutable(key, new)
+            replaced = tuple(p for p in paths if any(_under(p, field) for field in fields))
             changed.append(ObjectChange(key, paths, replaced))
     return ObjectDiff(
         added=tuple(k for k in after if k not in before),

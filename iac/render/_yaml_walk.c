@@ -214,6 +214,33 @@ put_literal(Out *out, PyObject *lines, Py_ssize_t pad)
     return 0;
 }
 
+/* " " + the writer's text of a str (its `scalar` hook): what the strings memo holds. */
+static PyObject *
+spaced_scalar(Out *out, PyObject *item)
+{
+    PyObject *scalar = PyObject_CallOneArg(out->scalar, item);
+    if (scalar == NULL) {
+        return NULL;
+    }
+    PyObject *text = PyUnicode_Concat(SPACE, scalar);
+    Py_DECREF(scalar);
+    return text;
+}
+
+/* `item` as a literal block at `pad`, if yaml_text.literal_lines says one holds it exactly:
+ * 1 written, 0 not (nothing written), -1 error. */
+static int
+try_literal(Out *out, PyObject *item, Py_ssize_t pad)
+{
+    PyObject *block = PyObject_CallOneArg(out->literal_lines, item);
+    if (block == NULL) {
+        return -1;
+    }
+    int result = block == Py_None ? 0 : (put_literal(out, block, pad) < 0 ? -1 : 1);
+    Py_DECREF(block);
+    return result;
+}
+
 /* Is `value` a non-empty dict (or list): the `isinstance(v, dict) and v` of the Python walk. */
 static int
 nonempty(PyObject *value)
@@ -245,23 +272,12 @@ walk_value(Out *out, PyObject *item, Py_ssize_t pad)
             return -1;
         }
         if (multiline) {
-            PyObject *block = PyObject_CallOneArg(out->literal_lines, item);
-            if (block == NULL) {
-                return -1;
+            int written = try_literal(out, item, inner);
+            if (written != 0) {
+                return written < 0 ? -1 : 0;
             }
-            if (block != Py_None) {
-                int result = put_literal(out, block, inner);
-                Py_DECREF(block);
-                return result;
-            }
-            Py_DECREF(block);
         }
-        PyObject *scalar = PyObject_CallOneArg(out->scalar, item);
-        if (scalar == NULL) {
-            return -1;
-        }
-        text = PyUnicode_Concat(SPACE, scalar);
-        Py_DECREF(scalar);
+        text = spaced_scalar(out, item);
         if (text == NULL) {
             return -1;
         }
@@ -305,16 +321,10 @@ walk_value(Out *out, PyObject *item, Py_ssize_t pad)
         return put(out, PyDict_Check(item) ? " {}\n" : " []\n", 4);
     }
     if (PyUnicode_Check(item)) { /* a str subclass: maybe a literal block */
-        PyObject *block = PyObject_CallOneArg(out->literal_lines, item);
-        if (block == NULL) {
-            return -1;
+        int written = try_literal(out, item, inner);
+        if (written != 0) {
+            return written < 0 ? -1 : 0;
         }
-        if (block != Py_None) {
-            int result = put_literal(out, block, inner);
-            Py_DECREF(block);
-            return result;
-        }
-        Py_DECREF(block);
     }
     if (put_hook(out, out->empty_or_scalar, item, " ") < 0) {
         return -1;
@@ -439,12 +449,7 @@ walk_item(Out *out, PyObject *item, Py_ssize_t inner, Lead dashed)
             if (PyErr_Occurred()) {
                 return -1;
             }
-            PyObject *scalar = PyObject_CallOneArg(out->scalar, item);
-            if (scalar == NULL) {
-                return -1;
-            }
-            text = PyUnicode_Concat(SPACE, scalar);
-            Py_DECREF(scalar);
+            text = spaced_scalar(out, item);
             if (text == NULL) {
                 return -1;
             }
