@@ -62,9 +62,13 @@ def gpu_affinity(kind: AcceleratorType, provisioner: str) -> dict[str, Any] | No
     own `nodeConfig.labels` (what the Pulumi program matches to make a pod's owner wait
     for its pool), and GKE refuses labels it manages in `nodeConfig.labels`.
     """
-    if kind.mig is None or provisioner != "gke":
-        return None
-    return _partition_affinity(kind.mig.profile)
+    profile = partition_profile(kind, provisioner)
+    return None if profile is None else _partition_affinity(profile)
+
+
+def partition_profile(kind: AcceleratorType, provisioner: str) -> str | None:
+    """The MIG profile a pod's nodes must be partitioned to (on GKE), else None."""
+    return kind.mig.profile if kind.mig is not None and provisioner == "gke" else None
 
 
 def _partition_affinity(profile: str) -> dict[str, Any]:
@@ -117,12 +121,11 @@ class _Gpu:
 def _gpu(accelerator: str, provisioner: str) -> _Gpu:
     kind, count = parse_accelerator(accelerator)
     accelerator_type = catalog().accelerators[kind]
-    mig = accelerator_type.mig
     return _Gpu(
         kind=kind,
         resource=gpu_resource(accelerator_type, provisioner),
         count=str(count),
-        partition=mig.profile if mig is not None and provisioner == "gke" else None,
+        partition=partition_profile(accelerator_type, provisioner),
     )
 
 
