@@ -25,10 +25,12 @@ from iac.catalog import catalog
 from iac.compile.machines import (
     Machine,
     Replica,
+    largest_machine,
     machine_size,
     machines,
     per_node,
     physical,
+    pool_machines,
     pool_replicas,
     replica_location,
     replica_shape,
@@ -159,7 +161,7 @@ def choose_machine(
     fitting = _fitting(plan, candidates, replicas)
     if fitting:
         return min(fitting, key=_cost_order)
-    largest = max(candidates, key=lambda m: (m.gpus, m.vcpu or 0, m.memory_gib or 0, m.name))
+    largest = largest_machine(candidates)
     misfits = [r for r in replicas if per_node(plan, largest, r) < 1] or replicas[:1]
     remedy = (
         "widen the pool's `instance_types`"
@@ -181,16 +183,12 @@ def choose_machine(
 
 def _candidates(plan: PoolPlan, pricing: Pricing | None) -> tuple[list[Machine], list[str]]:
     """The machines a pool may get, and the names in its `instance_types` that carry no
-    such device (an error)."""
-    carrying = {m.name: m for m in machines(pricing, physical(plan))}
-    if plan.instance_types:
-        unknown = [name for name in plan.instance_types if name not in carrying]
-        return [carrying[n] for n in plan.instance_types if n in carrying], unknown
-    candidates = list(carrying.values())
-    if plan.capacity_type != "spot":
+    such device (an error). Unless named, Spot-only machines are left to Spot pools."""
+    candidates, unknown = pool_machines(plan, pricing, "gcp")
+    if not plan.instance_types and plan.capacity_type != "spot":
         on_demand = [m for m in candidates if m.name not in SPOT_OR_FLEX_START_ONLY]
         candidates = on_demand or candidates
-    return candidates, []
+    return candidates, unknown
 
 
 def _fitting(plan: PoolPlan, candidates: list[Machine], replicas: list[Replica]) -> list[Machine]:

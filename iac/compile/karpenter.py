@@ -11,10 +11,10 @@ from typing import Any
 
 from iac.compile import labels
 from iac.compile.machines import (
+    largest_machine,
     machine_size,
-    machines,
     per_node,
-    physical,
+    pool_machines,
     pool_replicas,
     replica_location,
     replica_shape,
@@ -146,18 +146,14 @@ def unfit_replicas(stack: ResolvedStack, release: Release, diagnostics: Diagnost
     pending. A warning, not an error as on GKE: the room a node keeps for itself is GKE's
     figure here, an estimate for EKS, and a pool naming instance types iac does not know is
     not judged."""
-    pricing = stack.spec.pricing
     for plan in release.pools:
-        carrying = {m.name: m for m in machines(pricing, physical(plan), "aws")}
-        if any(name not in carrying for name in plan.instance_types):
-            continue
-        candidates = [carrying[n] for n in plan.instance_types or carrying]
-        if not candidates:
-            continue  # no instance carries the device: placement reports it
+        candidates, unknown = pool_machines(plan, stack.spec.pricing, "aws")
+        if unknown or not candidates:
+            continue  # unknown sizes; or no instance carries the device: placement says so
         for replica in pool_replicas(release, plan):
             if any(per_node(plan, machine, replica) >= 1 for machine in candidates):
                 continue
-            largest = max(candidates, key=lambda m: (m.gpus, m.vcpu or 0, m.memory_gib or 0))
+            largest = largest_machine(candidates)
             remedy = (
                 "widen the pool's `instance_types`"
                 if plan.instance_types

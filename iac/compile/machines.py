@@ -82,6 +82,23 @@ def physical(plan: PoolPlan) -> str:
     return plan.accelerator.mig.parent if plan.accelerator.mig else plan.accelerator.name
 
 
+def pool_machines(
+    plan: PoolPlan, pricing: Pricing | None, cloud: str
+) -> tuple[list[Machine], list[str]]:
+    """The machine types of `cloud` a pool may get (its `instance_types`, else any carrying
+    its device), and the names in its `instance_types` that carry no such device."""
+    carrying = {m.name: m for m in machines(pricing, physical(plan), cloud)}
+    if plan.instance_types:
+        unknown = [name for name in plan.instance_types if name not in carrying]
+        return [carrying[n] for n in plan.instance_types if n in carrying], unknown
+    return list(carrying.values()), []
+
+
+def largest_machine(candidates: list[Machine]) -> Machine:
+    """The machine most likely to hold a large replica: most GPUs, then CPU, then memory."""
+    return max(candidates, key=lambda m: (m.gpus, m.vcpu or 0, m.memory_gib or 0, m.name))
+
+
 def allocatable(machine: Machine) -> tuple[float | None, float | None]:
     """CPU (cores) and memory (bytes) a node leaves to pods: GKE's documented reservations
     for the kubelet and system (plus the 100 MiB eviction threshold), less the allowance

@@ -28,7 +28,7 @@ from typing import Any
 from iac.catalog import catalog
 from iac.compile.coldstart import warm_chunks
 from iac.compile.gke import pool_machine
-from iac.compile.machines import Replica, machines, per_node, replica_of
+from iac.compile.machines import Replica, per_node, pool_machines, replica_of
 from iac.compile.node_pools import CLOUD_OF, PoolPlan
 from iac.compile.release import Release
 from iac.spec.stack import Pricing
@@ -183,10 +183,8 @@ def instance_price(
     replica); None when none is priced and fits."""
     stack_types = (pricing.instance_types or {}) if pricing else {}
     offers: list[tuple[float, str]] = []
-    for machine in machines(pricing, pool.accelerator.name, cloud):
-        if machine.hourly is None or (
-            pool.instance_types and machine.name not in pool.instance_types
-        ):
+    for machine in pool_machines(pool, pricing, cloud)[0]:
+        if machine.hourly is None:
             continue
         used, note = machine.gpus, ""
         if replica is not None:
