@@ -31,8 +31,9 @@ class NativeWalkHook(BuildHookInterface):  # type: ignore[type-arg]
         if self.target_name != "wheel":
             return
         root = Path(self.root)
+        self._workdir = Path(tempfile.mkdtemp(prefix="iac-native-"))
         try:
-            built = _compile(root)
+            built = _compile(root, self._workdir)
         except Exception as error:  # any failure to compile means "no extension"
             if os.environ.get("IAC_REQUIRE_NATIVE") == "1":
                 raise
@@ -50,12 +51,17 @@ class NativeWalkHook(BuildHookInterface):  # type: ignore[type-arg]
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
 
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        """The wheel holds the module now (or the checkout does): the build folder goes."""
+        workdir = getattr(self, "_workdir", None)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
-def _compile(root: Path) -> Path:
-    """The compiled module, in a fresh temporary folder."""
+
+def _compile(root: Path, out: Path) -> Path:
+    """The compiled module, built under `out`."""
     from setuptools import Distribution, Extension
 
-    out = Path(tempfile.mkdtemp(prefix="iac-native-"))
     extension = Extension(MODULE, [str(root / SOURCE)])
     distribution = Distribution({"name": "iac", "ext_modules": [extension]})
     command: Any = distribution.get_command_obj("build_ext")

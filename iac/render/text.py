@@ -57,7 +57,7 @@ def render(
     writer = yaml_text.Writer()
     text = writer.dump_all(items, "---")
     if resources:
-        documents = "".join("---\n" + writer.dump(resource) for resource in resources)
+        documents = writer.dump_all(resources, "---")
         text += CLOUD_HEADER + "".join(
             f"# {line}".rstrip() + "\n" for line in documents.splitlines()
         )
