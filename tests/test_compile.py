@@ -191,7 +191,7 @@ def test_scale_to_zero_routes_through_the_interceptor(tmp_path: Path) -> None:
     route = find(compiled, "InterceptorRoute", "m-v1")["spec"]
     assert route["target"] == {"service": "m-v1", "port": 8000}
     assert route["rules"] == [
-        {"hosts": ["models.example.com"], "headers": [{"name": "x-iac-backend", "value": "m-v1"}]}
+        {"hosts": ["m.models.example.com"], "headers": [{"name": "x-iac-backend", "value": "m-v1"}]}
     ]
     assert route["scalingMetric"] == {"concurrency": {"targetValue": 44}}
     rule = routes_by_path(compiled, "m")["/environments/production"]

@@ -124,7 +124,15 @@ def test_a_promotion_plan_exactly(tmp_path: Path) -> None:
              "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 2},
         ],
     }  # fmt: skip
-    assert set(data) == {"events", "findings", "objects", "cost", "rollouts", "simulations"}
+    assert set(data) == {
+        "events", "findings", "objects", "cost", "rollouts", "endpoints", "simulations"
+    }  # fmt: skip
+    assert data["endpoints"] == {
+        "added": [{"model": "llama", "deployment": "v4-prod",
+                   "url": "https://llama.models.example.com/deployments/v4-prod/"}],
+        "removed": [],
+        "moved": [],
+    }  # fmt: skip
     assert data["objects"]["added"] == [
         "v1/Service/models/llama-v4-prod",
         "apps/v1/Deployment/models/llama-v4-prod",
@@ -444,3 +452,64 @@ def test_gke_node_pools_are_in_the_plan_and_a_spot_change_replaces_one(tmp_path:
     (change,) = [c for c in in_place["objects"]["changed"] if c["id"] == pool]
     assert change == {"id": pool, "paths": ["autoscaling.totalMaxNodeCount"]}
     assert "replace-object" not in finding_ids(in_place)
+
+
+def test_endpoints_that_move_appear_and_go_are_listed_and_a_move_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    head = (
+        BASE.replace("models:\n  llama:\n", "models:\n  llama:\n    hostname: chat.example.com\n")
+        .replace("      staging: {deployment: v4}\n", "")
+        .replace("    deployments: {v1: {}}\n", "    deployments: {v2: {}}\n")
+    )
+    data = plan_json(tmp_path, BASE, head)
+    assert data["endpoints"] == {
+        "added": [{"model": "old", "deployment": "v2",
+                   "url": "https://old.models.example.com/deployments/v2/"}],
+        "removed": [{"model": "llama", "environment": "staging",
+                     "url": "https://llama.models.example.com/environments/staging/"},
+                    {"model": "old", "deployment": "v1",
+                     "url": "https://old.models.example.com/deployments/v1/"}],
+        "moved": [{"model": "llama", "environment": "production",
+                   "from": "https://llama.models.example.com/environments/production/",
+                   "to": "https://chat.example.com/environments/production/"},
+                  {"model": "llama", "deployment": "v3",
+                   "from": "https://llama.models.example.com/deployments/v3/",
+                   "to": "https://chat.example.com/deployments/v3/"},
+                  {"model": "llama", "deployment": "v4",
+                   "from": "https://llama.models.example.com/deployments/v4/",
+                   "to": "https://chat.example.com/deployments/v4/"}],
+    }  # fmt: skip
+    (moved,) = [f for f in data["findings"] if f["id"] == "endpoint-moved"]
+    assert moved == {
+        "id": "endpoint-moved",
+        "level": "warning",
+        "model": "llama",
+        "environment": "production",
+        "message": "the production endpoint of llama moves from "
+        "https://llama.models.example.com/environments/production/ to "
+        "https://chat.example.com/environments/production/: the old URL stops answering once "
+        "this is applied; update the clients, or keep the old URL (`cluster.endpoints`, the "
+        "model's `hostname`)",
+    }
+    text = plan(tmp_path, BASE, head).stdout
+    assert (
+        "Endpoints\n"
+        "  + old deployment v2: https://old.models.example.com/deployments/v2/\n"
+        "  ~ llama production: https://llama.models.example.com/environments/production/ → "
+        "https://chat.example.com/environments/production/\n"
+    ) in text
+    assert "  - llama staging: https://llama.models.example.com/environments/staging/\n" in text
+    markdown = plan(tmp_path, BASE, head, "--format", "markdown").stdout
+    assert (
+        "| - | llama staging | https://llama.models.example.com/environments/staging/ |" in markdown
+    )
+
+
+def test_a_change_without_events_prints_no_empty_events_table(tmp_path: Path) -> None:
+    head = BASE.replace(
+        "domain: models.example.com}", "domain: models.example.com, endpoints: path}"
+    )
+    markdown = plan(tmp_path, BASE, head, "--format", "markdown").stdout
+    assert "| | model | change |" not in markdown
+    assert "**Endpoints**" in markdown

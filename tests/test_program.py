@@ -233,17 +233,22 @@ def test_outputs_are_the_release_and_the_environment_endpoints(
     # Exported under those names (the root stack's outputs are not sent to the mocks).
     assert {name: run.exports[name] for name in OUTPUTS} == outputs
     domain = compiled.release.cluster.domain
-    base = f"https://{domain}" if domain else ""
     assert set(outputs[ENDPOINTS]) == set(compiled.release.models)
-    for urls in outputs[ENDPOINTS].values():
+    for model, urls in outputs[ENDPOINTS].items():
         for env, url in urls.items():
-            assert url == f"{base}/environments/{env}/"
+            # Each model on its own host under the domain; without one, below /models/<model>.
+            expected = (
+                f"https://{model}.{domain}/environments/{env}/"
+                if domain
+                else f"/models/{model}/environments/{env}/"
+            )
+            assert url == expected
 
 
 # --- outputs, settings, kinds: unit checks ------------------------------------------------
 
 
-def test_endpoints_without_a_domain_are_paths(tmp_path: Path) -> None:
+def test_endpoints_without_a_domain_are_paths_below_the_model(tmp_path: Path) -> None:
     source = (ROOT / "examples" / "01-single-model" / "stack.yaml").read_text()
     path = tmp_path / "stack.yaml"
     path.write_text(
@@ -253,7 +258,7 @@ def test_endpoints_without_a_domain_are_paths(tmp_path: Path) -> None:
     )
     release = compile_stack(check_stack(str(path))).release
     assert stack_outputs(release)[ENDPOINTS] == {
-        "llama-3-8b": {"production": "/environments/production/"}
+        "llama-3-8b": {"production": "/models/llama-3-8b/environments/production/"}
     }
 
 

@@ -147,10 +147,10 @@ def test_two_environments_promoted_in_one_change_advance_in_lockstep(tmp_path: P
     problems = [p for o in first.objects for p in _validator().problems(o)]
     assert problems == []
     route = next(o for o in first.objects if o["kind"] == "HTTPRoute")
+    # No domain: the models share one host, below /models/<model>.
+    production_path = "/models/llama/environments/production"
     production = next(
-        r
-        for r in route["spec"]["rules"]
-        if r["matches"][0]["path"]["value"] == "/environments/production"
+        r for r in route["spec"]["rules"] if r["matches"][0]["path"]["value"] == production_path
     )
     assert production["backendRefs"] == [
         {"name": "llama-v3", "port": 8000, "weight": 50},

@@ -69,13 +69,13 @@ def test_status_reads_routes_replicas_and_rollouts() -> None:
         stack, recorded, metric=lambda query: 12.0 if "inflight" in query else 0.0
     )
     assert to_text(statuses) == (
-        "bge-large / production\n"
+        "bge-large / production  https://bge-large.models.example.com/environments/production/\n"
         "  v1: 1/1 ready, scales 0..4\n"
         "  in_flight 12, requests_per_second 0, error_ratio 0\n"
-        "llama-3-8b / production\n"
+        "llama-3-8b / production  https://llama-3-8b.models.example.com/environments/production/\n"
         "  v3: 2/3 ready, scales 2..8, last rollout 2026-11-27T01:02:03Z\n"
         "  in_flight 12, requests_per_second 0, error_ratio 0\n"
-        "llama-3-8b / staging\n"
+        "llama-3-8b / staging  https://llama-3-8b.models.example.com/environments/staging/\n"
         "  v4: 0/0 ready, scales 0..2\n"
         "  in_flight 12, requests_per_second 0, error_ratio 0\n"
     )
@@ -103,8 +103,8 @@ def test_a_split_shows_weights_and_drift_from_the_stack_file() -> None:
     )
     assert production.drift
     assert (
-        "llama-3-8b / production  (cluster differs from the stack file: not applied yet?)"
-        in to_text(statuses)
+        "llama-3-8b / production  https://llama-3-8b.models.example.com/environments/production/"
+        "  (cluster differs from the stack file: not applied yet?)" in to_text(statuses)
     )
     assert "  v3 90%: 0/0 ready, scales 2..8" in to_text(statuses)
 
@@ -134,3 +134,25 @@ def test_kubectl_errors_are_clear() -> None:
 
     with pytest.raises(IacError, match="You must be logged in"):
         Kubectl("prod", run=refused).list("deployments.apps", "models")
+
+
+def test_routes_with_models_on_one_host_are_read_below_their_prefix(tmp_path: Any) -> None:
+    """`endpoints: path`: the routes' paths are `/models/<model>/environments/<env>`."""
+    text = (ROOT / "stacks" / "demo.yaml").read_text()
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        text.replace(
+            "  domain: models.example.com\n", "  domain: models.example.com\n  endpoints: path\n"
+        ).replace("../modules/", str(ROOT / "modules") + "/")
+    )
+    stack = check_stack(str(path))
+    statuses = read_status(stack, Recorded(compile_stack(stack).objects, {}))
+    assert [(s.model, s.environment, s.url, s.drift) for s in statuses] == [
+        ("bge-large", "production",
+         "https://models.example.com/models/bge-large/environments/production/", False),
+        ("llama-3-8b", "production",
+         "https://models.example.com/models/llama-3-8b/environments/production/", False),
+        ("llama-3-8b", "staging",
+         "https://models.example.com/models/llama-3-8b/environments/staging/", False),
+    ]  # fmt: skip
+    assert [[d.name for d in s.live] for s in statuses] == [["v1"], ["v3"], ["v4"]]

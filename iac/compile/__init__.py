@@ -239,7 +239,7 @@ def _model_objects(
             serving.append(budget)
         if deployment.via_interceptor:
             needs_interceptor = True
-            serving.append(interceptor_route(deployment, cluster))
+            serving.append(interceptor_route(deployment, cluster, model.endpoints.host))
         serving.append(scaled_object(deployment, cluster, origins, diagnostics))
     serving.extend(model_routes(model, cluster))
     # monitoring_objects reads a release's cluster and models only: this model's alone.

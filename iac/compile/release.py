@@ -20,6 +20,7 @@ from iac.diagnostics import Diagnostics
 from iac.load.stack_loader import DEFAULT_PORT
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import ContainerFields, Health, Kind, State
+from iac.spec.endpoints import ModelEndpoints, model_endpoints
 from iac.spec.resolved import ResolvedDeployment, ResolvedEnvironment, ResolvedStack
 from iac.spec.stack import Cluster, Promotion, Warm
 from iac.spec.types import parse_accelerator
@@ -77,6 +78,8 @@ class ModelRelease:
     name: str
     deployments: Mapping[str, DeploymentRelease]
     environments: Mapping[str, EnvironmentRelease]
+    endpoints: ModelEndpoints
+    """Its host and path prefix (`iac.spec.endpoints`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,10 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
             )
             for name in sorted(model.environments)
         }
-        models[model_name] = ModelRelease(model_name, deployments, environments)
+        endpoints = model_endpoints(
+            stack.spec.cluster, model_name, stack.spec.models[model_name].hostname
+        )
+        models[model_name] = ModelRelease(model_name, deployments, environments, endpoints)
     _check_name_collisions(stack, models, diagnostics)
     pools = plan_pools(stack.spec, stack.source, _demands(models), diagnostics)
     return Release(cluster=stack.spec.cluster, models=models, pools=tuple(pools))

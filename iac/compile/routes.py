@@ -1,10 +1,13 @@
-"""Stable endpoints: Gateway API HTTPRoutes with Baseten's paths.
+"""Stable endpoints: Gateway API HTTPRoutes with Baseten's paths, on the model's host.
 
 - `/environments/<env>/...` → the environment's deployment(s), with weights during a split;
 - `/deployments/<name>/...` → each active deployment;
-the prefix is rewritten away, so the server sees `/v1/chat/completions`. A deployment that
-may scale to zero is reached through the KEDA HTTP add-on's interceptor (it holds requests
-while a replica starts); the Gateway stamps a header that tells the interceptor which one.
+on the model's own host (`<model>.<domain>`, as Baseten's `model-<id>.api.baseten.co`), or
+below `/models/<model>` on a shared one (`iac.spec.endpoints`): no two models claim the same
+host and path. The prefix is rewritten away, so the server sees `/v1/chat/completions`.
+A deployment that may scale to zero is reached through the KEDA HTTP add-on's interceptor (it
+holds requests while a replica starts); the Gateway stamps a header that tells the
+interceptor which one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ MAX_RULES = 16
 def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     deployments = model.deployments
+    endpoints = model.endpoints
     for env in model.environments.values():
         backends = [
             (deployments[name], weight)
@@ -33,16 +37,18 @@ def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
             if name in deployments and deployments[name].active
         ]
         if backends:
-            rules.append(_rule(f"/environments/{env.name}", backends, cluster))
+            rules.append(_rule(endpoints.environment_path(env.name), backends, cluster))
     for deployment in deployments.values():
         if deployment.routed:
-            rules.append(_rule(f"/deployments/{deployment.name}", [(deployment, None)], cluster))
+            rules.append(
+                _rule(endpoints.deployment_path(deployment.name), [(deployment, None)], cluster)
+            )
     routes = []
     for index in range(0, len(rules), MAX_RULES):
         suffix = () if index == 0 else (str(index // MAX_RULES + 1),)
         spec: dict[str, Any] = {"parentRefs": _parent_refs(cluster.gateway)}
-        if cluster.domain:
-            spec["hostnames"] = _hostnames(cluster.domain)
+        if endpoints.host:
+            spec["hostnames"] = _hostnames(endpoints.host)
         spec["rules"] = rules[index : index + MAX_RULES]
         routes.append(
             {
@@ -83,8 +89,8 @@ def _parent_refs(gateway: Gateway) -> list[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=256)
-def _hostnames(domain: str) -> list[str]:
-    return [domain]
+def _hostnames(host: str) -> list[str]:
+    return [host]
 
 
 @functools.lru_cache(maxsize=256)

@@ -160,8 +160,12 @@ def _schedule_triggers(release: DeploymentRelease) -> list[dict[str, Any]]:
     ]
 
 
-def interceptor_route(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:
-    """Routing and concurrency counting in the HTTP add-on for a deployment behind it."""
+def interceptor_route(
+    release: DeploymentRelease, cluster: Cluster, host: str | None
+) -> dict[str, Any]:
+    """Routing and concurrency counting in the HTTP add-on for a deployment behind it. The
+    interceptor matches the request's host (the model's, `host`; any without one) and the
+    header its route sets."""
     header, value = interceptor_header(release)
     # The interceptor's concurrency target is a whole number of requests.
     target = max(1, math.floor(release.autoscaling.target_per_replica))
@@ -173,7 +177,7 @@ def interceptor_route(release: DeploymentRelease, cluster: Cluster) -> dict[str,
             "target": {"service": release.object_name, "port": release.port},
             "rules": [
                 {
-                    "hosts": _hosts(cluster.domain or "*"),
+                    "hosts": _hosts(host or "*"),
                     "headers": [{"name": header, "value": value}],
                 }
             ],

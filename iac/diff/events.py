@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from iac.compile.release import DeploymentRelease, EnvironmentRelease, ModelRelease, Release
+from iac.spec.endpoints import ModelEndpoints
 
 KINDS: tuple[str, ...] = (
     "create_model",
@@ -59,7 +60,9 @@ def lifecycle_events(base: Release | None, head: Release) -> list[Event]:
 
 
 def _empty(name: str) -> ModelRelease:
-    return ModelRelease(name=name, deployments={}, environments={})
+    return ModelRelease(
+        name=name, deployments={}, environments={}, endpoints=ModelEndpoints(None, "")
+    )
 
 
 def _model_events(before: ModelRelease, after: ModelRelease) -> list[Event]:

@@ -13,6 +13,7 @@ from typing import Any
 from iac.compile import Compiled
 from iac.compile.pricing import CostLine, release_cost
 from iac.diagnostics import Diagnostic
+from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
 from iac.diff.objects import ObjectDiff, diff_cloud, diff_objects, joined
@@ -28,6 +29,8 @@ class Plan:
     objects: ObjectDiff
     cost: dict[str, Any]
     rollouts: list[RolloutPlan]
+    endpoints: EndpointChanges
+    """Endpoint URLs that appear, move or disappear."""
     simulations: list[dict[str, Any]] = field(default_factory=list)
     """Replays of environments' traces before and after (`environments.<env>.trace`)."""
 
@@ -47,6 +50,7 @@ class Plan:
             "objects": self.objects.to_dict(),
             "cost": self.cost,
             "rollouts": [r.to_dict() for r in self.rollouts],
+            "endpoints": self.endpoints.to_dict(),
             "simulations": self.simulations,
         }
 
@@ -67,6 +71,8 @@ def make_plan(
     )
     rollouts = _rollouts(events, head)
     found = findings(base, head, events, objects, rollouts)
+    endpoints = endpoint_changes(base.release if base else None, head.release)
+    found.extend(endpoint_findings(endpoints))
     found.extend(from_diagnostic(d) for d in head_warnings or [])
     order = {"error": 0, "warning": 1, "info": 2}
     found.sort(key=lambda f: (order[f.level], f.model or "", f.id, f.message))
@@ -74,7 +80,7 @@ def make_plan(
         release_cost(base.release, base_pricing) if base else [],
         release_cost(head.release, head_pricing),
     )
-    return Plan(events, found, objects, cost, rollouts, simulations or [])
+    return Plan(events, found, objects, cost, rollouts, endpoints, simulations or [])
 
 
 def _rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from iac.diff.endpoints import EndpointChanges
 from iac.diff.events import Event
 from iac.diff.plan import Plan
 from iac.rollout.planner import RolloutPlan
@@ -125,6 +126,19 @@ def _by_model(plan: Plan) -> dict[str, list[Event]]:
     return grouped
 
 
+def endpoint_lines(changes: EndpointChanges) -> list[tuple[str, str, str]]:
+    """(symbol, what, URL or `old → new`) for each endpoint that appears, moves or goes."""
+
+    def what(key: tuple[str, str, str]) -> str:
+        model, kind, name = key
+        return f"{model} {name}" if kind == "environment" else f"{model} deployment {name}"
+
+    lines = [("+", what(key), url) for key, url in changes.added]
+    lines += [("~", what(key), f"{old} → {new}") for key, old, new in changes.moved]
+    lines += [("-", what(key), url) for key, url in changes.removed]
+    return lines
+
+
 def to_json(plan: Plan) -> str:
     return json.dumps(plan.to_dict(), indent=2) + "\n"
 
@@ -144,6 +158,11 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
             rollout = rollouts.get((event["model"], event.get("environment") or ""))
             if event["kind"] == "promote" and rollout:
                 lines.append(f"      {describe_rollout(rollout)}")
+        lines.append("")
+    if not plan.endpoints.empty:
+        lines.append(paint("Endpoints", bold=True))
+        for symbol, what, url in endpoint_lines(plan.endpoints):
+            lines.append(f"  {paint(symbol, fg=colors[symbol])} {what}: {url}")
         lines.append("")
     if plan.findings:
         lines.append(paint("Findings", bold=True))
@@ -172,11 +191,18 @@ def to_markdown(plan: Plan, title: str) -> str:
     out = [f"### {title}", ""]
     if not plan.changed:
         out += ["No changes.", ""]
-    else:
+    elif plan.events:
         out += ["| | model | change |", "|---|---|---|"]
         for model, events in _by_model(plan).items():
             for event in events:
                 out.append(f"| {_SYMBOL[event['kind']]} | {model} | {_cell(describe(event))} |")
+        out.append("")
+    if not plan.endpoints.empty:
+        out += ["**Endpoints**", "", "| | endpoint | URL |", "|---|---|---|"]
+        out += [
+            f"| {symbol} | {_cell(what)} | {_cell(url)} |"
+            for symbol, what, url in endpoint_lines(plan.endpoints)
+        ]
         out.append("")
     if plan.findings:
         icon = {"error": "🛑", "warning": "⚠️", "info": "ℹ️"}

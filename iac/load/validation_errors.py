@@ -59,6 +59,7 @@ def _message(error: Any) -> str:
     if error["type"] in {
         "dns_label",
         "dns_subdomain",
+        "hostname",
         "duration",
         "duration_range",
         "accelerator",

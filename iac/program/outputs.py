@@ -31,12 +31,11 @@ def stack_outputs(release: Release) -> dict[str, Any]:
 
 
 def endpoints(release: Release) -> dict[str, dict[str, str]]:
-    """`https://<domain>/environments/<env>/` per environment; without a domain, the path
-    alone (the Gateway's address is not known to the stack)."""
-    domain = release.cluster.domain
-    base = f"https://{domain}" if domain else ""
+    """The URL of every environment (`https://<model>.<domain>/environments/<env>/` by
+    default, `iac.spec.endpoints`); without a host, the path alone (the Gateway's address is
+    not known to the stack)."""
     return {
-        name: {env: f"{base}/environments/{env}/" for env in sorted(model.environments)}
+        name: {env: model.endpoints.environment_url(env) for env in sorted(model.environments)}
         for name, model in sorted(release.models.items())
     }
 

@@ -14,7 +14,15 @@ from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
 from iac.spec.container import ContainerFields, Kind, State
 from iac.spec.policies import Policies
-from iac.spec.types import Accelerator, DurationRange, ModelName, Name, ParamValue, Port
+from iac.spec.types import (
+    Accelerator,
+    DurationRange,
+    Hostname,
+    ModelName,
+    Name,
+    ParamValue,
+    Port,
+)
 
 
 class Gateway(SpecModel):
@@ -72,8 +80,15 @@ class Cluster(SpecModel):
     Pulumi treat the stack as moved to a new cluster."""
     namespace: Name = "models"
     """Namespace of every serving object."""
-    domain: str | None = None
-    """Host name the environment endpoints answer on (`models.example.com`)."""
+    domain: Hostname | None = None
+    """The domain the endpoints answer under (`models.example.com`): each model on a host of
+    its own, `<model>.<domain>` (or on this host, see `endpoints`). The Gateway's listener
+    must accept those hosts: a wildcard listener `*.<domain>` with its certificate."""
+    endpoints: Literal["host", "path"] | None = None
+    """How models' endpoints are told apart. `host` (the default with a `domain`): each model
+    on its own host, `https://<model>.<domain>/environments/<env>/`, as Baseten's
+    `model-<id>.api.baseten.co`. `path` (the default without one): every model on the one
+    host, its paths prefixed, `https://<domain>/models/<model>/environments/<env>/`."""
     gateway: Gateway = Field(default_factory=Gateway)
     """The Gateway the routes attach to."""
     provisioner: Literal["karpenter", "gke", "existing"] = "existing"
@@ -220,6 +235,10 @@ class Model(ContainerFields):
     """The model's deployments, by name (`v1`, `v2`, ...)."""
     environments: dict[Name, Environment] = Field(default_factory=dict)
     """The model's environments, by name (`production`, `staging`, ...)."""
+    hostname: Hostname | None = None
+    """A host of the model's own (`chat.example.com`) instead of the one `cluster.endpoints`
+    gives it; its paths are then `/environments/<env>/` and `/deployments/<name>/`. No two
+    models may answer on the same host and path."""
     protect: bool = False
     """Pulumi's `protect` on every object of the model: `pulumi up` refuses to delete them
     (removing the model or renaming it) until this is set false and applied first."""

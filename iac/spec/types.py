@@ -81,6 +81,35 @@ ModelName = Annotated[
 reports a leading digit itself (`iac.validate.references`), at the model's key and with the
 rename to make, which a pydantic error could not say as well."""
 
+_HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+_IP_ADDRESS = re.compile(r"^[0-9.]+$")
+
+
+def _hostname(value: str) -> str:
+    if (
+        len(value) > 253
+        or not _HOSTNAME.match(value)
+        or any(len(label) > 63 for label in value.split("."))
+        or _IP_ADDRESS.match(value)
+    ):
+        raise PydanticCustomError(
+            "hostname",
+            "'{value}' is not a host name: write a fully qualified name such as "
+            "'models.example.com' (lower-case letters, digits, '-' and '.', at least two "
+            "labels of at most 63 characters; no scheme, port, path, wildcard or IP address)",
+            {"value": value},
+        )
+    return value
+
+
+Hostname = Annotated[
+    str,
+    AfterValidator(_hostname),
+    WithJsonSchema({"type": "string", "pattern": _HOSTNAME.pattern, "maxLength": 253}),
+]
+"""A DNS name a Gateway listener and an HTTPRoute accept (Gateway API `Hostname`, without
+the wildcard: iac names exact hosts)."""
+
 SecretName = Annotated[
     str,
     AfterValidator(_dns_subdomain),

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from iac.compile import labels
 from iac.compile.monitoring import ERROR_RATIO, INFLIGHT, REQUESTS
 from iac.errors import IacError
+from iac.spec.endpoints import model_endpoints
 from iac.spec.resolved import ResolvedStack
 
 KINDS = ("deployments.apps", "scaledobjects.keda.sh", "httproutes.gateway.networking.k8s.io")
@@ -70,6 +71,8 @@ class EnvironmentStatus:
     environment: str
     declared: dict[str, int]
     """Deployment → weight in the stack file."""
+    url: str
+    """The environment's endpoint, as the stack file declares it."""
     live: list[DeploymentStatus] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -90,9 +93,13 @@ def read_status(
     for model_name in sorted(stack.models):
         model = stack.models[model_name]
         backends = _route_backends(routes, model_name)
+        endpoints = model_endpoints(
+            stack.spec.cluster, model_name, stack.spec.models[model_name].hostname
+        )
         for env_name in sorted(model.environments):
             env = model.environments[env_name]
-            status = EnvironmentStatus(model_name, env_name, dict(env.traffic))
+            url = endpoints.environment_url(env_name)
+            status = EnvironmentStatus(model_name, env_name, dict(env.traffic), url)
             for object_name, weight in backends.get(env_name, []):
                 obj = deployments.get(object_name, {})
                 meta_labels = obj.get("metadata", {}).get("labels", {})
@@ -133,15 +140,15 @@ def _route_backends(
     """Environment → (Deployment object name, weight), as the applied routes say. A backend
     behind the interceptor is named by the header the route sets for it."""
     found: dict[str, list[tuple[str, int | None]]] = {}
-    prefix = "/environments/"
     for route in routes:
         if route.get("metadata", {}).get("labels", {}).get(labels.MODEL) != model:
             continue
         for rule in route.get("spec", {}).get("rules", []):
             path = rule.get("matches", [{}])[0].get("path", {}).get("value", "")
-            if not path.startswith(prefix):
+            # `[/models/<model>]/environments/<env>`, whichever host and prefix it was given.
+            _, marker, env = path.rpartition("/environments/")
+            if not marker or "/" in env:
                 continue
-            env = path[len(prefix) :]
             headers = [
                 h["value"]
                 for f in rule.get("filters", [])
@@ -178,7 +185,7 @@ def to_text(statuses: list[EnvironmentStatus]) -> str:
     lines = []
     for status in statuses:
         drift = "  (cluster differs from the stack file: not applied yet?)" if status.drift else ""
-        lines.append(f"{status.model} / {status.environment}{drift}")
+        lines.append(f"{status.model} / {status.environment}  {status.url}{drift}")
         if not status.live:
             lines.append("  no route in the cluster")
         for d in status.live:

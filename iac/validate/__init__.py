@@ -6,6 +6,7 @@ from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.load import load_stack
 from iac.spec.resolved import ResolvedStack
+from iac.validate.endpoints import check_endpoints
 from iac.validate.references import check_references
 from iac.validate.renames import check_previous_names
 
@@ -27,6 +28,7 @@ def check_stack(
     if stack is not None:
         check_references(stack, diagnostics)
         check_previous_names(stack, diagnostics)
+        check_endpoints(stack, diagnostics)
     if stack is None or diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())
     return stack

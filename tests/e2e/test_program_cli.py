@@ -116,7 +116,7 @@ def test_pulumi_up_applies_what_iac_render_prints_and_a_promotion_previews_as_pl
 
     outputs = json.loads(run("stack", "output", "--json", cwd=project).stdout)
     assert outputs["endpoints"] == {
-        MODEL: {"production": "https://models.example.com/environments/production/"}
+        MODEL: {"production": f"https://{MODEL}.models.example.com/environments/production/"}
     }
     assert outputs["release"]["models"][MODEL]["environments"]["production"] == {
         "traffic": {"v1": 100}

@@ -38,6 +38,7 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
         "name": "c",
         "namespace": "models",
         "domain": None,
+        "endpoints": None,
         "gateway": Gateway().model_dump(),
         "provisioner": "existing",
         "create_namespace": True,
