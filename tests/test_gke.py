@@ -161,17 +161,24 @@ MIG = """\
         environments:
           production: {deployment: v1, warm: {replicas: 1}}
     """
+H100_NODES = {
+    # GKE's names of the H100 on A3 High and on A3 Mega machines: the pool may get either.
+    "key": "cloud.google.com/gke-accelerator",
+    "operator": "In",
+    "values": ["nvidia-h100-80gb", "nvidia-h100-mega-80gb"],
+}
 PARTITION_AFFINITY = {
     "nodeAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": {
             "nodeSelectorTerms": [
                 {
                     "matchExpressions": [
+                        H100_NODES,
                         {
                             "key": "cloud.google.com/gke-gpu-partition-size",
                             "operator": "In",
                             "values": ["3g.40gb"],
-                        }
+                        },
                     ]
                 }
             ]
@@ -194,13 +201,14 @@ def test_a_mig_slice_is_requested_as_gke_exposes_it(tmp_path: Path) -> None:
         assert resources["requests"]["nvidia.com/gpu"] == units[name], name
         assert resources["limits"]["nvidia.com/gpu"] == units[name], name
         assert not [r for r in resources["limits"] if r.startswith("nvidia.com/mig-")], name
-        # The pool by its own labels, the partition size by the label GKE sets.
+        # The pool by its own labels; the GPU and the partition size by the labels GKE sets.
         assert spec["nodeSelector"] == pool(compiled, "mig")["nodeConfig"]["labels"], name
         assert spec["affinity"] == PARTITION_AFFINITY, name
         expression = spec["affinity"]["nodeAffinity"][
             "requiredDuringSchedulingIgnoredDuringExecution"
-        ]["nodeSelectorTerms"][0]["matchExpressions"][0]
+        ]["nodeSelectorTerms"][0]["matchExpressions"][1]
         assert expression["values"] == [partition], name
+        assert accelerator(pool(compiled, "mig"))["type"] in H100_NODES["values"]
     # GKE refuses labels it manages in `nodeConfig.labels`: the pool does not set it.
     assert (
         "cloud.google.com/gke-gpu-partition-size"
@@ -208,11 +216,41 @@ def test_a_mig_slice_is_requested_as_gke_exposes_it(tmp_path: Path) -> None:
     )
 
 
-def test_whole_gpus_on_gke_need_no_partition_affinity(tmp_path: Path) -> None:
+def test_whole_gpus_on_gke_select_their_gpu_and_no_partition(tmp_path: Path) -> None:
     compiled = compile_text(tmp_path, gke(SHARED))
     spec = find(compiled, "Deployment", "a-v1")["spec"]["template"]["spec"]
     assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert "affinity" not in spec
+    assert spec["nodeSelector"] == pool(compiled, "gpu-h100")["nodeConfig"]["labels"]
+    assert spec["affinity"] == {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [H100_NODES]}]
+            }
+        }
+    }
+    assert accelerator(pool(compiled, "gpu-h100"))["type"] in H100_NODES["values"]
+
+
+def test_an_a3_mega_pool_is_labelled_as_its_pods_select(tmp_path: Path) -> None:
+    # GKE names the H100 of A3 Mega machines `nvidia-h100-mega-80gb`: a pool of them gets
+    # that accelerator type, and the pods' affinity admits it.
+    compiled = compile_text(
+        tmp_path,
+        gke(
+            """\
+            node_pools: {mega: {accelerator: H100, instance_types: [a3-megagpu-8g]}}
+            models:
+              m:
+                image: x
+                resources: {accelerator: H100, cpu: "8", memory: 64Gi}
+                deployments: {v1: {}}
+            """
+        ),
+    )
+    assert accelerator(pool(compiled, "mega"))["type"] == "nvidia-h100-mega-80gb"
+    spec = find(compiled, "Deployment", "m-v1")["spec"]["template"]["spec"]
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"] == [{"matchExpressions": [H100_NODES]}]
 
 
 def test_a_mig_deployment_waits_for_its_pool(tmp_path: Path) -> None:

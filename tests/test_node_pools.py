@@ -264,10 +264,13 @@ def test_existing_nodes_are_selected_by_the_labels_the_stack_names(tmp_path: Pat
         """,
     )
     assert not [o for o in compiled.objects if o["kind"] in ("NodePool", "EC2NodeClass")]
+    # The pool's label is one of the A100's product names: it alone selects the nodes.
     m = find(compiled, "Deployment", "m-v1")["spec"]["template"]["spec"]
     assert m["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    assert "affinity" not in m
+    # No pool declared: the L4 still runs on L4 nodes only (GPU feature discovery's label).
     n = find(compiled, "Deployment", "n-v1")["spec"]["template"]["spec"]
-    assert "nodeSelector" not in n  # no pool declared: the GPU request and toleration place it
+    assert n["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4"}
     assert n["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]

@@ -51,9 +51,15 @@ class AcceleratorType(_Data):
     name: str = ""
     memory_gib: int = Field(ge=1)
     resource: str
-    gpu_product: str
+    gpu_products: tuple[str, ...] = ()
+    """Values of GPU feature discovery's `nvidia.com/gpu.product` on nodes with the device,
+    one per board; none on a MIG slice (its nodes are named after the parent's)."""
     karpenter_gpu_name: str
+    karpenter_gpu_memory: int | None = Field(None, ge=1)
+    """`karpenter.k8s.aws/instance-gpu-memory` (MiB of one device); None on a MIG slice."""
     gke_accelerator: str
+    gke_accelerator_of_series: dict[str, str] = Field(default_factory=dict)
+    """GKE's name of the device on the machines of a series that names it otherwise."""
     max_per_node: int = Field(ge=1)
     mig: Mig | None = None
     baseten: ReferencePrices | None = None
@@ -77,15 +83,37 @@ class InstanceType(_Data):
 class AcceleratorFile(_Data):
     version: Literal[1]
     sources: dict[str, Source]
+    label_sources: dict[str, str]
+    """Field of the accelerators → key into `sources` for the node label values it holds."""
     accelerators: dict[str, AcceleratorType]
 
     @model_validator(mode="after")
     def _references(self) -> AcceleratorFile:
+        for field, source in self.label_sources.items():
+            if field not in AcceleratorType.model_fields:
+                raise ValueError(f"label_sources: no accelerator field '{field}'")
+            if source not in self.sources:
+                raise ValueError(f"label_sources: {field}: unknown source '{source}'")
         for name, accelerator in self.accelerators.items():
             if accelerator.baseten and accelerator.baseten.source not in self.sources:
                 raise ValueError(f"{name}: unknown source '{accelerator.baseten.source}'")
             if accelerator.mig and accelerator.mig.parent not in self.accelerators:
                 raise ValueError(f"{name}: unknown MIG parent '{accelerator.mig.parent}'")
+            # A slice's nodes are the parent's: their labels are read from the parent.
+            own_labels = (
+                accelerator.gpu_products,
+                accelerator.karpenter_gpu_memory,
+                accelerator.gke_accelerator_of_series,
+            )
+            if accelerator.mig and any(own_labels):
+                raise ValueError(
+                    f"{name}: a MIG slice takes gpu_products, karpenter_gpu_memory and "
+                    "gke_accelerator_of_series from its parent"
+                )
+            if not accelerator.mig and not (
+                accelerator.gpu_products and accelerator.karpenter_gpu_memory
+            ):
+                raise ValueError(f"{name}: gpu_products and karpenter_gpu_memory are required")
         return self
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from iac.catalog.node_labels import GpuLabels
 from iac.compile import labels
 from iac.compile.gke import pool_machine
 from iac.compile.machines import node_units
 from iac.compile.node_pools import PoolPlan, node_labels
+from iac.compile.placement import gpu_labels, gpu_resource, placement
 from iac.compile.release import DeploymentRelease, Release
-from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY, gpu_affinity, gpu_resource
+from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
 from iac.spec.stack import Cluster, Pricing
 from iac.spec.types import parse_accelerator
 
@@ -54,7 +56,7 @@ def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmCh
     """
     pools = {p.name: p for p in release.pools}
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
-    provisioner = release.cluster.provisioner
+    labeller = gpu_labels(release.cluster)
     chunks = []
     for name, pool in sorted(pools.items()):
         warm = pool.warm
@@ -62,13 +64,13 @@ def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmCh
             continue
         on_pool = [d for d in deployments if d.node_pool == name and d.active]
         if warm.nodes:
-            resource = gpu_resource(pool.accelerator, provisioner)
+            resource = gpu_resource(pool.accelerator, labeller)
             units = _node_units(release, pool, pricing)
             chunks.append(WarmChunk(f"pool-{name}", pool, warm.nodes, resource, units, "1", "1Gi"))
         if warm.replicas and on_pool:
             largest = max(on_pool, key=lambda d: (_units(d), d.model, d.name))
             chunks.append(
-                _replica_chunk(f"pool-{name}-replicas", pool, warm.replicas, largest, provisioner)
+                _replica_chunk(f"pool-{name}-replicas", pool, warm.replicas, largest, labeller)
             )
     for model in release.models.values():
         for env in model.environments.values():
@@ -83,7 +85,7 @@ def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmCh
                     pools[deployment.node_pool or ""],
                     env.warm.replicas,
                     deployment,
-                    provisioner,
+                    labeller,
                 )
             )
     return chunks
@@ -106,14 +108,14 @@ def _units(deployment: DeploymentRelease) -> int:
 
 
 def _replica_chunk(
-    name: str, pool: PoolPlan, count: int, deployment: DeploymentRelease, provisioner: str
+    name: str, pool: PoolPlan, count: int, deployment: DeploymentRelease, labeller: GpuLabels
 ) -> WarmChunk:
     resources = deployment.container.resources
     return WarmChunk(
         name,
         pool,
         count,
-        gpu_resource(pool.accelerator, provisioner),
+        gpu_resource(pool.accelerator, labeller),
         _units(deployment),
         (resources.cpu if resources else None) or DEFAULT_CPU,
         (resources.memory if resources else None) or DEFAULT_MEMORY,
@@ -138,12 +140,11 @@ def _placeholder_pod(chunk: WarmChunk, cluster: Cluster, priority: bool) -> dict
             }
         ],
     }
-    selector = node_labels(chunk.pool, cluster.provisioner)
-    if selector:
-        spec["nodeSelector"] = selector
-    affinity = gpu_affinity(chunk.pool.accelerator, cluster.provisioner)
-    if affinity:
-        spec["affinity"] = affinity
+    where = placement(chunk.pool.accelerator, chunk.pool, cluster)
+    if where.node_selector:
+        spec["nodeSelector"] = where.node_selector
+    if where.affinity:
+        spec["affinity"] = where.affinity
     if priority:
         spec["priorityClassName"] = WARM_PRIORITY
     return {"metadata": {"labels": _warm_labels(chunk)}, "spec": spec}
@@ -210,15 +211,17 @@ def prepull_objects(release: Release, cluster: Cluster) -> list[dict[str, Any]]:
         images = sorted(
             {d.container.image or "" for d in deployments if d.node_pool == pool.name} - {""}
         )
-        selector = node_labels(pool, cluster.provisioner)
-        if not images or (cluster.provisioner == "existing" and not selector):
+        # Existing nodes the pool names none of: not every node of its type in the cluster.
+        if not images or (cluster.provisioner == "existing" and not node_labels(pool, "existing")):
             continue
+        where = placement(pool.accelerator, pool, cluster)
         match = {labels.MANAGED_BY: "iac", "iac.dev/prepull": pool.name}
         pod: dict[str, Any] = {
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 0,
             "tolerations": [_TOLERATION],
-            "nodeSelector": selector,
+            "nodeSelector": where.node_selector,
+            **({"affinity": where.affinity} if where.affinity else {}),
             "initContainers": [
                 {
                     "name": f"pull-{index}",

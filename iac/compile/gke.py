@@ -51,8 +51,6 @@ pools all have GPUs). Workloads tolerate `nvidia.com/gpu` with any value."""
 SPOT_OR_FLEX_START_ONLY = frozenset({"a3-highgpu-1g", "a3-highgpu-2g", "a3-highgpu-4g"})
 """Machine types offered only as Spot or Flex-start VMs (see iac/catalog/instances.yaml):
 never chosen for an on-demand pool unless the pool names them in `instance_types`."""
-ACCELERATOR_OF_SERIES = {"a3-megagpu": "nvidia-h100-mega-80gb"}
-"""Machine series whose GPUs GKE names differently from the catalog's `gke_accelerator`."""
 NODE_POOL_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$")
 """What GKE accepts as a node pool name: at most 40 characters, starting with a letter."""
 
@@ -81,10 +79,9 @@ def node_pool_declaration(
         return None
     spot = plan.capacity_type == "spot"
     device = physical(plan)
+    kind = catalog().accelerators[device]
     accelerator: dict[str, Any] = {
-        "type": ACCELERATOR_OF_SERIES.get(
-            machine.series, catalog().accelerators[device].gke_accelerator
-        ),
+        "type": kind.gke_accelerator_of_series.get(machine.series, kind.gke_accelerator),
         "count": machine.gpus,
         "gpuDriverInstallationConfig": {"gpuDriverVersion": GPU_DRIVER_VERSION},
     }

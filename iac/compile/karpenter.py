@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from iac.catalog.node_labels import accelerator_labels
 from iac.compile import labels
 from iac.compile.machines import (
     largest_machine,
@@ -33,7 +34,6 @@ EMPTY_NODE_GRACE = "10m"
 def node_pool_object(plan: PoolPlan, cluster: Cluster) -> dict[str, Any]:
     accelerator = plan.accelerator
     physical = accelerator.mig.parent if accelerator.mig else accelerator.name
-    gpu_name = accelerator.karpenter_gpu_name
     node_metadata_labels = node_labels(plan, "karpenter")
     if accelerator.mig:
         # The GPU operator's MIG manager partitions the node's devices on this label.
@@ -44,7 +44,12 @@ def node_pool_object(plan: PoolPlan, cluster: Cluster) -> dict[str, Any]:
             "operator": "In",
             "values": ["nvidia"],
         },
-        {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": [gpu_name]},
+        # The GPU by the labels its workloads select (iac.compile.placement): its name, and
+        # its memory, which tells A100 80GB from 40GB and a whole L4 from a g6f fraction.
+        *(
+            {"key": key, "operator": "In", "values": list(values)}
+            for key, values in accelerator_labels(accelerator, "karpenter").items()
+        ),
         {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [plan.capacity_type]},
         {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
     ]

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from iac.catalog import AcceleratorType, catalog
+from iac.catalog.node_labels import gpu_labels_of
 from iac.compile import labels
 from iac.diagnostics import Diagnostics, did_you_mean
 from iac.spec.resolved import Locator, ResolvedDeployment
@@ -129,14 +130,22 @@ def _servable(
     where = ("resources", "accelerator")
     known = catalog()
     accelerator = known.accelerators[kind]
-    if provisioner == "gke" and not accelerator.gke_accelerator:
-        offered = sorted(n for n, a in known.accelerators.items() if a.gke_accelerator)
-        diagnostics.error(
-            deployment.origins(where),
-            f"GKE offers no {kind} nodes; choose one of {', '.join(offered)} "
-            "(or `provisioner: existing` with your own nodes)",
-            deployment.origins.path(where),
-        )
+    if gpu_labels_of(provisioner, stack.cluster.gpu_label) == "gke" and not (
+        accelerator.gke_accelerator
+    ):
+        offered = ", ".join(sorted(n for n, a in known.accelerators.items() if a.gke_accelerator))
+        if provisioner == "gke":
+            message = (
+                f"GKE offers no {kind} nodes; choose one of {offered} (or `provisioner: "
+                "existing` with your own nodes)"
+            )
+        else:  # nodes made elsewhere, selected by GKE's label (`gpu_label: gke`)
+            message = (
+                f"GKE offers no {kind} nodes, so none carries the "
+                "`cloud.google.com/gke-accelerator` label `gpu_label: gke` selects; choose one "
+                f"of {offered}, or set `cluster.gpu_label` to what labels your {kind} nodes"
+            )
+        diagnostics.error(deployment.origins(where), message, deployment.origins.path(where))
         return False
     cloud = CLOUD_OF.get(provisioner)
     if cloud is None:

@@ -13,9 +13,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from iac.catalog import AcceleratorType, catalog
+from iac.catalog import catalog
+from iac.catalog.node_labels import GpuLabels
 from iac.compile import labels
-from iac.compile.node_pools import PoolPlan, node_labels
+from iac.compile.node_pools import PoolPlan
+from iac.compile.placement import gpu_labels, gpu_resource, placement
 from iac.compile.quantity import format_mebibytes, memory_bytes
 from iac.compile.release import DeploymentRelease, object_metadata
 from iac.compile.weights import download_container, weights_mount, weights_volume
@@ -36,51 +38,6 @@ SHM_CAP_MIB = 16 * 1024
 CONTAINER = "server"
 SKIP_AWAIT = "pulumi.com/skipAwait"
 """pulumi-kubernetes' annotation: register the object without waiting for it to be ready."""
-GKE_PARTITION_SIZE = "cloud.google.com/gke-gpu-partition-size"
-"""The label GKE puts on the nodes of a pool whose GPUs it partitions (`3g.40gb`)."""
-WHOLE_GPU = "nvidia.com/gpu"
-
-
-def gpu_resource(kind: AcceleratorType, provisioner: str) -> str:
-    """The extended resource one unit of `kind` is requested as on the provisioner's nodes.
-
-    A MIG slice: GKE's device plugin offers each partition of a `gpuPartitionSize` pool as
-    one `nvidia.com/gpu` (GKE's "Running multi-instance GPUs"); elsewhere the NVIDIA GPU
-    operator's mixed strategy names it per profile (`nvidia.com/mig-3g.40gb`, the catalog's
-    `resource`). Nothing advertises the other name: a pod asking for it never schedules.
-    """
-    if kind.mig is not None and provisioner == "gke":
-        return WHOLE_GPU
-    return kind.resource
-
-
-def gpu_affinity(kind: AcceleratorType, provisioner: str) -> dict[str, Any] | None:
-    """On GKE, a MIG slice requires nodes partitioned to its profile, by the label GKE
-    sets on them; None elsewhere (the resource name alone says the profile).
-
-    A node affinity rather than a `nodeSelector` entry: the selector is exactly the pool's
-    own `nodeConfig.labels` (what the Pulumi program matches to make a pod's owner wait
-    for its pool), and GKE refuses labels it manages in `nodeConfig.labels`.
-    """
-    profile = partition_profile(kind, provisioner)
-    return None if profile is None else _partition_affinity(profile)
-
-
-def partition_profile(kind: AcceleratorType, provisioner: str) -> str | None:
-    """The MIG profile a pod's nodes must be partitioned to (on GKE), else None."""
-    return kind.mig.profile if kind.mig is not None and provisioner == "gke" else None
-
-
-def _partition_affinity(profile: str) -> dict[str, Any]:
-    term = {"key": GKE_PARTITION_SIZE, "operator": "In", "values": [profile]}
-    return {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [{"matchExpressions": [term]}]
-            }
-        }
-    }
-
 
 # Parts that many Deployments and Services have in common are built once and shared by all
 # of them: a 1,000-model stack would otherwise allocate a few hundred thousand equal dicts
@@ -111,21 +68,18 @@ class _Gpu:
     """The extended resource requested (`gpu_resource`)."""
     count: str
     """Units per pod, as the quantity text."""
-    partition: str | None
-    """The MIG profile the nodes must be partitioned to (`gpu_affinity`); None: any node."""
 
 
 # A stack names a handful of accelerators for thousands of deployments: each is parsed and
 # looked up in the catalog (itself loaded once per process) once, not per Deployment.
 @functools.lru_cache(maxsize=256)
-def _gpu(accelerator: str, provisioner: str) -> _Gpu:
+def _gpu(accelerator: str, labeller: GpuLabels) -> _Gpu:
     kind, count = parse_accelerator(accelerator)
     accelerator_type = catalog().accelerators[kind]
     return _Gpu(
         kind=kind,
-        resource=gpu_resource(accelerator_type, provisioner),
+        resource=gpu_resource(accelerator_type, labeller),
         count=str(count),
-        partition=partition_profile(accelerator_type, provisioner),
     )
 
 
@@ -215,7 +169,7 @@ def deployment_object(
     accelerator = resources.accelerator if resources else None
     cpu = (resources.cpu if resources else None) or DEFAULT_CPU
     memory = (resources.memory if resources else None) or DEFAULT_MEMORY
-    gpu = _gpu(accelerator, cluster.provisioner) if accelerator else None
+    gpu = _gpu(accelerator, gpu_labels(cluster)) if accelerator else None
     object_labels = labels.workload_object(
         release.model, release.name, release.object_name, release.environment
     )
@@ -225,11 +179,11 @@ def deployment_object(
     pod: dict[str, Any] = {}
     if gpu is not None:
         pod["tolerations"] = _TOLERATIONS
-        selector = node_labels(pool, cluster.provisioner) if pool else {}
-        if selector:
-            pod["nodeSelector"] = selector
-        if gpu.partition is not None:
-            pod["affinity"] = _partition_affinity(gpu.partition)
+        where = placement(catalog().accelerators[gpu.kind], pool, cluster)
+        if where.node_selector:
+            pod["nodeSelector"] = where.node_selector
+        if where.affinity:
+            pod["affinity"] = where.affinity
         volumes.append(_shm_volume(memory))
         mounts.append(_SHM_MOUNT)
         object_labels[labels.ACCELERATOR] = gpu.kind

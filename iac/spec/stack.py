@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from iac.catalog.node_labels import GpuLabels
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
 from iac.spec.container import ContainerFields, Kind, State
@@ -94,6 +95,16 @@ class Cluster(SpecModel):
     provisioner: Literal["karpenter", "gke", "existing"] = "existing"
     """Who provides GPU nodes: Karpenter node pools, GKE node pools, or nodes that already
     exist (nothing is created)."""
+    gpu_label: GpuLabels | None = None
+    """Which labels of the GPU nodes say their accelerator type, so that each workload runs
+    only on nodes of its type (an L4 model never on an H100 node). With `provisioner:
+    existing`: `gpu-feature-discovery` (the default: `nvidia.com/gpu.product`, set by NVIDIA
+    GPU feature discovery, part of the GPU operator), `gke` (`cloud.google.com/gke-accelerator`:
+    GKE Autopilot, or GKE node pools made elsewhere), `karpenter`
+    (`karpenter.k8s.aws/instance-gpu-name` and `instance-gpu-memory`: Karpenter node pools made
+    elsewhere), or `none` (only the pool's `labels` place the pods). With `provisioner:
+    karpenter` or `gke` the nodes carry that provisioner's labels, which are selected; leave
+    this unset there."""
     create_namespace: bool = True
     """Emit the Namespace object; set false when the namespace is managed elsewhere."""
     prometheus: str = "http://prometheus-operated.monitoring.svc:9090"
@@ -145,8 +156,9 @@ class NodePool(SpecModel):
     """Cloud instance types the pool may use (`p5.48xlarge`); unset lets the provisioner
     choose among those carrying the accelerator."""
     labels: dict[str, str] | None = None
-    """Labels of the pool's nodes. With `provisioner: existing` they are how workloads find
-    the nodes; otherwise they are added to the nodes."""
+    """Labels of the pool's nodes. With `provisioner: existing` workloads select them, beside
+    the labels of their accelerator type (`cluster.gpu_label`); otherwise they are added to
+    the nodes."""
     node_class: str | None = None
     """Karpenter: an existing EC2NodeClass to use instead of the one iac emits."""
     warm: Warm | None = None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from iac.catalog import catalog
+from iac.catalog.node_labels import PROVISIONER_LABELS, accelerator_labels, gpu_labels_of
 from iac.diagnostics import Diagnostics, Location, did_you_mean
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.resolved import (
@@ -16,10 +18,12 @@ from iac.spec.resolved import (
     ResolvedStack,
 )
 from iac.spec.stack import Model
+from iac.spec.types import parse_accelerator
 
 
 def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
     _check_provisioner(stack, diagnostics)
+    _check_gpu_label(stack, diagnostics)
     for model_name, model in stack.models.items():
         _check_model_name(model, diagnostics)
         spec = stack.spec.models[model_name]
@@ -155,6 +159,48 @@ def _check_provisioner(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
                 "letters, digits and '-', starting with a letter",
                 where,
             )
+
+
+_LABELLER = {"karpenter": "Karpenter", "gke": "GKE"}
+
+
+def _check_gpu_label(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
+    """`cluster.gpu_label` says who labels nodes iac does not create: nodes a provisioner
+    creates carry its own labels. On existing nodes, a pool label that is also one of its
+    accelerator type's labels must have one of the type's values, or no node matches."""
+    cluster = getattr(stack.spec, "cluster", None)
+    if cluster is None:
+        return
+    own = PROVISIONER_LABELS.get(cluster.provisioner)
+    if own is not None:
+        if cluster.gpu_label not in (None, own):
+            diagnostics.error(
+                stack.source.value(("cluster", "gpu_label")),
+                f"`provisioner: {cluster.provisioner}` creates the GPU nodes, and workloads "
+                f"select them by the labels {_LABELLER[own]} puts on them; remove `gpu_label` "
+                "(it says who labels the nodes of `provisioner: existing`)",
+                ("cluster", "gpu_label"),
+            )
+        return
+    labeller = gpu_labels_of(cluster.provisioner, cluster.gpu_label)
+    for name, pool in (getattr(stack.spec, "node_pools", None) or {}).items():
+        kind = catalog().accelerators[parse_accelerator(pool.accelerator)[0]]
+        device = catalog().accelerators[kind.mig.parent] if kind.mig else kind
+        if labeller == "gke" and not device.gke_accelerator:
+            continue  # GKE has no such nodes: placing a deployment on the pool says so
+        wanted = accelerator_labels(kind, labeller)
+        for key, value in (pool.labels or {}).items():
+            values = wanted.get(key)
+            if values is not None and value not in values:
+                where = ("node_pools", name, "labels", key)
+                choice = "it" if len(values) == 1 else "one of them"
+                diagnostics.error(
+                    stack.source.value(where),
+                    f"{kind.name} nodes carry {key}: {' or '.join(values)} "
+                    f"(`gpu_label: {labeller}`), so no node would match '{value}'; write "
+                    f"{choice}, or leave the label out (workloads select the type anyway)",
+                    where,
+                )
 
 
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)

@@ -41,6 +41,7 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
         "endpoints": None,
         "gateway": Gateway().model_dump(),
         "provisioner": "existing",
+        "gpu_label": None,  # GPU feature discovery's labels on existing nodes
         "create_namespace": True,
         "prepull_images": True,
         "gateway_timeout": None,
