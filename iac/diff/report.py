@@ -101,12 +101,14 @@ def describe_rollout(rollout: RolloutPlan) -> str:
         )
         if rollout.minimum_seconds:
             how += f", at least {format_duration(rollout.minimum_seconds)}"
-    cleanup = {
-        "scale_to_zero": "scales to zero",
-        "keep": "keeps running",
-        "deactivate": "is deactivated",
-    }
-    after = f"; then {rollout.previous} {cleanup[rollout.cleanup]}" if rollout.previous else ""
+    cleanup = {  # said of one deployment, of several
+        "scale_to_zero": ("scales to zero", "scale to zero"),
+        "keep": ("keeps running", "keep running"),
+        "deactivate": ("is deactivated", "are deactivated"),
+    }[rollout.cleanup]
+    leaving = rollout.leaving
+    verb = cleanup[0] if len(leaving) == 1 else cleanup[1]
+    after = f"; then {' and '.join(leaving)} {verb}" if leaving else ""
     return f"{how}, {rollout.replicas} replica(s), peak {rollout.peak_replicas}{after}"
 
 
