@@ -227,3 +227,21 @@ models:
     assert crons == ["6", "3"]
     v5 = find(compiled, "ScaledObject", "m-v5")["spec"]
     assert (v5["minReplicaCount"], v5["maxReplicaCount"], len(v5["triggers"])) == (0, 1, 1)
+
+
+def test_warm_capacity_is_kept_for_the_side_sent_every_request(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        HEAD
+        + """\
+models:
+  m:
+    image: x:1
+    resources: {accelerator: L4, cpu: "4", memory: 16Gi}
+    deployments: {v1: {}, v2: {}}
+    environments:
+      production: {traffic: {v1: 100, v2: 0}, warm: {replicas: 2}}
+""",
+    )
+    assert find(compiled, "Deployment", "iac-warm-m-v1")["spec"]["replicas"] == 2
+    assert not [o for o in compiled.objects if o["metadata"]["name"] == "iac-warm-m-v2"]
