@@ -16,7 +16,9 @@ from iac import edit
 from iac.cli import cli
 from iac.compile import compile_stack
 from iac.diff.plan import make_plan
+from iac.diff.report import describe_rollout
 from iac.policy.facts import facts_from_objects, facts_from_release
+from iac.policy_pack.policies import make_policy
 from iac.rollout.planner import plan_rollout
 from iac.rollout.stages import stages
 from iac.simulate.setup import setup_for
@@ -24,7 +26,7 @@ from iac.spec.stack import Promotion
 from iac.status import read_status
 from iac.validate import check_stack
 from tests.compile_helpers import ROOT, _validator
-from tests.test_policies import _strip
+from tests.test_policies import _as_engine_sends, _resources, _run, _strip
 from tests.test_status import Recorded
 
 SPLIT = """\
@@ -228,6 +230,38 @@ def test_the_stages_of_a_promotion_out_of_a_split(tmp_path: Path) -> None:
     assert found[-1].compile().objects == compile_stack(head).objects
 
 
+def test_a_candidate_with_every_request_already_waits_only_for_its_cleanup(
+    tmp_path: Path,
+) -> None:
+    """Beside another promotion in the same change, whose steps it must not break."""
+    base = (
+        SPLIT.replace("traffic: {v3: 90, v4: 10}", "traffic: {v3: 100, v4: 0}").replace(
+            "      v4: {image", "      v5: {}\n      v6: {}\n      v4: {image"
+        )
+        + "      staging: {deployment: v5}\n"
+    )
+    head_text = (
+        base.replace("traffic: {v3: 100, v4: 0}", "deployment: v3")
+        .replace("staging: {deployment: v5}", "staging: {deployment: v6}")
+        .replace("      v4: {image", "      v4: {state: inactive, image")
+    )
+    head, plan = plan_of(tmp_path, base, head_text)
+    assert [(r.environment, [s.action for s in r.steps]) for r in plan.rollouts] == [
+        ("production", ["cleanup"]),
+        ("staging", ["scale-up", "shift", "cleanup"]),
+    ]
+    assert describe_rollout(plan.rollouts[0]) == (
+        "no traffic to move: v3 has every request already, 2 replica(s), peak 2; "
+        "then v4 is deactivated"
+    )
+    found = stages(head, plan.rollouts)
+    assert [s.description for s in found] == [
+        "llama/staging: 0% to v6 (1 replicas, v5 1)",
+        "llama/staging: 100% to v6 (1 replicas, v5 1)",
+        "llama/production: v4 deactivate; llama/staging: v5 scale to zero",
+    ]
+
+
 # Policies, status, simulation -------------------------------------------------------------
 
 
@@ -298,3 +332,29 @@ def test_a_dark_side_is_sent_none_of_a_simulated_trace_nor_alerted_at_its_cap(
         if rule.get("alert") == "IacStuckAtMaxReplicas"
     ]
     assert [a["labels"]["deployment"] for a in alerts] == ["v3"]
+
+
+def test_the_pack_gives_the_same_hint_from_the_engines_floats(tmp_path: Path) -> None:
+    model = """\
+models:
+  llama:
+    image: vllm/vllm-openai:v0.6.3
+    resources: {accelerator: H100, cpu: "8", memory: 64Gi}
+    deployments: {v3: {}, v4: {}, v5: {}}
+    environments:
+      production:
+        traffic: {v3: 90, v4: 10, v5: 0}
+        autoscaling: {min_replicas: 2, max_replicas: 6}
+"""
+    resources = _resources(tmp_path, model)
+    for resource in resources:
+        resource.props = _as_engine_sends(resource.props)  # type: ignore[assignment]
+    reported = _run(make_policy("min-replicas"), resources, {"min": 2.0})
+    assert [m for m, _ in reported] == [
+        "[min-replicas] llama/production/v4: production of llama runs 1 replica(s) at least on "
+        "v4, which gets 10 % of its requests; the policy asks for 2; set min_replicas: 16 on "
+        "the environment (and max_replicas ≥ 16), as each side of a split keeps its weight's "
+        "share of it; or give v4 more weight, or end the split"
+    ]
+    zero = _run(make_policy("no-scale-to-zero"), resources, {"environments": ["production"]})
+    assert zero == []  # v5 is dark: 0..1, sent none of production's requests

@@ -90,7 +90,9 @@ def _value(value: Any) -> str:
 
 
 def describe_rollout(rollout: RolloutPlan) -> str:
-    if rollout.strategy == "immediate":
+    if all(step.action == "cleanup" for step in rollout.steps):
+        how = f"no traffic to move: {rollout.candidate} has every request already"
+    elif rollout.strategy == "immediate":
         how = "immediate: up and ready, then all traffic at once"
     else:
         shifts = [s for s in rollout.steps if s.action == "shift"]

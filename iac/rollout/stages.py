@@ -55,6 +55,8 @@ def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
         gates: list[tuple[RolloutPlan, Gate]] = []
         for rollout in moving:
             steps = shifts[id(rollout)]
+            if not steps:
+                continue  # the candidate had every request already: only its cleanup is left
             step = steps[min(index, len(steps) - 1)]
             stack = _at_step(stack, rollout, step)
             floors[(rollout.model, rollout.candidate)] = (
