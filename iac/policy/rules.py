@@ -184,7 +184,7 @@ def min_replicas(
 
 
 def _side(f: DeploymentFacts) -> str:
-    """`on v4, which serves 10 %` for a side of a split; nothing for a lone deployment."""
+    """` on v4, which gets 10 % of its requests` for a side of a split; nothing alone."""
     if len(f.traffic) < 2:
         return ""
     return f" on {f.deployment}, which gets {dict(f.traffic)[f.deployment]} % of its requests"
