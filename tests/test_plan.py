@@ -113,6 +113,7 @@ def test_a_promotion_plan_exactly(tmp_path: Path) -> None:
         "strategy": "rolling",
         "replicas": 2,
         "cleanup": "scale_to_zero",
+        "from_traffic": None,
         "minimum_seconds": 300,
         "peak_replicas": 3,
         "steps": [

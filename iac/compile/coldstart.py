@@ -22,6 +22,7 @@ from iac.compile.machines import node_units
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.placement import gpu_labels, gpu_resource, placement
 from iac.compile.release import DeploymentRelease, Release
+from iac.compile.split import served
 from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
 from iac.spec.stack import Cluster, Pricing
 from iac.spec.types import parse_accelerator
@@ -74,9 +75,11 @@ def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmCh
             )
     for model in release.models.values():
         for env in model.environments.values():
-            if env.warm is None or not env.warm.replicas or len(env.traffic) != 1:
+            # Warm capacity is for the deployment the environment sends its requests to.
+            sides = served(env.traffic)
+            if env.warm is None or not env.warm.replicas or len(sides) != 1:
                 continue
-            deployment = model.deployments.get(env.traffic[0][0])
+            deployment = model.deployments.get(sides[0][0])
             if deployment is None or deployment.node_pool not in pools:
                 continue
             chunks.append(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iac.compile import labels
+from iac.compile import labels, split
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
 from iac.compile.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
@@ -37,7 +37,7 @@ class DeploymentRelease:
     environment: str | None
     """The environment it serves, if any."""
     weight: int | None
-    """Its traffic weight in that environment."""
+    """Its traffic weight in that environment, in percent (0: dark, sent none of it)."""
     autoscaling: Autoscaling
     """Effective: the environment's when bound (shared out during a split), else its own."""
     via_interceptor: bool
@@ -55,6 +55,12 @@ class DeploymentRelease:
     @property
     def active(self) -> bool:
         return self.state == "active"
+
+    @property
+    def dark(self) -> bool:
+        """Bound to an environment at weight 0: it runs 0..1 replicas and the environment's
+        route sends it nothing (its own `/deployments/<name>/` path still reaches it)."""
+        return self.weight == 0
 
     @property
     def routed(self) -> bool:
@@ -197,9 +203,9 @@ def _deployment(
     if serving is not None:
         env, weight = serving
         environment = env.name
-        scaling = _share(env, weight)
-        split = len(env.traffic) > 1
-        if split and not has_metric and deployment.active:
+        scaling = _share(env, deployment.name, weight)
+        in_split = weight > 0 and len(split.served(env.traffic)) > 1
+        if in_split and not has_metric and deployment.active:
             # The interceptor routes one Service per route; a weighted split routes directly,
             # so without a metric from the pods nothing can measure this deployment's load.
             diagnostics.warning(
@@ -219,7 +225,7 @@ def _deployment(
         environment=environment,
         weight=weight,
         autoscaling=scaling,
-        via_interceptor=deployment.active and (scaling.min_replicas == 0 or not has_metric),
+        via_interceptor=needs_interceptor(deployment.state, scaling, in_flight),
         container=container,
         port=container.port if container.port is not None else DEFAULT_PORT,
         health=container.health or Health(),
@@ -228,21 +234,39 @@ def _deployment(
     )
 
 
-def _share(env: ResolvedEnvironment, weight: int) -> Autoscaling:
-    """The environment's scaling for one of its deployments.
+def needs_interceptor(state: State, scaling: Autoscaling, in_flight: tuple[str, ...]) -> bool:
+    """Whether a deployment is reached through the scale-from-zero interceptor: when it may
+    scale to zero (something must hold requests while it starts) or its pods report no
+    in-flight metric (the interceptor counts its requests)."""
+    return state == "active" and (scaling.min_replicas == 0 or not in_flight)
 
-    Alone, a deployment takes the environment's settings as they are. In a split each side
-    gets bounds in proportion to its weight and keeps at least one replica: both are routed
-    directly, and a side at zero would fail its share of requests (Gateway API: 503).
-    """
+
+def _share(env: ResolvedEnvironment, name: str, weight: int) -> Autoscaling:
+    """The environment's scaling for one of its deployments: alone (or the only side sent
+    requests), the environment's settings as they are; in a split, its share of the bounds
+    and of each schedule's floor; at weight 0, 0..1 replicas (`iac.compile.split`)."""
     scaling = env.autoscaling
-    if len(env.traffic) == 1:
-        return scaling
-    total = sum(w for _, w in env.traffic)
-    share = weight / total
-    low = max(1, math.ceil(scaling.min_replicas * share))
-    high = max(low, math.ceil(scaling.max_replicas * share))
-    return scaling.model_copy(update={"min_replicas": low, "max_replicas": high})
+    low, high = split.side_bounds(scaling.min_replicas, scaling.max_replicas, env.traffic)[name]
+    if weight <= 0:
+        # Dark: no schedule keeps replicas up for an environment that sends it nothing.
+        return scaling.model_copy(
+            update={"min_replicas": low, "max_replicas": high, "schedules": None}
+        )
+    if len(split.served(env.traffic)) == 1:
+        return scaling  # the only side sent requests: the environment's bounds
+    schedules = [
+        schedule.model_copy(
+            update={
+                "min_replicas": min(
+                    high, split.side_floor(schedule.min_replicas, env.traffic, name)
+                )
+            }
+        )
+        for schedule in scaling.schedules or []
+    ]
+    return scaling.model_copy(
+        update={"min_replicas": low, "max_replicas": high, "schedules": schedules or None}
+    )
 
 
 def _check_name_collisions(

@@ -34,7 +34,9 @@ def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
         backends = [
             (deployments[name], weight)
             for name, weight in env.traffic
-            if name in deployments and deployments[name].active
+            # A weight of 0 sends nothing: such a side is left out, so a lone other side is
+            # routed as if alone (through the interceptor when it may scale to zero).
+            if weight > 0 and name in deployments and deployments[name].active
         ]
         if backends:
             rules.append(_rule(endpoints.environment_path(env.name), backends, cluster))

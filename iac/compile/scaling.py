@@ -30,9 +30,13 @@ COLD_NODE_SECONDS = 600
 """Budget for a GPU node to be provisioned and the image pulled, before the server starts."""
 
 
+BACKEND_HEADER = "x-iac-backend"
+"""Header the Gateway sets so the interceptor knows which deployment a request is for."""
+
+
 def interceptor_header(release: DeploymentRelease) -> tuple[str, str]:
-    """Header the Gateway sets so the interceptor knows which deployment a request is for."""
-    return ("x-iac-backend", release.object_name)
+    """The header (and its value) the Gateway sets for a deployment behind the interceptor."""
+    return (BACKEND_HEADER, release.object_name)
 
 
 def scaling_diagnostics(

@@ -127,12 +127,17 @@ def _promotion(
     new_traffic = dict(new.traffic)
     if old_traffic == new_traffic:
         return None
+    to = _primary(new_traffic)
+    replaced = old_traffic
+    if len(new_traffic) == 1 and len(old_traffic) > 1:
+        # Out of a split (or back, a rollback): what it replaces are the other sides.
+        replaced = {name: w for name, w in old_traffic.items() if name != to}
     event: Event = {
         "kind": "promote",
         "model": model,
         "environment": env,
-        "from": _primary(old_traffic),
-        "to": _primary(new_traffic),
+        "from": _primary(replaced),
+        "to": to,
     }
     if len(old_traffic) > 1 or len(new_traffic) > 1:
         event["changes"] = {"traffic": {"from": old_traffic or None, "to": new_traffic}}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import Compiled
-from iac.compile.release import Release
+from iac.compile.release import DeploymentRelease, Release
 from iac.compile.scaling import COLD_NODE_SECONDS
 from iac.diagnostics import Diagnostic, Severity
 from iac.diff.events import Event
@@ -100,7 +100,9 @@ def findings(
         env = model.environments.get("production")
         if env is None:
             continue
-        for name, _ in env.traffic:
+        for name, weight in env.traffic:
+            if weight == 0:
+                continue  # dark: production sends it nothing
             deployment = model.deployments.get(name)
             cold = deployment and deployment.active and deployment.autoscaling.min_replicas == 0
             was_cold = base is not None and _cold_production(base.release, model.name)
@@ -168,8 +170,8 @@ def _cold_production(release: Release, model_name: str) -> bool:
         return False
     return any(
         model.deployments[name].autoscaling.min_replicas == 0
-        for name, _ in env.traffic
-        if name in model.deployments
+        for name, weight in env.traffic
+        if weight > 0 and name in model.deployments
     )
 
 
@@ -201,20 +203,32 @@ def _promotion_findings(
                 target,
             )
         )
-    previous = event["from"]
     release_model = head.models[model]
     env = release_model.environments.get(env_name)
-    old = release_model.deployments.get(previous) if previous else None
-    if env is None or old is None or previous == target or old.environment == env_name:
+    if env is None:
         return found
-    cleanup = env.promotion.cleanup
+    # Out of a split, the environment's cleanup applies to every side that leaves it.
+    traffic = event.get("changes", {}).get("traffic")
+    before = list(traffic["from"] or {}) if traffic else [event["from"]]
+    for previous in before:
+        old = release_model.deployments.get(previous) if previous else None
+        if old is not None and previous != target and old.environment != env_name:
+            found.extend(_cleanup_findings(model, env_name, env.promotion.cleanup, old))
+    return found
+
+
+def _cleanup_findings(
+    model: str, env_name: str, cleanup: str, old: DeploymentRelease
+) -> list[Finding]:
+    """Whether a deployment that stopped serving `env_name` is left as its cleanup says."""
+    previous = old.name
     expected = {
         "deactivate": ("inactive", "set `state: inactive` on it (or run `iac promote`)"),
         "scale_to_zero": ("active", "leave it active; it scales to zero on its own"),
         "keep": ("active", "leave it active"),
     }[cleanup]
     if old.state != expected[0]:
-        found.append(
+        return [
             Finding(
                 "cleanup-policy-mismatch",
                 "warning",
@@ -224,9 +238,9 @@ def _promotion_findings(
                 env_name,
                 previous,
             )
-        )
-    elif cleanup == "scale_to_zero" and old.autoscaling.min_replicas > 0:
-        found.append(
+        ]
+    if cleanup == "scale_to_zero" and old.autoscaling.min_replicas > 0:
+        return [
             Finding(
                 "cleanup-policy-mismatch",
                 "warning",
@@ -236,8 +250,8 @@ def _promotion_findings(
                 env_name,
                 previous,
             )
-        )
-    return found
+        ]
+    return []
 
 
 def _surge_findings(head: Release, rollouts: list[RolloutPlan]) -> list[Finding]:

@@ -86,7 +86,10 @@ def make_plan(
 def _rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:
     plans = []
     for event in events:
-        if event["kind"] != "promote" or event["to"] is None or "changes" in event:
+        traffic = event.get("changes", {}).get("traffic")
+        if event["kind"] != "promote" or event["to"] is None:
+            continue
+        if traffic and len(traffic["to"]) > 1:
             continue  # a traffic split is moved by hand, weight by weight
         model = head.release.models[event["model"]]
         env = model.environments[event["environment"]]
@@ -99,6 +102,8 @@ def _rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:
                 candidate.name,
                 env.promotion,
                 candidate.autoscaling.min_replicas,
+                # Out of a split: the candidate starts from its share, the others leave.
+                tuple(traffic["from"].items()) if traffic else (),
             )
         )
     return plans

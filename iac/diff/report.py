@@ -91,7 +91,9 @@ def _value(value: Any) -> str:
 
 
 def describe_rollout(rollout: RolloutPlan) -> str:
-    if rollout.strategy == "immediate":
+    if all(step.action == "cleanup" for step in rollout.steps):
+        how = f"no traffic to move: {rollout.candidate} has every request already"
+    elif rollout.strategy == "immediate":
         how = "immediate: up and ready, then all traffic at once"
     else:
         shifts = [s for s in rollout.steps if s.action == "shift"]
@@ -102,12 +104,14 @@ def describe_rollout(rollout: RolloutPlan) -> str:
         )
         if rollout.minimum_seconds:
             how += f", at least {format_duration(rollout.minimum_seconds)}"
-    cleanup = {
-        "scale_to_zero": "scales to zero",
-        "keep": "keeps running",
-        "deactivate": "is deactivated",
-    }
-    after = f"; then {rollout.previous} {cleanup[rollout.cleanup]}" if rollout.previous else ""
+    cleanup = {  # said of one deployment, of several
+        "scale_to_zero": ("scales to zero", "scale to zero"),
+        "keep": ("keeps running", "keep running"),
+        "deactivate": ("is deactivated", "are deactivated"),
+    }[rollout.cleanup]
+    leaving = rollout.leaving
+    verb = cleanup[0] if len(leaving) == 1 else cleanup[1]
+    after = f"; then {' and '.join(leaving)} {verb}" if leaving else ""
     return f"{how}, {rollout.replicas} replica(s), peak {rollout.peak_replicas}{after}"
 
 

@@ -36,8 +36,8 @@ class Edit:
 
 def promote(path: str, model: str, deployment: str, environment: str, copy: bool = False) -> Edit:
     """Make `deployment` serve `environment`, applying the environment's cleanup policy to
-    the deployment it replaces; with `copy`, promote a new copy when the deployment already
-    serves another environment."""
+    the deployment(s) it replaces (every other side of a split); with `copy`, promote a new
+    copy when the deployment already serves another environment."""
     file, stack = _checked(path)
     resolved = _model(stack, model)
     env = resolved.environments.get(environment)
@@ -76,7 +76,9 @@ def promote(path: str, model: str, deployment: str, environment: str, copy: bool
         if promoted in resolved.deployments:
             raise IacError(f"a deployment '{promoted}' exists already; promote it by name")
         _insert_after(node["deployments"], deployment, promoted, {"from": deployment})
-    previous = env.deployments[0] if len(env.deployments) == 1 else None
+    # Every deployment that served it and no longer does: one, or the other sides of a
+    # split (the old one too, when the promotion goes back to it).
+    replaced = [name for name in env.deployments if name != promoted]
     env_node = node["environments"][environment]
     if "traffic" in env_node:
         # Promoting ends a split: one deployment takes the whole environment.
@@ -84,8 +86,7 @@ def promote(path: str, model: str, deployment: str, environment: str, copy: bool
     else:
         env_node["deployment"] = promoted
     notes = [f"{promoted} now serves {environment} of {model}"]
-    if previous and previous != promoted:
-        notes.append(_cleanup(node, env_node, previous, env.promotion.cleanup))
+    notes += [_cleanup(node, env_node, name, env.promotion.cleanup) for name in replaced]
     return _finish(document, "; ".join(notes))
 
 

@@ -65,6 +65,7 @@ def _message(error: Any) -> str:
         "accelerator",
         "quantity",
         "env_bool",
+        "traffic_weight",
     }:
         return message
     value = error.get("input")

@@ -12,7 +12,9 @@ from typing import Any
 from iac.catalog import catalog
 from iac.compile import labels
 from iac.compile.release import DeploymentRelease, Release
+from iac.compile.route_backends import environment_backends
 from iac.compile.scaling import PAUSED_REPLICAS
+from iac.compile.split import served
 from iac.spec.types import parse_accelerator
 
 
@@ -32,6 +34,10 @@ class DeploymentFacts:
     scale_down_delay: int
     startup_seconds: int
     node_pool: str | None
+    traffic: tuple[tuple[str, int], ...] = ()
+    """Who its environment's route sends requests to, with percents, by deployment name:
+    `(("v3", 100),)` alone, several during a split; empty when it serves no environment. A
+    side at weight 0 (dark) is not in it."""
     cpu: str | None = None
     """Declared CPU; only known from the stack file (objects carry the defaults too)."""
     memory: str | None = None
@@ -43,17 +49,32 @@ class DeploymentFacts:
     from_stack: bool = False
     """Built from the stack file, so the stack-only facts above are known."""
 
+    @property
+    def dark(self) -> bool:
+        """Bound to an environment that sends it no requests (weight 0)."""
+        return self.environment is not None and self.deployment not in dict(self.traffic)
+
 
 def facts_from_release(release: Release) -> list[DeploymentFacts]:
     found = []
     for model in release.models.values():
         for d in model.deployments.values():
             env = model.environments.get(d.environment or "")
-            found.append(_from_deployment(d, env.promotion.strategy if env else None))
+            # As the route has it: the active sides sent requests.
+            traffic = tuple(
+                sorted(
+                    (name, weight)
+                    for name, weight in served(env.traffic if env else ())
+                    if name in model.deployments and model.deployments[name].active
+                )
+            )
+            found.append(_from_deployment(d, env.promotion.strategy if env else None, traffic))
     return sorted(found, key=lambda f: (f.model, f.deployment))
 
 
-def _from_deployment(d: DeploymentRelease, strategy: str | None) -> DeploymentFacts:
+def _from_deployment(
+    d: DeploymentRelease, strategy: str | None, traffic: tuple[tuple[str, int], ...]
+) -> DeploymentFacts:
     resources = d.container.resources
     kind, units = (
         parse_accelerator(resources.accelerator)
@@ -75,6 +96,7 @@ def _from_deployment(d: DeploymentRelease, strategy: str | None) -> DeploymentFa
         scale_down_delay=d.autoscaling.scale_down_delay,
         startup_seconds=d.health.startup_timeout,
         node_pool=d.node_pool,
+        traffic=traffic,
         weights_size=d.container.weights_size,
         promotion_strategy=strategy,
         from_stack=True,
@@ -89,12 +111,23 @@ def facts_from_objects(objects: Iterable[dict[str, Any]]) -> list[DeploymentFact
     """The same records from the objects alone (what a Pulumi policy pack sees)."""
     deployments: dict[str, dict[str, Any]] = {}
     scalers: dict[str, dict[str, Any]] = {}
+    routes: list[dict[str, Any]] = []
     for obj in objects:
         name = obj.get("metadata", {}).get("name", "")
         if obj.get("kind") == "Deployment" and labels.MODEL in obj["metadata"].get("labels", {}):
             deployments[name] = obj
         elif obj.get("kind") == "ScaledObject":
             scalers[name] = obj
+        elif obj.get("kind") == "HTTPRoute":
+            routes.append(obj)
+    named = {
+        name: obj["metadata"]["labels"].get(labels.DEPLOYMENT, name)
+        for name, obj in deployments.items()
+    }
+    backends = {
+        model: environment_backends(routes, model)
+        for model in {obj["metadata"]["labels"][labels.MODEL] for obj in deployments.values()}
+    }
     resources_by_name = {a.resource: a.name for a in catalog().accelerators.values() if a.mig}
     found = []
     for name, obj in deployments.items():
@@ -110,11 +143,14 @@ def facts_from_objects(objects: Iterable[dict[str, Any]]) -> list[DeploymentFact
         scaler = scalers.get(name, {})
         spec = scaler.get("spec", {})
         paused = scaler.get("metadata", {}).get("annotations", {}).get(PAUSED_REPLICAS) == "0"
+        environment = meta_labels.get(labels.ENVIRONMENT)
+        routed = backends[meta_labels[labels.MODEL]].get(environment or "", [])
+        traffic = tuple(sorted((named.get(ref, ref), weight) for ref, weight in routed))
         found.append(
             DeploymentFacts(
                 model=meta_labels[labels.MODEL],
                 deployment=meta_labels[labels.DEPLOYMENT],
-                environment=meta_labels.get(labels.ENVIRONMENT),
+                environment=environment,
                 active=not paused,
                 image=container.get("image", ""),
                 accelerator=accelerator,
@@ -124,6 +160,7 @@ def facts_from_objects(objects: Iterable[dict[str, Any]]) -> list[DeploymentFact
                 scale_down_delay=spec.get("cooldownPeriod", 0),
                 startup_seconds=spec.get("initialCooldownPeriod", 0),
                 node_pool=meta_labels.get(labels.NODE_POOL),
+                traffic=traffic if environment else (),
             )
         )
     return sorted(found, key=lambda f: (f.model, f.deployment))

@@ -16,6 +16,7 @@ from typing import Any
 from iac.catalog import catalog
 from iac.compile.pricing import HOURS_PER_MONTH
 from iac.compile.quantity import memory_bytes
+from iac.compile.split import floor_giving
 from iac.policy.facts import DeploymentFacts
 from iac.spec import policies as p
 from iac.spec.types import format_duration, parse_accelerator
@@ -166,17 +167,41 @@ def min_replicas(
         _violation(
             "min-replicas",
             config,
-            f"{f.environment} of {f.model} runs {f.min_replicas} replica(s) at least; the "
-            f"policy asks for {config.min}",
-            f"set min_replicas: {config.min} on the environment",
+            f"{f.environment} of {f.model} runs {f.min_replicas} replica(s) at least"
+            f"{_side(f)}; the policy asks for {config.min}",
+            _min_replicas_fix(f, config.min),
             model=f.model,
             environment=f.environment,
             deployment=f.deployment,
             field=("autoscaling", "min_replicas"),
         )
         for f in facts
-        if f.active and f.environment == config.environment and f.min_replicas < config.min
+        if f.active
+        and not f.dark
+        and f.environment == config.environment
+        and f.min_replicas < config.min
     ]
+
+
+def _side(f: DeploymentFacts) -> str:
+    """` on v4, which gets 10 % of its requests` for a side of a split; nothing alone."""
+    if len(f.traffic) < 2:
+        return ""
+    return f" on {f.deployment}, which gets {dict(f.traffic)[f.deployment]} % of its requests"
+
+
+def _min_replicas_fix(f: DeploymentFacts, wanted: int) -> str:
+    """What to set so that this deployment keeps `wanted` replicas. A side of a split keeps
+    its weight's share of the environment's min_replicas (iac.compile.split): the hint names
+    the environment's floor that gives it enough, and the ways out."""
+    floor = floor_giving(f.deployment, wanted, f.traffic) if len(f.traffic) > 1 else None
+    if floor is None:
+        return f"set min_replicas: {wanted} on the environment"
+    return (
+        f"set min_replicas: {floor} on the environment (and max_replicas ≥ {floor}), as each "
+        f"side of a split keeps its weight's share of it; or give {f.deployment} more weight, "
+        "or end the split"
+    )
 
 
 def no_scale_to_zero(
@@ -195,7 +220,7 @@ def no_scale_to_zero(
             field=("autoscaling", "min_replicas"),
         )
         for f in facts
-        if f.active and f.environment in config.environments and f.min_replicas == 0
+        if f.active and not f.dark and f.environment in config.environments and f.min_replicas == 0
     ]
 
 

@@ -20,6 +20,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from iac.compile.split import side_bounds
 from iac.spec.stack import Promotion
 
 
@@ -45,11 +46,23 @@ class RolloutPlan:
     model: str
     environment: str
     previous: str | None
+    """The deployment replaced (of a split, the one with the most traffic besides the
+    candidate)."""
     candidate: str
     strategy: str
     replicas: int
     steps: tuple[Step, ...]
     cleanup: str
+    from_traffic: tuple[tuple[str, int], ...] = ()
+    """The environment's weights before, when it was split: the candidate starts from its
+    share, and every other side is cleaned up."""
+
+    @property
+    def leaving(self) -> tuple[str, ...]:
+        """The deployments that stop serving the environment (cleanup applies to each)."""
+        if self.from_traffic:
+            return tuple(name for name, _ in self.from_traffic if name != self.candidate)
+        return (self.previous,) if self.previous else ()
 
     @property
     def minimum_seconds(self) -> int:
@@ -70,6 +83,7 @@ class RolloutPlan:
             "strategy": self.strategy,
             "replicas": self.replicas,
             "cleanup": self.cleanup,
+            "from_traffic": dict(self.from_traffic) or None,
             "minimum_seconds": self.minimum_seconds,
             "peak_replicas": self.peak_replicas,
             "steps": [step.to_dict() for step in self.steps],
@@ -83,20 +97,35 @@ def plan_rollout(
     candidate: str,
     promotion: Promotion,
     replicas: int,
+    from_traffic: tuple[tuple[str, int], ...] = (),
 ) -> RolloutPlan:
-    """Steps to move `environment` from `previous` to `candidate` at `replicas` replicas."""
+    """Steps to move `environment` from `previous` to `candidate` at `replicas` replicas;
+    from a split (`from_traffic`), from the candidate's share of it (its weight, and the
+    replicas that share of `replicas` gives it)."""
     replicas = max(1, replicas)
-    if previous is None or promotion.strategy == "immediate":
-        before = replicas if previous else 0
+    start = dict(from_traffic).get(candidate, 0)
+    # What each side runs at the start: all of it on the previous deployment, or the split's
+    # shares of the environment's floor (iac.compile.split).
+    running = (
+        side_bounds(replicas, replicas, from_traffic)
+        if from_traffic
+        else {previous or "": (replicas, replicas)}
+    )
+    candidate_start = running.get(candidate, (0, 0))[0]
+    before = running.get(previous or "", (0, 0))[0] if previous else 0
+    if start >= 100:
+        steps: list[Step] = []  # it has every request already: only the cleanup is left
+    elif previous is None or promotion.strategy == "immediate":
         steps = [
-            Step("scale-up", before, replicas, 0, 0, before + replicas),
+            Step("scale-up", before, replicas, start, 0, before + replicas),
             Step("shift", before, replicas, 100, 0, before + replicas),
         ]
     else:
-        steps = _rolling(promotion, replicas)
+        steps = _rolling(promotion, replicas, before, candidate_start, start)
     if previous is not None:
         # `keep` leaves what still runs of the previous deployment running.
-        kept = steps[-1].previous_replicas if promotion.cleanup == "keep" else 0
+        last = steps[-1].previous_replicas if steps else before
+        kept = last if promotion.cleanup == "keep" else 0
         steps.append(Step("cleanup", kept, replicas, 100, 0, kept + replicas))
     return RolloutPlan(
         model=model,
@@ -107,19 +136,22 @@ def plan_rollout(
         replicas=replicas,
         steps=tuple(steps),
         cleanup=promotion.cleanup,
+        from_traffic=from_traffic,
     )
 
 
-def _rolling(promotion: Promotion, replicas: int) -> list[Step]:
+def _rolling(
+    promotion: Promotion, replicas: int, previous: int, candidate: int, weight: int
+) -> list[Step]:
+    """Steps from `previous` and `candidate` replicas (`weight` % of the requests on the
+    candidate: 0, or its share of a split) until the candidate runs `replicas`."""
     steps: list[Step] = []
-    previous = replicas
     if promotion.replica_overhead_percent:
         previous += math.ceil(replicas * promotion.replica_overhead_percent / 100)
-        steps.append(Step("prepare", previous, 0, 0, 0, previous))
+        steps.append(Step("prepare", previous, candidate, weight, 0, previous + candidate))
     surge = promotion.max_surge_percent > 0
     percent = promotion.max_surge_percent if surge else promotion.max_unavailable_percent
     size = max(1, math.ceil(replicas * percent / 100))
-    candidate = 0
     while candidate < replicas:
         before = (previous, candidate)
         candidate = min(replicas, candidate + size)
@@ -128,7 +160,8 @@ def _rolling(promotion: Promotion, replicas: int) -> list[Step]:
         previous = 0 if last else max(previous - size, replicas - candidate)
         # Surge adds candidates before removing previous replicas; unavailable the reverse.
         peak = before[0] + candidate if surge else previous + before[1]
-        weight = round(100 * candidate / replicas)
+        # Traffic follows the replicas, and never moves back from the candidate's share.
+        weight = max(weight, round(100 * candidate / replicas))
         wait = 0 if last else promotion.stabilization
         steps.append(Step("shift", previous, candidate, weight, wait, peak))
     return steps

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from iac.compile import Compiled, compile_release
-from iac.compile.release import Release, build_release
+from iac.compile.release import Release, build_release, needs_interceptor
+from iac.compile.split import apportion
 from iac.diagnostics import Diagnostics
 from iac.rollout.planner import RolloutPlan, Step
 from iac.spec.resolved import ResolvedStack
@@ -54,6 +55,8 @@ def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
         gates: list[tuple[RolloutPlan, Gate]] = []
         for rollout in moving:
             steps = shifts[id(rollout)]
+            if not steps:
+                continue  # the candidate had every request already: only its cleanup is left
             step = steps[min(index, len(steps) - 1)]
             stack = _at_step(stack, rollout, step)
             floors[(rollout.model, rollout.candidate)] = (
@@ -75,23 +78,29 @@ def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
                 gates.extend((rollout, gate) for gate in env.promotion.gates or [])
         found.append(Stage(index, "; ".join(parts), stack, floors, wait, tuple(gates)))
     cleanup = "; ".join(
-        f"{r.model}/{r.environment}: {r.previous} {r.cleanup.replace('_', ' ')}" for r in moving
+        f"{r.model}/{r.environment}: {', '.join(r.leaving)} {r.cleanup.replace('_', ' ')}"
+        for r in moving
     )
     found.append(Stage(count, cleanup or "apply", head, {}, 0, ()))
     return found
 
 
 def _at_step(stack: ResolvedStack, rollout: RolloutPlan, step: Step) -> ResolvedStack:
-    """`stack` with the rollout's environment split by the step's weight."""
+    """`stack` with the rollout's environment split by the step's weight: the candidate's,
+    the rest on the deployment(s) it replaces (shared as their weights were in a split)."""
     model = stack.models[rollout.model]
     env = model.environments[rollout.environment]
-    previous = rollout.previous or ""
     weight = step.candidate_weight
-    traffic = ((previous, 100 - weight), (rollout.candidate, weight))
+    leaving = [
+        (name, share) for name, share in rollout.from_traffic if name != rollout.candidate
+    ] or [(rollout.previous or "", 100)]
+    rest = apportion(100 - weight, leaving)
+    traffic = (*((name, rest[name]) for name, _ in leaving), (rollout.candidate, weight))
     environments = {**model.environments, env.name: dataclasses.replace(env, traffic=traffic)}
     deployments = dict(model.deployments)
-    # The previous deployment serves until cleanup, whatever the head says of it.
-    deployments[previous] = dataclasses.replace(deployments[previous], state="active")
+    # What it replaces serves until cleanup, whatever the head says of it.
+    for name, _ in leaving:
+        deployments[name] = dataclasses.replace(deployments[name], state="active")
     models = {
         **stack.models,
         model.name: dataclasses.replace(model, environments=environments, deployments=deployments),
@@ -113,7 +122,12 @@ def hold(release: Release, floors: Floors) -> Release:
                 scaling = deployment.autoscaling.model_copy(
                     update={"min_replicas": low, "max_replicas": max(high, 1)}
                 )
-                deployment = dataclasses.replace(deployment, autoscaling=scaling)
+                # Held up, a side the stage leaves at weight 0 (dark: 0..1, behind the
+                # interceptor in the head) is reached directly, as it will be once it serves.
+                via = needs_interceptor(deployment.state, scaling, deployment.in_flight)
+                deployment = dataclasses.replace(
+                    deployment, autoscaling=scaling, via_interceptor=via
+                )
             deployments[key] = deployment
         models[name] = dataclasses.replace(model, deployments=deployments)
     return dataclasses.replace(release, models=models)

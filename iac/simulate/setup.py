@@ -233,7 +233,8 @@ def setup_for(
     return [
         _setup(found.deployments[name], weight / total, objects, compiled, pricing, params)
         for name, weight in env.traffic
-        if found.deployments[name].active
+        # A side at weight 0 (dark) is sent none of the environment's requests.
+        if weight > 0 and found.deployments[name].active
     ]
 
 

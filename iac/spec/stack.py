@@ -23,6 +23,7 @@ from iac.spec.types import (
     Name,
     ParamValue,
     Port,
+    TrafficWeight,
 )
 
 
@@ -208,8 +209,11 @@ class Environment(SpecModel):
 
     deployment: Name | None = None
     """The deployment serving this environment."""
-    traffic: dict[Name, int] | None = None
-    """Instead of `deployment`: weights per deployment during a split, e.g. `{v3: 90, v4: 10}`."""
+    traffic: dict[Name, TrafficWeight] | None = None
+    """Instead of `deployment`: percent of the requests per deployment during a split, adding
+    up to 100, e.g. `{v3: 90, v4: 10}`. Each side scales within its share of the
+    environment's bounds and keeps a replica; a side at 0 (dark) runs 0..1 replicas, reached
+    only on its own `/deployments/<name>/` path."""
     autoscaling: Autoscaling | None = None
     """Scaling of the deployment(s) serving this environment, over the model's."""
     promotion: Promotion | None = None

@@ -296,5 +296,24 @@ EnvValue = Annotated[str, BeforeValidator(_env_value)]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
+
+def _traffic_weight(value: Any) -> int:
+    # bool is an int in Python, and YAML reads `yes`/`on` as true: never a weight.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100:
+        return value
+    raise PydanticCustomError(
+        "traffic_weight",
+        "a traffic weight is a whole percent from 0 to 100, like `90` (got {value})",
+        {"value": repr(value)},
+    )
+
+
+TrafficWeight = Annotated[
+    int,
+    BeforeValidator(_traffic_weight),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 100}, mode="validation"),
+]
+"""A percent of an environment's requests; an environment's weights add up to 100."""
+
 ParamValue = str | int | float | bool
 """A template parameter's value."""

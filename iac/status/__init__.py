@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from iac.compile import labels
 from iac.compile.monitoring import ERROR_RATIO, INFLIGHT, REQUESTS
+from iac.compile.route_backends import environment_backends
 from iac.errors import IacError
 from iac.spec.endpoints import model_endpoints
 from iac.spec.resolved import ResolvedStack
@@ -78,8 +79,10 @@ class EnvironmentStatus:
 
     @property
     def drift(self) -> bool:
-        """The route in the cluster differs from the declaration (not applied yet)."""
-        return {d.name: d.weight or 0 for d in self.live} != self.declared
+        """The route in the cluster differs from the declaration (not applied yet). A side
+        declared at weight 0 has no place in the route."""
+        routed = {name: weight for name, weight in self.declared.items() if weight}
+        return {d.name: d.weight or 0 for d in self.live} != routed
 
 
 def read_status(
@@ -92,7 +95,7 @@ def read_status(
     found = []
     for model_name in sorted(stack.models):
         model = stack.models[model_name]
-        backends = _route_backends(routes, model_name)
+        backends = environment_backends(routes, model_name)
         endpoints = model_endpoints(
             stack.spec.cluster, model_name, stack.spec.models[model_name].hostname
         )
@@ -131,39 +134,6 @@ def read_status(
                     except Exception:  # noqa: BLE001 - a missing series is shown as missing
                         continue
             found.append(status)
-    return found
-
-
-def _route_backends(
-    routes: list[dict[str, Any]], model: str
-) -> dict[str, list[tuple[str, int | None]]]:
-    """Environment → (Deployment object name, weight), as the applied routes say. A backend
-    behind the interceptor is named by the header the route sets for it."""
-    found: dict[str, list[tuple[str, int | None]]] = {}
-    for route in routes:
-        if route.get("metadata", {}).get("labels", {}).get(labels.MODEL) != model:
-            continue
-        for rule in route.get("spec", {}).get("rules", []):
-            path = rule.get("matches", [{}])[0].get("path", {}).get("value", "")
-            # `[/models/<model>]/environments/<env>`, whichever host and prefix it was given.
-            _, marker, env = path.rpartition("/environments/")
-            if not marker or "/" in env:
-                continue
-            headers = [
-                h["value"]
-                for f in rule.get("filters", [])
-                if f.get("type") == "RequestHeaderModifier"
-                for h in f["requestHeaderModifier"].get("set", [])
-                if h.get("name") == "x-iac-backend"
-            ]
-            refs = rule.get("backendRefs", [])
-            if headers:
-                found[env] = [(headers[0], 100)]
-            elif len(refs) == 1:
-                found[env] = [(refs[0]["name"], 100)]  # alone, a backend takes all traffic
-            else:
-                # Gateway API: a weight is relative, and 1 when unset.
-                found[env] = [(ref["name"], ref.get("weight", 1)) for ref in refs]
     return found
 
 

@@ -71,7 +71,7 @@ def _check_environment(
             path,
         )
         return
-    for deployment, weight in env.traffic:
+    for deployment in env.deployments:
         where = ("deployment",) if written.deployment is not None else ("traffic", deployment)
         location = env.origins(where)
         key_path = env.origins.path(where)
@@ -109,12 +109,13 @@ def _check_environment(
             )
         else:
             bound[deployment] = (env.name, location)
-        if weight < 0:
-            diagnostics.error(location, f"traffic weight {weight} is negative", key_path)
-    if written.traffic is not None and sum(w for _, w in env.traffic) <= 0:
+    total = sum(weight for _, weight in env.traffic)
+    if written.traffic is not None and total != 100:
+        # Each weight is a whole percent from 0 to 100 (checked with the file's types).
         diagnostics.error(
             env.origins(("traffic",)),
-            "traffic weights add up to 0; give at least one deployment a positive weight",
+            f"traffic weights add up to {total}, not 100: each is the percent of the "
+            "environment's requests a deployment gets, e.g. `{v3: 90, v4: 10}`",
             env.origins.path(("traffic",)),
         )
     _check_bounds(env.autoscaling, env.origins, diagnostics)

@@ -135,7 +135,8 @@ def deployment_alerts(
     pods = f'namespace="{namespace}",pod=~"{deployment.object_name}-[a-z0-9]+-[a-z0-9]+"'
     scaling = deployment.autoscaling
     alerts = []
-    if scaling.max_replicas > scaling.min_replicas:
+    # A dark side's maximum of one replica is the split's, not a ceiling its load outgrew.
+    if scaling.max_replicas > scaling.min_replicas and not deployment.dark:
         hpa = f'namespace="{namespace}",horizontalpodautoscaler="keda-hpa-{deployment.object_name}"'
         held = scaling.scale_down_delay + alerting.stuck_margin
         alerts.append(
