@@ -13,6 +13,7 @@ from iac.catalog import catalog
 from iac.compile import labels
 from iac.compile.release import DeploymentRelease, Release
 from iac.compile.scaling import PAUSED_REPLICAS
+from iac.spec.stack import Promotion
 from iac.spec.types import parse_accelerator
 
 
@@ -40,6 +41,9 @@ class DeploymentFacts:
     """Only known from the stack file."""
     promotion_strategy: str | None = None
     """Of the environment it serves; only known from the stack file."""
+    promotion: Promotion | None = None
+    """The promotion settings of the environment it serves; only known from the stack
+    file."""
     from_stack: bool = False
     """Built from the stack file, so the stack-only facts above are known."""
 
@@ -49,11 +53,11 @@ def facts_from_release(release: Release) -> list[DeploymentFacts]:
     for model in release.models.values():
         for d in model.deployments.values():
             env = model.environments.get(d.environment or "")
-            found.append(_from_deployment(d, env.promotion.strategy if env else None))
+            found.append(_from_deployment(d, env.promotion if env else None))
     return sorted(found, key=lambda f: (f.model, f.deployment))
 
 
-def _from_deployment(d: DeploymentRelease, strategy: str | None) -> DeploymentFacts:
+def _from_deployment(d: DeploymentRelease, promotion: Promotion | None) -> DeploymentFacts:
     resources = d.container.resources
     kind, units = (
         parse_accelerator(resources.accelerator)
@@ -76,12 +80,13 @@ def _from_deployment(d: DeploymentRelease, strategy: str | None) -> DeploymentFa
         startup_seconds=d.health.startup_timeout,
         node_pool=d.node_pool,
         weights_size=d.container.weights_size,
-        promotion_strategy=strategy,
+        promotion_strategy=promotion.strategy if promotion else None,
+        promotion=promotion,
         from_stack=True,
     )
 
 
-STACK_ONLY = ("cpu", "memory", "weights_size", "promotion_strategy")
+STACK_ONLY = ("cpu", "memory", "weights_size", "promotion_strategy", "promotion")
 """Facts no Kubernetes object carries: rules on them run in `iac`, not in the pack."""
 
 

@@ -1,13 +1,27 @@
 """The steps of a promotion, following Baseten's promotions (reference/baseten.md §3.3-3.5).
 
+A step is a state both deployments are held at (replicas, and the candidate's share of the
+traffic); `iac up` applies one step at a time. Within a step, replicas taken down go at once
+and replicas brought up are not ready until they have loaded (a GPU cold start), so the
+replicas ready during a step are those both it and the step before hold:
+`Step.ready_replicas`. Traffic only ever moves onto candidate replicas that were ready
+before the step.
+
 `immediate`: bring the candidate up to the environment's replicas and wait until it is
 ready, move all traffic at once, then clean up the previous deployment.
 
-`rolling` (replica-based): repeat until the candidate carries everything: with
-`max_surge_percent`, scale the candidate up by a step, shift traffic in proportion to the
-replicas, then scale the previous deployment down by the same step; with
-`max_unavailable_percent`, scale the previous deployment down first. Wait `stabilization`
-after each shift. `replica_overhead_percent` first adds headroom to the previous deployment.
+`rolling` (replica-based), in batches (docs/rollouts.md):
+- `max_surge_percent` (rounded up): bring a batch of candidates up beside the previous
+  deployment; once ready, they take their share of the traffic and as many previous
+  replicas go, while the next batch comes up. Nothing serving is taken down before its
+  replacement is ready.
+- `max_unavailable_percent` (rounded down, never every replica): take a batch of previous
+  replicas down and bring as many candidates up; traffic follows the ready replicas. Where
+  the percent rounds down to no replica, one surge replica is added instead (the plan says
+  so), unless `allow_unavailable` insists on taking one down (a policy finding says what that
+  costs when it leaves nothing ready).
+Wait `stabilization` after each traffic shift. `replica_overhead_percent` first adds headroom
+to the previous deployment, which serves until the candidates have replaced it.
 
 The plan is computed from a replica count (the environment's replicas when it starts); the
 executor admits each step on ready replicas, as Baseten does, so live progress may be slower
@@ -26,15 +40,19 @@ from iac.spec.stack import Promotion
 @dataclass(frozen=True, slots=True)
 class Step:
     action: str
-    """`prepare` (headroom), `scale-up`, `shift`, `cleanup`."""
+    """`prepare` (headroom), `scale-up` (candidates come, no traffic moves), `shift`,
+    `cleanup`."""
     previous_replicas: int
     candidate_replicas: int
     candidate_weight: int
-    """Percent of the environment's traffic on the candidate after this step."""
+    """Percent of the environment's traffic on the candidate during this step."""
     wait_seconds: int
     """Stabilization after the step, before the next."""
     peak_replicas: int
     """Replicas of both deployments at the fullest moment of the step."""
+    ready_replicas: int
+    """Ready replicas of both deployments at the emptiest moment of the step: those it keeps
+    that the step before held too (the replicas it brings up are still loading)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +68,12 @@ class RolloutPlan:
     replicas: int
     steps: tuple[Step, ...]
     cleanup: str
+    surge_added: int = 0
+    """Surge replicas the plan brings up although `max_surge_percent` is 0: where
+    `max_unavailable_percent` rounds down to no replica, the one that keeps the environment
+    serving."""
+    note: str = ""
+    """Why the steps differ from the percents as written (rounding), for the plan's reader."""
 
     @property
     def minimum_seconds(self) -> int:
@@ -60,6 +84,12 @@ class RolloutPlan:
     def peak_replicas(self) -> int:
         """Most replicas of both deployments at once: what the node pool must hold."""
         return max((step.peak_replicas for step in self.steps), default=self.replicas)
+
+    @property
+    def min_ready_replicas(self) -> int:
+        """Fewest ready replicas serving the environment during the promotion (0 for a first
+        binding, which had nothing serving before)."""
+        return min((step.ready_replicas for step in self.steps), default=0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,8 +102,15 @@ class RolloutPlan:
             "cleanup": self.cleanup,
             "minimum_seconds": self.minimum_seconds,
             "peak_replicas": self.peak_replicas,
+            "min_ready_replicas": self.min_ready_replicas,
+            "surge_added": self.surge_added,
+            "note": self.note,
             "steps": [step.to_dict() for step in self.steps],
         }
+
+
+Draft = tuple[str, int, int, int, int]
+"""A step before its readiness is known: action, previous, candidate, weight, wait."""
 
 
 def plan_rollout(
@@ -86,18 +123,18 @@ def plan_rollout(
 ) -> RolloutPlan:
     """Steps to move `environment` from `previous` to `candidate` at `replicas` replicas."""
     replicas = max(1, replicas)
-    if previous is None or promotion.strategy == "immediate":
-        before = replicas if previous else 0
-        steps = [
-            Step("scale-up", before, replicas, 0, 0, before + replicas),
-            Step("shift", before, replicas, 100, 0, before + replicas),
-        ]
+    rolling = previous is not None and promotion.strategy == "rolling"
+    if rolling:
+        states = _rolling(promotion, replicas)
     else:
-        steps = _rolling(promotion, replicas)
+        before = replicas if previous else 0
+        states = [("scale-up", before, replicas, 0, 0), ("shift", before, replicas, 100, 0)]
     if previous is not None:
         # `keep` leaves what still runs of the previous deployment running.
-        kept = steps[-1].previous_replicas if promotion.cleanup == "keep" else 0
-        steps.append(Step("cleanup", kept, replicas, 100, 0, kept + replicas))
+        kept = states[-1][1] if promotion.cleanup == "keep" else 0
+        states.append(("cleanup", kept, replicas, 100, 0))
+    added = rolling and promotion.max_surge_percent == 0
+    surge_added = promotion.surge_replicas(replicas) if added else 0
     return RolloutPlan(
         model=model,
         environment=environment,
@@ -105,30 +142,88 @@ def plan_rollout(
         candidate=candidate,
         strategy=promotion.strategy if previous else "immediate",
         replicas=replicas,
-        steps=tuple(steps),
+        steps=_with_readiness(states, replicas if previous else 0),
         cleanup=promotion.cleanup,
+        surge_added=surge_added,
+        note=_note(promotion, replicas, previous or "", candidate) if rolling else "",
     )
 
 
-def _rolling(promotion: Promotion, replicas: int) -> list[Step]:
-    steps: list[Step] = []
+def _rolling(promotion: Promotion, replicas: int) -> list[Draft]:
+    states: list[Draft] = []
     previous = replicas
     if promotion.replica_overhead_percent:
         previous += math.ceil(replicas * promotion.replica_overhead_percent / 100)
-        steps.append(Step("prepare", previous, 0, 0, 0, previous))
-    surge = promotion.max_surge_percent > 0
-    percent = promotion.max_surge_percent if surge else promotion.max_unavailable_percent
-    size = max(1, math.ceil(replicas * percent / 100))
-    candidate = 0
-    while candidate < replicas:
+        states.append(("prepare", previous, 0, 0, 0))
+    surge = promotion.surge_replicas(replicas)
+    batch = surge or promotion.unavailable_replicas(replicas)
+    ready = 0  # candidates brought up by the steps before, ready when this one starts
+    newly_ready = 0
+    while True:
+        candidate = min(replicas, ready + batch)
+        if ready == replicas:
+            previous = 0
+        elif surge:
+            # As many previous replicas go as candidates became ready, never below what the
+            # ready candidates leave to serve: the headroom goes first.
+            previous = max(previous - newly_ready, replicas - ready)
+        else:
+            # Down first, as many as come up; the headroom absorbs them first.
+            previous = max(previous - batch, replicas - candidate)
+        weight = _weight(ready, previous, replicas)
+        done = weight == 100
+        action = "shift" if weight else "scale-up"
+        wait = promotion.stabilization if action == "shift" and not done else 0
+        states.append((action, previous, candidate, weight, wait))
+        if done:
+            return states
+        newly_ready, ready = candidate - ready, candidate
+
+
+def _weight(ready: int, previous: int, replicas: int) -> int:
+    """The candidate's share of the traffic, by ready replicas: while both deployments hold
+    at least `replicas` ready, each ready candidate takes one replica's share and the
+    previous deployment's headroom absorbs the rest; with fewer (replicas unavailable), the
+    traffic is spread over the ready replicas."""
+    if ready == 0:
+        return 0
+    serving = min(replicas, previous + ready)
+    if ready >= serving:
+        return 100
+    return min(99, max(1, round(100 * ready / serving)))
+
+
+def _with_readiness(states: list[Draft], serving: int) -> tuple[Step, ...]:
+    """Steps with their peak and ready replicas, from `serving` previous replicas."""
+    steps = []
+    before = (serving, 0)
+    for action, previous, candidate, weight, wait in states:
+        peak = previous + candidate
+        ready = min(before[0], previous) + min(before[1], candidate)
+        steps.append(Step(action, previous, candidate, weight, wait, peak, ready))
         before = (previous, candidate)
-        candidate = min(replicas, candidate + size)
-        last = candidate == replicas
-        # The previous deployment keeps the rest (and its headroom until the last step).
-        previous = 0 if last else max(previous - size, replicas - candidate)
-        # Surge adds candidates before removing previous replicas; unavailable the reverse.
-        peak = before[0] + candidate if surge else previous + before[1]
-        weight = round(100 * candidate / replicas)
-        wait = 0 if last else promotion.stabilization
-        steps.append(Step("shift", previous, candidate, weight, wait, peak))
-    return steps
+    return tuple(steps)
+
+
+def _note(promotion: Promotion, replicas: int, previous: str, candidate: str) -> str:
+    """What the plan's reader should know about how the percents were rounded."""
+    if promotion.max_surge_percent > 0 or promotion.max_unavailable_percent == 0:
+        return ""
+    percent = promotion.max_unavailable_percent
+    exact = replicas * percent // 100
+    unavailable = promotion.unavailable_replicas(replicas)
+    of = f"max_unavailable_percent {percent} of {replicas} replica{'s' * (replicas > 1)}"
+    if unavailable == 0:
+        return (
+            f"1 surge replica added (max_surge_percent is 0): {of} rounds down to none, so "
+            f"each {previous} replica serves until a {candidate} one is ready to replace it"
+        )
+    if unavailable > exact:
+        ready = replicas - unavailable
+        return (
+            f"{of} rounds down to none; allow_unavailable takes {unavailable} down per step "
+            f"anyway, leaving {ready} ready"
+        )
+    if exact > unavailable:
+        return f"{of} would take every replica down: {unavailable} per step, so one stays ready"
+    return ""
