@@ -82,13 +82,15 @@ def test_stages_in_order_with_stabilization_and_gates(change: tuple) -> None:
 
     outcome = run(found, engine, base, metric, report=log.append, sleep=slept.append)
     assert outcome.status == "done"
-    assert outcome.applied == (0, 1, 2, 3, 4)
-    assert [p.stage for _, p in engine.applied] == [0, 1, 2, 3, 4]
-    assert [p.status for _, p in engine.applied] == ["rolling"] * 4 + ["done"]
+    assert outcome.applied == (0, 1, 2, 3, 4, 5)
+    assert [p.stage for _, p in engine.applied] == [0, 1, 2, 3, 4, 5]
+    assert [p.status for _, p in engine.applied] == ["rolling"] * 5 + ["done"]
     assert engine.applied[-1][0] == digest(found[-1].compile())
-    assert queries == ['err{env="production",d="v5"}'] * 4
+    assert queries == ['err{env="production",d="v5"}'] * 4  # after each shift
     assert sum(slept) == 3 * 120  # stabilization after each shift but the last
-    assert log[0] == "stage 1/5: llama/production: 25% to v5 (1 replicas, v3 3)"
+    # The first candidate comes up beside v3's 4 replicas before any traffic moves.
+    assert log[0] == "stage 1/6: llama/production: 0% to v5 (1 replicas, v3 4)"
+    assert log[1] == "stage 2/6: llama/production: 25% to v5 (2 replicas, v3 3)"
     assert "  gate errors: 0.001 ok" in log
 
 
@@ -109,7 +111,7 @@ def test_a_failed_gate_rolls_back(change: tuple) -> None:
     outcome = run(found, engine, base, lambda q: 0.2, report=log.append, sleep=lambda s: None)
     assert outcome.status == "rolled-back"
     assert outcome.reason == "gate errors: 0.2 is above 0.02"
-    assert outcome.applied == (0,)
+    assert outcome.applied == (0, 1)  # judged after the first shift
     assert engine.applied[-1][0] == digest(base)
 
 
@@ -126,14 +128,14 @@ def test_no_rollback_leaves_it_for_the_next_run_to_resume(change: tuple) -> None
         sleep=lambda s: None,
     )
     assert outcome.status == "failed"
-    assert engine.progress() == Progress(digest(found[-1].compile()), 0, 5, "rolling")
+    assert engine.progress() == Progress(digest(found[-1].compile()), 0, 6, "rolling")
     # The next run (the cause fixed) resumes after the last applied stage.
     engine.fail_at = None
     log: list[str] = []
     outcome = run(found, engine, base, lambda q: 0.0, report=log.append, sleep=lambda s: None)
     assert outcome.status == "done"
-    assert outcome.applied == (1, 2, 3, 4)
-    assert log[0] == "resuming after stage 1 of 5"
+    assert outcome.applied == (1, 2, 3, 4, 5)
+    assert log[0] == "resuming after stage 1 of 6"
 
 
 def test_an_interrupt_rolls_back(change: tuple) -> None:

@@ -81,6 +81,42 @@ def test_two_models_share_the_h100_pool_sized_with_surge(tmp_path: Path) -> None
     }
 
 
+@pytest.mark.parametrize(
+    ("max_replicas", "promotion", "gpus"),
+    [
+        # 25 % of 1 rounds down to none: the promotion adds a surge replica, the pool holds it.
+        (1, "max_surge_percent: 0, max_unavailable_percent: 25", 2),
+        (3, "max_surge_percent: 0, max_unavailable_percent: 25", 4),
+        # 25 % of 4 takes one down first: no surge.
+        (4, "max_surge_percent: 0, max_unavailable_percent: 25", 4),
+        # allow_unavailable takes the only replica down instead.
+        (1, "max_surge_percent: 0, max_unavailable_percent: 25, allow_unavailable: true", 1),
+    ],
+)
+def test_the_surge_replica_a_rolling_promotion_adds_is_in_the_pool(
+    tmp_path: Path, max_replicas: int, promotion: str, gpus: int
+) -> None:
+    compiled = compile_text(
+        tmp_path,
+        karpenter(
+            f"""\
+            models:
+              a:
+                image: x
+                resources: {{accelerator: H100}}
+                deployments: {{v1: {{}}}}
+                environments:
+                  production:
+                    deployment: v1
+                    autoscaling: {{min_replicas: 1, max_replicas: {max_replicas}}}
+                    promotion: {{strategy: rolling, {promotion}}}
+            """
+        ),
+    )
+    pool = find(compiled, "NodePool", "gpu-h100")
+    assert pool["spec"]["limits"] == {"nvidia.com/gpu": str(gpus)}
+
+
 def test_mig_slices_share_devices_and_configure_the_node(tmp_path: Path) -> None:
     compiled = compile_text(
         tmp_path,

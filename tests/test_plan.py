@@ -116,13 +116,21 @@ def test_a_promotion_plan_exactly(tmp_path: Path) -> None:
         "from_traffic": None,
         "minimum_seconds": 300,
         "peak_replicas": 3,
+        "min_ready_replicas": 2,
+        "surge_added": 0,
+        "note": "",
         "steps": [
-            {"action": "shift", "previous_replicas": 1, "candidate_replicas": 1,
-             "candidate_weight": 50, "wait_seconds": 300, "peak_replicas": 3},
+            {"action": "scale-up", "previous_replicas": 2, "candidate_replicas": 1,
+             "candidate_weight": 0, "wait_seconds": 0, "peak_replicas": 3, "ready_replicas": 2},
+            {"action": "shift", "previous_replicas": 1, "candidate_replicas": 2,
+             "candidate_weight": 50, "wait_seconds": 300, "peak_replicas": 3,
+             "ready_replicas": 2},
             {"action": "shift", "previous_replicas": 0, "candidate_replicas": 2,
-             "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 3},
+             "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 2,
+             "ready_replicas": 2},
             {"action": "cleanup", "previous_replicas": 0, "candidate_replicas": 2,
-             "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 2},
+             "candidate_weight": 100, "wait_seconds": 0, "peak_replicas": 2,
+             "ready_replicas": 2},
         ],
     }  # fmt: skip
     assert set(data) == {
@@ -342,7 +350,7 @@ def test_markdown_reads_as_a_review_comment(tmp_path: Path) -> None:
     assert "| ▶ | llama | v2: activated |" in text
     assert "| floor (min replicas) |" in text
     assert "<details><summary>Rollouts</summary>" in text
-    assert "| shift | 1 | 1 | 50% | 5m |" in text
+    assert "| shift | 1 | 2 | 2 | 50% | 5m |" in text
     assert text.count("<details>") == text.count("</details>") == 2
 
 
@@ -514,3 +522,27 @@ def test_a_change_without_events_prints_no_empty_events_table(tmp_path: Path) ->
     markdown = plan(tmp_path, BASE, head, "--format", "markdown").stdout
     assert "| | model | change |" not in markdown
     assert "**Endpoints**" in markdown
+
+
+def test_the_text_plan_says_when_a_surge_replica_is_added(tmp_path: Path) -> None:
+    """Issue #19 item 3: production pinned at one replica promotes with
+    max_unavailable_percent 25; the plan keeps v3 serving with a surge replica and says so."""
+    base = BASE.replace("min_replicas: 2, max_replicas: 4", "min_replicas: 1, max_replicas: 1")
+    base = base.replace(
+        "max_surge_percent: 50, stabilization: 5m",
+        "max_surge_percent: 0, max_unavailable_percent: 25",
+    )
+    head = base.replace("        deployment: v3\n", "        deployment: v4\n").replace(
+        "      staging: {deployment: v4}\n", ""
+    )
+    result = plan(tmp_path, base, head)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = lines.index("  → production: v3 → v4")
+    assert lines[at + 1 : at + 3] == [
+        "      rolling in 1 step (100%), 1 replica(s), peak 2, never fewer than 1 ready; then "
+        "v3 scales to zero",
+        "      1 surge replica added (max_surge_percent is 0): max_unavailable_percent 25 of 1 "
+        "replica rounds down to none, so each v3 replica serves until a v4 one is ready to "
+        "replace it",
+    ]

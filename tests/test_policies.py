@@ -3,6 +3,7 @@ shared by `iac` and the Pulumi policy pack (issue #10)."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -204,6 +205,77 @@ def test_validate_fails_on_an_error_level_violation_and_plan_shows_it(tmp_path: 
     assert result.exit_code == 1
     assert '"id": "gpu-quota"' in result.stdout
     assert '"level": "error"' in result.stdout
+
+
+ONE_REPLICA = """\
+models:
+  llama:
+    image: vllm/vllm-openai:v0.6.3
+    resources: {accelerator: "H100:1", cpu: "8", memory: 64Gi}
+    deployments: {v1: {}, v2: {}}
+    environments:
+      production:
+        deployment: v1
+        autoscaling: {min_replicas: 1, max_replicas: 1}
+        promotion:
+          strategy: rolling
+          max_surge_percent: 0
+          max_unavailable_percent: 25
+          allow_unavailable: true
+"""
+
+NOTHING_READY = (
+    "a rolling promotion into production of llama leaves it no ready replica in step 1, for a "
+    "whole cold start of the new deployment: max_unavailable_percent 25 of 1 replica rounds "
+    "down to none; allow_unavailable takes 1 down per step anyway, leaving 0 ready"
+)
+
+
+def test_allow_unavailable_that_leaves_nothing_ready_is_an_error_until_waived(
+    tmp_path: Path,
+) -> None:
+    """Issue #19 item 3: insisting on taking the only replica down is an error-level finding
+    at the setting, which a waiver accepts with a reason."""
+    assert check(tmp_path, "", ONE_REPLICA) == [
+        f"16:30: error: models.llama.environments.production.promotion.allow_unavailable: "
+        f"{NOTHING_READY}; remove allow_unavailable (a surge replica is then added), raise "
+        "min_replicas, or waive this with a reason [rollout-keeps-ready]"
+    ]
+    waiver = """\
+    policies:
+      waivers:
+        - {rule: rollout-keeps-ready, model: llama, environment: production, reason: "batch jobs retry"}
+    """
+    assert check(tmp_path, waiver, ONE_REPLICA) == [
+        "19:30: info: models.llama.environments.production.promotion.allow_unavailable: waived "
+        f"(batch jobs retry): {NOTHING_READY} [rollout-keeps-ready]"
+    ]
+    # Without the flag a surge replica keeps one ready; with two replicas one stays anyway.
+    assert (
+        check(tmp_path, "", ONE_REPLICA.replace("allow_unavailable: true", "cleanup: keep")) == []
+    )
+    two = ONE_REPLICA.replace(
+        "min_replicas: 1, max_replicas: 1", "min_replicas: 2, max_replicas: 2"
+    )
+    assert check(tmp_path, "", two) == []
+
+
+def test_plan_fails_on_a_promotion_that_leaves_nothing_ready(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(HEAD + ONE_REPLICA)
+    head = tmp_path / "head.yaml"
+    head.write_text(HEAD + ONE_REPLICA.replace("deployment: v1", "deployment: v2"))
+    result = CliRunner().invoke(cli, ["plan", str(head), "--base", str(base), "--format", "json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    (finding,) = [f for f in data["findings"] if f["id"] == "rollout-keeps-ready"]
+    assert finding["level"] == "error"
+    assert finding["message"].endswith(
+        f"{NOTHING_READY}; remove allow_unavailable (a surge replica is then added), raise "
+        "min_replicas, or waive this with a reason"
+    )
+    (rollout,) = data["rollouts"]
+    assert (rollout["min_ready_replicas"], rollout["surge_added"]) == (0, 0)
 
 
 @pytest.mark.parametrize(

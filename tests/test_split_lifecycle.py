@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iac import edit
 from iac.cli import cli
@@ -178,11 +180,14 @@ def test_moving_weights_stays_by_hand_but_a_side_that_leaves_is_checked(tmp_path
 def test_a_rolling_promotion_from_a_split_never_moves_traffic_back(tmp_path: Path) -> None:
     rolling = Promotion(strategy="rolling", max_surge_percent=25)
     plan = plan_rollout("m", "e", "v3", "v4", rolling, 8, (("v3", 60), ("v4", 40)))
-    # The canary runs its share of 8 (3.2 → 3) and gets 40 % already.
-    assert [(s.previous_replicas, s.candidate_replicas, s.candidate_weight)
-            for s in plan.steps if s.action == "shift"] == [
-        (3, 5, 62), (1, 7, 88), (0, 8, 100),
+    # The canary runs its share of 8 (3.2 → 3) and gets 40 % already. A batch of 2 comes up
+    # first (the 40 % stays: 3 ready of 8 would be less), then traffic follows ready ones.
+    assert [(s.action, s.previous_replicas, s.candidate_replicas, s.candidate_weight)
+            for s in plan.steps] == [
+        ("scale-up", 5, 5, 40), ("shift", 3, 7, 62), ("shift", 1, 8, 88),
+        ("shift", 0, 8, 100), ("cleanup", 0, 8, 100),
     ]  # fmt: skip
+    assert plan.min_ready_replicas == 8
     # Alone already (the other side was dark): nothing to move, only the cleanup.
     alone = plan_rollout("m", "e", "v3", "v4", rolling, 8, (("v3", 0), ("v4", 100)))
     assert [s.action for s in alone.steps] == ["cleanup"]
@@ -358,3 +363,31 @@ models:
     ]
     zero = _run(make_policy("no-scale-to-zero"), resources, {"environments": ["production"]})
     assert zero == []  # v5 is dark: 0..1, sent none of production's requests
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    replicas=st.integers(min_value=1, max_value=40),
+    weight=st.integers(min_value=0, max_value=99),
+    surge=st.sampled_from([0, 10, 25, 50]),
+    unavailable=st.sampled_from([10, 25, 50]),
+)
+def test_a_rolling_promotion_out_of_any_split_keeps_serving_and_ends_whole(
+    replicas: int, weight: int, surge: int, unavailable: int
+) -> None:
+    """From a split of any weights: the candidate starts from its share, traffic only grows
+    from its weight, a step never has nothing ready, and the candidate ends with all."""
+    promotion = Promotion(
+        strategy="rolling",
+        max_surge_percent=surge,
+        max_unavailable_percent=0 if surge else unavailable,
+    )
+    plan = plan_rollout(
+        "m", "e", "v3", "v4", promotion, replicas, (("v3", 100 - weight), ("v4", weight))
+    )
+    shares = [s.candidate_weight for s in plan.steps]
+    assert shares == sorted(shares)
+    assert shares[0] >= weight
+    assert shares[-1] == 100
+    assert all(s.ready_replicas >= 1 for s in plan.steps)
+    assert (plan.steps[-1].candidate_replicas, plan.steps[-1].previous_replicas) == (replicas, 0)

@@ -8,7 +8,6 @@ compiler renders it; `iac plan` compares two of them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -169,7 +168,8 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
 
 def _demands(models: Mapping[str, ModelRelease]) -> list[tuple[str, Demand]]:
     """What each active GPU deployment may ask of its pool: max replicas plus, where its
-    environment promotes by rolling, the surge that brings up new replicas first."""
+    environment promotes by rolling, the surge that brings up new replicas first (one
+    replica with `max_unavailable_percent` where that rounds down to none)."""
     found = []
     for model in models.values():
         for deployment in model.deployments.values():
@@ -180,8 +180,9 @@ def _demands(models: Mapping[str, ModelRelease]) -> list[tuple[str, Demand]]:
             replicas = deployment.autoscaling.max_replicas
             env = model.environments.get(deployment.environment or "")
             if env is not None and env.promotion.strategy == "rolling":
-                surge = env.promotion.max_surge_percent
-                replicas += math.ceil(deployment.autoscaling.max_replicas * surge / 100)
+                # With max_unavailable_percent, the surge replica a promotion adds where the
+                # percent rounds down to none.
+                replicas += env.promotion.surge_replicas(replicas)
             found.append(
                 (deployment.node_pool, Demand(model.name, deployment.name, replicas, count))
             )

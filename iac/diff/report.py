@@ -98,7 +98,7 @@ def describe_rollout(rollout: RolloutPlan) -> str:
     else:
         shifts = [s for s in rollout.steps if s.action == "shift"]
         how = (
-            f"rolling in {len(shifts)} steps ("
+            f"rolling in {len(shifts)} step{'s' * (len(shifts) > 1)} ("
             + ", ".join(f"{s.candidate_weight}%" for s in shifts)
             + ")"
         )
@@ -112,7 +112,12 @@ def describe_rollout(rollout: RolloutPlan) -> str:
     leaving = rollout.leaving
     verb = cleanup[0] if len(leaving) == 1 else cleanup[1]
     after = f"; then {' and '.join(leaving)} {verb}" if leaving else ""
-    return f"{how}, {rollout.replicas} replica(s), peak {rollout.peak_replicas}{after}"
+    ready = (
+        f", never fewer than {rollout.min_ready_replicas} ready"
+        if rollout.strategy == "rolling"
+        else ""
+    )
+    return f"{how}, {rollout.replicas} replica(s), peak {rollout.peak_replicas}{ready}{after}"
 
 
 def _money(value: float) -> str:
@@ -162,6 +167,8 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
             rollout = rollouts.get((event["model"], event.get("environment") or ""))
             if event["kind"] == "promote" and rollout:
                 lines.append(f"      {describe_rollout(rollout)}")
+                if rollout.note:
+                    lines.append(f"      {rollout.note}")
         lines.append("")
     if not plan.endpoints.empty:
         lines.append(paint("Endpoints", bold=True))
@@ -236,12 +243,14 @@ def to_markdown(plan: Plan, title: str) -> str:
                 f"**{rollout.model} / {rollout.environment}**: {rollout.previous or '(none)'} → "
                 f"{rollout.candidate}, {describe_rollout(rollout)}",
                 "",
-                "| step | previous | candidate | traffic to candidate | wait |",
-                "|---|---:|---:|---:|---:|",
+                *([f"_{_cell(rollout.note)}_", ""] if rollout.note else []),
+                "| step | previous | candidate | ready | traffic to candidate | wait |",
+                "|---|---:|---:|---:|---:|---:|",
             ]
             out += [
                 f"| {s.action} | {s.previous_replicas} | {s.candidate_replicas} | "
-                f"{s.candidate_weight}% | {format_duration(s.wait_seconds)} |"
+                f"{s.ready_replicas} | {s.candidate_weight}% | "
+                f"{format_duration(s.wait_seconds)} |"
                 for s in rollout.steps
             ]
             out.append("")

@@ -401,6 +401,10 @@ def _resolve_environment(
         key_path = (*path, "traffic", deployment)
         if source.has(key_path):
             written[("traffic", deployment)] = Written(source, key_path, at_key=True)
+    for key in env.promotion.model_fields_set if env.promotion else ():
+        key_path = (*path, "promotion", key)
+        if source.has(key_path):
+            written[("promotion", key)] = Written(source, key_path)
     return ResolvedEnvironment(
         model=model_name,
         name=name,

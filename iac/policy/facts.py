@@ -15,6 +15,7 @@ from iac.compile.release import DeploymentRelease, Release
 from iac.compile.route_backends import environment_backends
 from iac.compile.scaling import PAUSED_REPLICAS
 from iac.compile.split import served
+from iac.spec.stack import Promotion
 from iac.spec.types import parse_accelerator
 
 
@@ -46,6 +47,9 @@ class DeploymentFacts:
     """Only known from the stack file."""
     promotion_strategy: str | None = None
     """Of the environment it serves; only known from the stack file."""
+    promotion: Promotion | None = None
+    """The promotion settings of the environment it serves; only known from the stack
+    file."""
     from_stack: bool = False
     """Built from the stack file, so the stack-only facts above are known."""
 
@@ -68,12 +72,12 @@ def facts_from_release(release: Release) -> list[DeploymentFacts]:
                     if name in model.deployments and model.deployments[name].active
                 )
             )
-            found.append(_from_deployment(d, env.promotion.strategy if env else None, traffic))
+            found.append(_from_deployment(d, env.promotion if env else None, traffic))
     return sorted(found, key=lambda f: (f.model, f.deployment))
 
 
 def _from_deployment(
-    d: DeploymentRelease, strategy: str | None, traffic: tuple[tuple[str, int], ...]
+    d: DeploymentRelease, promotion: Promotion | None, traffic: tuple[tuple[str, int], ...]
 ) -> DeploymentFacts:
     resources = d.container.resources
     kind, units = (
@@ -98,12 +102,13 @@ def _from_deployment(
         node_pool=d.node_pool,
         traffic=traffic,
         weights_size=d.container.weights_size,
-        promotion_strategy=strategy,
+        promotion_strategy=promotion.strategy if promotion else None,
+        promotion=promotion,
         from_stack=True,
     )
 
 
-STACK_ONLY = ("cpu", "memory", "weights_size", "promotion_strategy")
+STACK_ONLY = ("cpu", "memory", "weights_size", "promotion_strategy", "promotion")
 """Facts no Kubernetes object carries: rules on them run in `iac`, not in the pack."""
 
 

@@ -18,6 +18,7 @@ from iac.compile.pricing import HOURS_PER_MONTH
 from iac.compile.quantity import memory_bytes
 from iac.compile.split import floor_giving
 from iac.policy.facts import DeploymentFacts
+from iac.rollout.planner import plan_rollout
 from iac.spec import policies as p
 from iac.spec.types import format_duration, parse_accelerator
 
@@ -332,6 +333,42 @@ def rolling_promotion(
     return found
 
 
+def rollout_keeps_ready(
+    facts: Sequence[DeploymentFacts], config: p.RolloutKeepsReady, context: Context
+) -> list[Violation]:
+    serving: dict[tuple[str, str], list[DeploymentFacts]] = defaultdict(list)
+    for f in facts:
+        if f.from_stack and f.active and f.environment and f.promotion is not None:
+            serving[(f.model, f.environment)].append(f)
+    found = []
+    for (model, environment), (f, *split) in sorted(serving.items()):
+        # A split is moved by hand, weight by weight; the promotion that ends it is planned
+        # (and judged) when the environment names one deployment again.
+        if split or f.promotion is None or f.promotion.strategy != "rolling":
+            continue
+        plan = plan_rollout(
+            model, environment, "previous", f.deployment, f.promotion, f.min_replicas
+        )
+        empty = [i for i, step in enumerate(plan.steps, 1) if step.ready_replicas == 0]
+        if empty:
+            found.append(
+                _violation(
+                    "rollout-keeps-ready",
+                    config,
+                    f"a rolling promotion into {environment} of {model} leaves it no ready "
+                    f"replica in step {empty[0]}, for a whole cold start of the new "
+                    f"deployment: {plan.note}",
+                    "remove allow_unavailable (a surge replica is then added), raise "
+                    "min_replicas, or waive this with a reason",
+                    model=model,
+                    environment=environment,
+                    deployment=f.deployment,
+                    field=("promotion", "allow_unavailable"),
+                )
+            )
+    return found
+
+
 def scale_down_delay_floor(
     facts: Sequence[DeploymentFacts], config: p.ScaleDownDelayFloor, context: Context
 ) -> list[Violation]:
@@ -364,6 +401,7 @@ RULES: dict[str, tuple[str, RuleFunction]] = {
     "resources-declared": ("resources_declared", resources_declared),
     "weights-fit": ("weights_fit", weights_fit),
     "rolling-promotion": ("rolling_promotion", rolling_promotion),
+    "rollout-keeps-ready": ("rollout_keeps_ready", rollout_keeps_ready),
     "scale-down-delay-floor": ("scale_down_delay_floor", scale_down_delay_floor),
 }
 """Rule ID → (its key under `policies:`, its function)."""

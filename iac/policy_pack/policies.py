@@ -7,7 +7,7 @@ shape as under the stack's `policies:` (its JSON schema is generated from the sa
 e.g. `{"budget": {"monthly": 40000}}` in `--policy-pack-config`.
 
 Rules that need facts no object carries (declared resources, weights size, promotion
-strategy) are judged by `iac validate` / `iac plan` only.
+settings) are judged by `iac validate` / `iac plan` only.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from iac.policy.facts import facts_from_objects
 from iac.policy.rules import RULES, Violation
 from iac.spec import policies as p
 
-STACK_ONLY_RULES = frozenset({"resources-declared", "weights-fit", "rolling-promotion"})
+STACK_ONLY_RULES = frozenset(
+    {"resources-declared", "weights-fit", "rolling-promotion", "rollout-keeps-ready"}
+)
 """Rules whose facts only the stack file has."""
 
 PACK_NAME = "iac-serving"

@@ -74,6 +74,9 @@ def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
             )
             if index < len(steps):
                 wait = max(wait, step.wait_seconds)
+            if index < len(steps) and step.action == "shift":
+                # Gates judge the candidate on its traffic: a step that moved none (headroom,
+                # replicas coming up) has nothing to judge.
                 env = head.models[rollout.model].environments[rollout.environment]
                 gates.extend((rollout, gate) for gate in env.promotion.gates or [])
         found.append(Stage(index, "; ".join(parts), stack, floors, wait, tuple(gates)))

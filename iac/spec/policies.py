@@ -2,8 +2,9 @@
 
 Each key is a rule (its ID is the key with dashes: `min_replicas` → `min-replicas`). A rule
 written here is enabled, at level `error` unless it says otherwise; three rules are on by
-default at level `warning` (pinned images, declared resources, weights that fit). A
-violation can be waived with a reason under `waivers:`; the plan shows the waiver.
+default at level `warning` (pinned images, declared resources, weights that fit) and one at
+level `error` (rolling promotions keep a replica ready). A violation can be waived with a
+reason under `waivers:`; the plan shows the waiver.
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class RollingPromotion(Rule):
     environments: list[Name] = Field(default_factory=lambda: ["production"])
 
 
+class RolloutKeepsReady(Rule):
+    """A rolling promotion never leaves an environment with no ready replica (on by default;
+    only `promotion.allow_unavailable` can make one do so)."""
+
+
 class ScaleDownDelayFloor(Rule):
     """Where a cold start is long, idle replicas are not removed too soon."""
 
@@ -120,5 +126,6 @@ class Policies(SpecModel):
     resources_declared: ResourcesDeclared = Field(default_factory=ResourcesDeclared)
     weights_fit: WeightsFit = Field(default_factory=WeightsFit)
     rolling_promotion: RollingPromotion | None = None
+    rollout_keeps_ready: RolloutKeepsReady = Field(default_factory=RolloutKeepsReady)
     scale_down_delay_floor: ScaleDownDelayFloor | None = None
     waivers: list[Waiver] = Field(default_factory=list)

@@ -6,6 +6,7 @@ hold templates: reusable model-server definitions such as vLLM or TEI.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -188,10 +189,19 @@ class Promotion(SpecModel):
     """`immediate`: bring the new deployment up, then move all traffic at once. `rolling`:
     shift traffic step by step as new replicas become ready."""
     max_surge_percent: int = Field(25, ge=0, le=50)
-    """Rolling: extra new replicas per step, in % of the environment's replicas."""
+    """Rolling: extra new replicas per step, in % of the environment's replicas (rounded up,
+    as Kubernetes rounds `maxSurge`)."""
     max_unavailable_percent: int = Field(0, ge=0, le=50)
-    """Rolling: replicas that may be missing per step, in %. Exactly one of this and
-    `max_surge_percent` is non-zero."""
+    """Rolling: replicas that may be missing per step, in % (rounded down, as Kubernetes
+    rounds `maxUnavailable`; never all of them). Exactly one of this and `max_surge_percent`
+    is non-zero. Where it rounds down to no replica (25 % of 1 to 3 replicas), one surge
+    replica comes up instead: a replica only goes once its replacement is ready."""
+    allow_unavailable: bool = False
+    """Rolling with `max_unavailable_percent`: where it rounds down to no replica, take one
+    down per step anyway (what Kubernetes does when `maxSurge` is 0) instead of adding a
+    surge replica. With one replica that leaves the environment with nothing ready while the
+    new deployment starts: `iac validate` and `iac plan` report it as an error
+    (`rollout-keeps-ready`) unless `policies.waivers` accepts it with a reason."""
     stabilization: Annotated[int, DurationRange(0, 3600)] = 0
     """Rolling: wait after each traffic shift before the next step (watch the metrics)."""
     replica_overhead_percent: int = Field(0, ge=0, le=500)
@@ -202,6 +212,23 @@ class Promotion(SpecModel):
     kept running, or deactivated."""
     gates: list[Gate] | None = None
     """Checks after each step's stabilization (`iac up`); a failure rolls back."""
+
+    def surge_replicas(self, replicas: int) -> int:
+        """Candidate replicas a rolling step of `replicas` brings up beyond them:
+        `max_surge_percent`, rounded up; with `max_unavailable_percent`, the one surge replica
+        added where no replica may be taken down (`unavailable_replicas` is 0)."""
+        if self.max_surge_percent > 0:
+            return max(1, math.ceil(replicas * self.max_surge_percent / 100))
+        return 0 if self.unavailable_replicas(replicas) else 1
+
+    def unavailable_replicas(self, replicas: int) -> int:
+        """Previous replicas a rolling step of `replicas` takes down before the candidate's
+        replacements are ready: `max_unavailable_percent` rounded down, and never the last
+        ready one; with `allow_unavailable`, at least one (Kubernetes' rule)."""
+        if self.max_surge_percent > 0:
+            return 0
+        count = max(0, min(replicas * self.max_unavailable_percent // 100, replicas - 1))
+        return max(1, count) if self.allow_unavailable else count
 
 
 class Environment(SpecModel):

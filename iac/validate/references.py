@@ -130,6 +130,17 @@ def _check_environment(
             f"{promotion.max_unavailable_percent})",
             (*path, "promotion"),
         )
+    unavailable = promotion.strategy == "rolling" and promotion.max_unavailable_percent > 0
+    if promotion.allow_unavailable and not unavailable:
+        where = ("promotion", "allow_unavailable")
+        diagnostics.error(
+            env.origins(where),
+            "`allow_unavailable` applies to rolling promotions with `max_unavailable_percent` "
+            "(it takes a replica down where that percent rounds down to none); set "
+            "`strategy: rolling`, `max_surge_percent: 0` and `max_unavailable_percent`, or "
+            "remove it",
+            env.origins.path(where),
+        )
 
 
 _GKE_NODE_POOL = re.compile(r"^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$")

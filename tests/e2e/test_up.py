@@ -133,7 +133,9 @@ def test_a_promotion_rolls_out_in_stages_and_a_failure_rolls_back(
     assert promoted.exit_code == 0, promoted.output
     result = up(project)
     assert result.exit_code == 0, result.output + result.stderr
-    assert "stage 1/3: llama-3-8b/production: 50% to v4-production" in result.stderr
+    # v4-production's first replica comes up beside v3's two before any traffic moves.
+    assert "stage 1/4: llama-3-8b/production: 0% to v4-production" in result.stderr
+    assert "stage 2/4: llama-3-8b/production: 50% to v4-production" in result.stderr
     assert production_backends(project) == [{"name": "llama-3-8b-v4-production", "port": 8000}]
 
     # Promote back, with a failure injected into the second stage: the first stage applied,
@@ -202,7 +204,7 @@ def test_an_interrupted_up_leaves_a_consistent_stack_and_the_next_run_finishes(
     head_text = stack.read_bytes()
     log = tmp_path / "up.log"
     process = _iac_up_process(project, pulumi_engine.env, log)
-    _wait_for(log, f"stage {stage}/3:", process)
+    _wait_for(log, f"stage {stage}/4:", process)
     time.sleep(1.0)  # into the stage's `pulumi up`
     os.killpg(process.pid, signal_number)
     process.communicate(timeout=300)

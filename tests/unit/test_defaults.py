@@ -24,6 +24,7 @@ def test_promotion_defaults_follow_baseten() -> None:
         "strategy": "immediate",
         "max_surge_percent": 25,
         "max_unavailable_percent": 0,
+        "allow_unavailable": False,
         "stabilization": 0,
         "replica_overhead_percent": 0,
         "cleanup": "scale_to_zero",
