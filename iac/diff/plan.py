@@ -65,7 +65,7 @@ def make_plan(
         diff_objects(base.objects if base else [], head.objects),
         diff_cloud(base.cloud if base else [], head.cloud),
     )
-    rollouts = _rollouts(events, head)
+    rollouts = promotion_rollouts(events, head)
     found = findings(base, head, events, objects, rollouts)
     found.extend(from_diagnostic(d) for d in head_warnings or [])
     order = {"error": 0, "warning": 1, "info": 2}
@@ -77,7 +77,9 @@ def make_plan(
     return Plan(events, found, objects, cost, rollouts, simulations or [])
 
 
-def _rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:
+def promotion_rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:
+    """The rollout of each promotion among `events` (what `iac up` stages, and what the
+    Pulumi program stages for a rolling one)."""
     plans = []
     for event in events:
         if event["kind"] != "promote" or event["to"] is None or "changes" in event:
