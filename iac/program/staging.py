@@ -111,13 +111,13 @@ def plan_update(
         and recorded.stages == len(staged)
         and 0 <= recorded.stage < last
     ):
-        return _apply(stack, head, staged, 0, head_digest, live, promotions, command)
+        return _apply(head, staged, 0, head_digest, live, promotions, command)
 
     done = staged[recorded.stage]
     ready_at = _time(record.get(READY_AT)) if isinstance(record, dict) else None
     keep = _reason_to_keep(done, len(staged), ready_at, now, command)
     if keep is None:
-        return _apply(stack, head, staged, done.index + 1, head_digest, live, promotions, command)
+        return _apply(head, staged, done.index + 1, head_digest, live, promotions, command)
     text, stamp = keep
     position = f"stage {done.index + 1}/{len(staged)} ({done.description})"
     return Update(
@@ -131,7 +131,6 @@ def plan_update(
 
 
 def _apply(
-    stack: ResolvedStack,
     head: Compiled,
     staged: list[Stage],
     at: int,
