@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime
+import pulumi.runtime.settings
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
@@ -27,13 +28,31 @@ from iac.program.deploy import Deployed
 PROJECT = "iac-test"
 
 
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Every resource gets its inputs back as its state, like a provider that echoes."""
+    """Every resource gets its inputs back as its state, like a provider that echoes. The
+    engine's `readStackOutputs` returns `live` (the stack's last outputs), or fails with
+    `live_failure`; every call is recorded."""
+
+    def __init__(
+        self, live: Mapping[str, Any] | None = None, live_failure: str | None = None
+    ) -> None:
+        super().__init__()
+        self.live = dict(live or {})
+        self.live_failure = live_failure
+        self.calls: list[MockCallArgs] = []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         return f"{args.name}-id", args.inputs
 
-    def call(self, args: MockCallArgs) -> dict[str, Any]:
+    def call(self, args: MockCallArgs) -> Any:
+        self.calls.append(args)
+        if args.token == READ_STACK_OUTPUTS:
+            if self.live_failure:
+                return {}, [("name", self.live_failure)]
+            return {"name": args.args["name"], "outputs": self.live, "secretOutputNames": []}
         return {}
 
 
@@ -104,9 +123,15 @@ class ProgramRun:
     registrations: list[Registration]
     logs: list[logging.LogRecord] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
+    """The stack's outputs, resolved (as the engine would record them)."""
+    calls: list[MockCallArgs] = field(default_factory=list)
+    """Functions the program invoked (`readStackOutputs`)."""
 
     def warnings(self) -> list[str]:
         return [r.getMessage() for r in self.logs if r.levelno == logging.WARNING]
+
+    def infos(self) -> list[str]:
+        return [r.getMessage() for r in self.logs if r.levelno == logging.INFO]
 
     def kubernetes(self) -> list[Registration]:
         """Registrations of Kubernetes objects (not the provider, not components)."""
@@ -133,15 +158,21 @@ def run_program(
     secret_config: Mapping[str, str] | None = None,
     preview: bool = False,
     entry: Callable[[], Deployed] = iac.program.main,
+    live: Mapping[str, Any] | None = None,
+    live_failure: str | None = None,
 ) -> ProgramRun:
     """Run the program (`entry`: `iac.program.main()`) as `pulumi up` (or preview) would,
-    under mocks. Raises what the program raises (pulumi.RunError for a user error)."""
-    mocks = RecordingMocks()
+    under mocks, on a stack whose last outputs are `live`. Raises what the program raises
+    (pulumi.RunError for a user error)."""
+    mocks = RecordingMocks(live, live_failure)
     monitor = RecordingMonitor(mocks)
     handler = _Records()
     logger = logging.getLogger(f"iac-program-test-{id(handler)}")
     logger.propagate = False
+    logger.setLevel(logging.DEBUG)  # the program's info notes too
     logger.addHandler(handler)
+    # A fresh root stack: set_mocks keeps the one of an earlier run, with its exports.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=logger
     )
@@ -151,13 +182,18 @@ def run_program(
     # Keys set with `pulumi config set --secret`: config.get_secret() returns them as secret
     # outputs, as the engine's config does.
     pulumi.runtime.set_all_config(dict(values), list(secret_config or {}))
-    result: dict[str, Deployed] = {}
+    result: dict[str, Any] = {}
 
     @pulumi.runtime.test
     def program() -> Any:
         deployed = entry()
         result["deployed"] = deployed
-        return deployed.provider.urn
+        # The exports, with the outputs inside them resolved (`ready_at`).
+        root = pulumi.runtime.get_root_resource()
+        exported = pulumi.Output.from_input(dict(getattr(root, "outputs", {}) or {}))
+        return pulumi.Output.all(deployed.provider.urn, exported).apply(
+            lambda values: result.__setitem__("exports", values[1])
+        )
 
     threshold = gc.get_threshold()
     try:
@@ -168,6 +204,10 @@ def run_program(
         # main() tunes the collector for a large run; give the test process its own back.
         gc.unfreeze()
         gc.set_threshold(*threshold)
-    root = pulumi.runtime.get_root_resource()
-    exports = dict(getattr(root, "outputs", {}) or {})
-    return ProgramRun(result.get("deployed"), monitor.registrations, handler.records, exports)
+    return ProgramRun(
+        result.get("deployed"),
+        monitor.registrations,
+        handler.records,
+        dict(result.get("exports") or {}),
+        mocks.calls,
+    )

@@ -69,7 +69,7 @@ def make_plan(
         diff_objects(base.objects if base else [], head.objects),
         diff_cloud(base.cloud if base else [], head.cloud),
     )
-    rollouts = _rollouts(events, head)
+    rollouts = promotion_rollouts(events, head)
     found = findings(base, head, events, objects, rollouts)
     endpoints = endpoint_changes(base.release if base else None, head.release)
     found.extend(endpoint_findings(endpoints))
@@ -83,7 +83,9 @@ def make_plan(
     return Plan(events, found, objects, cost, rollouts, endpoints, simulations or [])
 
 
-def _rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:
+def promotion_rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:
+    """The rollout of each promotion among `events` (what `iac up` stages, and what the
+    Pulumi program stages for a rolling one)."""
     plans = []
     for event in events:
         traffic = event.get("changes", {}).get("traffic")

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,14 @@ import pulumi
 import yaml
 from pulumi import automation as auto
 
-from iac.compile import Compiled, compile_stack
-from iac.errors import IacError, StackInvalid
+from iac.compile import Compiled
+from iac.errors import IacError
 from iac.program import settings
 from iac.program.deploy import ProviderSettings, deploy
-from iac.program.outputs import OUTPUTS, SOURCES
+from iac.program.live import live_compiled
+from iac.program.outputs import OUTPUTS, ROLLOUT, SOURCES
 from iac.rollout.executor import EngineError, Progress
-from iac.validate import check_stack
 
-ROLLOUT = "rollout"
 __all__ = ["ROLLOUT", "SOURCES", "AutomationEngine", "live_compiled"]
 
 
@@ -184,22 +182,3 @@ def _absolute(path: str | None, root: Path) -> str | None:
 
 def _last_lines(text: str, count: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-count:])
-
-
-def live_compiled(sources: object) -> Compiled | None:
-    """The release that is live, from the stack files recorded at the last apply."""
-    if not isinstance(sources, dict) or not isinstance(sources.get("files"), dict):
-        return None
-    with tempfile.TemporaryDirectory(prefix="iac-live-") as tmp:
-        for relative, text in sources["files"].items():
-            path = Path(tmp, relative).resolve()
-            if not str(path).startswith(str(Path(tmp).resolve())):
-                continue  # recorded paths stay inside the folder
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(str(text), encoding="utf-8")
-        try:
-            return compile_stack(check_stack(os.path.join(tmp, str(sources["stack"]))))
-        except StackInvalid as exc:
-            raise IacError(
-                f"the live stack files no longer check ({exc}); apply with a fixed iac"
-            ) from None

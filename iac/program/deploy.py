@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,16 @@ from iac.gc_pause import gc_paused
 from iac.policy import check_with_policies
 from iac.program import kinds, settings
 from iac.program.layout import LayoutError, Timeouts, layout
-from iac.program.outputs import OUTPUTS, SOURCES, endpoints, stack_outputs, stack_sources
+from iac.program.outputs import (
+    OUTPUTS,
+    READY_AT,
+    ROLLOUT,
+    SOURCES,
+    endpoints,
+    stack_outputs,
+    stack_sources,
+)
+from iac.program.staging import Update, declares_rolling, format_time, plan_update
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Cluster
 
@@ -79,17 +89,23 @@ class Deployed:
 
 
 def main() -> Deployed:
-    """The Pulumi program: read config, compile the stack file, register, export outputs."""
+    """The Pulumi program: read config, compile the stack file, register, export outputs.
+
+    A change that holds a rolling promotion registers one stage of it per run
+    (`iac.program.staging`); `iac up` registers its stages through `deploy` directly."""
     config = pulumi.Config(settings.NAMESPACE)
     root = _project_root()
     try:
         path = settings.stack_file(config.get(settings.STACK), os.environ, pulumi.get_stack(), root)
         stack, compiled = compile_file(path)
+        update = staged_update(stack, compiled, path, root)
     except IacError as exc:
         raise pulumi.RunError(str(exc)) from None
+    for note in update.notes:
+        (pulumi.log.warn if note.level == "warning" else pulumi.log.info)(note.text)
     settle_garbage_collector()
     deployed = deploy(
-        compiled,
+        update.compiled,
         ProviderSettings(
             kubeconfig=config.get_secret(settings.KUBECONFIG),
             context=config.get(settings.CONTEXT),
@@ -99,8 +115,62 @@ def main() -> Deployed:
     for name in OUTPUTS:
         pulumi.export(name, deployed.outputs[name])
     # What `iac plan --base live` rebuilds the live release from, as after `iac up`.
-    pulumi.export(SOURCES, stack_sources(stack))
+    pulumi.export(SOURCES, update.sources if update.sources is not None else stack_sources(stack))
+    if update.progress is not None:
+        pulumi.export(ROLLOUT, rollout_output(update, deployed))
     return deployed
+
+
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+"""The engine's built-in function behind `StackReference`: a stack's outputs by name, as its
+last update left them (none before the first), without a resource in the state."""
+
+
+def staged_update(stack: ResolvedStack, compiled: Compiled, path: Path, root: Path) -> Update:
+    """What this run registers: `compiled`, or one stage of the rolling promotion it holds
+    (read from the stack's own outputs only when the stack declares a rolling promotion)."""
+    if not declares_rolling(compiled.release):
+        return Update(compiled)
+    shown = os.path.relpath(path, root) if path.is_relative_to(root) else str(path)
+    command = f"iac up {shown} --stack {pulumi.get_stack()}"
+    return plan_update(stack, compiled, own_outputs(), datetime.now(UTC), command)
+
+
+def own_outputs() -> dict[str, Any]:
+    """This stack's outputs as its last update left them ({} before the first). Read by the
+    fully qualified name (`organization/PROJECT/STACK` on a file backend); a file backend in
+    the layout of Pulumi before projects knows the stack by its bare name only."""
+    stack = pulumi.get_stack()
+    qualified = f"{pulumi.get_organization() or 'organization'}/{pulumi.get_project()}/{stack}"
+    failures = []
+    for name in (qualified, stack):
+        try:
+            result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name})
+        except Exception as exc:  # noqa: BLE001 - the engine's error, reported below
+            failures.append(f"{name}: {exc}")
+            continue
+        value = result.value if isinstance(result.value, dict) else {}
+        outputs = value.get("outputs")
+        return dict(outputs) if isinstance(outputs, dict) else {}
+    raise IacError(
+        "the stack declares a rolling promotion, and the program could not read its stack's "
+        "last outputs to tell how far it has gone ("
+        + "; ".join(failures)
+        + "); run the change with `iac up`"
+    )
+
+
+def rollout_output(update: Update, deployed: Deployed) -> dict[str, Any]:
+    """The ROLLOUT output: the progress, and when this update's stage was ready (once
+    every registered resource is created or updated, Pulumi's readiness checks included)."""
+    assert update.progress is not None
+    value: dict[str, Any] = update.progress.to_dict()
+    if update.stamp_ready:
+        ids = [resource.id for resource in deployed.resources.values()]
+        value[READY_AT] = pulumi.Output.all(*ids).apply(lambda _: format_time(datetime.now(UTC)))
+    elif update.ready_at is not None:
+        value[READY_AT] = update.ready_at
+    return value
 
 
 def settle_garbage_collector() -> None:

@@ -20,9 +20,17 @@ ENDPOINTS = "endpoints"
 SOURCES = "sources"
 """`{"stack": PATH, "files": {PATH: TEXT}}`: the stack files as applied (paths relative to
 their common folder), from which `iac plan --base live` and `iac up` rebuild what is live."""
+ROLLOUT = "rollout"
+"""Where a staged rollout stands: `{"head": DIGEST, "stage": N, "stages": COUNT, "status":
+"rolling"|"done"|"rolled-back"}` (`iac.rollout.executor.Progress`), written by `iac up` at
+every stage and by the program when it stages a rolling promotion (`iac.program.staging`),
+which adds READY_AT; either can take over a rollout the other started."""
+READY_AT = "ready_at"
+"""In ROLLOUT, written by the program: when the stage it applied was ready (ISO 8601, UTC),
+from which the stage's stabilization is counted."""
 OUTPUTS: tuple[str, ...] = (RELEASE, ENDPOINTS)
 """Every output computed from the release alone, by name (the program also exports
-SOURCES)."""
+SOURCES, and ROLLOUT when the stack declares a rolling promotion)."""
 
 
 def stack_outputs(release: Release) -> dict[str, Any]:

@@ -9,12 +9,16 @@
 - an error-level policy in the stack stops `pulumi up` with the located finding, applying
   nothing;
 - the policy pack runs under `pulumi preview --policy-pack`, passing and failing;
-- a secret set with `pulumi config set --secret` appears in no output, state or log.
+- a secret set with `pulumi config set --secret` appears in no output, state or log;
+- a rolling promotion under plain `pulumi up` is applied one stage per update, with a
+  warning that says what runs the rest (`pulumi preview` shows the same), and `iac up`
+  takes the rollout over from the stage a `pulumi up` applied.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +29,9 @@ from click.testing import CliRunner
 from iac.cli import cli
 from iac.compile import compile_stack, object_id
 from iac.compile.names import logical_name
+from iac.diff.plan import make_plan
+from iac.rollout.executor import digest
+from iac.rollout.stages import stages
 from iac.validate import check_stack
 
 if TYPE_CHECKING:
@@ -261,3 +268,160 @@ def test_a_renamed_model_is_replaced_not_recreated_and_protect_refuses_deletion(
     kept = {oid: text for oid, text in before.items() if '"iac.dev/model": "chat"' in text}
     assert len(kept) > 10
     assert {oid: after.get(oid) for oid in kept} == kept
+
+
+PRODUCTION = "        autoscaling: {min_replicas: 1, max_replicas: 2}\n"
+
+
+def roll(project: Path, stabilization: str) -> Path:
+    """Production at 2 replicas, promoted by `strategy: rolling` in steps of one replica:
+    three stages (50 %, 100 %, the previous deployment scaled to zero)."""
+    stack_file = project / "stacks" / f"{STACK}.yaml"
+    text = stack_file.read_text()
+    assert PRODUCTION in text
+    stack_file.write_text(
+        text.replace(
+            PRODUCTION,
+            "        autoscaling: {min_replicas: 2, max_replicas: 4}\n"
+            "        promotion: {strategy: rolling, max_surge_percent: 50, "
+            f"stabilization: {stabilization}}}\n",
+        )
+    )
+    return stack_file
+
+
+def staged_objects(project: Path, base: Any) -> list[list[dict[str, Any]]]:
+    """The objects of each stage of the change from `base` (compiled) to the stack file."""
+    head = check_stack(str(project / "stacks" / f"{STACK}.yaml"))
+    plan = make_plan(base, compile_stack(head))
+    return [stage.compile().objects for stage in stages(head, plan.rollouts)]
+
+
+def outputs(project: Path, engine: PulumiEngine) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(engine.run("stack", "output", "--json", cwd=project).stdout)
+    return found
+
+
+def production_traffic(found: dict[str, Any]) -> dict[str, int]:
+    traffic: dict[str, int] = found["release"]["models"][MODEL]["environments"]["production"][
+        "traffic"
+    ]
+    return traffic
+
+
+@pytest.mark.e2e
+def test_pulumi_up_applies_a_rolling_promotion_one_stage_at_a_time_and_iac_up_finishes_it(
+    project: Path, pulumi_engine: PulumiEngine
+) -> None:
+    run = pulumi_engine.run
+    stack_file = roll(project, "1h")
+    base_text = stack_file.read_text()
+    first = run("up", "--yes", "--skip-preview", cwd=project)
+    # The first update: no outputs to read yet, nothing to say.
+    assert "promoted from" not in first.stdout + first.stderr
+    base = compile_stack(check_stack(str(stack_file)))
+    assert rendered(project) == canonical(base.objects)
+    assert "rollout" not in outputs(project, pulumi_engine)
+
+    promoted = iac("promote", str(stack_file), MODEL, "v2", "--to", "production")
+    assert promoted.exit_code == 0, promoted.output
+    stage_objects = staged_objects(project, base)
+    assert len(stage_objects) == 3
+    position = "stage 1/3 (llama-3-8b/production: 50% to v2 (1 replicas, v1 1))"
+    stage1 = f"this update applies {position}"
+    command = f"`iac up stacks/{STACK}.yaml --stack {STACK}`"
+
+    # `pulumi preview` says what `pulumi up` will do, and previews the first stage only.
+    preview = run("preview", cwd=project)
+    assert stage1 in preview.stdout, preview.stdout
+    as_json = json.loads(run("preview", "--json", cwd=project).stdout)
+    assert preview_steps(as_json) == expected_steps(base.objects, stage_objects[0])
+
+    up = run("up", "--yes", "--skip-preview", cwd=project)
+    said = up.stdout + up.stderr
+    assert (
+        "warning: llama-3-8b/production is promoted from v1 to v2 with `strategy: rolling`: "
+        "applied in one update, all of its traffic would move at once, so `pulumi up` applies "
+        f"one stage per update: {stage1}. The rest: {command} (each stage, its stabilization "
+        "and gates, a rollback on failure), or `pulumi up` again 1h after this update (the "
+        "stabilization) for stage 2/3"
+    ) in said, said
+    assert rendered(project) == canonical(stage_objects[0])
+    found = outputs(project, pulumi_engine)
+    assert production_traffic(found) == {"v1": 50, "v2": 50}
+    # The live release is still the one the rollout started from: `iac plan --base live`
+    # shows the whole promotion.
+    assert found["sources"]["files"][f"stacks/{STACK}.yaml"] == base_text
+    head = compile_stack(check_stack(str(stack_file)))
+    ready_at = found["rollout"].pop("ready_at")
+    assert found["rollout"] == {"head": digest(head), "stage": 0, "stages": 3, "status": "rolling"}
+    assert ready_at.endswith("Z")
+
+    # Within the stabilization, another `pulumi up` keeps the stage and says until when.
+    again = run("up", "--yes", "--skip-preview", cwd=project)
+    until = datetime.strptime(ready_at, "%Y-%m-%dT%H:%M:%SZ") + timedelta(hours=1)
+    assert (f"{position} is stabilizing until {until:%Y-%m-%dT%H:%M:%SZ} (") in again.stdout, (
+        again.stdout
+    )
+    assert (
+        "left of 1h); this update keeps it. The rest: `pulumi up` again after then for stage "
+        f"2/3, or {command}"
+    ) in again.stdout
+    assert rendered(project) == canonical(stage_objects[0])
+    run("preview", "--expect-no-changes", cwd=project)
+
+    plan = iac(
+        "plan", str(stack_file), "--base", "live", "--stack", STACK,
+        "--project-dir", str(project), "--format", "json",
+    )  # fmt: skip
+    assert plan.exit_code == 0, plan.output
+    assert [(e["kind"], e["model"]) for e in json.loads(plan.stdout)["events"]] == [
+        ("promote", MODEL)
+    ]
+
+    # `iac up` takes over after the stage `pulumi up` applied.
+    finished = iac("up", str(stack_file), "--stack", STACK, "--project-dir", str(project), "--yes")
+    assert finished.exit_code == 0, finished.output + finished.stderr
+    assert "resuming after stage 1 of 3" in finished.stderr
+    assert "stage 1/3" not in finished.stderr
+    assert rendered(project) == canonical(head.objects)
+    found = outputs(project, pulumi_engine)
+    assert found["rollout"] == {"head": digest(head), "stage": 2, "stages": 3, "status": "done"}
+    assert production_traffic(found) == {"v2": 100}
+
+
+@pytest.mark.e2e
+def test_pulumi_up_after_pulumi_up_walks_a_rolling_promotion_to_its_end(
+    project: Path, pulumi_engine: PulumiEngine
+) -> None:
+    run = pulumi_engine.run
+    stack_file = roll(project, "0s")
+    run("up", "--yes", "--skip-preview", cwd=project)
+    base = compile_stack(check_stack(str(stack_file)))
+    promoted = iac("promote", str(stack_file), MODEL, "v2", "--to", "production")
+    assert promoted.exit_code == 0, promoted.output
+    stage_objects = staged_objects(project, base)
+
+    said = []
+    for objects, traffic in zip(
+        stage_objects, [{"v1": 50, "v2": 50}, {"v1": 0, "v2": 100}, {"v2": 100}], strict=True
+    ):
+        up = run("up", "--yes", "--skip-preview", cwd=project)
+        said.append(up.stdout + up.stderr)
+        assert rendered(project) == canonical(objects)
+        assert production_traffic(outputs(project, pulumi_engine)) == traffic
+    assert "this update applies stage 1/3" in said[0]
+    assert (
+        "this update applies stage 2/3 (llama-3-8b/production: 100% to v2 (2 replicas, v1 0))"
+        in said[1]
+    )
+    assert (
+        "this update applies the last stage 3/3 (llama-3-8b/production: v1 scale to zero); "
+        "the promotion is complete"
+    ) in said[2]
+    assert "warning: llama-3-8b" not in said[2]
+    found = outputs(project, pulumi_engine)
+    assert found["sources"]["files"][f"stacks/{STACK}.yaml"] == stack_file.read_text()
+    assert found["rollout"]["status"] == "done"
+    quiet = run("preview", "--expect-no-changes", cwd=project)
+    assert "promoted from" not in quiet.stdout + quiet.stderr
