@@ -275,7 +275,8 @@ PRODUCTION = "        autoscaling: {min_replicas: 1, max_replicas: 2}\n"
 
 def roll(project: Path, stabilization: str) -> Path:
     """Production at 2 replicas, promoted by `strategy: rolling` in steps of one replica:
-    three stages (50 %, 100 %, the previous deployment scaled to zero)."""
+    four stages (the candidate brought up, 50 %, 100 %, the previous deployment scaled to
+    zero)."""
     stack_file = project / "stacks" / f"{STACK}.yaml"
     text = stack_file.read_text()
     assert PRODUCTION in text
@@ -326,8 +327,8 @@ def test_pulumi_up_applies_a_rolling_promotion_one_stage_at_a_time_and_iac_up_fi
     promoted = iac("promote", str(stack_file), MODEL, "v2", "--to", "production")
     assert promoted.exit_code == 0, promoted.output
     stage_objects = staged_objects(project, base)
-    assert len(stage_objects) == 3
-    position = "stage 1/3 (llama-3-8b/production: 50% to v2 (1 replicas, v1 1))"
+    assert len(stage_objects) == 4
+    position = "stage 1/4 (llama-3-8b/production: 0% to v2 (1 replicas, v1 2))"
     stage1 = f"this update applies {position}"
     command = f"`iac up stacks/{STACK}.yaml --stack {STACK}`"
 
@@ -343,18 +344,32 @@ def test_pulumi_up_applies_a_rolling_promotion_one_stage_at_a_time_and_iac_up_fi
         "warning: llama-3-8b/production is promoted from v1 to v2 with `strategy: rolling`: "
         "applied in one update, all of its traffic would move at once, so `pulumi up` applies "
         f"one stage per update: {stage1}. The rest: {command} (each stage, its stabilization "
-        "and gates, a rollback on failure), or `pulumi up` again 1h after this update (the "
-        "stabilization) for stage 2/3"
+        "and gates, a rollback on failure), or `pulumi up` again after this update for stage "
+        "2/4"
     ) in said, said
     assert rendered(project) == canonical(stage_objects[0])
     found = outputs(project, pulumi_engine)
-    assert production_traffic(found) == {"v1": 50, "v2": 50}
+    # v2 comes up beside v1 and is sent nothing yet.
+    assert production_traffic(found) == {"v1": 100, "v2": 0}
     # The live release is still the one the rollout started from: `iac plan --base live`
     # shows the whole promotion.
     assert found["sources"]["files"][f"stacks/{STACK}.yaml"] == base_text
     head = compile_stack(check_stack(str(stack_file)))
+    assert found["rollout"] == {"head": digest(head), "stage": 0, "stages": 4, "status": "rolling"}
+
+    # No stabilization follows a stage that moved no traffic: the next update moves half.
+    position = "stage 2/4 (llama-3-8b/production: 50% to v2 (2 replicas, v1 1))"
+    second = run("up", "--yes", "--skip-preview", cwd=project)
+    assert (
+        f"this update applies {position}. The rest: {command} (each stage, its stabilization "
+        "and gates, a rollback on failure), or `pulumi up` again 1h after this update (the "
+        "stabilization) for stage 3/4"
+    ) in second.stdout + second.stderr
+    assert rendered(project) == canonical(stage_objects[1])
+    found = outputs(project, pulumi_engine)
+    assert production_traffic(found) == {"v1": 50, "v2": 50}
     ready_at = found["rollout"].pop("ready_at")
-    assert found["rollout"] == {"head": digest(head), "stage": 0, "stages": 3, "status": "rolling"}
+    assert found["rollout"] == {"head": digest(head), "stage": 1, "stages": 4, "status": "rolling"}
     assert ready_at.endswith("Z")
 
     # Within the stabilization, another `pulumi up` keeps the stage and says until when.
@@ -365,9 +380,9 @@ def test_pulumi_up_applies_a_rolling_promotion_one_stage_at_a_time_and_iac_up_fi
     )
     assert (
         "left of 1h); this update keeps it. The rest: `pulumi up` again after then for stage "
-        f"2/3, or {command}"
+        f"3/4, or {command}"
     ) in again.stdout
-    assert rendered(project) == canonical(stage_objects[0])
+    assert rendered(project) == canonical(stage_objects[1])
     run("preview", "--expect-no-changes", cwd=project)
 
     plan = iac(
@@ -382,11 +397,11 @@ def test_pulumi_up_applies_a_rolling_promotion_one_stage_at_a_time_and_iac_up_fi
     # `iac up` takes over after the stage `pulumi up` applied.
     finished = iac("up", str(stack_file), "--stack", STACK, "--project-dir", str(project), "--yes")
     assert finished.exit_code == 0, finished.output + finished.stderr
-    assert "resuming after stage 1 of 3" in finished.stderr
-    assert "stage 1/3" not in finished.stderr
+    assert "resuming after stage 2 of 4" in finished.stderr
+    assert "stage 2/4" not in finished.stderr
     assert rendered(project) == canonical(head.objects)
     found = outputs(project, pulumi_engine)
-    assert found["rollout"] == {"head": digest(head), "stage": 2, "stages": 3, "status": "done"}
+    assert found["rollout"] == {"head": digest(head), "stage": 3, "stages": 4, "status": "done"}
     assert production_traffic(found) == {"v2": 100}
 
 
@@ -404,22 +419,25 @@ def test_pulumi_up_after_pulumi_up_walks_a_rolling_promotion_to_its_end(
 
     said = []
     for objects, traffic in zip(
-        stage_objects, [{"v1": 50, "v2": 50}, {"v1": 0, "v2": 100}, {"v2": 100}], strict=True
+        stage_objects,
+        [{"v1": 100, "v2": 0}, {"v1": 50, "v2": 50}, {"v1": 0, "v2": 100}, {"v2": 100}],
+        strict=True,
     ):
         up = run("up", "--yes", "--skip-preview", cwd=project)
         said.append(up.stdout + up.stderr)
         assert rendered(project) == canonical(objects)
         assert production_traffic(outputs(project, pulumi_engine)) == traffic
-    assert "this update applies stage 1/3" in said[0]
+    assert "this update applies stage 1/4" in said[0]
+    assert "this update applies stage 2/4" in said[1]
     assert (
-        "this update applies stage 2/3 (llama-3-8b/production: 100% to v2 (2 replicas, v1 0))"
-        in said[1]
+        "this update applies stage 3/4 (llama-3-8b/production: 100% to v2 (2 replicas, v1 0))"
+        in said[2]
     )
     assert (
-        "this update applies the last stage 3/3 (llama-3-8b/production: v1 scale to zero); "
+        "this update applies the last stage 4/4 (llama-3-8b/production: v1 scale to zero); "
         "the promotion is complete"
-    ) in said[2]
-    assert "warning: llama-3-8b" not in said[2]
+    ) in said[3]
+    assert "warning: llama-3-8b" not in said[3]
     found = outputs(project, pulumi_engine)
     assert found["sources"]["files"][f"stacks/{STACK}.yaml"] == stack_file.read_text()
     assert found["rollout"]["status"] == "done"
