@@ -240,7 +240,7 @@ def test_models_in_another_order(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "old", "new"),
     [
-        ("vllm.yaml", "image: vllm/vllm-openai:v0.6.3", "image: vllm/vllm-openai:v0.6.4"),
+        ("vllm.yaml", "image: vllm/vllm-openai:v0.34.0", "image: vllm/vllm-openai:v0.34.1"),
         ("vllm.yaml", "default: 8192", "default: 4096"),
         ("vllm.yaml", "default: 8192", "default: '8192'"),
         ("vllm.yaml", 'VLLM_NO_USAGE_STATS: "1"', 'VLLM_NO_USAGE_STATS: "0"'),
@@ -284,7 +284,7 @@ def test_a_base_with_its_own_copies_of_the_modules(folder: Path) -> None:
 
 
 def test_a_template_of_the_same_name_from_another_module(folder: Path) -> None:
-    write(folder / "other.yaml", (folder / "vllm.yaml").read_text().replace("v0.6.3", "v0.6.4"))
+    write(folder / "other.yaml", (folder / "vllm.yaml").read_text().replace("v0.34.0", "v0.34.1"))
     base, head = pair(folder, STACK, STACK.replace("[vllm.yaml,", "[other.yaml,"))
     reused = assert_same_head(head, base)
     assert taken(reused, base) == {"bravo", "charlie"}
