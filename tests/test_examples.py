@@ -28,6 +28,11 @@ def test_example_is_numbered_and_valid(example: Path) -> None:
     assert first_line.startswith("# yaml-language-server: $schema=")
 
 
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_readme_lists_the_example(example: Path) -> None:
+    assert f"`{example.name}`" in (ROOT / "README.md").read_text()
+
+
 @pytest.mark.parametrize("path", STACKS, ids=lambda p: p.name)
 def test_stack_is_valid(path: Path) -> None:
     assert check_stack(str(path)).models
