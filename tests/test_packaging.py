@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -67,10 +68,15 @@ def test_iac_init_from_an_installed_wheel_writes_a_valid_project(
     project = tmp_path / "project"
     stack = project / "stacks" / "dev.yaml"
     assert (project / "modules" / "vllm.yaml").is_file()
-    # The editor's schema comment points at the packaged schema.
+    # The editor's schema comment points at the project's copy of the packaged schema, not
+    # into the installation (which a clone of the project does not have).
     first = stack.read_text().splitlines()[0]
-    schema = first.partition("$schema=")[2]
-    assert (stack.parent / schema).resolve().is_file(), first
+    schema = (stack.parent / first.partition("$schema=")[2]).resolve()
+    assert schema == (project / "schema" / "stack.schema.json").resolve(), first
+    assert schema.read_text() == (installed / "iac/_starter/schema/stack.schema.json").read_text()
+    # Installed from a wheel with no record of where it came from (as from an index).
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert (project / "requirements.txt").read_text().splitlines()[-1] == f"iac=={version}"
     checked = run_installed(installed, "validate", "stacks/dev.yaml", cwd=project)
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout == "stacks/dev.yaml: ok (1 model, 1 deployment, 1 environment)\n"

@@ -17,6 +17,9 @@ import json
 import math
 import re
 import runpy
+import shlex
+import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ import pulumi
 import pytest
 import yaml
 from click.testing import CliRunner
+from packaging.requirements import Requirement as PipRequirement
 from pulumi.runtime import rpc
 
 import iac.program
@@ -477,7 +481,16 @@ def test_init_writes_a_project_whose_program_runs_the_starter_stack(
     assert result.exit_code == 0, result.output
     assert "pulumi up" in result.output
     files = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-    assert files == ["Pulumi.yaml", "__main__.py", "modules/vllm.yaml", "stacks/dev.yaml"]
+    assert files == [
+        "Pulumi.yaml",
+        "README.md",
+        "__main__.py",
+        "modules/vllm.yaml",
+        "requirements.txt",
+        "schema/module.schema.json",
+        "schema/stack.schema.json",
+        "stacks/dev.yaml",
+    ]
     assert yaml.safe_load((directory / "Pulumi.yaml").read_text()) == {
         "name": "serving",
         "description": "GPU model serving from iac stack files (stacks/<stack>.yaml)",
@@ -485,9 +498,10 @@ def test_init_writes_a_project_whose_program_runs_the_starter_stack(
     }
     stack_text = (directory / "stacks" / "dev.yaml").read_text()
     assert "imports: [../modules/vllm.yaml]" in stack_text
-    schema = re.search(r"\$schema=(\S+)", stack_text)
-    assert schema is not None
-    assert (directory / "stacks" / schema.group(1)).resolve() == ROOT / "schema/stack.schema.json"
+    assert stack_text.startswith("# yaml-language-server: $schema=../schema/stack.schema.json\n")
+    for kind in ("stack", "module"):
+        copy = directory / "schema" / f"{kind}.schema.json"
+        assert copy.read_text() == (ROOT / "schema" / f"{kind}.schema.json").read_text()
     starter = check_stack(str(directory / "stacks" / "dev.yaml"))
     example = check_stack(str(ROOT / "examples" / "01-single-model"))
     assert compile_stack(starter).objects == compile_stack(example).objects
@@ -503,6 +517,105 @@ def test_init_writes_a_project_whose_program_runs_the_starter_stack(
     assert {(r.type, r.name) for r in run.kubernetes()} == {
         (type_token(o), expected_name(o)) for o in compile_stack(starter).objects
     }
+
+
+def test_init_projects_carry_their_schemas_and_survive_a_move(tmp_path: Path) -> None:
+    # Committed and cloned elsewhere, every `$schema=` still names a file of the project.
+    assert CliRunner().invoke(init_command, [str(tmp_path / "made")]).exit_code == 0
+    clone = tmp_path / "elsewhere" / "clone"
+    shutil.copytree(tmp_path / "made", clone)
+    shutil.rmtree(tmp_path / "made")
+    named = 0
+    for path in clone.rglob("*.yaml"):
+        match = re.search(r"\$schema=(\S+)", path.read_text())
+        if match:
+            named += 1
+            schema = (path.parent / match.group(1)).resolve()
+            assert schema.is_relative_to(clone.resolve()), (path, match.group(1))
+            assert json.loads(schema.read_text())["title"]
+    assert named == 2  # the stack file and the module
+    assert check_stack(str(clone / "stacks" / "dev.yaml")).models
+
+
+def test_init_prints_a_cd_the_shell_reads_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(init_command, ["My Project", "--no-virtualenv"])
+    assert result.exit_code == 0, result.output
+    assert "Created Pulumi project 'My-Project' in My Project:" in result.output
+    (cd,) = [line.split("#")[0] for line in result.output.splitlines() if "  cd " in line]
+    assert cd.strip() == "cd 'My Project'"
+    assert shlex.split(cd) == ["cd", "My Project"]
+    assert (tmp_path / "My Project" / "stacks" / "dev.yaml").is_file()
+
+
+class _Installed:
+    """What `importlib.metadata.distribution("iac")` gives: direct_url.json or none."""
+
+    def __init__(self, direct_url: dict[str, Any] | None) -> None:
+        self.direct_url = direct_url
+
+    def read_text(self, name: str) -> str | None:
+        assert name == "direct_url.json"
+        return json.dumps(self.direct_url) if self.direct_url is not None else None
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "line", "origin"),
+    [
+        ({"url": "https://github.com/acme/iac", "vcs_info": {"vcs": "git", "commit_id": "4f2a9c1",
+          "requested_revision": "v0.1.0"}},
+         "iac @ git+https://github.com/acme/iac@4f2a9c1", None),
+        ({"url": "https://files.acme.dev/iac-0.1.0-cp311-cp311-linux_x86_64.whl",
+          "archive_info": {"hashes": {"sha256": "ab12"}}},
+         "iac @ https://files.acme.dev/iac-0.1.0-cp311-cp311-linux_x86_64.whl", None),
+        (None, "iac==0.1.0", None),  # from a package index
+        ({"url": "file:///home/me/my%20iac", "dir_info": {"editable": True}}, "iac==0.1.0",
+         "/home/me/my iac"),
+        ({"url": "file:///tmp/iac-0.1.0-cp311-cp311-linux_x86_64.whl", "archive_info": {}},
+         "iac==0.1.0", "/tmp/iac-0.1.0-cp311-cp311-linux_x86_64.whl"),
+    ],
+)  # fmt: skip
+def test_init_pins_the_iac_it_runs_so_a_teammate_installs_the_same(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    direct_url: dict[str, Any] | None,
+    line: str,
+    origin: str | None,
+) -> None:
+    monkeypatch.setattr(project.metadata, "version", lambda name: "0.1.0")
+    monkeypatch.setattr(project.metadata, "distribution", lambda name: _Installed(direct_url))
+    requirement = project.iac_requirement()
+    assert (requirement.line, requirement.origin) == (line, origin)
+
+    result = CliRunner().invoke(init_command, [str(tmp_path / "p"), "--no-virtualenv"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "p" / "requirements.txt").read_text()
+    (pinned,) = [r for r in text.splitlines() if r and not r.startswith("#")]
+    assert pinned == line
+    parsed = PipRequirement(pinned)
+    assert parsed.name == "iac"
+    assert f"requirements.txt pins iac: `{line}`" in result.output
+    # Where the line alone cannot reach this iac, the file and the output say how to get it.
+    assert ('pip install "iac @ git+https://' in text) == (origin is not None)
+    assert (f"installed from {origin}" in result.output) == (origin is not None)
+    readme = (tmp_path / "p" / "README.md").read_text()
+    assert "pip install -r requirements.txt" in readme
+    assert "iac schema --kind stack > schema/stack.schema.json" in readme
+
+
+def test_init_pins_the_checkout_version_when_iac_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def missing(name: str) -> None:
+        raise project.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(project.metadata, "version", missing)
+    monkeypatch.setattr(project.metadata, "distribution", missing)
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    requirement = project.iac_requirement()
+    assert (requirement.line, requirement.origin) == (f"iac=={version}", str(project.SOURCE_ROOT))
 
 
 def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:

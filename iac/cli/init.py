@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -28,9 +29,10 @@ def init_command(
 ) -> None:
     """Create a Pulumi project in DIRECTORY that runs stack files with `pulumi up`.
 
-    Writes Pulumi.yaml, __main__.py (the program: iac.program.main()) and a starter stack
-    file stacks/dev.yaml with the modules it imports. Existing files are never overwritten.
-    Exit 0, or 1 when a file exists already.
+    Writes Pulumi.yaml, __main__.py (the program: iac.program.main()), a starter stack file
+    stacks/dev.yaml with the modules it imports, copies of the schemas they name (schema/),
+    requirements.txt pinning this iac and a README.md saying how a teammate sets the project
+    up. Existing files are never overwritten. Exit 0, or 1 when a file exists already.
     """
     if no_virtualenv:
         virtualenv = None
@@ -42,7 +44,7 @@ def init_command(
     lines += [f"  {path}" for path in project.files]
     runtime = f"virtualenv {virtualenv}" if virtualenv else "python3 from PATH"
     steps = [
-        (f"cd {where}", ""),
+        (f"cd {shlex.quote(where)}", ""),
         ("pulumi login --local", "or your own backend"),
         (f"pulumi stack init {STACK_NAME}", f"its stack file: stacks/{STACK_NAME}.yaml"),
         ("pulumi config set iac:context NAME", "optional: a kubeconfig context"),
@@ -60,4 +62,14 @@ def init_command(
         "Models read Secrets by name (hf-token here): see __main__.py to create one from "
         "`pulumi config set --secret`, or create it with kubectl."
     )
+    lines.append(
+        f"requirements.txt pins iac: `{project.requirement.line}`; README.md says how a "
+        "teammate installs the same iac and the Pulumi CLI."
+    )
+    if project.requirement.origin:
+        lines.append(
+            f"This iac was installed from {project.requirement.origin}, which teammates do "
+            "not have: requirements.txt says how to install the same version from its "
+            "repository or a wheel."
+        )
     click.echo("\n".join(lines))

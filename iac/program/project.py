@@ -2,17 +2,24 @@
 
 The project holds a `Pulumi.yaml` (Python runtime, pip toolchain, the virtualenv that has
 `iac` installed), a two-line `__main__.py` that calls `iac.program.main()` (Pulumi's Python
-host runs the `__main__.py` of the program folder), and a starter stack file with the
-modules it imports. No Pulumi import: this only writes files.
+host runs the `__main__.py` of the program folder), a starter stack file with the modules it
+imports, copies of the JSON schemas those files name (so editors find them wherever the
+project is cloned), a `requirements.txt` pinning this iac, and a README saying how a teammate
+sets it up. No Pulumi import: this only writes files.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
+import tomllib
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import yaml
 
@@ -66,6 +73,140 @@ deployed = main()
 '''
 
 
+SCHEMA_DIR = Path("schema")
+"""Where the project keeps its copies of the schemas its files name."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """How to install the iac running now, as a line of requirements.txt."""
+
+    line: str
+    version: str
+    origin: str | None
+    """Where this iac was installed from when that is a local folder or file a teammate does
+    not have (the line then pins the version only); None when the line installs it as is."""
+
+
+def iac_version() -> str:
+    """The running iac's version: its installed metadata, else its checkout's pyproject."""
+    try:
+        return metadata.version("iac")
+    except metadata.PackageNotFoundError:
+        with open(SOURCE_ROOT / "pyproject.toml", "rb") as handle:
+            return str(tomllib.load(handle)["project"]["version"])
+
+
+def iac_requirement() -> Requirement:
+    """The running iac as a pip requirement, from where pip recorded it was installed from
+    (PEP 610 `direct_url.json`): a git commit or a downloadable archive as such; an index
+    install by version; a local folder or file by version, with the folder said."""
+    version = iac_version()
+    try:
+        recorded = metadata.distribution("iac").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return Requirement(f"iac=={version}", version, str(SOURCE_ROOT))
+    if not recorded:  # from an index: the same index serves it to a teammate
+        return Requirement(f"iac=={version}", version, None)
+    direct = json.loads(recorded)
+    url = str(direct.get("url", ""))
+    vcs = direct.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return Requirement(f"iac @ git+{url}@{vcs['commit_id']}", version, None)
+    if "archive_info" in direct and not url.startswith("file:"):
+        return Requirement(f"iac @ {url}", version, None)
+    local = url2pathname(urlparse(url).path) if url.startswith("file:") else url
+    return Requirement(f"iac=={version}", version, local or None)
+
+
+def requirements_txt(requirement: Requirement) -> str:
+    version = requirement.version
+    lines = [
+        f"# The iac this project was created with (iac {version}); it brings the Pulumi",
+        "# SDKs it needs. Install: pip install -r requirements.txt",
+        "# (`iac[gke]` instead of `iac` for stacks with `provisioner: gke`).",
+    ]
+    if requirement.origin:
+        lines += [
+            f"# This iac was installed from {requirement.origin}, which a teammate does not",
+            "# have: first install the same version from the repository iac comes from, or",
+            "# from a wheel built from it (or write the first form below instead):",
+            f'#   pip install "iac @ git+https://GIT-HOST/OWNER/iac.git@TAG-OR-COMMIT-OF-{version}"',
+            f"#   pip install iac-{version}-*.whl   # pip wheel --no-deps IAC-CHECKOUT",
+        ]
+    return "\n".join([*lines, requirement.line, ""])
+
+
+def _installed(package: str) -> str:
+    """The installed version of one of iac's dependencies (placeholder X.Y.Z without it)."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "X.Y.Z"
+
+
+README_MD = """\
+# {name}
+
+GPU models served from iac stack files, as a Pulumi project (written by `iac init` of
+iac {version}).
+
+| file | what |
+|---|---|
+| `stacks/{stack}.yaml` | the stack file of the Pulumi stack `{stack}` (`stacks/<stack>.yaml`) |
+| `modules/` | the templates the stack files import |
+| `schema/` | the JSON schemas of stack and module files, for editors (below) |
+| `__main__.py` | the Pulumi program: `iac.program.main()` compiles the stack file |
+| `Pulumi.yaml` | the Pulumi project |
+| `requirements.txt` | the iac this project runs |
+
+## Set up
+
+1. Python 3.11 or later and the same iac: `pip install -r requirements.txt` (where no
+   package index serves this version of iac, the file says how to install it).
+2. The Pulumi CLI, with the Kubernetes plugin of the version iac's SDK pins:
+   `pulumi plugin install resource kubernetes v{kubernetes}` (SDKs: pulumi {pulumi},
+   pulumi-kubernetes {kubernetes}).
+3. {runtime}
+
+Then `pulumi login`, `pulumi stack select {stack}` (or `pulumi stack init {stack}`),
+`iac render stacks/{stack}.yaml` to read what will be applied, and `pulumi up`.
+
+## Editors
+
+Each stack and module file starts with `# yaml-language-server: $schema=../schema/...`:
+editors with a YAML language server complete and check the files against the schemas in
+`schema/`, copied from iac {version}. After upgrading iac, refresh them:
+
+```sh
+iac schema --kind stack > schema/stack.schema.json
+iac schema --kind module > schema/module.schema.json
+```
+"""
+
+
+def readme(name: str, virtualenv: str | None, requirement: Requirement) -> str:
+    if virtualenv:
+        runtime = (
+            f"`Pulumi.yaml` runs the program with the virtualenv `{virtualenv}` (the one\n"
+            "   `iac init` ran from). On another machine point `runtime.options.virtualenv`\n"
+            "   at yours (a path relative to this folder works), or remove it."
+        )
+    else:
+        runtime = (
+            "`Pulumi.yaml` names no virtualenv: Pulumi runs `python3` from `PATH` (or\n"
+            "   `$PULUMI_PYTHON_CMD`), which must have iac installed."
+        )
+    return README_MD.format(
+        name=name,
+        version=requirement.version,
+        stack=STACK_NAME,
+        pulumi=_installed("pulumi"),
+        kubernetes=_installed("pulumi-kubernetes"),
+        runtime=runtime,
+    )
+
+
 @dataclass(frozen=True)
 class Project:
     directory: Path
@@ -73,6 +214,7 @@ class Project:
     virtualenv: str | None
     files: tuple[Path, ...]
     """Written, relative to `directory`."""
+    requirement: Requirement
 
 
 def default_virtualenv() -> str | None:
@@ -98,9 +240,15 @@ def pulumi_yaml(name: str, virtualenv: str | None) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def scaffold(directory: Path, name: str | None = None, virtualenv: str | None = None) -> Project:
+def scaffold(
+    directory: Path,
+    name: str | None = None,
+    virtualenv: str | None = None,
+    requirement: Requirement | None = None,
+) -> Project:
     """Write a new project into `directory` (created if needed). Raises IacError, writing
-    nothing, when a file it would write already exists."""
+    nothing, when a file it would write already exists. `requirement` (default: the running
+    iac) is what requirements.txt pins."""
     name = name or default_name(directory)
     if not _PROJECT_NAME.match(name):
         raise IacError(
@@ -111,6 +259,7 @@ def scaffold(directory: Path, name: str | None = None, virtualenv: str | None = 
             f"iac init copies the starter stack {STARTER_STACK}, which this installation of "
             f"iac lacks (looked in {STARTER}); reinstall iac"
         )
+    requirement = requirement or iac_requirement()
     stack_text = STARTER.read_text(encoding="utf-8")
     imports = (yaml.safe_load(stack_text) or {}).get("imports") or []
     stack_path = Path("stacks") / f"{STACK_NAME}.yaml"
@@ -118,14 +267,16 @@ def scaffold(directory: Path, name: str | None = None, virtualenv: str | None = 
     contents: dict[Path, str] = {
         Path("Pulumi.yaml"): pulumi_yaml(name, virtualenv),
         Path("__main__.py"): MAIN_PY,
+        Path("requirements.txt"): requirements_txt(requirement),
+        Path("README.md"): readme(name, virtualenv, requirement),
     }
     for ref, target in modules.items():
         source = (STARTER.parent / ref).resolve()
         text = source.read_text(encoding="utf-8")
-        contents[target] = _relink_schema(text, source, directory / target)
+        contents[target] = _relink_schema(text, source, target, contents)
         stack_text = stack_text.replace(ref, os.path.relpath(target, stack_path.parent))
     stack_text = stack_text.replace(str(STARTER.parent.relative_to(SOURCE_ROOT)), str(stack_path))
-    contents[stack_path] = _relink_schema(stack_text, STARTER, directory / stack_path)
+    contents[stack_path] = _relink_schema(stack_text, STARTER, stack_path, contents)
 
     existing = [path for path in contents if (directory / path).exists()]
     if existing:
@@ -135,17 +286,23 @@ def scaffold(directory: Path, name: str | None = None, virtualenv: str | None = 
         (directory / path).parent.mkdir(parents=True, exist_ok=True)
         with open(directory / path, "x", encoding="utf-8") as handle:
             handle.write(text)
-    return Project(directory, name, virtualenv, tuple(contents))
+    # Top-level files first, then each folder's.
+    written = tuple(sorted(contents, key=lambda path: (len(path.parts), str(path))))
+    return Project(directory, name, virtualenv, written, requirement)
 
 
-def _relink_schema(text: str, source: Path, destination: Path) -> str:
-    """Point a `# yaml-language-server: $schema=...` comment at the same schema from the
-    file's new place (editors resolve it relative to the file)."""
+def _relink_schema(text: str, source: Path, target: Path, contents: dict[Path, str]) -> str:
+    """Point a `# yaml-language-server: $schema=...` comment of `source`, written to `target`
+    in the project, at a copy of that schema in the project's `schema/` (added to
+    `contents`), by a path relative to `target`, as editors resolve it: the project then
+    carries its schemas wherever it is cloned, not a path into this installation of iac."""
 
     def relink(match: re.Match[str]) -> str:
         schema = (source.parent / match.group(2)).resolve()
         if not schema.is_file():
             return match.group(0)
-        return match.group(1) + os.path.relpath(schema, destination.parent.resolve())
+        copy = SCHEMA_DIR / schema.name
+        contents[copy] = schema.read_text(encoding="utf-8")
+        return match.group(1) + Path(os.path.relpath(copy, target.parent)).as_posix()
 
     return _SCHEMA.sub(relink, text)
