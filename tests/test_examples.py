@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from iac.compile import APPLY_ORDER
+from iac.program import kinds
 from iac.validate import check_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,17 @@ def test_example_is_numbered_and_valid(example: Path) -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_readme_lists_the_example(example: Path) -> None:
     assert f"`{example.name}`" in (ROOT / "README.md").read_text()
+
+
+def test_readme_names_what_every_custom_resource_needs_in_the_cluster() -> None:
+    # A new kind of custom resource needs its component, minimum version and what happens
+    # without it in "Cluster prerequisites" (a cluster without its CRD fails `pulumi up`).
+    readme = (ROOT / "README.md").read_text()
+    section = readme.partition("## Cluster prerequisites\n")[2].partition("\n## ")[0]
+    emitted = sorted(kind for kind in kinds.CUSTOM if kind[1] in APPLY_ORDER)
+    assert emitted
+    for api_version, kind in emitted:
+        assert f"`{kind}` (`{api_version}`)" in section
 
 
 @pytest.mark.parametrize("path", STACKS, ids=lambda p: p.name)
