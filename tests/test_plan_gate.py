@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from benchmarks.generate import changed_stack, large_stack
 from iac.cli import cli
-from iac.diff.report import DEFAULT_MAX_CHARS, GITHUB_COMMENT_LIMIT
+from iac.diagnostics import Diagnostic, Location
+from iac.diff.report import DEFAULT_MAX_CHARS, GITHUB_COMMENT_LIMIT, errors_markdown
 from iac.program.live import live_base
 from tests.compile_helpers import ROOT
 from tests.test_plan import BASE, plan, plan_json, write
@@ -286,3 +287,20 @@ def test_the_ci_examples_post_the_comment_on_errors_and_keep_the_whole_plan() ->
     result = CliRunner().invoke(cli, ["plan", "--help"])
     for option in ("--json-file", "--full-plan-url", "--max-chars", "--detailed-exitcode"):
         assert option in result.stdout
+
+
+def test_the_errors_of_a_head_fit_the_budget_too() -> None:
+    errors = [
+        Diagnostic(
+            Location("stacks/prod.yaml", line, 5), "unknown key 'imag'", ("models", f"m{line}")
+        )
+        for line in range(1, 2001)
+    ]
+    whole = errors_markdown("iac plan: head against base", errors)
+    assert len(whole) > 60_000
+    markdown = errors_markdown("iac plan: head against base", errors, max_chars=DEFAULT_MAX_CHARS)
+    assert len(markdown) <= DEFAULT_MAX_CHARS
+    (more,) = re.findall(
+        r"^- _… and ([\d,]+) more errors \(`iac validate` lists them\)_$", markdown, re.M
+    )
+    assert int(more.replace(",", "")) + markdown.count("- `stacks/prod.yaml:") == 2000

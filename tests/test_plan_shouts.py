@@ -363,3 +363,38 @@ def test_no_markdown_table_is_printed_empty(tmp_path: Path, head: str) -> None:
     assert TABLE.search("| | model | change |\n|---|---|---|\n\n")  # what it looks for
     markdown = plan(tmp_path, CONTAINER, head, "--format", "markdown").stdout
     assert not TABLE.search(markdown), markdown
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "ident"),
+    [
+        (SERVING_OLD, WITHOUT_OLD, "delete-serving-model"),
+        (BASE, BASE.replace("      staging: {deployment: v4}\n", ""), "delete-environment"),
+        (
+            SPLIT,
+            SPLIT.replace("{v3: 90, v5: 10}", "{v3: 100}").replace("      v5: {}\n", ""),
+            "delete-split-deployment",
+        ),
+        (
+            BASE,
+            BASE.replace("      v3: {}\n", "").replace("deployment: v3\n", "deployment: v2\n")
+            .replace("      v2: {state: inactive}", "      v2: {}"),
+            "delete-serving-deployment",
+        ),
+        (
+            BASE.replace("  old:\n    image: x\n", "  old:\n    image: x\n    imag: y\n"),
+            BASE,
+            "base-invalid",
+        ),
+    ],
+)  # fmt: skip
+def test_each_finding_reads_the_same_in_every_format(
+    tmp_path: Path, base: str, head: str, ident: str
+) -> None:
+    (finding,) = findings_of(plan_json(tmp_path, base, head), ident)
+    model, level, message = finding["model"], finding["level"], finding["message"]
+    text = plan(tmp_path, base, head).stdout
+    assert f"  {level:<7} {ident} ({model}): {message}\n" in text
+    markdown = plan(tmp_path, base, head, "--format", "markdown").stdout
+    icon = {"error": "🛑", "warning": "⚠️"}[level]
+    assert f"- {icon} **{level}** `{ident}` ({model}): {message}\n" in markdown

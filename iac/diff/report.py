@@ -347,21 +347,21 @@ def to_markdown(
     """The plan as a pull-request comment of at most `max_chars` characters (None: no
     limit). `whole_plan` says where the whole plan is, for the note on what was left out
     (by default: how to get it)."""
-    text, _ = _render(plan, title, _Detail(), whole_plan)
+    text = _render(plan, title, _Detail(), whole_plan)
     if max_chars is None or len(text) <= max_chars:
         return text
     detail = _Detail()
     for cut in _CUTS:
         detail = replace(detail, **{cut: not getattr(detail, cut)})
-        text, _ = _render(plan, title, detail, whole_plan)
+        text = _render(plan, title, detail, whole_plan)
         if len(text) <= max_chars:
             return text
     # Then a number of rows per list: the most that fits.
     low, high = 0, max(_row_counts(plan), default=0)
-    best, _ = _render(plan, title, replace(detail, rows=0), whole_plan)
+    best = _render(plan, title, replace(detail, rows=0), whole_plan)
     while low <= high:
         middle = (low + high) // 2
-        text, _ = _render(plan, title, replace(detail, rows=middle), whole_plan)
+        text = _render(plan, title, replace(detail, rows=middle), whole_plan)
         if len(text) <= max_chars:
             best, low = text, middle + 1
         else:
@@ -391,10 +391,8 @@ def _hard_cut(text: str, max_chars: int) -> str:
     return "\n".join(kept) + ending if size <= max_chars else ending[-max_chars:]
 
 
-def _render(
-    plan: Plan, title: str, detail: _Detail, whole_plan: str | None
-) -> tuple[str, list[str]]:
-    left: list[str] = []
+def _render(plan: Plan, title: str, detail: _Detail, whole_plan: str | None) -> str:
+    left: list[str] = []  # what this rendering leaves out, said under the title
     body: list[str] = []
     if not plan.changed:
         body += ["No changes.", ""]
@@ -416,7 +414,7 @@ def _render(
     out = [f"### {title}", ""]
     if left:
         out += [_left_out_note(left, whole_plan), ""]
-    return "\n".join(out + body), left
+    return "\n".join(out + body)
 
 
 def _left_out_note(parts: list[str], whole_plan: str | None) -> str:
@@ -660,12 +658,20 @@ def errors_markdown(
     text = "\n".join(out + items) + "\n"
     if max_chars is None or len(text) <= max_chars:
         return text
-    for shown in range(len(items) - 1, -1, -1):
-        more = f"- _… and {_count(len(items) - shown, 'error')} more (`iac validate`)_"
-        text = "\n".join(out + items[:shown] + [more]) + "\n"
-        if len(text) <= max_chars:
-            return text
-    return _hard_cut(text, max_chars)
+
+    def shown(count: int) -> str:
+        more = len(items) - count
+        note = f"- _… and {more:,} more error{'s' * (more != 1)} (`iac validate` lists them)_"
+        return "\n".join([*out, *items[:count], note]) + "\n"
+
+    low, high, best = 0, len(items) - 1, shown(0)
+    while low <= high:  # the most errors that fit
+        middle = (low + high) // 2
+        if len(shown(middle)) <= max_chars:
+            best, low = shown(middle), middle + 1
+        else:
+            high = middle - 1
+    return best if len(best) <= max_chars else _hard_cut(best, max_chars)
 
 
 def errors_json(errors: list[Diagnostic], problem: str | None = None) -> str:
