@@ -203,6 +203,17 @@ def test_an_invalid_base_is_planned_against_in_part(tmp_path: Path) -> None:
     ]
 
 
+def test_a_base_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    head = write(tmp_path, "head.yaml", BASE)
+    missing = tmp_path / "nope.yaml"
+    result = CliRunner().invoke(cli, ["plan", head, "--base", str(missing)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"--base {missing}: no such file; name a stack file (or a folder holding stack.yaml), "
+        "git:REF or live\n"
+    )
+
+
 def test_a_base_whose_cluster_is_invalid_is_an_empty_base(tmp_path: Path) -> None:
     bad_base = BASE.replace("cluster: {name: c,", "cluster: {nam: c,")
     data = plan_json(tmp_path, bad_base, BASE)

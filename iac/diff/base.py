@@ -162,6 +162,12 @@ def base_stack_path(base: str, head_path: str) -> Iterator[BasePath | None]:
     temporary directory laid out like the repository.
     """
     if not base.startswith("git:"):
+        if not os.path.exists(stack_file(base)):
+            # A mistyped path is not a base to read in part: the plan would be all new.
+            raise IacError(
+                f"--base {base}: no such file; name a stack file (or a folder holding "
+                "stack.yaml), git:REF or live"
+            )
         yield BasePath(base)
         return
     ref = base[len("git:") :]
