@@ -53,7 +53,7 @@ def up_command(
         report=lambda line: click.echo(line, err=True),
     )
     base = live_compiled(engine.read_live_sources())
-    plan = make_plan(base, head)
+    plan = make_plan(base, head, policies=head_stack.spec.policies)
     click.echo(to_text(plan, f"iac up: {stack} on stack {stack_name}", click.style), nl=False)
     if plan.failed:
         sys.exit(1)

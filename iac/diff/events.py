@@ -3,6 +3,12 @@
 Each event is a JSON object with `kind` and `model`, and where they apply `deployment`,
 `environment`, `from`, `to` and `changes`. Events are ordered by model, then by kind in the
 order below, then by name, so a plan reads the same every time.
+
+`container` is iac's addition to the contract's kinds: a change of the serving container's
+other fields (`command`, `args`, `env`, `port`, `health`, `metrics`, `secrets`...), which
+`image` and `resources` do not cover and which restarts pods as much as they do. An event of a
+deployment that serves an environment names it (`environment`); `iac plan` adds `restarts`
+to `image`, `resources` and `container` events (iac.diff.plan).
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from pydantic import BaseModel
+
 from iac.compile.release import DeploymentRelease, EnvironmentRelease, ModelRelease, Release
+from iac.spec.container import CONTAINER_FIELDS, ContainerFields
 from iac.spec.endpoints import ModelEndpoints
 
 KINDS: tuple[str, ...] = (
@@ -26,6 +35,7 @@ KINDS: tuple[str, ...] = (
     "activate",
     "image",
     "resources",
+    "container",
     "autoscaling",
     "node_pool",
 )
@@ -88,14 +98,23 @@ def _model_events(before: ModelRelease, after: ModelRelease) -> list[Event]:
     return events
 
 
+CONTAINER_CHANGES: tuple[str, ...] = tuple(
+    name for name in CONTAINER_FIELDS if name not in ("image", "resources", "autoscaling")
+)
+"""Container fields a `container` event reports (`image`, `resources` and `autoscaling`
+have kinds of their own)."""
+
+
 def _deployment_events(old: DeploymentRelease, new: DeploymentRelease) -> list[Event]:
-    base = {"model": new.model, "deployment": new.name}
+    base: Event = {"model": new.model, "deployment": new.name}
     events: list[Event] = []
     if old.state != new.state:
         events.append({"kind": "deactivate" if new.state == "inactive" else "activate", **base})
+    # Changes of what runs in the pods say which environment's pods they restart.
+    serving = {**base, "environment": new.environment} if new.environment else base
     if old.container.image != new.container.image:
         events.append(
-            {"kind": "image", **base, "from": old.container.image, "to": new.container.image}
+            {"kind": "image", **serving, "from": old.container.image, "to": new.container.image}
         )
     # Equal models dump equal: only changed ones are dumped (most deployments of a plan are
     # unchanged; with the pools' summary below, the events of a 1,000-model plan took 0.12 s
@@ -105,7 +124,11 @@ def _deployment_events(old: DeploymentRelease, new: DeploymentRelease) -> list[E
         new_resources = new.container.resources.model_dump() if new.container.resources else {}
         changes = _changes(old_resources, new_resources)
         if changes:
-            events.append({"kind": "resources", **base, "changes": changes})
+            events.append({"kind": "resources", **serving, "changes": changes})
+    if old.container != new.container:
+        changes = container_changes(old.container, new.container)
+        if changes:
+            events.append({"kind": "container", **serving, "changes": changes})
     # A change of binding (a promotion) moves scaling with it: the promote event says so.
     if old.environment == new.environment and new.active and old.autoscaling != new.autoscaling:
         changes = _changes(old.autoscaling.model_dump(), new.autoscaling.model_dump())
@@ -156,6 +179,36 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
         key: {"from": old.get(key), "to": new.get(key)}
         for key in sorted(set(old) | set(new))
         if old.get(key) != new.get(key)
+    }
+
+
+def container_changes(old: ContainerFields, new: ContainerFields) -> dict[str, Any]:
+    """The changed fields of `CONTAINER_CHANGES`, each `{"from", "to"}`; a mapping's keys
+    one by one (`health.startup_timeout`). `env` names the variables added, changed and
+    removed, never their values: one may hold a token although it should not."""
+    changes: dict[str, Any] = {}
+    for name in CONTAINER_CHANGES:
+        before, after = getattr(old, name), getattr(new, name)
+        if before == after:
+            continue
+        if name == "env":
+            changes["env"] = _env_changes(before or {}, after or {})
+        elif isinstance(before, BaseModel) or isinstance(after, BaseModel):
+            nested = _changes(
+                before.model_dump() if before is not None else {},
+                after.model_dump() if after is not None else {},
+            )
+            changes.update({f"{name}.{key}": change for key, change in nested.items()})
+        else:
+            changes[name] = {"from": before, "to": after}
+    return changes
+
+
+def _env_changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, list[str]]:
+    return {
+        "added": sorted(set(after) - set(before)),
+        "changed": sorted(k for k in set(before) & set(after) if before[k] != after[k]),
+        "removed": sorted(set(before) - set(after)),
     }
 
 

@@ -7,18 +7,20 @@ promotion. It is the review surface: what CI prints on a pull request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iac.compile import Compiled
+from iac.compile.names import object_id
 from iac.compile.pricing import CostLine, release_cost
-from iac.diagnostics import Diagnostic
+from iac.diagnostics import Diagnostic, format_path
 from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
 from iac.diff.objects import ObjectDiff, diff_cloud, diff_objects, joined
 from iac.gc_pause import without_gc
 from iac.rollout.planner import RolloutPlan, plan_rollout
+from iac.spec.policies import Policies
 from iac.spec.stack import Pricing
 
 
@@ -43,7 +45,8 @@ class Plan:
         return any(f.level == "error" for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of `iac plan --format json` (design §6), plus `rollouts`."""
+        """The JSON of `iac plan --format json` (design §6), plus `rollouts`, `endpoints`,
+        `simulations` and `errors` (empty: a plan was made; see `errors_to_dict`)."""
         return {
             "events": self.events,
             "findings": [f.to_dict() for f in self.findings],
@@ -52,7 +55,30 @@ class Plan:
             "rollouts": [r.to_dict() for r in self.rollouts],
             "endpoints": self.endpoints.to_dict(),
             "simulations": self.simulations,
+            "errors": [],
         }
+
+
+def errors_to_dict(errors: list[Diagnostic], problem: str | None = None) -> dict[str, Any]:
+    """The JSON of `iac plan --format json` when no plan could be made (an invalid head):
+    every key of a plan, empty, and `errors`, each located (`file`, `line`, `column`) with
+    its key `path` where it has one; `problem`: what stopped the plan where no file is at
+    fault (a git revision that does not exist), with null `file`, `line` and `column`."""
+    empty = Plan([], [], ObjectDiff((), (), ()), {}, [], EndpointChanges([], [], []))
+    found: list[dict[str, Any]] = []
+    if problem is not None:
+        found.append({"file": None, "line": None, "column": None, "message": problem})
+    for error in errors:
+        entry: dict[str, Any] = {
+            "file": error.location.file,
+            "line": error.location.line,
+            "column": error.location.column,
+            "message": error.message,
+        }
+        if error.path:
+            entry["path"] = format_path(error.path)
+        found.append(entry)
+    return {**empty.to_dict(), "errors": found}
 
 
 @without_gc
@@ -63,17 +89,24 @@ def make_plan(
     head_pricing: Pricing | None = None,
     head_warnings: list[Diagnostic] | None = None,
     simulations: list[dict[str, Any]] | None = None,
+    policies: Policies | None = None,
+    base_findings: list[Finding] | None = None,
 ) -> Plan:
+    """`policies`: the head's (for the plan's own rules: `serving_removals`);
+    `base_findings`: what the plan should say of its base (`iac.diff.base`: a base that
+    could only be read in part)."""
     events = lifecycle_events(base.release if base else None, head.release)
     objects = joined(
         diff_objects(base.objects if base else [], head.objects),
         diff_cloud(base.cloud if base else [], head.cloud),
     )
+    events = with_restarts(events, objects, head)
     rollouts = promotion_rollouts(events, head)
-    found = findings(base, head, events, objects, rollouts)
+    found = findings(base, head, events, objects, rollouts, policies)
     endpoints = endpoint_changes(base.release if base else None, head.release)
     found.extend(endpoint_findings(endpoints))
     found.extend(from_diagnostic(d) for d in head_warnings or [])
+    found.extend(base_findings or [])
     order = {"error": 0, "warning": 1, "info": 2}
     found.sort(key=lambda f: (order[f.level], f.model or "", f.id, f.message))
     cost = _cost(
@@ -83,9 +116,47 @@ def make_plan(
     return Plan(events, found, objects, cost, rollouts, endpoints, simulations or [])
 
 
+RESTARTING_KINDS = ("image", "resources", "container")
+"""Events of what runs in the pods: `iac plan` says whether each restarts them."""
+
+
+def with_restarts(events: list[Event], objects: ObjectDiff, head: Compiled) -> list[Event]:
+    """`events` with `restarts` on each change of what runs in a deployment's pods: true
+    when its Deployment's pod template changes while it is active (Kubernetes then replaces
+    every pod, one at a time: iac.compile.workload's rolling update), false when only other
+    objects change (a PodMonitor) or no pod runs (inactive)."""
+    if not any(event["kind"] in RESTARTING_KINDS for event in events):
+        return events
+    namespace = head.release.cluster.namespace
+    templates = {
+        change.id
+        for change in objects.changed
+        if any(path.startswith("spec.template.") for path in change.paths)
+    }
+    found = []
+    for event in events:
+        if event["kind"] in RESTARTING_KINDS:
+            deployment = head.release.models[event["model"]].deployments[event["deployment"]]
+            workload = object_id(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": deployment.object_name, "namespace": namespace},
+                }
+            )
+            event = {**event, "restarts": deployment.active and workload in templates}
+        found.append(event)
+    return found
+
+
 def promotion_rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]:
     """The rollout of each promotion among `events` (what `iac up` stages, and what the
-    Pulumi program stages for a rolling one)."""
+    Pulumi program stages for a rolling one).
+
+    A deployment the change deletes cannot serve through the steps (the head has no
+    objects for it): a promotion away from one moves all the traffic at once, once the
+    candidate is ready, and the plan says so where the environment asks for rolling steps.
+    """
     plans = []
     for event in events:
         traffic = event.get("changes", {}).get("traffic")
@@ -96,18 +167,30 @@ def promotion_rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]
         model = head.release.models[event["model"]]
         env = model.environments[event["environment"]]
         candidate = model.deployments[event["to"]]
-        plans.append(
-            plan_rollout(
-                model.name,
-                env.name,
-                event["from"],
-                candidate.name,
-                env.promotion,
-                candidate.autoscaling.min_replicas,
-                # Out of a split: the candidate starts from its share, the others leave.
-                tuple(traffic["from"].items()) if traffic else (),
-            )
+        # Out of a split: the candidate starts from its share, the others leave.
+        from_traffic = tuple(traffic["from"].items()) if traffic else ()
+        leaving = [n for n, _ in from_traffic if n != candidate.name] or [event["from"]]
+        deleted = [name for name in leaving if name and name not in model.deployments]
+        promotion = env.promotion
+        if deleted and promotion.strategy == "rolling":
+            promotion = promotion.model_copy(update={"strategy": "immediate"})
+        rollout = plan_rollout(
+            model.name,
+            env.name,
+            event["from"],
+            candidate.name,
+            promotion,
+            candidate.autoscaling.min_replicas,
+            from_traffic,
         )
+        if promotion is not env.promotion and any(s.action == "shift" for s in rollout.steps):
+            rollout = replace(
+                rollout,
+                note=f"{' and '.join(deleted)} {'is' if len(deleted) == 1 else 'are'} deleted "
+                "by this change, so cannot serve through rolling steps: all the traffic moves "
+                f"to {candidate.name} at once, once it is ready",
+            )
+        plans.append(rollout)
     return plans
 
 

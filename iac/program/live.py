@@ -5,20 +5,47 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from iac.compile import Compiled, compile_stack
+from iac.diff.base import Base, BasePath, read_base
 from iac.errors import IacError, StackInvalid
 from iac.validate import check_stack
 
-__all__ = ["live_compiled"]
+__all__ = ["live_base", "live_compiled"]
 
 
 def live_compiled(sources: object) -> Compiled | None:
     """The release that is live, from the stack files recorded at the last apply (None
     before the first one)."""
+    with _written(sources) as where:
+        if where is None:
+            return None
+        try:
+            return compile_stack(check_stack(where.path))
+        except StackInvalid as exc:
+            raise IacError(
+                f"the live stack files no longer check ({exc}); apply with a fixed iac"
+            ) from None
+
+
+def live_base(sources: object) -> Base | None:
+    """The live release as the base of a plan (None before the first apply): where its
+    stack files no longer pass this iac's checks, what of them can be read, with their
+    errors as findings (`iac.diff.base.read_base`), so the change that fixes them gets a
+    plan."""
+    with _written(sources) as where:
+        return read_base(where) if where is not None else None
+
+
+@contextmanager
+def _written(sources: object) -> Iterator[BasePath | None]:
+    """The recorded stack files, written into a temporary folder."""
     if not isinstance(sources, dict) or not isinstance(sources.get("files"), dict):
-        return None
+        yield None
+        return
     with tempfile.TemporaryDirectory(prefix="iac-live-") as tmp:
         for relative, text in sources["files"].items():
             path = Path(tmp, relative).resolve()
@@ -26,9 +53,4 @@ def live_compiled(sources: object) -> Compiled | None:
                 continue  # recorded paths stay inside the folder
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(str(text), encoding="utf-8")
-        try:
-            return compile_stack(check_stack(os.path.join(tmp, str(sources["stack"]))))
-        except StackInvalid as exc:
-            raise IacError(
-                f"the live stack files no longer check ({exc}); apply with a fixed iac"
-            ) from None
+        yield BasePath(os.path.join(tmp, str(sources["stack"])), "live", tmp)

@@ -43,7 +43,15 @@ class Stage:
 
 def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
     """The stages of a change: each step of every rollout, then the head."""
-    moving = [r for r in rollouts if r.previous is not None]
+    # A deployment the head deletes cannot be held through the steps (the head has none of
+    # its settings): such a promotion is applied with the head, all at once (its plan says so:
+    # iac.diff.plan.promotion_rollouts), and Pulumi deletes the old deployment last.
+    moving = [
+        r
+        for r in rollouts
+        if r.previous is not None
+        and all(name in head.models[r.model].deployments for name in r.leaving)
+    ]
     shifts = {id(r): [s for s in r.steps if s.action != "cleanup"] for r in moving}
     count = max((len(steps) for steps in shifts.values()), default=0)
     found = []

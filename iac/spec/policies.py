@@ -1,10 +1,10 @@
 """The stack's `policies:`: guardrails checked before anything is applied.
 
 Each key is a rule (its ID is the key with dashes: `min_replicas` → `min-replicas`). A rule
-written here is enabled, at level `error` unless it says otherwise; three rules are on by
-default at level `warning` (pinned images, declared resources, weights that fit) and one at
-level `error` (rolling promotions keep a replica ready). A violation can be waived with a
-reason under `waivers:`; the plan shows the waiver.
+written here is enabled, at level `error` unless it says otherwise; four rules are on by
+default at level `warning` (pinned images, declared resources, weights that fit, removals of
+what serves an environment) and one at level `error` (rolling promotions keep a replica
+ready). A violation can be waived with a reason under `waivers:`; the plan shows the waiver.
 """
 
 from __future__ import annotations
@@ -102,6 +102,15 @@ class ScaleDownDelayFloor(Rule):
     """Applies to deployments whose startup budget is above this."""
 
 
+class ServingRemovals(Rule):
+    """A change that removes what serves an environment (a model, an environment, a side of
+    a traffic split), so that an endpoint stops answering. Judged by `iac plan` only, as it
+    compares two versions of the stack; `level: error` fails the plan until the removal is
+    waived (`waivers: [{rule: serving-removals, model: ..., reason: ...}]`)."""
+
+    level: Level = "warning"
+
+
 class Waiver(SpecModel):
     """An accepted violation, with the reason a reviewer reads in the plan."""
 
@@ -128,4 +137,5 @@ class Policies(SpecModel):
     rolling_promotion: RollingPromotion | None = None
     rollout_keeps_ready: RolloutKeepsReady = Field(default_factory=RolloutKeepsReady)
     scale_down_delay_floor: ScaleDownDelayFloor | None = None
+    serving_removals: ServingRemovals = Field(default_factory=ServingRemovals)
     waivers: list[Waiver] = Field(default_factory=list)

@@ -10,7 +10,7 @@ from iac.validate.endpoints import check_endpoints
 from iac.validate.references import check_references
 from iac.validate.renames import check_previous_names
 
-__all__ = ["check_references", "check_stack"]
+__all__ = ["check_references", "check_stack", "checked_in_part"]
 
 
 def check_stack(
@@ -24,11 +24,22 @@ def check_stack(
     which is the same as without it.
     """
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    stack = checked_in_part(path, diagnostics, reuse=reuse)
+    if stack is None or diagnostics.has_errors():
+        raise StackInvalid(diagnostics.sorted())
+    return stack
+
+
+def checked_in_part(
+    path: str, diagnostics: Diagnostics, *, reuse: ResolvedStack | None = None
+) -> ResolvedStack | None:
+    """Load `path` and run every check, reporting to `diagnostics` without raising: the
+    stack as loaded (the models that loaded cleanly; complete only where `diagnostics` has
+    no errors), or None when the file cannot be read at all. For a caller that makes do
+    with the valid part (`iac plan` of an invalid base); others call `check_stack`."""
     stack = load_stack(path, diagnostics, reuse)
     if stack is not None:
         check_references(stack, diagnostics)
         check_previous_names(stack, diagnostics)
         check_endpoints(stack, diagnostics)
-    if stack is None or diagnostics.has_errors():
-        raise StackInvalid(diagnostics.sorted())
     return stack
