@@ -603,10 +603,10 @@ WITH_BASE_TEXT = """\
 iac simulate head.yaml: llm / production against base.yaml
 
 trace       steady(rate=4): 1h, 14,400 requests, 20 s each on average
-serving     head v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.48xlarge on-demand)
+serving     head v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
 cold start  330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
 autoscaler  KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..1 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
-serving     base v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.48xlarge on-demand)
+serving     base v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
 cold start  330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
 autoscaler  KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..6 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
 
@@ -633,10 +633,10 @@ WITH_BASE_MARKDOWN = """\
 ### iac simulate: `llm` / `production`
 
 - **trace**: steady(rate=4): 1h, 14,400 requests, 20 s each on average
-- **serving**: head v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.48xlarge on-demand)
+- **serving**: head v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
 - **cold start**: 330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
 - **autoscaler**: KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..1 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
-- **serving**: base v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.48xlarge on-demand)
+- **serving**: base v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
 - **cold start**: 330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
 - **autoscaler**: KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..6 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
 
@@ -854,3 +854,22 @@ def test_quiet_ticks_held_by_the_scale_down_policy_match_deciding_each() -> None
     assert decided == [2] * 19 + [1]
     assert bulk.quiet(1, np.full(40, 1.0), 2, np.zeros(40)) == 19
     assert bulk._recs[1:20] == one._recs[1:20] == [1] * 19
+
+
+def test_whole_gke_nodes_are_what_a_simulation_bills(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On GKE a replica of one H100 runs on an 8-GPU a3-highgpu-8g, billed whole: the
+    simulated cost is the node's, as `iac cost` counts it (issue #20), not 1/8 of it."""
+    monkeypatch.chdir(ROOT)
+    args = ["simulate", "examples/06-gke", "--model", "llama-3-8b", "--format", "json"]
+    result = CliRunner().invoke(cli, [*args, "--trace", "steady:rate=1,duration=20,hours=1"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    (setup,) = found["deployments"]["head"]
+    assert setup["billed_as"] == "whole a3-highgpu-8g nodes (8 GPUs, 8 replicas a node)"
+    summary = found["runs"][0]["summary"]
+    assert (summary["peak_replicas"], summary["replica_hours"]) == (1, 1.0)
+    assert summary["gpu_hours"] == 8.0
+    assert summary["cost_per_month"] == round(88.4899999025753 * 730, 2)
+    cost = CliRunner().invoke(cli, ["cost", "examples/06-gke", "--format", "json"])
+    pools = {p["node_pool"]: p["floor"] for p in json.loads(cost.stdout)["node_pools"]}
+    assert summary["cost_per_month"] == pools["gpu-h100"]

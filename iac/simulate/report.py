@@ -102,6 +102,7 @@ def _setup_dict(setup: Setup) -> dict[str, Any]:
         "gpus_per_replica": setup.gpus,
         "replica_hourly": round(setup.hourly, 4),
         "price_basis": setup.price_basis,
+        "billed_as": setup.nodes_basis or None,
         "cold_start": setup.cold.to_dict(),
         "autoscaler": setup.scaler.to_dict(),
     }
@@ -210,7 +211,8 @@ def _describe(report: Report) -> list[tuple[str, str]]:
                     "serving",
                     f"{where}{share}: {setup.slots} requests at once per replica "
                     f"(concurrency_target); {setup.accelerator or 'CPU'} at "
-                    f"${setup.hourly:.2f} per replica-hour ({setup.price_basis})",
+                    f"${setup.hourly:.2f} per replica-hour ({setup.price_basis})"
+                    + (f"; billed as {setup.nodes_basis}" if setup.nodes_basis else ""),
                 )
             )
             cold = setup.cold
