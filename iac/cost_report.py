@@ -122,9 +122,10 @@ def _pool_note(pool: PoolBill, accelerator: str) -> str:
         )
     note = f"{pool.pool}: " + "; ".join(parts)
     if pool.capped:
+        nodes = sum(group.ceiling_nodes for group in pool.groups)
         note += (
-            "; the pool's max_gpus holds no more nodes: the ceiling's replicas beyond them "
-            "wait, unbilled"
+            f"; its max_gpus caps it at {_plural(nodes, 'node')}: the ceiling's replicas "
+            "beyond them stay pending, unbilled"
         )
     return note
 
@@ -136,7 +137,9 @@ def _nodes_for(group: NodeGroup, accelerator: str, at: int, idle: int, requested
         return "none"
     units = (group.floor_units, group.ceiling_units)[at]
     asked = _gpus(units) if group.slices == 1 else f"{units} × {accelerator}"
-    spare = f", {idle} idle" if idle else ""
+    spare = f", {idle} idle" if idle > 0 else ""
+    if idle < 0:  # capped by the pool's max_gpus
+        spare = f", {-idle} of them without room"
     cost = (group.floor, group.ceiling)[at]
     return f"{_plural(count, 'node')} for {asked}{requested}{spare} ({_money(cost)})"
 
@@ -322,7 +325,8 @@ def _units_basis(count: int, basis: str) -> str:
 
 
 def _money(value: float) -> str:
-    return f"${value:,.0f}"
+    """`$1,246`, `-$1,246` (a pool's whole nodes under a `max_gpus` cap)."""
+    return f"{'-' if round(value) < 0 else ''}${abs(value):,.0f}"
 
 
 def _rows(report: CostReport) -> tuple[list[str], list[list[str]]]:

@@ -368,6 +368,35 @@ def test_the_gke_example_costs_what_gke_bills(monkeypatch: pytest.MonkeyPatch) -
     assert round(ceilings["production"], 2) == 50940.86  # llama-3-8b's and bge-large's
 
 
+def test_a_gke_pool_capped_by_max_gpus_bills_no_more_nodes(tmp_path: Path) -> None:
+    """Replicas past a pool's `max_gpus` stay pending: its ceiling is the nodes it may have,
+    and its `(whole nodes)` line takes off what their lines count."""
+    text = GKE_STACK.replace(
+        "l4: {accelerator: L4, warm: {nodes: 1}}", "l4: {accelerator: L4, max_gpus: 2}"
+    )
+    report, stack = report_of(write(tmp_path, text))
+    (l4,) = [pool for pool in report.nodes if pool.pool == "l4"]
+    assert l4.capped
+    (group,) = l4.groups
+    assert (group.ceiling_nodes, group.ceiling_units, group.idle[1]) == (2, 3, -1)
+    pools = {name: (f, c) for name, f, c in report.by_pool()}
+    assert pools["l4"] == pytest.approx(
+        (G2_STANDARD_8 * HOURS_PER_MONTH, 2 * G2_STANDARD_8 * HOURS_PER_MONTH)
+    )
+    (whole,) = [line for line in report.lines if line.environment == "l4"]
+    assert whole.ceiling == pytest.approx(-G2_STANDARD_8 * HOURS_PER_MONTH)
+    assert_totals_are_the_plans(report, stack)
+    assert (
+        "  l4: g2-standard-8 nodes (1 GPU, $0.85/h): floor 1 node for 1 GPU requested ($623), "
+        "ceiling 2 nodes for 3 GPUs, 1 of them without room ($1,246); its max_gpus caps it at "
+        "2 nodes: the ceiling's replicas beyond them stay pending, unbilled\n"
+    ) in to_text("s", report)
+    assert "\n(whole nodes)  l4           1..2 g2-standard-8  l4         L4" in to_text("s", report)
+    assert "  (whole nodes) / l4        floor         $0  ceiling      -$623\n" in to_text(
+        "s", report
+    )
+
+
 def test_gke_pricing_overrides(tmp_path: Path) -> None:
     # `gpu_hourly` still wins (a node costs it × its GPUs); `instance_hourly` reprices the
     # machines and so may change which one the pool gets, and the price with it.
