@@ -9,29 +9,31 @@ Baseten's list price as a reference), so the totals per model and environment ar
 Capacity kept warm (`warm:`) has lines of its own, model `(warm capacity)`, named after
 its placeholders: it runs all month, so its floor is its ceiling.
 
-A line counts the GPUs its replicas request. GKE bills a pool's nodes whole, so for each
-GKE pool the report also gives the fewest whole nodes the floor's and the ceiling's GPUs
-fit on and what they cost: the idle GPUs of a partly filled node are there, not in the
-totals.
+A line counts the GPUs its replicas request. Where the provisioner buys whole machines
+(GKE node pools, Karpenter's instances), each pool whose nodes cost more than its lines
+has a `(whole nodes)` line for the difference (a partly filled node's idle GPUs are
+billed too), so the totals by node pool are what its nodes cost, and the stack's total is
+what the cloud bills (`iac.compile.pricing.whole_nodes`).
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from iac.compile.coldstart import warm_chunks
-from iac.compile.node_pools import devices
 from iac.compile.pricing import (
     HOURS_PER_MONTH,
     WARM_CAPACITY,
+    WHOLE_NODES,
+    NodeGroup,
+    PoolBill,
     deployment_unit_price,
-    node_price,
     pricing_cloud,
     unit_price,
+    whole_nodes,
 )
 from iac.compile.release import Release
 from iac.spec.stack import Pricing
@@ -54,13 +56,19 @@ class DeploymentCost:
     basis: str
     """Where the price comes from."""
     unpriced: bool
+    amounts: tuple[float, float] | None = None
+    """Floor and ceiling set outright (a pool's whole nodes) instead of replicas × price."""
 
     @property
     def floor(self) -> float:
+        if self.amounts is not None:
+            return self.amounts[0]
         return self.min_replicas * self.replica_hourly * HOURS_PER_MONTH
 
     @property
     def ceiling(self) -> float:
+        if self.amounts is not None:
+            return self.amounts[1]
         return self.max_replicas * self.replica_hourly * HOURS_PER_MONTH
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,59 +86,6 @@ class DeploymentCost:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class PoolNodes:
-    """A GKE pool's nodes, which GKE bills whole: the fewest the GPUs of its replicas fit on
-    (a lower bound: it packs GPUs perfectly and leaves CPU and memory aside)."""
-
-    node_pool: str
-    machine: str
-    devices_per_node: int
-    node_hourly: float
-    """USD per node-hour."""
-    floor_devices: int
-    """GPUs in use with min replicas (MIG slices rounded up to whole GPUs)."""
-    ceiling_devices: int
-    """GPUs in use at max replicas."""
-
-    @property
-    def floor_nodes(self) -> int:
-        return math.ceil(self.floor_devices / self.devices_per_node)
-
-    @property
-    def ceiling_nodes(self) -> int:
-        return math.ceil(self.ceiling_devices / self.devices_per_node)
-
-    @property
-    def floor(self) -> float:
-        return self.floor_nodes * self.node_hourly * HOURS_PER_MONTH
-
-    @property
-    def ceiling(self) -> float:
-        return self.ceiling_nodes * self.node_hourly * HOURS_PER_MONTH
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node_pool": self.node_pool,
-            "machine": self.machine,
-            "gpus_per_node": self.devices_per_node,
-            "node_hourly": round(self.node_hourly, 4),
-            "floor": {"gpus": self.floor_devices, "nodes": self.floor_nodes,
-                      "cost": round(self.floor, 2)},
-            "ceiling": {"gpus": self.ceiling_devices, "nodes": self.ceiling_nodes,
-                        "cost": round(self.ceiling, 2)},
-        }  # fmt: skip
-
-    def note(self) -> str:
-        return (
-            f"{self.node_pool}: {self.machine} nodes ({_gpus(self.devices_per_node)}, "
-            f"${self.node_hourly:,.2f}/h) billed whole: floor {_gpus(self.floor_devices)} "
-            f"on at least {_plural(self.floor_nodes, 'node')} ({_money(self.floor)}), ceiling "
-            f"{_gpus(self.ceiling_devices)} on at least {_plural(self.ceiling_nodes, 'node')} "
-            f"({_money(self.ceiling)})"
-        )
-
-
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -139,15 +94,69 @@ def _gpus(count: int) -> str:
     return _plural(count, "GPU")
 
 
+def _group_dict(pool: PoolBill, group: NodeGroup) -> dict[str, Any]:
+    return {
+        "node_pool": pool.pool,
+        "machine": group.machine,
+        "gpus_per_node": group.devices,
+        "node_hourly": round(group.hourly, 4),
+        "price_basis": group.basis,
+        "floor": {"gpus": group.floor_devices, "nodes": group.floor_nodes,
+                  "cost": round(group.floor, 2)},
+        "ceiling": {"gpus": group.ceiling_devices, "nodes": group.ceiling_nodes,
+                    "cost": round(group.ceiling, 2)},
+    }  # fmt: skip
+
+
+def _pool_note(pool: PoolBill, accelerator: str) -> str:
+    """`gpu-h100: a3-highgpu-8g nodes (8 GPUs, $88.49/h): floor 1 node for 1 GPU requested,
+    7 idle ($64,598), ceiling 1 node for 6 GPUs, 2 idle ($64,598)`"""
+    parts = []
+    for group in pool.groups:
+        floor_idle, ceiling_idle = group.idle
+        floor = _nodes_for(group, accelerator, 0, floor_idle, " requested")
+        ceiling = _nodes_for(group, accelerator, 1, ceiling_idle)
+        parts.append(
+            f"{group.machine} nodes ({_gpus(group.devices)}, ${group.hourly:,.2f}/h): floor "
+            f"{floor}, ceiling {ceiling}"
+        )
+    note = f"{pool.pool}: " + "; ".join(parts)
+    if pool.capped:
+        nodes = sum(group.ceiling_nodes for group in pool.groups)
+        note += (
+            f"; its max_gpus caps it at {_plural(nodes, 'node')}: the ceiling's replicas "
+            "beyond them stay pending, unbilled"
+        )
+    return note
+
+
+def _nodes_for(group: NodeGroup, accelerator: str, at: int, idle: int, requested: str = "") -> str:
+    """`1 node for 1 GPU requested, 7 idle ($64,598)` at the floor (0) or ceiling (1)."""
+    count = (group.floor_nodes, group.ceiling_nodes)[at]
+    if not count:
+        return "none"
+    units = (group.floor_units, group.ceiling_units)[at]
+    asked = _gpus(units) if group.slices == 1 else f"{units} × {accelerator}"
+    spare = f", {idle} idle" if idle > 0 else ""
+    if idle < 0:  # capped by the pool's max_gpus
+        spare = f", {-idle} of them without room"
+    cost = (group.floor, group.ceiling)[at]
+    return f"{_plural(count, 'node')} for {asked}{requested}{spare} ({_money(cost)})"
+
+
 @dataclass(frozen=True, slots=True)
 class CostReport:
     cloud: str | None
     lines: tuple[DeploymentCost, ...]
-    """Active deployments, by model, environment, deployment."""
+    """Active deployments, by model, environment, deployment; then warm capacity and the
+    pools' whole nodes."""
     inactive: int
     """Deactivated deployments (no replicas, no cost)."""
-    nodes: tuple[PoolNodes, ...] = ()
-    """GKE pools, whose nodes are billed whole (not in the totals)."""
+    nodes: tuple[PoolBill, ...] = ()
+    """Pools whose provisioner buys whole machines: the nodes they are billed for."""
+    provisioner: str = "existing"
+    accelerators: Mapping[str, str] = field(default_factory=dict)
+    """Each pool's accelerator type."""
 
     def groups(self, key: Callable[[DeploymentCost], str]) -> list[tuple[str, float, float]]:
         totals: dict[str, list[float]] = {}
@@ -189,6 +198,7 @@ class CostReport:
             "currency": "USD",
             "period": f"month ({HOURS_PER_MONTH} h)",
             "cloud": self.cloud,
+            "basis": _basis(self),
             "deployments": [line.to_dict() for line in self.lines],
             "environments": [
                 {"model": m, "environment": e, "floor": round(f, 2), "ceiling": round(c, 2)}
@@ -198,7 +208,7 @@ class CostReport:
             "total": {"floor": round(self.floor, 2), "ceiling": round(self.ceiling, 2)},
             "unpriced": self.unpriced,
             "inactive_deployments": self.inactive,
-            "whole_nodes": [pool.to_dict() for pool in self.nodes],
+            "whole_nodes": [_group_dict(pool, g) for pool in self.nodes for g in pool.groups],
         }
 
 
@@ -248,7 +258,41 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
                 )
             )
     lines.extend(_warm_lines(release, pricing))
-    return CostReport(cloud, tuple(lines), inactive, _whole_nodes(release, pricing, lines))
+    bills = tuple(whole_nodes(release, pricing))
+    lines.extend(_whole_node_lines(release, bills))
+    kinds = {pool.name: pool.accelerator.name for pool in release.pools}
+    return CostReport(cloud, tuple(lines), inactive, bills, release.cluster.provisioner, kinds)
+
+
+def _whole_node_lines(release: Release, bills: tuple[PoolBill, ...]) -> list[DeploymentCost]:
+    """A line per pool whose nodes cost more than its replicas' lines: the difference, as
+    `release_cost` counts it (model `(whole nodes)`, environment the pool)."""
+    kinds = {pool.name: pool.accelerator.name for pool in release.pools}
+    lines = []
+    for bill in bills:
+        floor, ceiling = bill.unused
+        if not (round(floor, 2) or round(ceiling, 2)):
+            continue
+        kind = kinds[bill.pool]
+        floors = sum(g.floor_nodes for g in bill.groups)
+        ceilings = sum(g.ceiling_nodes for g in bill.groups)
+        machines = bill.groups[0].machine if len(bill.groups) == 1 else "nodes"
+        lines.append(
+            DeploymentCost(
+                model=WHOLE_NODES,
+                environment=bill.pool,
+                deployment=f"{floors}..{ceilings} {machines}",
+                node_pool=bill.pool,
+                accelerator=kind,
+                min_replicas=0,
+                max_replicas=0,
+                replica_hourly=0.0,
+                basis="whole nodes beyond the replicas' lines",
+                unpriced=False,
+                amounts=(floor, ceiling),
+            )
+        )
+    return lines
 
 
 def _warm_lines(release: Release, pricing: Pricing | None) -> list[DeploymentCost]:
@@ -280,35 +324,9 @@ def _units_basis(count: int, basis: str) -> str:
     return basis if count == 1 else f"{count} × {basis}"
 
 
-def _whole_nodes(
-    release: Release, pricing: Pricing | None, lines: list[DeploymentCost]
-) -> tuple[PoolNodes, ...]:
-    found = []
-    for pool in release.pools:
-        node = node_price(release, pool, pricing)
-        if node is None:  # not GKE, or no price for the pool's machine
-            continue
-        low = high = 0  # accelerator units (GPUs, or MIG slices)
-        for line in lines:
-            if line.node_pool == pool.name and line.accelerator:
-                count = parse_accelerator(line.accelerator)[1]
-                low += line.min_replicas * count
-                high += line.max_replicas * count
-        found.append(
-            PoolNodes(
-                node_pool=pool.name,
-                machine=node.machine,
-                devices_per_node=node.devices,
-                node_hourly=node.hourly,
-                floor_devices=devices(pool.accelerator, low),
-                ceiling_devices=devices(pool.accelerator, high),
-            )
-        )
-    return tuple(found)
-
-
 def _money(value: float) -> str:
-    return f"${value:,.0f}"
+    """`$1,246`, `-$1,246` (a pool's whole nodes under a `max_gpus` cap)."""
+    return f"{'-' if round(value) < 0 else ''}${abs(value):,.0f}"
 
 
 def _rows(report: CostReport) -> tuple[list[str], list[list[str]]]:
@@ -330,7 +348,7 @@ def _rows(report: CostReport) -> tuple[list[str], list[list[str]]]:
             line.deployment,
             line.node_pool or "-",
             line.accelerator or "CPU",
-            f"{line.min_replicas}..{line.max_replicas}",
+            "-" if line.amounts is not None else f"{line.min_replicas}..{line.max_replicas}",
             "-" if line.unpriced or not line.replica_hourly else f"${line.replica_hourly:.2f}",
             _money(line.floor),
             _money(line.ceiling),
@@ -345,17 +363,42 @@ def _title(stack: str, report: CostReport) -> str:
     return f"iac cost {stack} (USD per month of {HOURS_PER_MONTH} h{where})"
 
 
+_BASIS = {
+    "gke": (
+        "billed by the node: GKE bills a node pool's machines whole, so GPUs no replica "
+        "requests on a partly filled node are billed too; a pool's (whole nodes) line is "
+        "what its nodes cost beyond its replicas' lines, and each node pool's total is what "
+        "its nodes cost"
+    ),
+    "karpenter": (
+        "billed by the node: Karpenter launches whole instances, estimated per replica shape "
+        "as full nodes of the type with the lowest price per replica and the cheapest "
+        "instance that holds the rest; a pool's (whole nodes) line is what they cost beyond "
+        "its replicas' lines, and each node pool's total is what its nodes cost"
+    ),
+    "existing": (
+        "existing nodes: each replica counts the GPUs it requests at the prices below; the "
+        "nodes are billed to whoever runs them, whole"
+    ),
+}
+
+
+def _basis(report: CostReport) -> str:
+    """What the figures count, for the provisioner: whole nodes, or GPUs requested."""
+    if report.provisioner in ("gke", "karpenter") and not report.nodes:
+        return (
+            "GPUs requested at the prices below: no machine price is known for the pools' "
+            "nodes, which are billed whole"
+        )
+    return _BASIS.get(report.provisioner, _BASIS["existing"])
+
+
 def _notes(report: CostReport) -> list[str]:
-    notes = ["floor: min replicas always on; ceiling: max replicas all month"]
+    notes = ["floor: min replicas always on; ceiling: max replicas all month", _basis(report)]
+    notes += [_pool_note(pool, report.accelerators.get(pool.pool, "")) for pool in report.nodes]
     bases = sorted({line.basis for line in report.lines if line.replica_hourly})
     if bases:
         notes.append("prices: " + "; ".join(bases))
-    if report.nodes:
-        notes.append(
-            "lines count the GPUs replicas request, at the pool's machine price per GPU; "
-            "the idle GPUs of a partly filled node are billed too and are not in the totals"
-        )
-        notes += [pool.note() for pool in report.nodes]
     if report.unpriced:
         notes.append("no price for " + ", ".join(report.unpriced) + " (counted as $0)")
     if report.inactive:

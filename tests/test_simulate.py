@@ -346,17 +346,81 @@ def test_rate_csv_holds_each_rate_until_the_next_row(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("when,duration\n1,1\n", "needs a `timestamp`"),
-        ("timestamp\n1\n", "needs a `duration`"),
-        ("timestamp,duration\n1,0\n", "above 0"),
-        ("timestamp,duration\n1,x\n", "could not convert"),
+        (
+            "when,duration\n1,1\n",
+            "bad.csv:1: no `timestamp` (or `time`) column among when, duration. The first line "
+            "names the columns: a request trace timestamp,duration (or timestamp,output_tokens), "
+            "a rate trace time,rate (and duration)",
+        ),
+        (
+            "tiemstamp,duration\n1,1\n",
+            "bad.csv:1: no `timestamp` (or `time`) column among tiemstamp, duration; did you mean "
+            "'timestamp'? The first line names the columns: a request trace timestamp,duration "
+            "(or timestamp,output_tokens), a rate trace time,rate (and duration)",
+        ),
+        (
+            "timestamp\n1\n",
+            "bad.csv:1: no `duration`, `output_tokens` or `rate` column among timestamp. The "
+            "first line names the columns: a request trace timestamp,duration (or "
+            "timestamp,output_tokens), a rate trace time,rate (and duration)",
+        ),
+        (
+            "timestamp,duration\n1,0\n",
+            "bad.csv:2: duration '0': write the seconds a replica spends on a request, above 0",
+        ),
+        (
+            "timestamp,duration\n# a comment\n\n1,1\n2,x\n",
+            "bad.csv:5: duration 'x': write the seconds a replica spends on a request, above 0",
+        ),
+        (
+            "timestamp,duration\n1,1\n2\n",
+            "bad.csv:3: no duration (the row has 1 value, duration is column 2); give every row a "
+            "value in each column",
+        ),
+        (
+            "time,rate\n0,1\n60,-2\n",
+            "bad.csv:3: rate '-2': write a number of requests per second, 0 or more",
+        ),
+        (
+            "timestamp,output_tokens\n1,nan\n",
+            "bad.csv:2: output_tokens 'nan': write a number of tokens, above 0",
+        ),
+        (
+            "timestamp,duration\n2026-11-27T10:00:00Z,1\n2026-11-27 10:00:0x,2\n",
+            "bad.csv:3: timestamp '2026-11-27 10:00:0x' is neither seconds (12.5) nor an ISO 8601 "
+            "time (2026-11-27T10:00:00Z); write one of them",
+        ),
+        (
+            "timestamp,duration\n1,1\n2026-11-27T10:00:00Z,1\n",
+            "bad.csv:3: timestamp '2026-11-27T10:00:00Z' is ISO 8601, but line 2's is seconds; "
+            "write every time the same way",
+        ),
+        (
+            "",
+            "bad.csv: empty. The first line names the columns: a request trace "
+            "timestamp,duration (or timestamp,output_tokens), a rate trace time,rate (and "
+            "duration)",
+        ),
     ],
 )
-def test_bad_traces_are_explained(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    with pytest.raises(IacError, match=message):
-        traces.load_csv(path)
+def test_bad_traces_are_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    """A bad row is named by its line, with what is wrong and what to write (issue #20:
+    `Invalid isoformat string` with no line)."""
+    monkeypatch.chdir(tmp_path)
+    Path("bad.csv").write_text(text)
+    with pytest.raises(IacError) as raised:
+        traces.load_csv("bad.csv")
+    assert str(raised.value) == message
+
+
+def test_a_trace_with_a_bom_and_crlf_reads_as_any_other(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfTimestamp,Duration\r\n1,2\r\n3,4\r\n")
+    trace = traces.load_csv(path)
+    assert trace.arrivals.tolist() == [1, 0, 1]
+    assert trace.durations.tolist() == [2, 0, 4]
 
 
 def test_generators_are_seeded_and_named() -> None:
@@ -370,10 +434,103 @@ def test_generators_are_seeded_and_named() -> None:
     assert hourly.argmin() in (1, 2)
     burst = traces.synthetic("bursts:base=0,peak=5,every=1h,length=5m,hours=2,seed=2")
     assert (burst.arrivals > 0).sum() <= 2 * 300
-    with pytest.raises(IacError, match="unknown generator"):
-        traces.synthetic("sine:rate=1")
-    with pytest.raises(IacError, match="key=value"):
-        traces.synthetic("steady:rate")
+
+
+def test_generators_take_seed_and_duration_from_the_command_unless_they_set_their_own() -> None:
+    """`--seed` and `--duration` apply to a generator (issue #20: they were ignored); a
+    parameter written in the generator wins, as a rate CSV's duration column does."""
+    flagged = traces.load("poisson:rate=3,hours=1", seed=7, duration=20)
+    assert np.array_equal(flagged.arrivals, traces.poisson(3, 20, 3600, seed=7).arrivals)
+    assert flagged.mean_duration == 20
+    assert flagged.source == "poisson(rate=3), seed 7"
+    assert traces.load("poisson:rate=3,hours=1").source == "poisson(rate=3), seed 0"
+    own = traces.load("poisson:rate=3,hours=1,seed=1,duration=4", seed=7, duration=20)
+    assert np.array_equal(own.arrivals, traces.poisson(3, 4, 3600, seed=1).arrivals)
+    assert traces.overridden("poisson:rate=3,seed=1,duration=4", seed=7, duration=20) == [
+        "--seed 7 does not apply: the generator's own seed=1 does (a parameter of the "
+        "generator wins over the flag)",
+        "--duration 20 does not apply: the generator's own duration=4 does (a parameter of the "
+        "generator wins over the flag)",
+    ]
+    assert traces.overridden("poisson:rate=3,seed=7", seed=7) == []
+    assert traces.overridden("steady:rate=3", seed=7) == [
+        "--seed 7 has no effect on steady: its arrivals are not random (poisson:rate=R draws "
+        "them at random)"
+    ]
+    steady = traces.load("steady:rate=2,hours=1", duration=30)
+    assert (steady.arrivals.sum(), steady.mean_duration) == (7200, 30)
+
+
+POISSON_TAKES = (
+    "poisson takes rate=R (required: the requests per second, 0 or more), duration=S (the "
+    "seconds a request is served, above 0; default 10), hours=H (the hours of traffic, above 0; "
+    "default 24), seed=N (a whole number, 0 or more; default 0)"
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "poisson:rate=3,dur=5",
+            "'dur=5' in 'poisson:rate=3,dur=5': poisson has no parameter 'dur'; did you mean "
+            f"'duration'? {POISSON_TAKES}",
+        ),
+        (
+            "poisson:rate=1,sed=3",
+            f"'sed=3' in 'poisson:rate=1,sed=3': poisson has no parameter 'sed'; did you mean "
+            f"'seed'? {POISSON_TAKES}",
+        ),
+        ("poisson:hours=1", f"'poisson:hours=1': poisson needs rate=R. {POISSON_TAKES}"),
+        (
+            "poisson:rate=x",
+            "'rate=x' in 'poisson:rate=x': rate takes the requests per second, 0 or more, not 'x'",
+        ),
+        (
+            "poisson:rate=1,seed=1.5",
+            "'seed=1.5' in 'poisson:rate=1,seed=1.5': seed takes a whole number, 0 or more, not "
+            "'1.5'",
+        ),
+        (
+            "poisson:rate=1,hours=1,seconds=2h",
+            "'seconds=2h' in 'poisson:rate=1,hours=1,seconds=2h': hours and seconds both set how "
+            "long the trace lasts; give one",
+        ),
+        (
+            "steady:rate=1,seed=3",
+            "'seed=3' in 'steady:rate=1,seed=3': steady has no parameter 'seed': its arrivals are "
+            "not random (poisson:rate=R draws them at random). steady takes rate=R (required: the "
+            "requests per second, 0 or more), duration=S (the seconds a request is served, above "
+            "0; default 10), hours=H (the hours of traffic, above 0; default 24)",
+        ),
+        (
+            "steady:rate",
+            "'rate' in 'steady:rate': write key=value. steady takes rate=R (required: the "
+            "requests per second, 0 or more), duration=S (the seconds a request is served, above "
+            "0; default 10), hours=H (the hours of traffic, above 0; default 24)",
+        ),
+        (
+            "bursts:base=1,peak=2,every=0",
+            "'every=0' in 'bursts:base=1,peak=2,every=0': every takes the stretch holding one "
+            "burst, a duration above 0 like 90, 15m or 2h, not '0'",
+        ),
+        (
+            "poison:rate=3",
+            "'poison:rate=3': no trace generator 'poison'; did you mean 'poisson'? Generators: "
+            "steady, poisson, diurnal, bursts; or name a CSV file",
+        ),
+        (
+            "sine:rate=1",
+            "'sine:rate=1': no trace generator 'sine'. Generators: steady, poisson, diurnal, "
+            "bursts; or name a CSV file",
+        ),
+    ],
+)
+def test_a_bad_generator_parameter_lists_the_valid_ones(spec: str, message: str) -> None:
+    """Not Python's `unexpected keyword argument` (issue #20)."""
+    with pytest.raises(IacError) as raised:
+        traces.load(spec)
+    assert str(raised.value) == message
 
 
 def test_bundled_example_traces_load() -> None:
@@ -438,6 +595,147 @@ def test_command_json_with_base_shows_the_change(tmp_path: Path) -> None:
     assert found["deployments"]["head"][0]["cold_start"]["on_new_node"] == 330
     assert len(head_run)
     assert len(found["runs"][1]["replicas_per_minute"]) == 120
+
+
+# `--base` in every format (issue #20: text and markdown failed with KeyError: 'served'):
+# one replica at most against six, under a load that needs two.
+WITH_BASE_TEXT = """\
+iac simulate head.yaml: llm / production against base.yaml
+
+trace       steady(rate=4): 1h, 14,400 requests, 20 s each on average
+serving     head v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
+cold start  330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
+autoscaler  KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..1 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
+serving     base v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
+cold start  330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
+autoscaler  KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..6 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
+
+                            base as compiled   head as compiled                change
+peak replicas                              6                  1                    -5
+replica-hours                            3.5                1.0                  -2.5
+GPU-hours (billed)                       4.2                1.0                  -3.2
+cost over the trace                   $28.92              $6.88               -$22.04
+cost per month (730 h)               $21,115             $5,022              -$16,093
+requests served             14,400 of 14,400   11,520 of 14,400                -2,880
+queue wait p50 / p95 / p99     0 / 44 / 64 s  356 / 680 / 712 s  +356 / +636 / +648 s
+waited for a cold start         1,640 (11 %)                  0                -1,640
+timed out (held too long)                  0                  0                     0
+cold starts (from zero)                5 (0)              0 (0)                    -5
+
+over 1h (one column = 50s; bars scaled to the peak)
+base as compiled  ▃▄▄▆▇██████████████████████▆▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃  replicas, peak 6
+head as compiled  ▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂  replicas, peak 1
+in flight         ▁▁▁▁▁▁▁▂▂▂▂▂▂▂▂▂▂▃▃▃▃▃▃▃▃▃▄▄▄▄▄▄▄▄▄▅▅▅▅▅▅▅▅▅▆▆▆▆▆▆▆▆▆▇▇▇▇▇▇▇▇▇▇█████████  requests (head as compiled), peak 2,944
+waiting           ▁▁▁▁▁▁▁▁▁▂▂▂▂▂▂▂▂▂▃▃▃▃▃▃▃▃▃▄▄▄▄▄▄▄▄▄▅▅▅▅▅▅▅▅▅▆▆▆▆▆▆▆▆▆▇▇▇▇▇▇▇▇▇█████████  requests (head as compiled), peak 2,880
+"""
+
+WITH_BASE_MARKDOWN = """\
+### iac simulate: `llm` / `production`
+
+- **trace**: steady(rate=4): 1h, 14,400 requests, 20 s each on average
+- **serving**: head v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
+- **cold start**: 330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
+- **autoscaler**: KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..1 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
+- **serving**: base v1: 64 requests at once per replica (concurrency_target); H100 at $6.88 per replica-hour (aws p5.4xlarge on-demand); billed as whole p5.4xlarge instances (1 replica each)
+- **cold start**: 330 s on a new node = node 180 s (default: a new GPU node) + image 60 s (default) + weights 60 s (default: no weights_size declared) + engine 30 s (default); 90 s on a node emptied less than 10m ago
+- **autoscaler**: KEDA + HPA as compiled: in-flight requests averaged over 1m (Prometheus), target 44.8 per replica, 1..6 replicas; every 15s; scale-down after a 15m window, at most 50% per 15m
+
+|  | base as compiled | head as compiled | change |
+|---|---:|---:|---:|
+| peak replicas | 6 | 1 | -5 |
+| replica-hours | 3.5 | 1.0 | -2.5 |
+| GPU-hours (billed) | 4.2 | 1.0 | -3.2 |
+| cost over the trace | $28.92 | $6.88 | -$22.04 |
+| cost per month (730 h) | $21,115 | $5,022 | -$16,093 |
+| requests served | 14,400 of 14,400 | 11,520 of 14,400 | -2,880 |
+| queue wait p50 / p95 / p99 | 0 / 44 / 64 s | 356 / 680 / 712 s | +356 / +636 / +648 s |
+| waited for a cold start | 1,640 (11 %) | 0 | -1,640 |
+| timed out (held too long) | 0 | 0 | 0 |
+| cold starts (from zero) | 5 (0) | 0 (0) | -5 |
+
+```
+over 1h (one column = 1m; bars scaled to the peak)
+base as compiled  ▃▄▆▇███████████████████▄▄▄▄▄▄▄▄▄▄▄▄▄▄▄▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃▃  replicas, peak 6
+head as compiled  ▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂  replicas, peak 1
+in flight         ▁▁▁▁▁▁▂▂▂▂▂▂▂▂▃▃▃▃▃▃▃▄▄▄▄▄▄▄▄▅▅▅▅▅▅▅▅▆▆▆▆▆▆▆▇▇▇▇▇▇▇▇████████  requests (head as compiled), peak 2,944
+waiting           ▁▁▁▁▁▁▁▂▂▂▂▂▂▂▂▃▃▃▃▃▃▃▄▄▄▄▄▄▄▄▅▅▅▅▅▅▅▆▆▆▆▆▆▆▆▇▇▇▇▇▇▇████████  requests (head as compiled), peak 2,880
+```
+"""
+
+
+def _with_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> str:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "base.yaml", "{min_replicas: 1, max_replicas: 6}")
+    write(tmp_path, "head.yaml", "{min_replicas: 1, max_replicas: 1}")
+    trace = "steady:rate=4,duration=20,hours=1"
+    args = ["simulate", "head.yaml", "--base", "base.yaml", "--trace", trace, "--format", fmt]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_command_text_with_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _with_base(tmp_path, monkeypatch, "text") == WITH_BASE_TEXT
+
+
+def test_command_markdown_with_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _with_base(tmp_path, monkeypatch, "markdown") == WITH_BASE_MARKDOWN
+
+
+def test_command_json_with_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    found = json.loads(_with_base(tmp_path, monkeypatch, "json"))
+    assert (found["stack"], found["base_stack"]) == ("head.yaml", "base.yaml")
+    assert found["delta"] == {
+        "compiled": {
+            "peak_replicas": -5,
+            "replica_hours": -2.54,
+            "gpu_hours": -3.2,
+            "cost": -22.04,
+            "cost_per_month": -16092.61,
+            "served": -2880.0,
+            "wait_p50": 356.0,
+            "wait_p95": 636.0,
+            "wait_p99": 648.0,
+            "waited_cold": -1640.0,
+            "timeouts": 0.0,
+            "cold_starts": -5,
+        }
+    }
+
+
+def test_command_with_base_and_both_algorithms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "base.yaml", "{min_replicas: 1, max_replicas: 6}")
+    write(tmp_path, "head.yaml", "{min_replicas: 1, max_replicas: 1}")
+    args = ["simulate", "head.yaml", "--base", "base.yaml", "--algorithm", "both"]
+    result = CliRunner().invoke(cli, [*args, "--trace", "steady:rate=4,duration=20,hours=1"])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "change" in line)
+    assert header.split("  ")[-1].strip() == "change Baseten §5.2"
+    assert "change as compiled" in header
+    served = next(line for line in result.stdout.splitlines() if line.startswith("requests served"))
+    assert served.split()[-2:] == ["-2,880", "-2,880"]
+
+
+def test_command_seed_and_duration_reach_a_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = write(tmp_path, "s.yaml", "{min_replicas: 1, max_replicas: 2}")
+    args = ["simulate", stack, "--format", "json", "--seed", "7", "--duration", "20"]
+    result = CliRunner().invoke(cli, [*args, "--trace", "poisson:rate=3,hours=1"])
+    assert result.exit_code == 0, result.output
+    trace = json.loads(result.stdout)["trace"]
+    assert (trace["source"], trace["mean_duration"]) == ("poisson(rate=3), seed 7", 20.0)
+    assert trace["requests"] == traces.poisson(3, 20, 3600, seed=7).requests
+    result = CliRunner().invoke(cli, [*args, "--trace", "poisson:rate=3,hours=1,seed=1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["trace"]["source"] == "poisson(rate=3), seed 1"
+    assert result.stderr == (
+        "note: --seed 7 does not apply: the generator's own seed=1 does (a parameter of the "
+        "generator wins over the flag)\n"
+    )
 
 
 def test_command_markdown(tmp_path: Path) -> None:
@@ -556,3 +854,22 @@ def test_quiet_ticks_held_by_the_scale_down_policy_match_deciding_each() -> None
     assert decided == [2] * 19 + [1]
     assert bulk.quiet(1, np.full(40, 1.0), 2, np.zeros(40)) == 19
     assert bulk._recs[1:20] == one._recs[1:20] == [1] * 19
+
+
+def test_whole_gke_nodes_are_what_a_simulation_bills(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On GKE a replica of one H100 runs on an 8-GPU a3-highgpu-8g, billed whole: the
+    simulated cost is the node's, as `iac cost` counts it (issue #20), not 1/8 of it."""
+    monkeypatch.chdir(ROOT)
+    args = ["simulate", "examples/06-gke", "--model", "llama-3-8b", "--format", "json"]
+    result = CliRunner().invoke(cli, [*args, "--trace", "steady:rate=1,duration=20,hours=1"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    (setup,) = found["deployments"]["head"]
+    assert setup["billed_as"] == "whole a3-highgpu-8g nodes (8 GPUs, 8 replicas a node)"
+    summary = found["runs"][0]["summary"]
+    assert (summary["peak_replicas"], summary["replica_hours"]) == (1, 1.0)
+    assert summary["gpu_hours"] == 8.0
+    assert summary["cost_per_month"] == round(88.4899999025753 * 730, 2)
+    cost = CliRunner().invoke(cli, ["cost", "examples/06-gke", "--format", "json"])
+    pools = {p["node_pool"]: p["floor"] for p in json.loads(cost.stdout)["node_pools"]}
+    assert summary["cost_per_month"] == pools["gpu-h100"]

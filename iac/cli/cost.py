@@ -16,7 +16,9 @@ from iac.validate import check_stack
 def cost_command(stack: str, fmt: str) -> None:
     """Monthly cost of a stack: the floor (min replicas always on) and the ceiling (max
     replicas), per model, environment, deployment and node pool, from the catalog's prices
-    and the stack's `pricing:`.
+    and the stack's `pricing:`. The totals are what the cloud bills: on GKE and Karpenter
+    nodes are bought whole, and what a pool's nodes cost beyond its replicas' GPUs is a
+    `(whole nodes)` line.
 
     Warnings go to stderr. Exit 0, or 1 on invalid input.
     """

@@ -10,7 +10,13 @@ from iac.errors import IacError, StackInvalid
 from iac.simulate import ALGORITHMS, Params, default_environment, default_model, simulate
 from iac.simulate.report import FORMATS, report_for, to_json, to_markdown, to_text
 from iac.simulate.setup import Setup
-from iac.simulate.trace import DEFAULT_DURATION, DEFAULT_TOKENS_PER_SECOND, load
+from iac.simulate.trace import (
+    DEFAULT_DURATION,
+    DEFAULT_TOKENS_PER_SECOND,
+    is_generator,
+    load,
+    overridden,
+)
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_duration
 from iac.validate import check_stack
@@ -34,7 +40,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> i
     metavar="FILE|KIND:k=v,...",
     help="A CSV of requests (timestamp, duration or output_tokens) or of rates (time, rate), "
     "or a generator: steady:rate=R, poisson:rate=R, diurnal:peak=P,trough=T, "
-    "bursts:base=B,peak=P (each with duration=S, hours=H, seed=N).",
+    "bursts:base=B,peak=P (each with duration=S, hours=H; all but steady with seed=N). A "
+    "generator's own duration= and seed= win over --duration and --seed.",
 )
 @click.option("--model", help="The model (default: the stack's only model).")
 @click.option("--environment", help="Its environment (default: production, else the only one).")
@@ -50,9 +57,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> i
 @click.option(
     "--duration",
     type=float,
-    default=DEFAULT_DURATION,
-    show_default=True,
-    help="Seconds one request is served, for rate traces without a duration column.",
+    help="Seconds one request is served, for rate traces without a duration column and "
+    f"generators without duration= [default: {DEFAULT_DURATION:g}].",
 )
 @click.option(
     "--tokens-per-second",
@@ -61,7 +67,12 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> i
     show_default=True,
     help="Decode speed per request, for request traces with output_tokens.",
 )
-@click.option("--seed", type=int, help="Draw Poisson arrivals from a rate trace with this seed.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Draw Poisson arrivals from a rate trace with this seed; the seed of a generator "
+    "without seed= [default: a rate trace's rates arrive as they are; generators 0].",
+)
 @click.option("--node-time", callback=_seconds, help="Cold start: a new GPU node [180s].")
 @click.option("--image-time", callback=_seconds, help="Cold start: the image pull [60s].")
 @click.option(
@@ -84,7 +95,7 @@ def simulate_command(
     algorithm: str | None,
     fmt: str,
     plot_path: str | None,
-    duration: float,
+    duration: float | None,
     tokens_per_second: float,
     seed: int | None,
     node_time: int | None,
@@ -100,9 +111,12 @@ def simulate_command(
 
     Exit 0, or 1 on invalid input.
     """
-    if duration <= 0 or tokens_per_second <= 0:
+    if (duration is not None and duration <= 0) or tokens_per_second <= 0:
         raise IacError("--duration and --tokens-per-second must be above 0")
     trace = load(trace_arg, duration=duration, tokens_per_second=tokens_per_second, seed=seed)
+    if is_generator(trace_arg):
+        for note in overridden(trace_arg, seed=seed, duration=duration):
+            click.echo(f"note: {note}", err=True)
     if trace.seconds == 0:
         raise IacError(f"{trace.source}: the trace is empty")
     params = Params(

@@ -1,6 +1,6 @@
 """Machines (cloud instance types) and the replicas placed on them: what a node of a pool
 offers, what a replica asks, and how many fit, for GKE's choice of a pool's machine
-(`iac.compile.gke`), Karpenter's fit check and the prices of both (`iac.compile.pricing`).
+(`iac.compile.gke`), Karpenter's fit check and the prices of both (`iac.compile.prices`).
 
 A node's allocatable CPU and memory follow GKE's documented reservations; for an EKS node
 launched by Karpenter they are an estimate (EKS keeps less memory back on most sizes).
@@ -9,6 +9,7 @@ launched by Karpenter they are an estimate (EKS keeps less memory back on most s
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from iac.catalog import catalog
@@ -150,11 +151,11 @@ def replica_of(release: Release, model: str, deployment: str, count: int, units:
     resources = release.models[model].deployments[deployment].container.resources
     cpu = (resources.cpu if resources else None) or DEFAULT_CPU
     memory = (resources.memory if resources else None) or DEFAULT_MEMORY
-    return Replica(model, deployment, count, units, _cores(cpu), memory_bytes(memory))
+    return Replica(model, deployment, count, units, cores(cpu), memory_bytes(memory))
 
 
-def _cores(quantity: str) -> float:
-    """`8` → 8.0, `500m` → 0.5 (validated by the spec)."""
+def cores(quantity: str) -> float:
+    """A CPU quantity in cores: `8` → 8.0, `500m` → 0.5 (validated by the spec)."""
     return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
@@ -190,3 +191,63 @@ def pool_replicas(release: Release, plan: PoolPlan) -> list[Replica]:
     """What each deployment placed on the pool asks of one node."""
     return [replica_of(release, d.model, d.deployment, d.replicas, d.units_per_replica)
             for d in plan.demand]  # fmt: skip
+
+
+def nodes_needed(plan: PoolPlan, machine: Machine, replicas: Sequence[tuple[Replica, int]]) -> int:
+    """Nodes of `machine` that hold `count` replicas of each shape (GPUs, CPU, memory):
+    largest shapes first, each replica on the first node with room for it (first-fit
+    decreasing), new nodes as full as they get. Exact for one shape; for several, what a
+    scheduler filling nodes in turn gets, which may be a node more than the least possible.
+    Shapes that fit no node (`per_node` 0) are left out: compiling the pool reports them."""
+    cpu, memory = allocatable(machine)
+    fresh = (
+        node_units(plan, machine),
+        math.inf if cpu is None else math.floor(cpu * 1000 + 1e-6),
+        math.inf if memory is None else math.floor(memory),
+    )
+    # Nodes in the order they were opened, those with the same room left side by side:
+    # (room left: units, millicores, bytes; how many nodes).
+    opened: list[tuple[tuple[float, float, float], int]] = []
+    shapes = sorted(
+        (r for r in replicas if r[1] > 0),
+        key=lambda item: (item[0].units, item[0].cpu, item[0].memory),
+        reverse=True,
+    )
+    for replica, count in shapes:
+        asks = (replica.units, round(replica.cpu * 1000), replica.memory)
+        per_fresh = _room_for(fresh, asks)
+        if per_fresh < 1:
+            continue
+        updated = []
+        for room, nodes in opened:
+            each = _room_for(room, asks) if count else 0
+            if each >= 1:
+                full = min(nodes, count // each)
+                if full:
+                    updated.append((_less(room, asks, each), full))
+                    count -= full * each
+                    nodes -= full
+                if count and nodes and count < each:
+                    updated.append((_less(room, asks, count), 1))
+                    count = 0
+                    nodes -= 1
+            if nodes:
+                updated.append((room, nodes))
+        full, rest = divmod(count, per_fresh)
+        if full:
+            updated.append((_less(fresh, asks, per_fresh), full))
+        if rest:
+            updated.append((_less(fresh, asks, rest), 1))
+        opened = updated
+    return sum(nodes for _, nodes in opened)
+
+
+def _room_for(room: tuple[float, float, float], asks: tuple[int, int, int]) -> int:
+    """Replicas asking `asks` that fit in `room`."""
+    return int(min(room[i] // asks[i] if asks[i] else math.inf for i in range(3)))
+
+
+def _less(
+    room: tuple[float, float, float], asks: tuple[int, int, int], count: int
+) -> tuple[float, float, float]:
+    return (room[0] - asks[0] * count, room[1] - asks[1] * count, room[2] - asks[2] * count)

@@ -8,7 +8,14 @@ registers.
 from __future__ import annotations
 
 from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import deployment_unit_price, device_price, unit_price
+from iac.compile.pricing import (
+    WARM_CAPACITY,
+    WHOLE_NODES,
+    deployment_unit_price,
+    device_price,
+    release_cost,
+    unit_price,
+)
 from iac.compile.release import Release, build_release
 from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Location, Severity
 from iac.errors import StackInvalid
@@ -47,8 +54,9 @@ def pricing_context(
 ) -> Context:
     """Prices for the rules: with the release, what `iac cost` says of each deployment (the
     machine a GKE pool gets, the instance a Karpenter replica fits on:
-    iac.compile.pricing.deployment_unit_price); without (the policy pack sees objects only),
-    the cheapest machine carrying the accelerator."""
+    iac.compile.pricing.deployment_unit_price) and its ceilings, whole nodes included
+    (`release_cost`); without (the policy pack sees objects only), the cheapest machine
+    carrying the accelerator."""
     cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(provisioner)
 
     def price(facts: DeploymentFacts) -> float | None:
@@ -63,7 +71,21 @@ def pricing_context(
             found = device_price(facts.accelerator, cloud, pricing)
         return found.hourly if found else None
 
-    return Context(price=price)
+    if release is None:
+        return Context(price=price)
+    found: dict[str | None, float] = {}
+
+    def ceilings() -> dict[str | None, float]:
+        """Computed once, and only for a rule that asks (`budget`)."""
+        if not found:
+            found[None] = 0.0
+            for line in release_cost(release, pricing):
+                own = line.model not in (WARM_CAPACITY, WHOLE_NODES)
+                env = line.environment if own else None
+                found[env] = found.get(env, 0.0) + line.ceiling
+        return found
+
+    return Context(price=price, ceilings=ceilings)
 
 
 def violations(stack: ResolvedStack, release: Release) -> list[Violation]:

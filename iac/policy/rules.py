@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,11 @@ class Context:
     price: Callable[[DeploymentFacts], float | None]
     """A deployment → USD per accelerator-hour (a MIG slice its share) of its replicas on
     its pool's machines, None when unpriced or CPU only."""
+    ceilings: Callable[[], Mapping[str | None, float]] | None = None
+    """USD per month at max replicas by environment, exactly as `iac cost` counts it, with
+    what serves no environment (deployments of none, capacity kept warm, whole nodes beyond
+    the replicas' GPUs) under None; None where only the objects are known (the policy
+    pack), and the rules price the facts instead."""
 
 
 RuleFunction = Callable[[Sequence[DeploymentFacts], Any, Context], list[Violation]]
@@ -124,16 +129,23 @@ def gpu_quota(
 
 
 def budget(facts: Sequence[DeploymentFacts], config: p.Budget, context: Context) -> list[Violation]:
-    total = 0.0
+    """The stack's ceiling (what `iac cost` totals: with whole nodes and warm capacity where
+    the release is known) against `monthly`, each environment's replicas against its own."""
     by_env: dict[str, float] = defaultdict(float)
-    for f in facts:
-        if f.active and f.accelerator:
-            hourly = context.price(f)
-            if hourly is not None:
-                monthly = f.max_replicas * f.units * hourly * HOURS_PER_MONTH
-                total += monthly
-                if f.environment:
-                    by_env[f.environment] += monthly
+    if context.ceilings is not None:
+        ceilings = context.ceilings()
+        total = sum(ceilings.values())
+        by_env.update({env: value for env, value in ceilings.items() if env is not None})
+    else:
+        total = 0.0
+        for f in facts:
+            if f.active and f.accelerator:
+                hourly = context.price(f)
+                if hourly is not None:
+                    monthly = f.max_replicas * f.units * hourly * HOURS_PER_MONTH
+                    total += monthly
+                    if f.environment:
+                        by_env[f.environment] += monthly
     found = []
     if config.monthly is not None and total > config.monthly:
         found.append(

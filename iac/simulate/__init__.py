@@ -151,6 +151,7 @@ DELTA_KEYS = (
     "gpu_hours",
     "cost",
     "cost_per_month",
+    "served",
     "wait_p50",
     "wait_p95",
     "wait_p99",

@@ -231,12 +231,30 @@ class RunResult:
 
     @property
     def gpu_hours(self) -> float:
+        if self.setup.nodes is not None:
+            return self._whole_nodes()[1]
         return self._integral(3) * self.setup.gpus / 3600
 
     @property
     def cost(self) -> float:
-        """USD over the trace: billed units × the price of one replica."""
+        """USD over the trace: billed units × the price of one replica, or, where the
+        provisioner buys whole machines, the whole nodes they fill."""
+        if self.setup.nodes is not None:
+            return self._whole_nodes()[0]
         return self._integral(3) * self.setup.hourly / 3600
+
+    def _whole_nodes(self) -> tuple[float, float]:
+        """USD and GPU-hours of the whole nodes the billed units fill, second by second."""
+        bill = self.setup.nodes
+        assert bill is not None
+        values, lengths = self._steps(3)
+        cost = gpus = 0.0
+        for count in np.unique(values):
+            seconds = float(lengths[values == count].sum())
+            hourly, devices = bill(math.ceil(count - _EPS))
+            cost += hourly * seconds / 3600
+            gpus += devices * seconds / 3600
+        return cost, gpus
 
 
 def percentile(waits: FloatArray, q: float) -> float:

@@ -102,6 +102,7 @@ def _setup_dict(setup: Setup) -> dict[str, Any]:
         "gpus_per_replica": setup.gpus,
         "replica_hourly": round(setup.hourly, 4),
         "price_basis": setup.price_basis,
+        "billed_as": setup.nodes_basis or None,
         "cold_start": setup.cold.to_dict(),
         "autoscaler": setup.scaler.to_dict(),
     }
@@ -143,8 +144,9 @@ _DELTA: dict[str, Callable[[dict[str, float]], str]] = {
     "gpu": lambda d: _signed(d["gpu_hours"], "{:+,.1f}"),
     "cost": lambda d: _money_delta(d["cost"], 2),
     "month": lambda d: _money_delta(d["cost_per_month"], 0),
+    "served": lambda d: _signed(d["served"], "{:+,.0f}"),
     "wait": lambda d: (
-        f"{d['wait_p50']:+g} / {d['wait_p95']:+g} / {d['wait_p99']:+g} s"
+        " / ".join(_signed(d[k], "{:+g}") for k in ("wait_p50", "wait_p95", "wait_p99")) + " s"
         if any(d[k] for k in ("wait_p50", "wait_p95", "wait_p99"))
         else "0"
     ),
@@ -199,7 +201,8 @@ def _describe(report: Report) -> list[tuple[str, str]]:
             f"{trace.mean_duration:.3g} s each on average",
         )
     ]
-    for label, setups in (("", report.setups), ("base ", report.base_setups)):
+    head = "head " if report.base_stack else ""
+    for label, setups in ((head, report.setups), ("base ", report.base_setups)):
         for setup in setups:
             where = f"{label}{setup.deployment}"
             share = f" ({setup.share:.0%} of traffic)" if setup.share < 1 else ""
@@ -208,7 +211,8 @@ def _describe(report: Report) -> list[tuple[str, str]]:
                     "serving",
                     f"{where}{share}: {setup.slots} requests at once per replica "
                     f"(concurrency_target); {setup.accelerator or 'CPU'} at "
-                    f"${setup.hourly:.2f} per replica-hour ({setup.price_basis})",
+                    f"${setup.hourly:.2f} per replica-hour ({setup.price_basis})"
+                    + (f"; billed as {setup.nodes_basis}" if setup.nodes_basis else ""),
                 )
             )
             cold = setup.cold
@@ -232,7 +236,7 @@ def _describe(report: Report) -> list[tuple[str, str]]:
                 )
             )
             lines.append(("autoscaler", setup.scaler.describe()))
-            if any(s.algorithm == "baseten" for s in report.simulations) and not label:
+            if any(s.algorithm == "baseten" for s in report.simulations) and label == head:
                 a = setup.scaler.settings
                 lines.append(
                     (
@@ -272,7 +276,8 @@ def _charts(report: Report, width: int) -> list[str]:
     column = span(max(1, round(seconds / max(1, min(width, seconds)))))
     pods = [(report.column(s), s.pods()) for s in report.simulations]
     top = max(max((float(p.max()) for _, p in pods if p.size), default=1.0), 1.0)
-    main = report.simulations[0]
+    # The stack under review: with a base, the head's first run.
+    main = next((s for s in report.simulations if s.label == "head"), report.simulations[0])
     flow, waiting = main.in_flight(), main.queued()
     peak_flow = float(flow.max()) if flow.size else 0.0
     peak_wait = float(waiting.max()) if waiting.size else 0.0
@@ -289,7 +294,7 @@ def _charts(report: Report, width: int) -> list[str]:
     if peak_wait > 0:
         lines.append(
             f"{'waiting'.ljust(label)}  {sparkline(waiting, width, peak_wait)}  "
-            f"requests, peak {peak_wait:,.0f}"
+            f"requests ({report.column(main)}), peak {peak_wait:,.0f}"
         )
     return lines
 

@@ -19,7 +19,7 @@ from iac.catalog import catalog
 from iac.compile import Compiled
 from iac.compile.karpenter import EMPTY_NODE_GRACE
 from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import deployment_unit_price
+from iac.compile.pricing import NodesBilled, deployment_nodes, deployment_unit_price
 from iac.compile.quantity import memory_bytes
 from iac.compile.release import DeploymentRelease
 from iac.compile.scaling import HPA_SYNC_PERIOD
@@ -196,6 +196,11 @@ class Setup:
     price_basis: str
     scaler: Scaler
     cold: ColdStart
+    nodes: NodesBilled | None = None
+    """Where the provisioner buys whole machines: the USD per hour and GPUs of the nodes a
+    number of its replicas' nodes are billed as (`iac cost`'s whole nodes); None: each
+    replica at its own price."""
+    nodes_basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +307,9 @@ def _setup(
         else:
             hourly = price.hourly * count
             basis = price.basis if count == 1 else f"{count} × ${price.hourly:.2f}: {price.basis}"
+    nodes = None
+    if accelerator and hourly and provisioner in ("gke", "karpenter"):
+        nodes = deployment_nodes(compiled.release, deployment.model, deployment.name, pricing)
     return Setup(
         model=deployment.model,
         environment=deployment.environment,
@@ -314,6 +322,8 @@ def _setup(
         price_basis=basis,
         scaler=scaler,
         cold=cold_start(deployment, provisioner, params),
+        nodes=nodes[0] if nodes else None,
+        nodes_basis=nodes[1] if nodes else "",
     )
 
 

@@ -18,17 +18,20 @@ Sources:
 from __future__ import annotations
 
 import csv
+import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
 
+from iac.diagnostics import did_you_mean
 from iac.errors import IacError
-from iac.spec.types import parse_duration
+from iac.spec.types import format_duration, parse_duration
 
 DAY = 86_400
 DEFAULT_DURATION = 10.0
@@ -130,58 +133,165 @@ def from_rates(
 def load_csv(
     path: str | Path,
     *,
-    duration: float = DEFAULT_DURATION,
+    duration: float | None = None,
     tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND,
     seed: int | None = None,
 ) -> Trace:
     """Read a request or rate CSV (see the module docstring); `duration` serves rate rows
-    without one, `seed` draws Poisson arrivals from rates."""
+    without one (default 10 s), `seed` draws Poisson arrivals from rates. A value that is
+    not what its column needs is an error at its line (`FILE:LINE: ...`)."""
     path = Path(path)
     source = str(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(line for line in handle if not line.startswith("#"))
-            columns = {c.strip().lower(): c for c in reader.fieldnames or ()}
-            rows = list(reader)
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = _rows(handle)
     except OSError as exc:
         raise IacError(f"cannot read trace {source}: {exc.strerror}") from None
-    time_key = next((columns[k] for k in ("timestamp", "time", "second") if k in columns), None)
+    except UnicodeDecodeError as exc:
+        raise IacError(f"{source}: not UTF-8 text ({exc.reason}); save the trace as CSV") from None
+    except csv.Error as exc:
+        raise IacError(f"{source}: not a CSV file ({exc})") from None
+    if not rows:
+        raise IacError(f"{source}: empty. {_COLUMNS}")
+    header_line, header = rows[0]
+    columns = {c.strip().lower(): i for i, c in reversed(list(enumerate(header)))}
+    named = ", ".join(c.strip() for c in header)
+    time_key = next((k for k in _TIME_COLUMNS if k in columns), None)
     if time_key is None:
-        raise IacError(f"{source}: needs a `timestamp` (or `time`) column")
-    try:
-        times = _times([row[time_key] for row in rows])
-        if "rate" in columns:
-            rates = [float(row[columns["rate"]]) for row in rows]
-            served: list[float] | float = (
-                [float(row[columns["duration"]]) for row in rows]
-                if "duration" in columns
-                else duration
-            )
-            return from_rates(times, rates, served, source, seed)
-        if "duration" in columns:
-            each = [float(row[columns["duration"]]) for row in rows]
-        elif "output_tokens" in columns:
-            each = [float(row[columns["output_tokens"]]) / tokens_per_second for row in rows]
-        else:
-            raise IacError(
-                f"{source}: a request trace needs a `duration` (seconds) or `output_tokens` "
-                "column; a rate trace a `rate` column"
-            )
-    except (TypeError, ValueError) as exc:
-        raise IacError(f"{source}: {exc}") from None
+        raise IacError(
+            f"{source}:{header_line}: no `timestamp` (or `time`) column among {named}"
+            f"{_hint(header, _TIME_COLUMNS)} {_COLUMNS}"
+        )
+    if "rate" in columns:
+        value_keys = ["rate", *(["duration"] if "duration" in columns else [])]
+    elif "duration" in columns:
+        value_keys = ["duration"]
+    elif "output_tokens" in columns:
+        value_keys = ["output_tokens"]
+    else:
+        raise IacError(
+            f"{source}:{header_line}: no `duration`, `output_tokens` or `rate` column among "
+            f"{named}{_hint(header, _VALUES)} {_COLUMNS}"
+        )
+    reader = _RowReader(source, columns)
+    times = reader.times([(line, row) for line, row in rows[1:]], time_key)
+    values = {key: [reader.number(line, row, key) for line, row in rows[1:]] for key in value_keys}
+    if "rate" in columns:
+        served: list[float] | float = values.get(
+            "duration", duration if duration is not None else DEFAULT_DURATION
+        )
+        return from_rates(times, values["rate"], served, source, seed)
+    if "duration" in values:
+        return from_requests(times, values["duration"], source)
+    each = [tokens / tokens_per_second for tokens in values["output_tokens"]]
     return from_requests(times, each, source)
 
 
-def _times(values: list[str]) -> list[float]:
-    """Seconds from the first arrival's second: numbers are seconds, else ISO 8601."""
-    if not values:
-        return []
-    try:
-        seconds = [float(v) for v in values]
-    except ValueError:
-        seconds = [datetime.fromisoformat(v.strip()).timestamp() for v in values]
-    origin = math.floor(min(seconds))
-    return [s - origin for s in seconds]
+_TIME_COLUMNS = ("timestamp", "time", "second")
+_COLUMNS = (
+    "The first line names the columns: a request trace timestamp,duration (or "
+    "timestamp,output_tokens), a rate trace time,rate (and duration)"
+)
+
+
+def _hint(header: list[str], wanted: Iterable[str]) -> str:
+    """`; did you mean 'timestamp'?` for the first column close to a wanted name, else `.`"""
+    return next((h for h in (did_you_mean(c.strip(), wanted) for c in header) if h), ".")
+
+
+def _rows(handle: TextIO) -> list[tuple[int, list[str]]]:
+    """The CSV's records with the line each starts on; comment lines (`#`) and blank lines
+    are left out."""
+    numbers: list[int] = []
+
+    def lines() -> Iterator[str]:
+        for number, line in enumerate(handle, start=1):
+            if not line.startswith("#"):
+                numbers.append(number)
+                yield line
+
+    found = []
+    reader = csv.reader(lines())
+    consumed = 0
+    for row in reader:
+        start = numbers[consumed]
+        consumed = reader.line_num
+        if any(cell.strip() for cell in row):
+            found.append((start, row))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _RowReader:
+    """Values of a trace's rows, each checked where it is written."""
+
+    source: str
+    columns: Mapping[str, int]
+
+    def cell(self, line: int, row: list[str], key: str) -> str:
+        index = self.columns[key]
+        if index >= len(row) or not row[index].strip():
+            raise IacError(
+                f"{self.source}:{line}: no {key} (the row has {_plural(len(row), 'value')}, "
+                f"{key} is column {index + 1}); give every row a value in each column"
+            )
+        return row[index].strip()
+
+    def number(self, line: int, row: list[str], key: str) -> float:
+        text = self.cell(line, row, key)
+        what, lowest, strict = _VALUES[key]
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < lowest or (strict and value == lowest):
+            bound = "above 0" if strict else "0 or more"
+            raise IacError(f"{self.source}:{line}: {key} '{text}': write {what}, {bound}")
+        return value
+
+    def times(self, rows: list[tuple[int, list[str]]], key: str) -> list[float]:
+        """Seconds from the first arrival's second: numbers are seconds, else ISO 8601 (one
+        kind throughout)."""
+        seconds: list[float] = []
+        kind: tuple[str, int] | None = None  # "seconds" or "ISO 8601", and its first line
+        for line, row in rows:
+            text = self.cell(line, row, key)
+            try:
+                value, found = float(text), "seconds"
+            except ValueError:
+                try:
+                    value, found = datetime.fromisoformat(text).timestamp(), "ISO 8601"
+                except ValueError:
+                    raise IacError(
+                        f"{self.source}:{line}: {key} '{text}' is neither seconds (12.5) nor "
+                        "an ISO 8601 time (2026-11-27T10:00:00Z); write one of them"
+                    ) from None
+            if not math.isfinite(value):
+                raise IacError(f"{self.source}:{line}: {key} '{text}': write a finite number")
+            if kind is None:
+                kind = (found, line)
+            elif kind[0] != found:
+                raise IacError(
+                    f"{self.source}:{line}: {key} '{text}' is {found}, but line {kind[1]}'s is "
+                    f"{kind[0]}; write every time the same way"
+                )
+            seconds.append(value)
+        if not seconds:
+            return []
+        origin = math.floor(min(seconds))
+        return [s - origin for s in seconds]
+
+
+_VALUES: Mapping[str, tuple[str, float, bool]] = {
+    "rate": ("a number of requests per second", 0.0, False),
+    "duration": ("the seconds a replica spends on a request", 0.0, True),
+    "output_tokens": ("a number of tokens", 0.0, True),
+}
+"""Column → (what it holds, its lowest value, whether that value is excluded)."""
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # Synthetic generators ------------------------------------------------------------------------
@@ -255,49 +365,229 @@ GENERATORS: Mapping[str, Callable[..., Trace]] = {
     "diurnal": diurnal,
     "bursts": bursts,
 }
-_INT_PARAMS = {"seconds", "seed", "every", "length"}
-_DURATION_PARAMS = {"seconds", "every", "length"}
 
 
-def synthetic(spec: str) -> Trace:
-    """`KIND:key=value,...`, e.g. `diurnal:peak=12,trough=1,duration=20,seed=7`; durations
-    (`seconds`, `every`, `length`) take `90`, `15m`, `24h`; `hours=N` sets `seconds`."""
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A generator parameter as written on the command line."""
+
+    placeholder: str
+    """How the usage shows its value: `rate=R`."""
+    meaning: str
+    parse: Callable[[str], float | int]
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def _span(text: str) -> int:
+    value = parse_duration(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def _hours(text: str) -> int:
+    seconds = round(_positive(text) * 3600)
+    if seconds < 1:
+        raise ValueError
+    return seconds
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def _hour_of_day(text: str) -> float:
+    value = _number(text)
+    if value >= 24:
+        raise ValueError
+    return value
+
+
+PARAMETERS: Mapping[str, Parameter] = {
+    "rate": Parameter("rate=R", "the requests per second, 0 or more", _number),
+    "peak": Parameter("peak=P", "the requests per second at the peak, 0 or more", _number),
+    "trough": Parameter("trough=T", "the requests per second at the trough, 0 or more", _number),
+    "base": Parameter("base=B", "the requests per second between bursts, 0 or more", _number),
+    "peak_hour": Parameter("peak_hour=H", "the hour of the peak, 0 up to 24", _hour_of_day),
+    "every": Parameter(
+        "every=D", "the stretch holding one burst, a duration above 0 like 90, 15m or 2h", _span
+    ),
+    "length": Parameter(
+        "length=D", "how long a burst lasts, a duration above 0 like 90, 15m or 2h", _span
+    ),
+    "duration": Parameter("duration=S", "the seconds a request is served, above 0", _positive),
+    "hours": Parameter("hours=H", "the hours of traffic, above 0", _hours),
+    "seconds": Parameter(
+        "seconds=D", "the length of the trace, a duration above 0 like 90, 15m or 24h", _span
+    ),
+    "seed": Parameter("seed=N", "a whole number, 0 or more", _seed),
+}
+"""Every generator parameter: how it is written and what it takes. `hours` and `seconds`
+both set the generator's `seconds`."""
+
+
+def parameters(kind: str) -> list[str]:
+    """The parameters a generator takes, as written: its function's, `hours` for `seconds`."""
+    names = list(inspect.signature(GENERATORS[kind]).parameters)
+    return [name for n in names for name in (("hours", "seconds") if n == "seconds" else (n,))]
+
+
+def _required(kind: str) -> list[str]:
+    return [
+        name
+        for name, p in inspect.signature(GENERATORS[kind]).parameters.items()
+        if p.default is inspect.Parameter.empty
+    ]
+
+
+def _usage(kind: str) -> str:
+    """`rate=R (required: requests per second, 0 or more), duration=S (...; default 10)...`"""
+    signature = inspect.signature(GENERATORS[kind]).parameters
+    described = []
+    for name in parameters(kind):
+        if name == "seconds":
+            continue  # `hours` is the documented way; `seconds=` stays accepted
+        parameter = PARAMETERS[name]
+        default = signature["seconds" if name == "hours" else name].default
+        if default is inspect.Parameter.empty:
+            described.append(f"{parameter.placeholder} (required: {parameter.meaning})")
+            continue
+        if name == "hours":
+            shown = f"{default / 3600:g}"
+        elif name in ("every", "length"):
+            shown = format_duration(default)
+        else:
+            shown = f"{default:g}"
+        described.append(f"{parameter.placeholder} ({parameter.meaning}; default {shown})")
+    return f"{kind} takes " + ", ".join(described)
+
+
+def generator_parameters(spec: str) -> tuple[str, dict[str, float | int]]:
+    """`KIND:key=value,...` → the generator and its parameters as written, checked: an
+    unknown generator or parameter, a value out of range or a missing one is an error that
+    lists what the generator takes."""
     kind, _, rest = spec.partition(":")
-    generator = GENERATORS.get(kind)
-    if generator is None:
-        raise IacError(f"unknown generator '{kind}'; use one of {', '.join(GENERATORS)}")
+    kind = kind.strip()
+    if kind not in GENERATORS:
+        raise IacError(
+            f"'{spec}': no trace generator '{kind}'{did_you_mean(kind, GENERATORS) or '.'} "
+            f"Generators: {', '.join(GENERATORS)}; or name a CSV file"
+        )
+    valid = parameters(kind)
     params: dict[str, float | int] = {}
+    written: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq:
-            raise IacError(f"'{item}' in '{spec}': write key=value")
-        try:
-            if key == "hours":
-                params["seconds"] = round(float(value) * 3600)
-            elif key in _DURATION_PARAMS:
-                params[key] = parse_duration(value.strip())
-            elif key in _INT_PARAMS:
-                params[key] = int(value)
+        key, value = key.strip(), value.strip()
+        if not eq or not key:
+            raise IacError(f"'{item}' in '{spec}': write key=value. {_usage(kind)}")
+        if key not in valid:
+            if key == "seed":
+                hint = ": its arrivals are not random (poisson:rate=R draws them at random)."
             else:
-                params[key] = float(value)
-        except ValueError as exc:
-            raise IacError(f"'{item}' in '{spec}': {exc}") from None
-    try:
-        return generator(**params)
-    except TypeError as exc:
-        raise IacError(f"'{spec}': {exc}") from None
+                hint = did_you_mean(key, valid) or "."
+            raise IacError(
+                f"'{item}' in '{spec}': {kind} has no parameter '{key}'{hint} {_usage(kind)}"
+            )
+        target = "seconds" if key in ("hours", "seconds") else key
+        if target in written:
+            twice = (
+                f"{key} is given twice"
+                if written[target] == key
+                else f"{written[target]} and {key} both set how long the trace lasts"
+            )
+            raise IacError(f"'{item}' in '{spec}': {twice}; give one")
+        written[target] = key
+        try:
+            params[target] = PARAMETERS[key].parse(value)
+        except ValueError:
+            raise IacError(
+                f"'{item}' in '{spec}': {key} takes {PARAMETERS[key].meaning}, not '{value}'"
+            ) from None
+    missing = [n for n in _required(kind) if n not in params]
+    if missing:
+        raise IacError(
+            f"'{spec}': {kind} needs {', '.join(PARAMETERS[n].placeholder for n in missing)}. "
+            f"{_usage(kind)}"
+        )
+    return kind, params
+
+
+def synthetic(spec: str, *, seed: int | None = None, duration: float | None = None) -> Trace:
+    """`KIND:key=value,...`, e.g. `diurnal:peak=12,trough=1,duration=20,seed=7`; durations
+    (`seconds`, `every`, `length`) take `90`, `15m`, `24h`; `hours=N` sets `seconds`.
+
+    `seed` and `duration` (the command's `--seed` and `--duration`) apply where the
+    generator does not set its own: a parameter written in the generator wins, as a rate
+    CSV's `duration` column wins over `--duration`."""
+    kind, params = generator_parameters(spec)
+    accepted = parameters(kind)
+    if seed is not None and "seed" in accepted:
+        params.setdefault("seed", seed)
+    if duration is not None and "duration" in accepted:
+        params.setdefault("duration", duration)
+    return GENERATORS[kind](**params)
+
+
+def overridden(spec: str, *, seed: int | None = None, duration: float | None = None) -> list[str]:
+    """What `--seed` and `--duration` do not change for this generator, for the reader:
+    a parameter the generator sets itself, or a generator without randomness."""
+    kind, params = generator_parameters(spec)
+    notes = []
+    if seed is not None:
+        if "seed" not in parameters(kind):
+            notes.append(
+                f"--seed {seed} has no effect on {kind}: its arrivals are not random "
+                "(poisson:rate=R draws them at random)"
+            )
+        elif params.get("seed", seed) != seed:
+            notes.append(
+                f"--seed {seed} does not apply: the generator's own seed={params['seed']} "
+                "does (a parameter of the generator wins over the flag)"
+            )
+    if duration is not None and params.get("duration", duration) != duration:
+        notes.append(
+            f"--duration {duration:g} does not apply: the generator's own "
+            f"duration={params['duration']:g} does (a parameter of the generator wins over "
+            "the flag)"
+        )
+    return notes
+
+
+def is_generator(value: str) -> bool:
+    """Whether a `--trace` value names a generator rather than a file: `KIND:k=v` that is
+    not an existing path."""
+    kind, colon, rest = value.partition(":")
+    if not colon or Path(value).exists():
+        return False
+    return kind.strip() in GENERATORS or ("=" in rest and kind.isidentifier())
 
 
 def load(
     value: str,
     *,
-    duration: float = DEFAULT_DURATION,
+    duration: float | None = None,
     tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND,
     seed: int | None = None,
 ) -> Trace:
-    """A trace named on the command line: a CSV file, or `KIND:...` for a generator."""
-    kind = value.partition(":")[0]
-    if kind in GENERATORS and not Path(value).exists():
-        return synthetic(value)
+    """A trace named on the command line: a CSV file, or `KIND:...` for a generator.
+    `duration` and `seed` apply where the trace does not say (see `synthetic`)."""
+    if is_generator(value):
+        return synthetic(value, seed=seed, duration=duration)
     return load_csv(value, duration=duration, tokens_per_second=tokens_per_second, seed=seed)
