@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from iac import edit
 from iac.cli import cli
-from iac.edit import roundtrip
+from iac.edit import source
 from iac.errors import IacError
 from tests.compile_helpers import ROOT
 
@@ -160,8 +160,6 @@ def test_deactivate_and_activate(tmp_path: Path) -> None:
     [
         (edit.deactivate, ("llama", "v3"), "'v3' serves production; promote another deployment "
          "there first (iac promote STACK llama OTHER --to production)"),
-        (edit.deactivate, ("llama", "v2"), "'v2' is inactive already; nothing to do"),
-        (edit.activate, ("llama", "v3"), "'v3' is active already; nothing to do"),
         (edit.deactivate, ("lama", "v3"), "no model 'lama'; did you mean 'llama'?"),
         (edit.deactivate, ("llama", "v33"), "model 'llama' has no deployment 'v33'; did you "
          "mean 'v3'?"),
@@ -181,8 +179,8 @@ def test_refusals(tmp_path: Path, verb: object, args: tuple[str, ...], message: 
     [
         (("llama", "v2", "production"), "'v2' is inactive; activate it first: iac activate"),
         (("llama", "dev", "production"), "'dev' is a development deployment, which never "
-         "serves an environment"),
-        (("llama", "v3", "production"), "'v3' already serves production; nothing to do"),
+         "serves an environment; add --copy to declare a published copy (`dev-production: "
+         "{from: dev}`) and promote that"),
         (("llama", "v3", "prod"), "model 'llama' has no environment 'prod'; did you mean "
          "'production'?"),
     ],
@@ -205,14 +203,14 @@ def test_an_invalid_stack_is_not_edited(tmp_path: Path) -> None:
 
 def test_the_write_is_atomic_and_refuses_a_file_changed_meanwhile(tmp_path: Path) -> None:
     path = stack(tmp_path)
-    document = roundtrip.load(str(path))
+    document = source.read(str(path))
     path.write_text(path.read_text() + "# someone else's edit\n")
     with pytest.raises(IacError, match="changed on disk while iac was editing it"):
-        roundtrip.write_atomically(document, "version: 1\n")
+        source.write_atomically(document, b"version: 1\n")
     assert path.read_text().endswith("# someone else's edit\n")
-    document = roundtrip.load(str(path))
+    document = source.read(str(path))
     os.chmod(path, 0o640)
-    roundtrip.write_atomically(document, document.text + "# more\n")
+    source.write_atomically(document, document.raw + b"# more\n")
     assert path.read_text().endswith("# more\n")
     assert os.stat(path).st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["stack.yaml"]  # no temporary left
@@ -229,3 +227,80 @@ def test_cli_prints_the_diff_and_the_summary(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["deactivate", str(path), "llama", "v4-production"])
     assert result.exit_code == 1
     assert "'v4-production' serves production" in result.stderr
+
+
+def test_promote_a_development_deployment_with_copy(tmp_path: Path) -> None:
+    path = stack(tmp_path)
+    before = path.read_text()
+    result = edit.promote(str(path), "llama", "dev", "production", copy=True)
+    assert changed_lines(before, path.read_text()) == [
+        "+      dev-production: {from: dev}",
+        "-        deployment: v3        # promoted 2026-11-01",
+        "+        deployment: dev-production # promoted 2026-11-01",
+    ]
+    assert result.summary.startswith("dev-production now serves production of llama; v3 falls")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["deactivate", "STACK", "llama", "v2"], "v2 of llama is inactive already"),
+        (["activate", "STACK", "llama", "v3"], "v3 of llama is active already"),
+        (["promote", "STACK", "llama", "v3", "--to", "production"],
+         "v3 serves production of llama already"),
+        (["promote", "STACK", "llama", "v3", "--to", "production", "--dry-run"],
+         "v3 serves production of llama already"),
+    ],
+)  # fmt: skip
+def test_a_verb_with_nothing_to_do_says_so_and_succeeds(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    path = stack(tmp_path)
+    before = path.read_bytes()
+    result = CliRunner().invoke(cli, [str(path) if a == "STACK" else a for a in args])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "",
+        f"{message}; nothing to do\n",
+    )
+    assert path.read_bytes() == before
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path) -> None:
+    path = stack(tmp_path)
+    before = path.read_bytes()
+    args = ["promote", str(path), "llama", "v4", "--to", "production", "--copy"]
+    dry = CliRunner().invoke(cli, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert path.read_bytes() == before
+    summary = (
+        "v4-production now serves production of llama; v3 falls back to its own scaling and "
+        "scales to zero when idle (cleanup: scale_to_zero)"
+    )
+    assert dry.stderr == f"{summary}\ndry run: nothing was written\n"
+    assert dry.stdout == (
+        f"--- {path}\n+++ {path}\n@@ -12,12 +12,13 @@\n"
+        "       v2: {state: inactive}   # the old one\n"
+        "       v3: {}                  # current\n"
+        "       v4: {image: 'vllm/vllm-openai:v0.7.0'}\n"
+        "+      v4-production: {from: v4}\n"
+        "       dev: {kind: development}\n"
+        "       v2x: {}\n"
+        "       v3x: {}\n"
+        "     environments:\n"
+        "       production:\n"
+        "-        deployment: v3        # promoted 2026-11-01\n"
+        "+        deployment: v4-production # promoted 2026-11-01\n"
+        "         autoscaling:\n"
+        "           min_replicas: 2\n"
+        "           max_replicas: 8\n"
+    )
+    written = CliRunner().invoke(cli, args)
+    assert (written.exit_code, written.stdout, written.stderr) == (0, dry.stdout, summary + "\n")
+    assert path.read_bytes() != before
+    for verb in ("deactivate", "activate"):  # the other two verbs take it too
+        target = "v3" if verb == "deactivate" else "v2"
+        result = CliRunner().invoke(cli, [verb, str(path), "llama", target, "--dry-run"])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.endswith("dry run: nothing was written\n")
+    assert "state: inactive} # current" not in path.read_text()

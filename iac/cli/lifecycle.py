@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from iac import edit
 
 
-def _report(result: edit.Edit) -> None:
+def _report(result: edit.Edit, dry_run: bool) -> None:
     click.echo(result.diff, nl=False)
     click.echo(result.summary, err=True)
+    if dry_run and result.diff:
+        click.echo("dry run: nothing was written", err=True)
+
+
+def _dry_run(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dry-run", is_flag=True, help="Print the change to the file; write nothing."
+    )(command)
 
 
 @click.command("promote")
@@ -20,30 +31,36 @@ def _report(result: edit.Edit) -> None:
 @click.option(
     "--copy",
     is_flag=True,
-    help="When DEPLOYMENT serves another environment, declare a copy of it and promote that.",
+    help="When DEPLOYMENT is a development one or serves another environment, declare a "
+    "copy of it (DEPLOYMENT-ENV: {from: DEPLOYMENT}) and promote that.",
 )
-def promote_command(stack: str, model: str, deployment: str, environment: str, copy: bool) -> None:
-    """Make DEPLOYMENT serve ENV, in the stack file (comments kept).
+@_dry_run
+def promote_command(
+    stack: str, model: str, deployment: str, environment: str, copy: bool, dry_run: bool
+) -> None:
+    """Make DEPLOYMENT serve ENV, in the stack file (only the lines that say so change).
 
     The deployment it replaces gets the environment's promotion cleanup. Prints the change to
     the file; `iac plan` shows what it will do, `iac up` does it.
     """
-    _report(edit.promote(stack, model, deployment, environment, copy))
+    _report(edit.promote(stack, model, deployment, environment, copy, dry_run), dry_run)
 
 
 @click.command("deactivate")
 @click.argument("stack", metavar="STACK")
 @click.argument("model")
 @click.argument("deployment")
-def deactivate_command(stack: str, model: str, deployment: str) -> None:
+@_dry_run
+def deactivate_command(stack: str, model: str, deployment: str, dry_run: bool) -> None:
     """Deactivate DEPLOYMENT: its objects stay, it runs no pods and has no route."""
-    _report(edit.deactivate(stack, model, deployment))
+    _report(edit.deactivate(stack, model, deployment, dry_run), dry_run)
 
 
 @click.command("activate")
 @click.argument("stack", metavar="STACK")
 @click.argument("model")
 @click.argument("deployment")
-def activate_command(stack: str, model: str, deployment: str) -> None:
+@_dry_run
+def activate_command(stack: str, model: str, deployment: str, dry_run: bool) -> None:
     """Activate a deactivated DEPLOYMENT again."""
-    _report(edit.activate(stack, model, deployment))
+    _report(edit.activate(stack, model, deployment, dry_run), dry_run)

@@ -1,25 +1,26 @@
 """Lifecycle verbs that edit the stack file: promote, deactivate, activate.
 
-The stack file stays the only truth: a verb changes the declarations (with comments and
-layout kept) and `iac plan` / `iac up` carry the change out. Every verb checks the stack
-before and after the edit, and refuses, saying why and what to do, when the result would
-be wrong.
+The stack file stays the only truth: a verb changes the declarations and `iac plan` /
+`iac up` carry the change out. A verb changes exactly the lines it means to, at the
+positions the parser reports (`iac.edit.text`): the rest of the file stays byte for byte
+as written (indentation, comments, quotes, anchors, CRLF, a byte order mark). Every verb
+checks the stack before and after the edit, checks that the edited file loads to the data
+it meant, and refuses, saying why and what to do, when the result would be wrong.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
-
-from iac.diagnostics import did_you_mean
-from iac.edit.roundtrip import Document, load, write_atomically
+from iac.diagnostics import Diagnostics, did_you_mean
+from iac.edit.source import Source, read, unified_diff, write_atomically
+from iac.edit.text import Editor, Path
 from iac.errors import IacError, StackInvalid
 from iac.load import stack_file
+from iac.load.yaml_source import parse_yaml
 from iac.spec.resolved import ResolvedStack
 from iac.validate import check_stack
 
@@ -31,13 +32,22 @@ class Edit:
     path: str
     summary: str
     diff: str
-    """Unified diff of the file."""
+    """Unified diff of the file: what was written (or, in a dry run, would be)."""
+    written: bool
+    """False in a dry run, and when there was nothing to do (`diff` is then empty)."""
 
 
-def promote(path: str, model: str, deployment: str, environment: str, copy: bool = False) -> Edit:
+def promote(
+    path: str,
+    model: str,
+    deployment: str,
+    environment: str,
+    copy: bool = False,
+    dry_run: bool = False,
+) -> Edit:
     """Make `deployment` serve `environment`, applying the environment's cleanup policy to
     the deployment(s) it replaces (every other side of a split); with `copy`, promote a new
-    copy when the deployment already serves another environment."""
+    copy when the deployment is a development one or serves another environment."""
     file, stack = _checked(path)
     resolved = _model(stack, model)
     env = resolved.environments.get(environment)
@@ -48,11 +58,12 @@ def promote(path: str, model: str, deployment: str, environment: str, copy: bool
             f"`models.{model}.environments` first"
         )
     target = _deployment(stack, model, deployment)
-    if target.kind == "development":
+    copy_name = f"{deployment}-{environment}"
+    if target.kind == "development" and not copy:
         raise IacError(
             f"'{deployment}' is a development deployment, which never serves an environment; "
-            f"declare a published copy (`{deployment}-published: {{from: {deployment}}}`) and "
-            "promote that"
+            f"add --copy to declare a published copy (`{copy_name}: {{from: {deployment}}}`) "
+            "and promote that"
         )
     if not target.active:
         raise IacError(
@@ -60,37 +71,40 @@ def promote(path: str, model: str, deployment: str, environment: str, copy: bool
             f"iac activate {path} {model} {deployment}"
         )
     if env.deployments == (deployment,):
-        raise IacError(f"'{deployment}' already serves {environment}; nothing to do")
+        return _nothing(file, f"{deployment} serves {environment} of {model} already")
     serving = {name: e.name for e in resolved.environments.values() for name in e.deployments}
+    elsewhere = serving.get(deployment, environment) != environment
+    if elsewhere and not copy:
+        raise IacError(
+            f"'{deployment}' serves {serving[deployment]}, and a deployment serves one "
+            f"environment at a time; add --copy to declare `{copy_name}: "
+            f"{{from: {deployment}}}` and promote that"
+        )
+    source, editor = _editor(file)
+    model_path: Path = ("models", model)
     promoted = deployment
-    document = load(file)
-    node = document.data["models"][model]
-    if deployment in serving and serving[deployment] != environment:
-        if not copy:
-            raise IacError(
-                f"'{deployment}' serves {serving[deployment]}, and a deployment serves one "
-                f"environment at a time; add --copy to declare `{deployment}-{environment}: "
-                f"{{from: {deployment}}}` and promote that"
-            )
-        promoted = f"{deployment}-{environment}"
+    if elsewhere or target.kind == "development":
+        promoted = copy_name
         if promoted in resolved.deployments:
             raise IacError(f"a deployment '{promoted}' exists already; promote it by name")
-        _insert_after(node["deployments"], deployment, promoted, {"from": deployment})
+        editor.set((*model_path, "deployments"), promoted, {"from": deployment}, deployment)
+    env_path: Path = (*model_path, "environments", environment)
+    if "traffic" in (editor.written_data(env_path) or {}):
+        # Promoting ends a split: one deployment takes the whole environment.
+        editor.replace_pair(env_path, "traffic", "deployment", promoted)
+    else:
+        editor.set(env_path, "deployment", promoted)
     # Every deployment that served it and no longer does: one, or the other sides of a
     # split (the old one too, when the promotion goes back to it).
     replaced = [name for name in env.deployments if name != promoted]
-    env_node = node["environments"][environment]
-    if "traffic" in env_node:
-        # Promoting ends a split: one deployment takes the whole environment.
-        _replace_key(env_node, "traffic", "deployment", promoted)
-    else:
-        env_node["deployment"] = promoted
     notes = [f"{promoted} now serves {environment} of {model}"]
-    notes += [_cleanup(node, env_node, name, env.promotion.cleanup) for name in replaced]
-    return _finish(document, "; ".join(notes))
+    notes += [
+        _cleanup(editor, model_path, env_path, name, env.promotion.cleanup) for name in replaced
+    ]
+    return _finish(source, editor, "; ".join(notes), dry_run)
 
 
-def deactivate(path: str, model: str, deployment: str) -> Edit:
+def deactivate(path: str, model: str, deployment: str, dry_run: bool = False) -> Edit:
     """Deactivate a deployment: objects kept, no pods, no route."""
     file, stack = _checked(path)
     resolved = _model(stack, model)
@@ -102,21 +116,25 @@ def deactivate(path: str, model: str, deployment: str) -> Edit:
                 f"(iac promote {path} {model} OTHER --to {env.name})"
             )
     if not target.active:
-        raise IacError(f"'{deployment}' is inactive already; nothing to do")
-    document = load(file)
-    _set(document.data["models"][model]["deployments"][deployment], "state", "inactive")
-    return _finish(document, f"{deployment} of {model} is deactivated (no pods, no route)")
+        return _nothing(file, f"{deployment} of {model} is inactive already")
+    source, editor = _editor(file)
+    editor.set(("models", model, "deployments", deployment), "state", "inactive")
+    summary = f"{deployment} of {model} is deactivated (no pods, no route)"
+    return _finish(source, editor, summary, dry_run)
 
 
-def activate(path: str, model: str, deployment: str) -> Edit:
+def activate(path: str, model: str, deployment: str, dry_run: bool = False) -> Edit:
     file, stack = _checked(path)
     target = _deployment(stack, model, deployment)
     if target.active:
-        raise IacError(f"'{deployment}' is active already; nothing to do")
-    document = load(file)
-    node = document.data["models"][model]["deployments"][deployment]
-    del node["state"]  # active is the default
-    return _finish(document, f"{deployment} of {model} is active again")
+        return _nothing(file, f"{deployment} of {model} is active already")
+    source, editor = _editor(file)
+    written: Path = ("models", model, "deployments", deployment)
+    if editor.can_delete(written, "state"):
+        editor.delete(written, "state")  # active is the default
+    else:  # the only key of its block, or merged in with `<<`: say it
+        editor.set(written, "state", "active")
+    return _finish(source, editor, f"{deployment} of {model} is active again", dry_run)
 
 
 def _checked(path: str) -> tuple[str, ResolvedStack]:
@@ -144,21 +162,16 @@ def _deployment(stack: ResolvedStack, model: str, deployment: str) -> Any:
     return found
 
 
-def _cleanup(model_node: Any, env_node: Any, previous: str, policy: str) -> str:
+def _cleanup(editor: Editor, model_path: Path, env_path: Path, previous: str, policy: str) -> str:
     """What the environment's cleanup policy does to the deployment it no longer runs."""
+    written: Path = (*model_path, "deployments", previous)
     if policy == "deactivate":
-        _set(model_node["deployments"][previous], "state", "inactive")
+        editor.set(written, "state", "inactive")
         return f"{previous} is deactivated (cleanup: deactivate)"
     if policy == "keep":
-        scaling = env_node.get("autoscaling")
+        scaling = editor.written_data((*env_path, "autoscaling"))
         if scaling:
-            node = model_node["deployments"][previous]
-            merged = node.get("autoscaling")
-            if merged is None:
-                merged = _flow({}) if not node or node.fa.flow_style() else CommentedMap()
-                _set(node, "autoscaling", merged)
-            for key, value in scaling.items():
-                merged[key] = value
+            editor.merge_into(written, "autoscaling", scaling)
         return f"{previous} keeps running with the environment's scaling (cleanup: keep)"
     return (
         f"{previous} falls back to its own scaling and scales to zero when idle "
@@ -166,56 +179,51 @@ def _cleanup(model_node: Any, env_node: Any, previous: str, policy: str) -> str:
     )
 
 
-def _set(mapping: Any, key: str, value: Any) -> None:
-    """Set a key; an empty `{}` stays on its line (`v3: {state: inactive}`)."""
-    if not mapping:
-        mapping.fa.set_flow_style()
-    mapping[key] = value
+def _editor(file: str) -> tuple[Source, Editor]:
+    source = read(file)
+    document = parse_yaml(source.raw, file, Diagnostics())
+    assert document is not None  # the stack was checked a moment ago
+    return source, Editor(file, source.body, document.data)
 
 
-def _insert_after(mapping: Any, after: str, key: str, value: dict[str, Any]) -> None:
-    position = list(mapping).index(after) + 1
-    mapping.insert(position, key, _flow(value))
+def _nothing(file: str, state: str) -> Edit:
+    return Edit(file, f"{state}; nothing to do", "", written=False)
 
 
-def _replace_key(mapping: Any, old: str, new: str, value: Any) -> None:
-    position = list(mapping).index(old)
-    del mapping[old]
-    mapping.insert(position, new, value)
+def _finish(source: Source, editor: Editor, summary: str, dry_run: bool) -> Edit:
+    body = editor.result()
+    data = source.encode(body)
+    _check_loads_as_meant(source, editor, data)
+    _check_result(source.path, data)
+    if not dry_run:
+        write_atomically(source, data)
+    return Edit(source.path, summary, unified_diff(source.path, source.body, body), not dry_run)
 
 
-def _flow(value: dict[str, Any]) -> Any:
-    node = CommentedMap(value)
-    node.fa.set_flow_style()
-    return node
-
-
-def _finish(document: Document, summary: str) -> Edit:
-    text = document.dump()
-    _check_result(document, text)
-    write_atomically(document, text)
-    diff = "".join(
-        difflib.unified_diff(
-            document.text.splitlines(keepends=True),
-            text.splitlines(keepends=True),
-            fromfile=document.path,
-            tofile=document.path,
+def _check_loads_as_meant(source: Source, editor: Editor, data: bytes) -> None:
+    """The edited file must load to the data before it with the edit made, nothing else
+    (a guard: a layout the text edits get wrong is refused, never written)."""
+    document = parse_yaml(data, source.path, Diagnostics())
+    if document is None or document.data != editor.expected():
+        raise IacError(
+            f"iac could not make this edit to {source.path} without changing more than it "
+            "means to; nothing was written. Make the change by hand, and please report the "
+            "file's layout as an iac bug"
         )
-    )
-    return Edit(document.path, summary, diff)
 
 
-def _check_result(document: Document, text: str) -> None:
+def _check_result(path: str, data: bytes) -> None:
     """The edited file must be valid; checked beside the original so imports resolve."""
-    directory = os.path.dirname(os.path.abspath(document.path))
+    directory = os.path.dirname(os.path.abspath(path))
     handle, temp = tempfile.mkstemp(prefix=".iac-check-", suffix=".yaml", dir=directory)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
         check_stack(temp)
     except StackInvalid as exc:
+        shown = str(exc).replace(os.path.normpath(temp), f"{path} (as edited)")
         raise IacError(
-            f"the edit would make the stack invalid; nothing was written:\n{exc}"
+            f"the edit would make the stack invalid; nothing was written:\n{shown}"
         ) from None
     finally:
         os.unlink(temp)
