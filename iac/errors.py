@@ -2,6 +2,7 @@
 
     IacError                 a problem the user can fix; printed without a traceback, exit 1
      └── StackInvalid        stack files with errors; carries every diagnostic found
+          └── ModuleFileGiven  a module file named where a stack file goes
 
 Anything else escaping to the CLI is a bug in `iac` and keeps its traceback.
 """
@@ -27,3 +28,14 @@ class StackInvalid(IacError):
 
     def __str__(self) -> str:
         return "\n".join(str(d) for d in self.diagnostics)
+
+
+class ModuleFileGiven(StackInvalid):
+    """A module file (templates for stacks to import) named where a stack file goes. Its
+    one diagnostic says so; `iac validate`, which checks module files too, checks it as a
+    module instead."""
+
+    def __init__(self, file: str, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(diagnostics)
+        self.file = file
+        """The module file, as the loader named it."""

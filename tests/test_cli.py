@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from iac.cli import cli
@@ -33,7 +34,7 @@ def test_validate_several_reports_each_and_fails_if_one_fails() -> None:
 def test_validate_needs_a_stack() -> None:
     result = CliRunner().invoke(cli, ["validate"])
     assert result.exit_code == 2
-    assert "Missing argument 'STACK...'" in result.stderr
+    assert "Missing argument 'FILE...'" in result.stderr
 
 
 def test_missing_file_is_a_located_error() -> None:
@@ -113,3 +114,39 @@ def test_leaving_without_teardown_keeps_all_output_and_the_exit_code(tmp_path: P
     usage = _iac("render")  # click's usage error, exit 2
     assert usage.returncode == 2
     assert "Missing argument 'STACK'" in usage.stderr
+
+
+def test_validate_checks_module_files_as_modules_beside_stacks() -> None:
+    files = ["modules/vllm.yaml", "stacks/demo.yaml", "modules/tei.yaml"]
+    result = CliRunner().invoke(cli, ["validate", *(str(ROOT / f) for f in files)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert [line.split(str(ROOT) + "/")[1] for line in result.stdout.splitlines()] == [
+        "modules/vllm.yaml: ok (module, 1 template)",
+        "stacks/demo.yaml: ok (2 models, 5 deployments, 3 environments)",
+        "modules/tei.yaml: ok (module, 1 template)",
+    ]
+
+
+def test_a_file_with_templates_and_a_cluster_is_a_stack(tmp_path: Path) -> None:
+    """A stray `templates:` in a stack is the stack's unknown key, not a module file."""
+    stack = tmp_path / "stack.yaml"
+    stack.write_text("version: 1\ncluster: {name: test}\ntemplates: {}\nmodels: {}\n")
+    result = CliRunner().invoke(cli, ["validate", str(stack)])
+    assert result.exit_code == 1
+    assert "3:1: error: templates: unknown key 'templates'" in result.stderr
+
+
+def test_other_commands_given_a_module_file_say_what_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    for command in (["render"], ["cost"], ["plan", "--base", "stacks/demo.yaml"]):
+        result = CliRunner().invoke(cli, [*command, "modules/vllm.yaml"])
+        assert result.exit_code == 1, command
+        assert result.stdout == ""
+        assert result.stderr == (
+            "modules/vllm.yaml:7:1: error: this is a module file (it has `templates:` and no "
+            "`cluster:` or `models:`), not a stack: name a stack file that imports it, or check "
+            "it with `iac validate modules/vllm.yaml`\n"
+        ), command

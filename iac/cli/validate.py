@@ -1,4 +1,4 @@
-"""`iac validate STACK...`"""
+"""`iac validate FILE...`: stack files and module files."""
 
 from __future__ import annotations
 
@@ -11,26 +11,31 @@ from iac.compile.gke import gke_node_pools
 from iac.compile.karpenter import unfit_replicas
 from iac.compile.release import Release
 from iac.diagnostics import Diagnostics
-from iac.errors import StackInvalid
+from iac.errors import ModuleFileGiven, StackInvalid
+from iac.load.modules import load_module
 from iac.policy import check_with_policies
 from iac.spec.resolved import ResolvedStack
 
 
 @click.command()
-@click.argument("stacks", nargs=-1, required=True, metavar="STACK...")
-def validate(stacks: tuple[str, ...]) -> None:
-    """Check stack files (or folders holding a stack.yaml), and their `policies:`.
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+def validate(files: tuple[str, ...]) -> None:
+    """Check stack files (or folders holding a stack.yaml), and their `policies:`; and module
+    files (`templates:` and no `cluster:` or `models:`), each as a module on its own.
 
     Every problem is printed as FILE:LINE:COL: error: MESSAGE on stderr (warnings and notes
     too). Exit 0 when all are valid, 1 otherwise.
     """
     skip_at_exit()
     failed = False
-    for path in stacks:
+    for path in files:
         diagnostics = Diagnostics()
         try:
             stack, release = check_with_policies(path, diagnostics)
             _check_cloud_resources(stack, release, diagnostics)
+        except ModuleFileGiven as given:
+            failed |= not _validate_module(given.file)
+            continue
         except StackInvalid as exc:
             failed = True
             for diagnostic in exc.diagnostics:
@@ -46,6 +51,18 @@ def validate(stacks: tuple[str, ...]) -> None:
         )
     if failed:
         sys.exit(1)
+
+
+def _validate_module(file: str) -> bool:
+    """Check a module file on its own, as an import of it would: True when it is valid."""
+    diagnostics = Diagnostics()
+    module = load_module(file, diagnostics)
+    for diagnostic in diagnostics.sorted():
+        click.echo(str(diagnostic), err=True)
+    if module is None or diagnostics.has_errors():
+        return False
+    click.echo(f"{module.file}: ok (module, {_count(len(module.templates), 'template')})")
+    return True
 
 
 def _check_cloud_resources(

@@ -7,15 +7,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
 from iac.load import validation_errors
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.container import CONTAINER_FIELDS
 from iac.spec.stack import Module, Template
+from iac.spec.types import Name
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_TEMPLATES: TypeAdapter[dict[Name, Template]] = TypeAdapter(dict[Name, Template])
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,42 +34,154 @@ class LoadedTemplate:
         return {key: _fill(value, params) for key, value in values.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedModule:
+    """One module file's templates: those that validated, and the names of those that did
+    not (their errors are reported in the module)."""
+
+    file: str
+    templates: dict[str, LoadedTemplate]
+    invalid: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Imports:
+    """What a stack's `imports:` give it."""
+
+    templates: dict[str, LoadedTemplate]
+    """The usable templates, by name."""
+    files: list[str]
+    """The module files read, each once."""
+    unusable: frozenset[str]
+    """Templates written in a module but invalid there: a model naming one is left out
+    without another error, since the template's own error is the cause."""
+    complete: bool
+    """Whether every import was read. When one was not (a missing file, a YAML error), a
+    template not found may be in it, and the import's error is the cause to report."""
+
+
 def load_templates(
     stack_file: str, imports: list[str], source: SourceMap, diagnostics: Diagnostics
-) -> tuple[dict[str, LoadedTemplate], list[str]]:
-    """Read every imported module. Returns templates by name and the files read."""
+) -> Imports:
+    """Read every imported module, each file once however it is named."""
     base = os.path.dirname(stack_file)
     templates: dict[str, LoadedTemplate] = {}
+    unusable: set[str] = set()
     files: list[str] = []
+    complete = True
+    read: dict[tuple[int, int], int] = {}  # (device, inode) → index of the import
     for index, relative in enumerate(imports):
         path = os.path.normpath(os.path.join(base, relative))
-        where = source.value(("imports", index))
+        here: KeyPath = ("imports", index)
+        where = source.value(here)
+        if os.path.isdir(path):
+            diagnostics.error(where, _folder_message(path, relative), here)
+            complete = False
+            continue
         if not os.path.isfile(path):
-            diagnostics.error(where, f"imported file '{path}' does not exist", ("imports", index))
+            diagnostics.error(where, f"imported file '{path}' does not exist", here)
+            complete = False
             continue
+        identity = _identity(path)
+        first = read.get(identity) if identity is not None else None
+        if first is not None:
+            diagnostics.error(where, _twice_message(imports, first, index, source), here)
+            continue
+        if identity is not None:
+            read[identity] = index
         files.append(path)
-        document = read_yaml(path, diagnostics)
-        if document is None:
+        module = load_module(path, diagnostics)
+        if module is None:
+            complete = False
             continue
-        try:
-            module = Module.model_validate(document.data)
-        except ValidationError as exc:
-            validation_errors.report(exc, Module, document.source, (), diagnostics)
-            continue
-        for name, template in module.templates.items():
-            prefix: KeyPath = ("templates", name)
+        unusable |= module.invalid
+        for name, loaded in module.templates.items():
             if name in templates:
-                first = templates[name].source.key(templates[name].prefix)
+                first_at = templates[name].source.key(templates[name].prefix)
                 diagnostics.error(
-                    document.source.key(prefix),
-                    f"template '{name}' is also defined at {first}; rename one of them",
-                    prefix,
+                    loaded.source.key(loaded.prefix),
+                    f"template '{name}' is also defined at {first_at}; rename one of them",
+                    loaded.prefix,
                 )
                 continue
-            loaded = LoadedTemplate(name, template, document.source, prefix)
-            _check_placeholders(loaded, diagnostics)
             templates[name] = loaded
-    return templates, files
+    return Imports(templates, files, frozenset(unusable - set(templates)), complete)
+
+
+def looks_like_module(data: Any) -> bool:
+    """A module file's top level: `templates:`, and none of a stack's `cluster:` or `models:`
+    (a stack with a stray `templates:` key is still a stack, with an unknown key)."""
+    return isinstance(data, dict) and "templates" in data and not {"cluster", "models"} & set(data)
+
+
+def load_module(path: str, diagnostics: Diagnostics) -> LoadedModule | None:
+    """Read and check one module file. None when it cannot be read or its top level is
+    unusable; otherwise its valid templates, even when others have errors (reported)."""
+    document = read_yaml(path, diagnostics)
+    if document is None:
+        return None
+    source = document.source
+    try:
+        written = Module.model_validate(document.data).templates
+        invalid: frozenset[str] = frozenset()
+    except ValidationError as exc:
+        validation_errors.report(exc, Module, source, (), diagnostics)
+        data = document.data.get("templates") if isinstance(document.data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        # The templates that validate on their own are still usable: only models naming an
+        # invalid one are left out, without an error of their own (`Imports.unusable`).
+        written = {}
+        for name, raw in data.items():
+            try:
+                written |= _TEMPLATES.validate_python({name: raw})
+            except ValidationError:
+                continue
+        invalid = frozenset(str(name) for name in data if name not in written)
+    templates: dict[str, LoadedTemplate] = {}
+    for name, template in written.items():
+        loaded = LoadedTemplate(name, template, source, ("templates", name))
+        _check_placeholders(loaded, diagnostics)
+        templates[name] = loaded
+    return LoadedModule(source.file, templates, invalid)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """What makes two paths one file (`a.yaml`, `sub/../a.yaml`, a link to it)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _twice_message(imports: list[str], first: int, index: int, source: SourceMap) -> str:
+    line = source.value(("imports", first)).line
+    if imports[first] == imports[index]:
+        said = f"'{imports[index]}' is imported twice (first at line {line})"
+    else:
+        said = (
+            f"'{imports[index]}' is imported twice: it is the same file as "
+            f"'{imports[first]}' (line {line})"
+        )
+    return f"{said}; remove this entry"
+
+
+_SHOWN_FILES = 4
+"""Module files named in the hint for a folder in `imports`."""
+
+
+def _folder_message(path: str, relative: str) -> str:
+    try:
+        names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml")))
+    except OSError:
+        names = []
+    said = f"'{relative}' is a folder; `imports` name module files"
+    if not names:
+        return f"{said}, and it holds no .yaml file"
+    shown = ", ".join(f"'{os.path.join(relative, n)}'" for n in names[:_SHOWN_FILES])
+    more = f" (and {len(names) - _SHOWN_FILES} more)" if len(names) > _SHOWN_FILES else ""
+    return f"{said}: import one of {shown}{more}"
 
 
 def template_params(

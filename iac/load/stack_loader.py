@@ -12,11 +12,18 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
+from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, did_you_mean
+from iac.errors import ModuleFileGiven
 from iac.gc_pause import without_gc
 from iac.load import validation_errors
 from iac.load.layers import Layer, Merged, merge
-from iac.load.modules import LoadedTemplate, load_templates, template_params
+from iac.load.modules import (
+    Imports,
+    LoadedTemplate,
+    load_templates,
+    looks_like_module,
+    template_params,
+)
 from iac.load.reuse import LoadRecord, Reuse, reusing
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.autoscaling import Autoscaling
@@ -58,7 +65,8 @@ def load_stack(
 
     None when the file cannot be read at all. Otherwise the stack holds every model that
     loaded cleanly, so that later checks still find their problems; it is only complete when
-    `diagnostics` has no errors.
+    `diagnostics` has no errors. Raises ModuleFileGiven when the file is a module file
+    (`templates:`, no `cluster:` or `models:`): its stack errors would all be beside the point.
 
     `reuse`: an earlier load's result (the base of a review), whose models are taken, moved
     onto this file's lines, where everything they were resolved from is unchanged
@@ -85,16 +93,19 @@ def _load(file: str, diagnostics: Diagnostics, reuse: ResolvedStack | None) -> R
             f"not {shown}",
         )
         return None
+    if looks_like_module(document.data):
+        raise ModuleFileGiven(file, [Diagnostic(source.key(("templates",)), _module_given(file))])
     base = reusing(reuse, document.merged_at)
     stack, models = _validate(document.data, source, diagnostics, base)
-    templates, imported = load_templates(file, stack.imports, source, diagnostics)
+    imports = load_templates(file, stack.imports, source, diagnostics)
+    templates = imports.templates
     resolved: dict[str, ResolvedModel] = {}
     shared = _Shared(stack)
     taken = base.taking(shared.defaults, templates, source) if base is not None else None
     for name, model in models.items():
         result = taken.model(name, model) if taken is not None else None
         if result is None:
-            result = _resolve_model(name, model, stack, shared, templates, source, diagnostics)
+            result = _resolve_model(name, model, shared, imports, source, diagnostics)
         if result is not None:
             resolved[name] = result
     written = document.data.get("models")
@@ -114,9 +125,16 @@ def _load(file: str, diagnostics: Diagnostics, reuse: ResolvedStack | None) -> R
         file=file,
         spec=spec,
         models=resolved,
-        files=(file, *imported),
+        files=(file, *imports.files),
         source=source,
         load_record=record,
+    )
+
+
+def _module_given(file: str) -> str:
+    return (
+        "this is a module file (it has `templates:` and no `cluster:` or `models:`), not a "
+        f"stack: name a stack file that imports it, or check it with `iac validate {file}`"
     )
 
 
@@ -215,9 +233,8 @@ class _Shared:
 def _resolve_model(
     name: str,
     model: Model,
-    stack: Stack,
     shared: _Shared,
-    templates: dict[str, LoadedTemplate],
+    imports: Imports,
     source: SourceMap,
     diagnostics: Diagnostics,
 ) -> ResolvedModel | None:
@@ -226,7 +243,7 @@ def _resolve_model(
     if shared.defaults is not None:
         base.append(Layer(shared.defaults, source, ("defaults",)))
     if model.template is not None:
-        template = _find_template(model.template, templates, stack, source, path, diagnostics)
+        template = _find_template(model.template, imports, source, path, diagnostics)
         if template is None:
             return None
         params = template_params(template, model.params or {}, source, path, diagnostics)
@@ -267,20 +284,18 @@ def _resolve_model(
 
 
 def _find_template(
-    wanted: str,
-    templates: dict[str, LoadedTemplate],
-    stack: Stack,
-    source: SourceMap,
-    path: KeyPath,
-    diagnostics: Diagnostics,
+    wanted: str, imports: Imports, source: SourceMap, path: KeyPath, diagnostics: Diagnostics
 ) -> LoadedTemplate | None:
+    """The template a model names, or None: reported here unless the cause already is (the
+    template has errors in its module, or an import that could not be read may hold it)."""
+    templates = imports.templates
     template = templates.get(wanted)
-    if template is None:
+    if template is None and wanted not in imports.unusable and imports.complete:
         where = (*path, "template")
         if templates:
             hint = did_you_mean(wanted, templates)
             message = f"no template '{wanted}'{hint} (imported: {', '.join(sorted(templates))})"
-        elif stack.imports:
+        elif imports.files:
             message = f"no template '{wanted}' in the imported modules"
         else:
             message = (

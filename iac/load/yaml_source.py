@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -170,7 +171,8 @@ def parse_yaml(raw: bytes, display: str, diagnostics: Diagnostics) -> YamlDocume
         problem = exc.problem or exc.context or "invalid YAML"
         if "expected a single document" in str(exc):
             problem = "expected one YAML document, found more than one (remove the `---`)"
-        diagnostics.error(where, f"invalid YAML: {problem}")
+        tab = _tab_problem(text, mark) if mark else None
+        diagnostics.error(where, tab or f"invalid YAML: {problem}")
         return None
     except yaml.YAMLError as exc:
         diagnostics.error(Location(display), f"invalid YAML: {exc}")
@@ -359,6 +361,30 @@ def _is_decimal(text: str) -> bool:
     """Digits only, and no leading zero (octal in YAML 1.1): SafeConstructor reads these
     with `int()` as well. Its other forms (`0x1F`, `017`, `1_000`, `+5`, `1:30`) go to it."""
     return text.isdigit() and (text[0] != "0" or text == "0")
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""What YAML (1.1, as PyYAML reads it) counts as the end of a line."""
+
+
+def _tab_problem(text: str, mark: Any) -> str | None:
+    """What to say when the parser stopped at a tab (it says "found character that cannot
+    start any token", or something about indentation): None when it stopped elsewhere."""
+    lines = _LINE_BREAK.split(text)
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if line[mark.column : mark.column + 1] != "\t":
+        return None
+    at = f"{mark.line + 1}:{mark.column + 1}"
+    indentation = line[: len(line) - len(line.lstrip(" \t"))]
+    if mark.column >= len(indentation):
+        return f"a tab where YAML expects spaces; replace the tab at {at} with spaces"
+    tabs = [i + 1 for i, c in enumerate(indentation) if c == "\t"]
+    what = (
+        f"the tab at {at}"
+        if len(tabs) == 1
+        else f"the {len(tabs)} tabs at {mark.line + 1}:{tabs[0]}-{tabs[-1]}"
+    )
+    return f"a tab in indentation: YAML indents with spaces; replace {what} with spaces"
 
 
 def _mark_location(mark: Any, file: str) -> Location:

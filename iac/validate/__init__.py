@@ -35,8 +35,9 @@ def checked_in_part(
 ) -> ResolvedStack | None:
     """Load `path` and run every check, reporting to `diagnostics` without raising: the
     stack as loaded (the models that loaded cleanly; complete only where `diagnostics` has
-    no errors), or None when the file cannot be read at all. For a caller that makes do
-    with the valid part (`iac plan` of an invalid base); others call `check_stack`."""
+    no errors), or None when the file cannot be read at all (ModuleFileGiven when it is a
+    module file). For a caller that makes do with the valid part (`iac plan` of an invalid
+    base); others call `check_stack`."""
     stack = load_stack(path, diagnostics, reuse)
     if stack is not None:
         check_references(stack, diagnostics)

@@ -132,3 +132,34 @@ def test_a_value_its_tag_cannot_read_is_a_located_error(value: str, message: str
     assert [str(d) for d in diagnostics] == [
         f"f.yaml:2:6: error: {message}; fix the value, or quote it to keep it as text"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # PyYAML's C reader: "found character that cannot start any token"
+        ("a:\n\tb: 1\n", "a tab in indentation: YAML indents with spaces; replace the tab at 2:1"),
+        ("a:\n  \tb: 1\n", "a tab in indentation: YAML indents with spaces; replace the tab at 2:3"),
+        ("a:\n\t- 1\n", "a tab in indentation: YAML indents with spaces; replace the tab at 2:1"),
+        ("a:\n  b:\n\t\tc: 1\n", "a tab in indentation: YAML indents with spaces; replace the 2 tabs at 3:1-2"),
+        # "found a tab character that violates indentation"
+        ("a:\n  b: 1\n\tc: 2\n", "a tab in indentation: YAML indents with spaces; replace the tab at 3:1"),
+        # "found a tab character where an indentation space is expected" (a block scalar)
+        ("a: |\n\tx\n", "a tab in indentation: YAML indents with spaces; replace the tab at 2:1"),
+        ("a:\r\n  b: 1\r\n\tc: 2\r\n", "a tab in indentation: YAML indents with spaces; replace the tab at 3:1"),
+        # Not indentation: after a sequence's `-`.
+        ("a:\n  -\t1\n", "a tab where YAML expects spaces; replace the tab at 2:4"),
+    ],
+)  # fmt: skip
+def test_a_tab_the_reader_stops_at_is_named(text: str, message: str) -> None:
+    data, diagnostics, _ = parse(text)
+    assert data is None
+    (problem,) = diagnostics.items
+    assert problem.message == f"{message} with spaces"
+
+
+def test_tabs_yaml_accepts_are_kept() -> None:
+    """Inside a block scalar's text, and before a comment, a tab is content or spacing."""
+    data, diagnostics, _ = parse("a: |\n  x\n  \ty\nb: 1\t# note\n")
+    assert not diagnostics.items
+    assert data == {"a": "x\n\ty\n", "b": 1}
