@@ -25,7 +25,7 @@ from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.policy import check_with_policies
 from iac.validate import check_stack
-from tests.compile_helpers import ROOT, compile_text, find
+from tests.compile_helpers import ROOT, _validator, compile_text, find
 
 KARPENTER = "version: 1\ncluster: {name: c, provisioner: karpenter}\n"
 EXISTING = "version: 1\ncluster: {name: c}\n"
@@ -516,9 +516,3 @@ def test_random_names_never_make_an_invalid_or_shared_name(data: dict[str, Any])
     problems = [p for obj in compiled.objects for p in _validator().problems(obj)]
     assert problems == []
     assert Counter(f for f, _ in declared_objects(stack, compiled.release)) == found
-
-
-def _validator() -> Any:
-    from tests.compile_helpers import _validator as shared
-
-    return shared()
