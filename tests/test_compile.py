@@ -346,8 +346,9 @@ def test_object_name_collisions_are_errors(tmp_path: Path) -> None:
             """,
         )
     assert [str(d).split(": error: ")[1] for d in info.value.diagnostics] == [
-        "models.a-b.deployments.c: objects of this deployment would be named 'a-b-c', like "
-        "those of deployment 'b-c' of model 'a'; rename one"
+        "models.a.deployments.b-c: objects of this deployment would be named 'a-b-c' (Service, "
+        "Deployment, InterceptorRoute, ScaledObject), like those of deployment 'c' of model "
+        "'a-b' (line 4); rename one"
     ]
 
 

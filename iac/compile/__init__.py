@@ -14,9 +14,10 @@ from typing import Any
 from iac.compile import labels, options
 from iac.compile.coldstart import prepull_objects, warm_chunks, warm_objects
 from iac.compile.gke import gke_node_pools
+from iac.compile.identities import check_unique_objects
 from iac.compile.karpenter import karpenter_objects, unfit_replicas
 from iac.compile.monitoring import monitoring_objects
-from iac.compile.names import object_id
+from iac.compile.names import identity, object_id
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.options import ObjectOptions
 from iac.compile.release import ModelRelease, Release, build_release
@@ -113,10 +114,15 @@ def compile_stack(
     stack: ResolvedStack, diagnostics: Diagnostics | None = None, *, reuse: Compiled | None = None
 ) -> Compiled:
     """Compile a checked stack. Raises StackInvalid on a problem only compiling reveals (two
-    deployments whose object names collide); warnings go to `diagnostics`. `reuse`: another
-    compile whose unchanged models' objects are taken as they are (`compile_release`)."""
+    objects that would have one name, `iac.compile.identities`); warnings go to
+    `diagnostics`. `reuse`: another compile whose unchanged models' objects are taken as they
+    are (`compile_release`)."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-    return compile_release(stack, build_release(stack, diagnostics), diagnostics, reuse=reuse)
+    release = build_release(stack, diagnostics)
+    check_unique_objects(stack, release, diagnostics)
+    compiled = compile_release(stack, release, diagnostics, reuse=reuse)
+    _assert_unique(compiled.objects)
+    return compiled
 
 
 def compile_release(
@@ -197,6 +203,19 @@ def compile_release(
         cloud=cloud,
         models=per_model,
     )
+
+
+def _assert_unique(objects: list[dict[str, Any]]) -> None:
+    """Each object exactly once. `check_unique_objects` reports, located, the names a stack's
+    names make alike; two objects it did not foresee are a compiler bug, never applied.
+    (Not in `compile_release`: the stack with its `previous_names`, compiled to pair renamed
+    objects, may make one name twice, and pairs no alias for it.)"""
+    seen: set[tuple[str, str, str, str]] = set()
+    for obj in objects:
+        found = identity(obj)
+        if found in seen:
+            raise ValueError(f"compiled two objects named {'/'.join(found)}")
+        seen.add(found)
 
 
 def _model_key(

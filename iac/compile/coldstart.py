@@ -12,13 +12,14 @@ capacity kept provisioned so a new replica does not wait minutes for a node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from iac.catalog.node_labels import GpuLabels
 from iac.compile import labels
 from iac.compile.gke import pool_machine
 from iac.compile.machines import node_units
+from iac.compile.names import MAX_NAME, distinct_names, object_name
 from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.placement import gpu_labels, gpu_resource, placement
 from iac.compile.release import DeploymentRelease, Release
@@ -33,6 +34,8 @@ WARM_PRIORITY_VALUE = -10
 """Below every real pod (0 by default): placeholders are the first to be preempted."""
 _TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 _RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+WARM_PREFIX = "iac-warm-"
+PREPULL_PREFIX = "iac-prepull"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +43,20 @@ class WarmChunk:
     """One placeholder: a replica-shaped (or node-shaped) request on a pool."""
 
     name: str
+    """Labels its pods and names its objects (`warm_name`): unique among the chunks."""
     pool: PoolPlan
     count: int
     resource: str
     units: int
     cpu: str
     memory: str
+    environment: tuple[str, str] | None = None
+    """(model, environment) whose `warm:` asks for it; None for the pool's own `warm:`."""
+
+
+def warm_name(chunk: WarmChunk) -> str:
+    """Name of a chunk's objects: `iac-warm-pool-h100`, `iac-warm-llama-v3`."""
+    return WARM_PREFIX + chunk.name
 
 
 def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmChunk]:
@@ -54,11 +65,17 @@ def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmCh
     `pricing` is the stack's: on GKE it takes part in choosing a pool's machine type, so a
     warm node has that machine's devices. Without it the catalog's prices choose, which
     gives another machine only where the stack's `pricing:` adds or reprices GCP machines.
+
+    Names: `pool-<pool>` (whole nodes), `pool-<pool>-replicas` and, for an environment, its
+    deployment's object name; hashed to fit `iac-warm-` in 63 characters, and where two
+    would be equal (pool `gpu`'s replicas, pool `gpu-replicas`' nodes) each ends in a hash
+    of what it is for (`distinct_names`).
     """
     pools = {p.name: p for p in release.pools}
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
     labeller = gpu_labels(release.cluster)
-    chunks = []
+    chunks: dict[tuple[str, ...], WarmChunk] = {}
+    parts: dict[tuple[str, ...], tuple[str, ...]] = {}
     for name, pool in sorted(pools.items()):
         warm = pool.warm
         if warm is None:
@@ -67,12 +84,14 @@ def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmCh
         if warm.nodes:
             resource = gpu_resource(pool.accelerator, labeller)
             units = _node_units(release, pool, pricing)
-            chunks.append(WarmChunk(f"pool-{name}", pool, warm.nodes, resource, units, "1", "1Gi"))
+            key = ("pool", name, "nodes")
+            parts[key] = ("pool", name)
+            chunks[key] = WarmChunk("", pool, warm.nodes, resource, units, "1", "1Gi")
         if warm.replicas and on_pool:
             largest = max(on_pool, key=lambda d: (_units(d), d.model, d.name))
-            chunks.append(
-                _replica_chunk(f"pool-{name}-replicas", pool, warm.replicas, largest, labeller)
-            )
+            key = ("pool", name, "replicas")
+            parts[key] = ("pool", name, "replicas")
+            chunks[key] = _replica_chunk(pool, warm.replicas, largest, labeller)
     for model in release.models.values():
         for env in model.environments.values():
             # Warm capacity is for the deployment the environment sends its requests to.
@@ -82,16 +101,14 @@ def warm_chunks(release: Release, pricing: Pricing | None = None) -> list[WarmCh
             deployment = model.deployments.get(sides[0][0])
             if deployment is None or deployment.node_pool not in pools:
                 continue
-            chunks.append(
-                _replica_chunk(
-                    f"{deployment.object_name}",
-                    pools[deployment.node_pool or ""],
-                    env.warm.replicas,
-                    deployment,
-                    labeller,
-                )
+            key = ("environment", model.name, env.name)
+            parts[key] = (deployment.object_name,)
+            chunk = _replica_chunk(
+                pools[deployment.node_pool or ""], env.warm.replicas, deployment, labeller
             )
-    return chunks
+            chunks[key] = replace(chunk, environment=(model.name, env.name))
+    names = distinct_names(parts, limit=MAX_NAME - len(WARM_PREFIX))
+    return [replace(chunk, name=names[key]) for key, chunk in chunks.items()]
 
 
 def _node_units(release: Release, pool: PoolPlan, pricing: Pricing | None) -> int:
@@ -111,11 +128,11 @@ def _units(deployment: DeploymentRelease) -> int:
 
 
 def _replica_chunk(
-    name: str, pool: PoolPlan, count: int, deployment: DeploymentRelease, labeller: GpuLabels
+    pool: PoolPlan, count: int, deployment: DeploymentRelease, labeller: GpuLabels
 ) -> WarmChunk:
     resources = deployment.container.resources
     return WarmChunk(
-        name,
+        "",
         pool,
         count,
         gpu_resource(pool.accelerator, labeller),
@@ -161,7 +178,7 @@ def warm_objects(chunks: list[WarmChunk], cluster: Cluster) -> list[dict[str, An
     objects: list[dict[str, Any]] = []
     karpenter = cluster.provisioner == "karpenter"
     for chunk in chunks:
-        name = f"iac-warm-{chunk.name}"[:63].rstrip("-")
+        name = warm_name(chunk)
         meta = {"name": name, "namespace": cluster.namespace, "labels": _warm_labels(chunk)}
         if karpenter:
             objects.append(
@@ -205,10 +222,16 @@ def warm_objects(chunks: list[WarmChunk], cluster: Cluster) -> list[dict[str, An
     return objects
 
 
-def prepull_objects(release: Release, cluster: Cluster) -> list[dict[str, Any]]:
+def prepull_name(pool: PoolPlan) -> str:
+    """`iac-prepull-<pool>`, hashed to fit."""
+    return object_name(PREPULL_PREFIX, pool.name)
+
+
+def prepull_pools(release: Release, cluster: Cluster) -> list[tuple[PoolPlan, list[str]]]:
+    """The pools that get a pre-pull DaemonSet, with the images it pulls."""
     if not cluster.prepull_images:
         return []
-    objects = []
+    found = []
     deployments = [d for m in release.models.values() for d in m.deployments.values() if d.active]
     for pool in release.pools:
         images = sorted(
@@ -217,6 +240,13 @@ def prepull_objects(release: Release, cluster: Cluster) -> list[dict[str, Any]]:
         # Existing nodes the pool names none of: not every node of its type in the cluster.
         if not images or (cluster.provisioner == "existing" and not node_labels(pool, "existing")):
             continue
+        found.append((pool, images))
+    return found
+
+
+def prepull_objects(release: Release, cluster: Cluster) -> list[dict[str, Any]]:
+    objects = []
+    for pool, images in prepull_pools(release, cluster):
         where = placement(pool.accelerator, pool, cluster)
         match = {labels.MANAGED_BY: "iac", "iac.dev/prepull": pool.name}
         pod: dict[str, Any] = {
@@ -256,7 +286,7 @@ def prepull_objects(release: Release, cluster: Cluster) -> list[dict[str, Any]]:
                 "apiVersion": "apps/v1",
                 "kind": "DaemonSet",
                 "metadata": {
-                    "name": f"iac-prepull-{pool.name}"[:63],
+                    "name": prepull_name(pool),
                     "namespace": cluster.namespace,
                     "labels": match,
                 },

@@ -119,7 +119,20 @@ def place(stack: Stack, deployment: ResolvedDeployment, diagnostics: Diagnostics
     for name in sorted(stack.node_pools):
         if parse_accelerator(stack.node_pools[name].accelerator)[0] == kind:
             return name
-    return derived_pool_name(kind)
+    derived = derived_pool_name(kind)
+    taken = stack.node_pools.get(derived)
+    if taken is not None:
+        # One name, two pools: the deployment would land on the declared pool's nodes.
+        where = ("resources", "accelerator")
+        diagnostics.error(
+            origins(where),
+            f"no declared node pool has {kind} nodes, and the name of the pool iac makes for "
+            f"them, '{derived}', is taken by `node_pools.{derived}` ({taken.accelerator}); "
+            f"declare a pool with `accelerator: {kind}`, or rename `node_pools.{derived}`",
+            origins.path(where),
+        )
+        return None
+    return derived
 
 
 def _servable(

@@ -134,8 +134,9 @@ class Release:
 
 
 def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
-    """The release of a checked stack. Problems found here (a name collision, a split that
-    cannot autoscale) are added to `diagnostics`."""
+    """The release of a checked stack. Problems found here (a split that cannot autoscale, a
+    pool that cannot be placed on) are added to `diagnostics`; names two objects would
+    share are `iac.compile.identities`' to find."""
     models: dict[str, ModelRelease] = {}
     for model_name in sorted(stack.models):
         model = stack.models[model_name]
@@ -161,7 +162,6 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
             stack.spec.cluster, model_name, stack.spec.models[model_name].hostname
         )
         models[model_name] = ModelRelease(model_name, deployments, environments, endpoints)
-    _check_name_collisions(stack, models, diagnostics)
     pools = plan_pools(stack.spec, stack.source, _demands(models), diagnostics)
     return Release(cluster=stack.spec.cluster, models=models, pools=tuple(pools))
 
@@ -268,24 +268,6 @@ def _share(env: ResolvedEnvironment, name: str, weight: int) -> Autoscaling:
     return scaling.model_copy(
         update={"min_replicas": low, "max_replicas": high, "schedules": schedules or None}
     )
-
-
-def _check_name_collisions(
-    stack: ResolvedStack, models: Mapping[str, ModelRelease], diagnostics: Diagnostics
-) -> None:
-    """`a-b` + `c` and `a` + `b-c` would both be `a-b-c`: an error, never an overwrite."""
-    owners: dict[str, tuple[str, str]] = {}
-    for model in models.values():
-        for deployment in model.deployments.values():
-            other = owners.setdefault(deployment.object_name, (model.name, deployment.name))
-            if other != (model.name, deployment.name):
-                origins = stack.models[model.name].deployments[deployment.name].origins
-                diagnostics.error(
-                    origins(),
-                    f"objects of this deployment would be named '{deployment.object_name}', "
-                    f"like those of deployment '{other[1]}' of model '{other[0]}'; rename one",
-                    origins.path(),
-                )
 
 
 def object_metadata(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:

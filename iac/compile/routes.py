@@ -27,37 +27,20 @@ MAX_RULES = 16
 
 
 def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = []
-    deployments = model.deployments
     endpoints = model.endpoints
-    for env in model.environments.values():
-        backends = [
-            (deployments[name], weight)
-            for name, weight in env.traffic
-            # A weight of 0 sends nothing: such a side is left out, so a lone other side is
-            # routed as if alone (through the interceptor when it may scale to zero).
-            if weight > 0 and name in deployments and deployments[name].active
-        ]
-        if backends:
-            rules.append(_rule(endpoints.environment_path(env.name), backends, cluster))
-    for deployment in deployments.values():
-        if deployment.routed:
-            rules.append(
-                _rule(endpoints.deployment_path(deployment.name), [(deployment, None)], cluster)
-            )
+    rules = [_rule(prefix, backends, cluster) for prefix, backends in _endpoints(model)]
     routes = []
-    for index in range(0, len(rules), MAX_RULES):
-        suffix = () if index == 0 else (str(index // MAX_RULES + 1),)
+    for index, name in enumerate(route_names(model, len(rules))):
         spec: dict[str, Any] = {"parentRefs": _parent_refs(cluster.gateway)}
         if endpoints.host:
             spec["hostnames"] = _hostnames(endpoints.host)
-        spec["rules"] = rules[index : index + MAX_RULES]
+        spec["rules"] = rules[index * MAX_RULES : (index + 1) * MAX_RULES]
         routes.append(
             {
                 "apiVersion": "gateway.networking.k8s.io/v1",
                 "kind": "HTTPRoute",
                 "metadata": {
-                    "name": object_name(model.name, *suffix),
+                    "name": name,
                     "namespace": cluster.namespace,
                     "labels": labels.model(model.name),
                 },
@@ -65,6 +48,39 @@ def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
             }
         )
     return routes
+
+
+def route_names(model: ModelRelease, rules: int | None = None) -> list[str]:
+    """Names of a model's HTTPRoutes: `<model>`, then `<model>-2`, `<model>-3`... for each
+    further `MAX_RULES` rules. `rules`: how many it has, when already counted."""
+    count = len(_endpoints(model)) if rules is None else rules
+    return [
+        object_name(model.name, *(() if index == 0 else (str(index // MAX_RULES + 1),)))
+        for index in range(0, count, MAX_RULES)
+    ]
+
+
+def _endpoints(
+    model: ModelRelease,
+) -> list[tuple[str, list[tuple[DeploymentRelease, int | None]]]]:
+    """Each routed path prefix of a model, with the deployments it sends to (and weights)."""
+    found: list[tuple[str, list[tuple[DeploymentRelease, int | None]]]] = []
+    deployments = model.deployments
+    endpoints = model.endpoints
+    for env in model.environments.values():
+        backends: list[tuple[DeploymentRelease, int | None]] = [
+            (deployments[name], weight)
+            for name, weight in env.traffic
+            # A weight of 0 sends nothing: such a side is left out, so a lone other side is
+            # routed as if alone (through the interceptor when it may scale to zero).
+            if weight > 0 and name in deployments and deployments[name].active
+        ]
+        if backends:
+            found.append((endpoints.environment_path(env.name), backends))
+    for deployment in deployments.values():
+        if deployment.routed:
+            found.append((endpoints.deployment_path(deployment.name), [(deployment, None)]))
+    return found
 
 
 # The parts of routes that do not name a deployment are shared by every route and rule that
@@ -140,13 +156,18 @@ def _rule(
     return {"matches": _matches(prefix), "filters": filters, "backendRefs": refs}
 
 
+def grant_name(cluster: Cluster) -> str:
+    """`iac-<namespace>-to-interceptor`: one per stack namespace in the add-on's namespace."""
+    return object_name("iac", cluster.namespace, "to-interceptor")
+
+
 def interceptor_grant(cluster: Cluster) -> dict[str, Any]:
     """Lets this namespace's routes send traffic to the interceptor in the add-on's namespace."""
     return {
         "apiVersion": "gateway.networking.k8s.io/v1beta1",
         "kind": "ReferenceGrant",
         "metadata": {
-            "name": object_name("iac", cluster.namespace, "to-interceptor"),
+            "name": grant_name(cluster),
             "namespace": cluster.scale_from_zero.namespace,
             "labels": {labels.MANAGED_BY: "iac"},
         },

@@ -34,6 +34,14 @@ def claim_name(weights: Weights) -> str:
     return f"iac-weights-{cache_key(weights)}"
 
 
+def cluster_cached(release: DeploymentRelease) -> Weights | None:
+    """The weights of an active deployment cached `cluster`-wide (in a shared claim)."""
+    weights = release.container.weights
+    if weights is None or weights.cache != "cluster" or not release.active:
+        return None
+    return weights
+
+
 def download_container(release: DeploymentRelease) -> dict[str, Any]:
     weights = release.container.weights
     assert weights is not None
@@ -100,8 +108,8 @@ def weights_claims(releases: list[DeploymentRelease], cluster: Cluster) -> list[
     """One shared volume per source cached `cluster`-wide."""
     claims: dict[str, dict[str, Any]] = {}
     for release in releases:
-        weights = release.container.weights
-        if weights is None or weights.cache != "cluster" or not release.active:
+        weights = cluster_cached(release)
+        if weights is None:
             continue
         size = release.container.weights_size
         # Room for the files plus a revision being fetched beside them.

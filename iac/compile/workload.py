@@ -36,6 +36,8 @@ REQUEST_BUDGET_SECONDS = 120
 SHM_CAP_MIB = 16 * 1024
 """/dev/shm is memory-backed and counts against the pod's memory: half of it, at most 16Gi."""
 CONTAINER = "server"
+NETWORK_POLICY = "iac-model-servers"
+"""Name of the NetworkPolicy that admits traffic to the model servers (`cluster.network_policy`)."""
 SKIP_AWAIT = "pulumi.com/skipAwait"
 """pulumi-kubernetes' annotation: register the object without waiting for it to be ready."""
 
@@ -278,9 +280,14 @@ def service_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, An
     }
 
 
-def disruption_budget(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any] | None:
+def has_disruption_budget(release: DeploymentRelease) -> bool:
     """With two or more replicas guaranteed, drains take them one at a time."""
-    if not release.active or release.autoscaling.min_replicas < 2:
+    return release.active and release.autoscaling.min_replicas >= 2
+
+
+def disruption_budget(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any] | None:
+    """A PodDisruptionBudget where `has_disruption_budget`, else None."""
+    if not has_disruption_budget(release):
         return None
     return {
         "apiVersion": "policy/v1",
@@ -316,7 +323,7 @@ def network_policy(cluster: Cluster) -> dict[str, Any]:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {
-            "name": "iac-model-servers",
+            "name": NETWORK_POLICY,
             "namespace": cluster.namespace,
             "labels": {labels.MANAGED_BY: "iac"},
         },

@@ -7,6 +7,7 @@ registers.
 
 from __future__ import annotations
 
+from iac.compile.identities import check_unique_objects
 from iac.compile.node_pools import CLOUD_OF
 from iac.compile.pricing import (
     WARM_CAPACITY,
@@ -38,11 +39,13 @@ __all__ = [
 def check_with_policies(
     path: str, diagnostics: Diagnostics | None = None
 ) -> tuple[ResolvedStack, Release]:
-    """Everything `iac validate` checks: the stack, its release, its policies. Raises
-    StackInvalid with all errors; warnings and notes stay in `diagnostics`."""
+    """Everything `iac validate` checks: the stack, its release (names two objects would
+    share included), its policies. Raises StackInvalid with all errors; warnings and notes
+    stay in `diagnostics`."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     stack = check_stack(path, diagnostics)
     release = build_release(stack, diagnostics)
+    check_unique_objects(stack, release, diagnostics)
     diagnostics.extend(policy_diagnostics(stack, release))
     if diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())

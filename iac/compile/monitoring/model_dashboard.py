@@ -33,9 +33,14 @@ def dashboard_uid(cluster: str, model: str) -> str:
     return object_name("iac", cluster, model, limit=dashboards.MAX_UID)
 
 
+def dashboard_name(model: str) -> str:
+    """The name of a model's dashboard ConfigMap: `<model>-dashboard`."""
+    return object_name(model, "dashboard")
+
+
 def dashboard_config_map(model: ModelRelease, cluster: str, namespace: str) -> dict[str, Any]:
     return dashboards.config_map(
-        object_name(model.name, "dashboard"),
+        dashboard_name(model.name),
         namespace,
         model_labels(model.name),
         f"{model.name}.json",
