@@ -547,19 +547,29 @@ def test_render_shows_the_pools_where_kubectl_skips_them(tmp_path: Path) -> None
     # A folder: the objects, and the pools in cloud/ (which `kubectl apply -f DIR` skips).
     out = tmp_path / "out"
     (out / "cloud").mkdir(parents=True)
-    (out / "cloud" / "009-gcp-nodepool-gone.yaml").write_text("stale")
+    (out / "cloud" / "009-gcp-nodepool-gone.yaml").write_text("stale")  # not iac's: kept
     result = CliRunner().invoke(cli, ["render", str(EXAMPLE), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     assert result.stderr == (
-        f"wrote {len(listing['items'])} objects to {out} and 2 cloud resources to {out / 'cloud'}\n"
+        f"{len(listing['items'])} objects in {out} and 2 cloud resources in {out / 'cloud'}: "
+        f"{len(listing['items']) + 2} written, 0 removed, 0 unchanged\n"
     )
     files = sorted(p.name for p in (out / "cloud").iterdir())
-    assert files == ["001-gcp-nodepool-gpu-h100.yaml", "002-gcp-nodepool-spot-l4.yaml"]
-    assert [yaml.safe_load((out / "cloud" / f).read_text()) for f in files] == resources
-    # Without pools (another stack into the same folder) the cloud/ folder goes.
+    assert files == [
+        "009-gcp-nodepool-gone.yaml",
+        "gcp-nodepool-gpu-h100.yaml",
+        "gcp-nodepool-spot-l4.yaml",
+    ]
+    assert [yaml.safe_load((out / "cloud" / f).read_text()) for f in files[1:]] == resources
+    # Without pools (another stack into the same folder) iac's files in cloud/ go, and the
+    # folder with them once nothing else is in it.
     other = ROOT / "examples" / "01-single-model"
     result = CliRunner().invoke(cli, ["render", str(other), "-o", str(out), "--format", "json"])
     assert result.exit_code == 0, result.stderr
+    assert [p.name for p in (out / "cloud").iterdir()] == ["009-gcp-nodepool-gone.yaml"]
+    (out / "cloud" / "009-gcp-nodepool-gone.yaml").unlink()
+    for stack in (EXAMPLE, other):
+        assert CliRunner().invoke(cli, ["render", str(stack), "-o", str(out)]).exit_code == 0
     assert not (out / "cloud").exists()
 
 

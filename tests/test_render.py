@@ -69,22 +69,27 @@ def test_key_order_never_changes_the_output(seed: int) -> None:
     assert actual == expected
 
 
-def test_render_to_a_directory_numbers_files_in_apply_order(tmp_path: Path) -> None:
+def test_render_to_a_directory_names_files_in_apply_order(tmp_path: Path) -> None:
+    """More in tests/test_render_directory.py."""
     out = tmp_path / "out"
     out.mkdir()
-    (out / "099-deployment-models-gone.yaml").write_text("stale")
+    (out / "099-deployment-models-gone.yaml").write_text("stale")  # not iac's: kept
     (out / "notes.txt").write_text("kept")
     result = CliRunner().invoke(cli, ["render", str(ROOT / "stacks" / "demo.yaml"), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     files = sorted(p.name for p in out.iterdir())
-    assert files[0] == "001-ec2nodeclass-iac-gpu.yaml"
-    assert "004-namespace-models.yaml" in files
-    assert "notes.txt" in files
-    assert "099-deployment-models-gone.yaml" not in files
-    documents = [yaml.safe_load((out / f).read_text()) for f in files if f != "notes.txt"]
+    assert files[:2] == [".iac-render", "01-ec2nodeclass-iac-gpu.yaml"]
+    assert "04-namespace-models.yaml" in files
+    assert {"099-deployment-models-gone.yaml", "notes.txt"} < set(files)
+    rendered = [f for f in files if f[:2].isdigit() and f[2] == "-"]
+    assert len(rendered) == len(files) - 3
+    documents = [yaml.safe_load((out / f).read_text()) for f in rendered]
     stdout = CliRunner().invoke(cli, ["render", str(ROOT / "stacks" / "demo.yaml")]).stdout
-    assert documents == list(yaml.safe_load_all(stdout))
-    assert result.stderr.startswith(f"wrote {len(documents)} objects to ")
+    assert sorted(map(str, documents)) == sorted(map(str, yaml.safe_load_all(stdout)))
+    assert [d["kind"] for d in documents] == [d["kind"] for d in yaml.safe_load_all(stdout)]
+    assert result.stderr.startswith(
+        f"{len(documents)} objects in {out}: {len(documents)} written, 0 removed, 0 unchanged\n"
+    )
 
 
 def test_render_json_is_a_kubernetes_list() -> None:

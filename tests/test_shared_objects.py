@@ -17,7 +17,8 @@ from iac.diff.plan import make_plan
 from iac.policy import violations
 from iac.policy.facts import facts_from_objects
 from iac.program.deploy import Deployed, deploy
-from iac.render.text import render, write_cloud_directory, write_directory
+from iac.render.directory import write_directory
+from iac.render.text import render
 from iac.simulate.setup import setup_for
 from iac.validate import check_stack
 from tests.compile_helpers import ROOT
@@ -60,9 +61,8 @@ def test_no_consumer_changes_a_compiled_object(path: Path, tmp_path: Path) -> No
 
     render(compiled.objects, "yaml", compiled.cloud)
     render(compiled.objects, "json", compiled.cloud)
-    write_directory(compiled.objects, str(tmp_path / "yaml"))
-    write_directory(compiled.objects, str(tmp_path / "json"), "json")
-    write_cloud_directory(compiled.cloud, str(tmp_path / "yaml"))
+    write_directory(compiled.objects, str(tmp_path / "yaml"), cloud=compiled.cloud)
+    write_directory(compiled.objects, str(tmp_path / "json"), "json", cloud=compiled.cloud)
     head = compile_stack(stack, reuse=compiled)  # shares the base's objects
     make_plan(compiled, head, stack.spec.pricing, stack.spec.pricing)
     violations(stack, compiled.release)
