@@ -12,7 +12,6 @@ from iac.diagnostics import Diagnostics, Location, did_you_mean
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.resolved import (
     Origins,
-    ResolvedDeployment,
     ResolvedEnvironment,
     ResolvedModel,
     ResolvedStack,
@@ -32,7 +31,6 @@ def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
             _check_environment(spec, env, bound, diagnostics)
         for deployment in model.deployments.values():
             _check_bounds(deployment.autoscaling, deployment.origins, diagnostics)
-            _check_secret_looking_env(deployment, diagnostics)
 
 
 def _check_model_name(model: ResolvedModel, diagnostics: Diagnostics) -> None:
@@ -213,24 +211,6 @@ def _check_gpu_label(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
                     f"{choice}, or leave the label out (workloads select the type anyway)",
                     where,
                 )
-
-
-_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
-
-
-def _check_secret_looking_env(deployment: ResolvedDeployment, diagnostics: Diagnostics) -> None:
-    """A secret written as a plain env value ends up in plain text in git, in the rendered
-    manifests and in Pulumi's state: say so where it is written."""
-    for name, value in (deployment.container.env or {}).items():
-        if value and _SECRET_NAME.search(name):
-            where = ("env", name)
-            diagnostics.warning(
-                deployment.origins(where),
-                f"`{name}` looks like a secret, and a value here is stored in plain text (in "
-                "git, rendered manifests and Pulumi state); put it in a Kubernetes Secret and "
-                "list the Secret under `secrets:` [secret-in-env]",
-                deployment.origins.path(where),
-            )
 
 
 def _check_bounds(autoscaling: Autoscaling, origins: Origins, diagnostics: Diagnostics) -> None:
