@@ -3,8 +3,8 @@ not read as something the stack could run.
 
 Maxima above what a pool's cap allows are reported with the pool (`pool-cap-below-demand`,
 `iac.compile.node_pools`), above a GPU quota by the `gpu-quota` policy; this module reports
-a deployment that may scale to more pods than a Kubernetes cluster holds, a warning at the
-`max_replicas` to lower.
+a deployment that may scale to more pods than a Kubernetes cluster holds, and capacity kept
+warm past it, a warning at the number to lower.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ kubernetes.io: no more than 150,000 pods, 5,000 nodes, 110 pods per node)."""
 def check_maxima(
     stack: ResolvedStack, models: Mapping[str, ModelRelease], diagnostics: Diagnostics
 ) -> None:
-    """A warning at each max_replicas above the pods a cluster holds."""
+    """A warning at each max_replicas, and each `warm:` count, above the pods a cluster
+    holds."""
+    _check_warm(stack, diagnostics)
     for model in models.values():
         for deployment in model.deployments.values():
             wanted = deployment.autoscaling.max_replicas
@@ -45,3 +47,25 @@ def check_maxima(
                 f"split the stack over clusters [{RULE}]",
                 origins.path(where),
             )
+
+
+def _check_warm(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
+    spec = stack.spec
+    places: list[tuple[tuple[str, ...], object]] = [
+        (("node_pools", name), pool.warm) for name, pool in getattr(spec, "node_pools", {}).items()
+    ]
+    for name, model in spec.models.items():
+        for env_name, env in model.environments.items():
+            places.append((("models", name, "environments", env_name), env.warm))
+    for path, warm in places:
+        for key in ("nodes", "replicas"):
+            count = getattr(warm, key, None)
+            if count is not None and count > CLUSTER_PODS:
+                where = (*path, "warm", key)
+                diagnostics.warning(
+                    stack.source.value(where),
+                    f"{count:,} placeholders kept warm, but a Kubernetes cluster is built for at "
+                    f"most {CLUSTER_PODS:,} pods: `iac cost` counts capacity that can never be "
+                    f"there. Lower it [{RULE}]",
+                    where,
+                )

@@ -168,7 +168,14 @@ def _hostname(value: str) -> str:
 Hostname = Annotated[
     str,
     AfterValidator(_hostname),
-    WithJsonSchema({"type": "string", "pattern": _HOSTNAME.pattern, "maxLength": 253}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _HOSTNAME.pattern,
+            "maxLength": 253,
+            "not": {"pattern": _IP_ADDRESS.pattern},
+        }
+    ),
 ]
 """A DNS name a Gateway listener and an HTTPRoute accept (Gateway API `Hostname`, without
 the wildcard: iac names exact hosts)."""
@@ -413,8 +420,10 @@ def _digest_problem(digest: str) -> str | None:
         return "write ALGORITHM:HEX, like sha256: and 64 hex digits"
     algorithm, _, hex_digits = digest.partition(":")
     length = _DIGEST_HEX.get(algorithm)
-    if length is not None and not re.fullmatch(f"[0-9a-f]{{{length}}}", hex_digits):
-        return f"{algorithm} takes {length} lower-case hex digits (got {len(hex_digits)})"
+    if length is not None and len(hex_digits) != length:
+        return f"{algorithm} takes {length} hex digits (got {len(hex_digits)})"
+    if length is not None and hex_digits != hex_digits.lower():
+        return f"{algorithm} takes lower-case hex digits: write '{digest.lower()}'"
     return None
 
 

@@ -82,7 +82,8 @@ def with_integer_ranges(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {key: with_integer_ranges(value) for key, value in node.items()}
-    bounds = INTEGER_RANGES.get(out.get("format")) if isinstance(out.get("format"), str) else None
+    kind = out.get("format")
+    bounds = INTEGER_RANGES.get(kind) if isinstance(kind, str) else None
     types = out.get("type")
     if bounds is not None and (
         types == "integer" or (isinstance(types, list) and "integer" in types)
