@@ -117,7 +117,8 @@ class Waiver(SpecModel):
     """An accepted violation, with the reason a reviewer reads in the plan."""
 
     rule: str
-    """Rule ID (`pinned-images`)."""
+    """Rule ID (`pinned-images`); also `secret-in-env`, the error of a credential written
+    under `env:`."""
     model: Name | None = None
     environment: Name | None = None
     deployment: Name | None = None
