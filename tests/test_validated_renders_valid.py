@@ -214,7 +214,12 @@ def rendered_problems(path: Path) -> list[str] | None:
         compiled = compile_stack(stack, diagnostics)
     except StackInvalid:
         return None
-    return [problem for obj in compiled.objects for problem in _validator().problems(obj)]
+    problems = [problem for obj in compiled.objects for problem in _validator().problems(obj)]
+    for declaration in compiled.cloud:  # GKE node pools: int32 node counts (GKE's API)
+        nodes = declaration["properties"]["autoscaling"]["totalMaxNodeCount"]
+        if not 1 <= nodes <= INT32_MAX:
+            problems.append(f"{declaration['name']}: totalMaxNodeCount {nodes} is not an int32")
+    return problems
 
 
 @settings(
