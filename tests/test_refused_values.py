@@ -115,3 +115,31 @@ def test_maxima_no_cluster_can_run_are_said_where_cost_counts_them(tmp_path: Pat
     assert result.exit_code == 1
     assert "1000000000000 is too large: at most 2,147,483,647" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_rolling_promotions_overhead_is_bounded_too(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        version: 1
+        cluster: {name: c}
+        models:
+          a:
+            image: org/a:1
+            resources: {cpu: "4", memory: 16Gi}
+            deployments: {v1: {}}
+            environments:
+              p:
+                deployment: v1
+                autoscaling: {min_replicas: 1000000000, max_replicas: 1000000000}
+                promotion: {strategy: rolling, replica_overhead_percent: 300}
+        """,
+    )
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert (
+        f"{path}:12:66: error: models.a.environments.p.promotion.replica_overhead_percent: a "
+        "rolling promotion first scales the previous deployment to 4,000,000,000 replicas "
+        "(min_replicas 1,000,000,000 plus 300 %), past the 2,147,483,647 its ScaledObject "
+        "holds: lower the overhead or min_replicas\n"
+    ) in result.stderr

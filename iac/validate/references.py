@@ -4,6 +4,7 @@ step size)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from iac.catalog import catalog
@@ -17,7 +18,7 @@ from iac.spec.resolved import (
     ResolvedStack,
 )
 from iac.spec.stack import Model
-from iac.spec.types import parse_accelerator
+from iac.spec.types import INT32_MAX, parse_accelerator
 
 
 def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
@@ -127,6 +128,17 @@ def _check_environment(
             f"`max_unavailable_percent` above 0 (got {promotion.max_surge_percent} and "
             f"{promotion.max_unavailable_percent})",
             (*path, "promotion"),
+        )
+    floor = env.autoscaling.min_replicas
+    peak = floor + math.ceil(floor * promotion.replica_overhead_percent / 100)
+    if promotion.strategy == "rolling" and peak > INT32_MAX:
+        where = ("promotion", "replica_overhead_percent")
+        diagnostics.error(
+            env.origins(where),
+            f"a rolling promotion first scales the previous deployment to {peak:,} replicas "
+            f"(min_replicas {floor:,} plus {promotion.replica_overhead_percent} %), past the "
+            f"{INT32_MAX:,} its ScaledObject holds: lower the overhead or min_replicas",
+            env.origins.path(where),
         )
     unavailable = promotion.strategy == "rolling" and promotion.max_unavailable_percent > 0
     if promotion.allow_unavailable and not unavailable:
