@@ -143,3 +143,23 @@ def test_a_rolling_promotions_overhead_is_bounded_too(tmp_path: Path) -> None:
         "(min_replicas 1,000,000,000 plus 300 %), past the 2,147,483,647 its ScaledObject "
         "holds: lower the overhead or min_replicas\n"
     ) in result.stderr
+
+
+def test_a_placeholder_a_later_level_replaces_is_not_reported(tmp_path: Path) -> None:
+    compiled = compile_text(
+        tmp_path,
+        """\
+        version: 1
+        imports: [MODULES/vllm.yaml]
+        cluster: {name: c}
+        models:
+          llama:
+            template: vllm
+            params: {hf_model: org/llama}
+            args: ["--model=${hf_modle}"]
+            deployments:
+              v1: {args: ["--model=${hf_model}", "--served-model-name=${hf_model}"]}
+        """,
+    )
+    container = find(compiled, "Deployment", "llama-v1")["spec"]["template"]["spec"]["containers"]
+    assert container[0]["args"] == ["--model=org/llama", "--served-model-name=org/llama"]

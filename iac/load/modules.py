@@ -144,6 +144,8 @@ def _strings(value: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:
 def fill(values: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
     """Container fields with each `${param}` of `params` filled in (the others are left
     for `unfilled` to report)."""
+    if not params or "${" not in repr(values):  # most levels: nothing to fill
+        return values
     return {key: _fill(value, params) for key, value in values.items()}
 
 

@@ -8,6 +8,7 @@ well-formed data.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -253,11 +254,12 @@ def _resolve_model(
     # model that overrides the template's `args` writes `${hf_model}` as the template does.
     base.append(Layer(fill(_container(model), params), source, path))
     model_level = merge(base)  # shared by every deployment and environment of the model
+    filling = _Filling(template, params, unfilled(model_level[0]))
 
     deployments: dict[str, ResolvedDeployment] = {}
     for deployment_name in model.deployments:
         deployment = _resolve_deployment(
-            name, deployment_name, model, model_level, source, diagnostics, shared, template, params
+            name, deployment_name, model, model_level, source, diagnostics, shared, filling
         )
         if deployment is not None:
             deployments[deployment_name] = deployment
@@ -338,8 +340,7 @@ def _resolve_deployment(
     source: SourceMap,
     diagnostics: Diagnostics,
     shared: _Shared,
-    template: LoadedTemplate | None,
-    params: dict[str, str],
+    filling: _Filling,
 ) -> ResolvedDeployment | None:
     model_path: KeyPath = ("models", model_name)
     path: KeyPath = (*model_path, "deployments", name)
@@ -347,7 +348,7 @@ def _resolve_deployment(
     if chain is None:
         return None
     layers = [
-        Layer(fill(_container(spec), params), source, (*model_path, "deployments", link))
+        Layer(fill(_container(spec), filling.params), source, (*model_path, "deployments", link))
         for link, spec in chain
     ]
     merged, written = merge(layers, start=model_level)
@@ -376,7 +377,8 @@ def _resolve_deployment(
                 where,
             )
         autoscaling = autoscaling.model_copy(update={"min_replicas": 0, "max_replicas": 1})
-    if not _filled_in(merged, origins, template, diagnostics):
+    left = [*filling.left, *(found for layer in layers for found in unfilled(layer.values))]
+    if not _filled_in(merged, left, origins, filling.template, diagnostics):
         return None
     merged.setdefault("port", DEFAULT_PORT)
     merged.setdefault("health", {})
@@ -399,17 +401,31 @@ def _resolve_deployment(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Filling:
+    """What fills a model's placeholders, and what its model level left unfilled (computed
+    once for its deployments)."""
+
+    template: LoadedTemplate | None
+    params: dict[str, str]
+    left: list[tuple[KeyPath, str]]
+
+
 def _filled_in(
     merged: dict[str, Any],
+    left: list[tuple[KeyPath, str]],
     origins: Origins,
     template: LoadedTemplate | None,
     diagnostics: Diagnostics,
 ) -> bool:
     """Report each `${...}` that no parameter filled (a typo like `${hf_modle}` would reach
     the container as it is), and an image that a parameter made invalid; each where it is
-    written. False when there is one."""
+    written. `left`: the placeholders the levels left, some perhaps overridden by a later
+    level (a deployment's own `args`). False when there is one."""
     ok = True
-    for rel, name in unfilled(merged):
+    for rel, name in dict.fromkeys(left):
+        if f"${{{name}}}" not in _text_at(merged, rel):
+            continue  # a later level replaced it
         written = origins.find(rel)
         # Origins are kept per field (and per key of a mapping): an item of a list is
         # located below its field.
@@ -427,6 +443,17 @@ def _filled_in(
             diagnostics.error(origins(("image",)), problem, origins.path(("image",)))
             ok = False
     return ok
+
+
+def _text_at(values: Any, rel: KeyPath) -> str:
+    """The string at `rel` in merged container fields ('' when there is none)."""
+    for part in rel:
+        found = isinstance(values, dict) and part in values
+        if found or (isinstance(values, list) and isinstance(part, int) and part < len(values)):
+            values = values[part]
+        else:
+            return ""
+    return values if isinstance(values, str) else ""
 
 
 def _resolve_environment(

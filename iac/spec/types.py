@@ -357,6 +357,8 @@ def _split_image(value: str) -> tuple[str, str | None, str | None]:
     return rest, None, digest if at else None
 
 
+# Asked for every deployment (and level) about the few images a stack names.
+@functools.lru_cache(maxsize=1024)
 def image_reference_problem(value: str) -> str | None:
     """What keeps `value` from being an image reference the kubelet can pull, said with
     the fix; None when it is one."""
