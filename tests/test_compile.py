@@ -431,23 +431,3 @@ def test_network_policy_admits_only_gateway_interceptor_and_monitoring(tmp_path:
         """,
     )
     assert not [o for o in off.objects if o["kind"] == "NetworkPolicy"]
-
-
-def test_secret_looking_env_values_are_flagged(tmp_path: Path) -> None:
-    diagnostics = Diagnostics()
-    compile_text(
-        tmp_path,
-        """\
-        version: 1
-        cluster: {name: c}
-        models:
-          m:
-            image: example/server:1
-            env: {HF_TOKEN: hf_abc, LOG_LEVEL: info, OPENAI_API_KEY: ""}
-            deployments: {v1: {}}
-        """,
-        diagnostics,
-    )
-    assert [(d.path, d.message.split(" looks")[0]) for d in diagnostics.warnings] == [
-        (("models", "m", "env", "HF_TOKEN"), "`HF_TOKEN`")
-    ]

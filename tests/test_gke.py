@@ -330,6 +330,28 @@ def test_a_cap_is_counted_in_whole_nodes(tmp_path: Path) -> None:
     assert len(diagnostics.warnings) == 2  # both caps are below the demand (pool-cap-below-demand)
 
 
+def test_a_pool_past_gkes_node_count_is_an_error(tmp_path: Path) -> None:
+    # Two deployments at the int32 maximum each: more nodes than totalMaxNodeCount holds.
+    scaling = "autoscaling: {max_replicas: 2147483647}"
+    with pytest.raises(StackInvalid) as info:
+        compile_text(
+            tmp_path,
+            gke(
+                f"""\
+                models:
+                  a: {{image: x, resources: {{accelerator: L4}}, {scaling}, deployments: {{v1: {{}}}}}}
+                  b: {{image: x, resources: {{accelerator: L4}}, {scaling}, deployments: {{v1: {{}}}}}}
+                """
+            ),
+        )
+    (error,) = [d for d in info.value.diagnostics if d.severity == "error"]
+    assert error.message == (
+        "node pool 'gpu-l4' would grow to 4,294,967,294 g2-standard-4 nodes for its "
+        "deployments' max replicas, past the 2,147,483,647 nodes GKE's totalMaxNodeCount "
+        "holds: declare it with a max_gpus, or lower max_replicas"
+    )
+
+
 def test_declared_instance_types_are_respected(tmp_path: Path) -> None:
     compiled = compile_text(
         tmp_path,

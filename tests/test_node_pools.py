@@ -266,7 +266,7 @@ def test_a_cap_below_demand_is_a_finding(tmp_path: Path) -> None:
               m: {image: x, resources: {accelerator: H100, node_pool: h10}, deployments: {v1: {}}}
             """,
             "models.m.resources.node_pool: no node pool 'h10'; did you mean 'h100'? "
-            "(declared: h100)",
+            "(pools of H100 nodes: gpu-h100, h100; declared: h100)",
         ),
         (
             """\
@@ -348,25 +348,73 @@ models:
 """
 
 
-def test_karpenter_warns_of_a_replica_no_instance_type_fits(tmp_path: Path) -> None:
+def test_a_replica_no_instance_type_can_hold_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(UNFIT)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "[replica-fits-no-instance]" in line]
+    assert errors == [
+        f"{path}:4:3: error: node_pools.picked: no AWS instance type for node pool 'picked' "
+        "can hold a replica of wide/v1 (1 × L4, 12 CPU, 2 GiB memory) on one node; the largest "
+        "is g6.2xlarge (1 GPU, 8 vCPUs, 32 GiB), so Karpenter would leave its pods pending. "
+        "Lower the replica's resources, or widen the pool's `instance_types` "
+        "[replica-fits-no-instance]",
+        f"{path}:8:16: error: models.huge.resources: no AWS instance type for "
+        "node pool 'gpu-a10g' can hold a replica of huge/v1 (1 × A10G, 200 CPU, 2 GiB memory) "
+        "on one node; the largest is g5.48xlarge (8 GPUs, 192 vCPUs, 768 GiB), so Karpenter "
+        "would leave its pods pending. Lower the replica's resources, or choose an accelerator "
+        "whose instances are larger [replica-fits-no-instance]",
+    ]
+    # `iac render` refuses it too.
+    rendered = CliRunner().invoke(cli, ["render", str(path)])
+    assert rendered.exit_code == 1
+    assert rendered.stderr.count("[replica-fits-no-instance]") == 2
+
+
+def test_karpenter_warns_of_a_replica_only_the_nodes_reservations_leave_out(
+    tmp_path: Path,
+) -> None:
+    # 7.8 CPUs: a g6.2xlarge has 8, less what the node keeps (an estimate on EKS).
+    path = tmp_path / "stack.yaml"
+    path.write_text(UNFIT.split("models:")[0] + TIGHT)
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "[replica-fits-no-instance]" in line]
     assert warnings == [
         f"{path}:4:3: warning: node_pools.picked: no AWS instance type for node pool 'picked' "
-        "fits a replica of wide/v1 (1 × L4, 12 CPU, 2 GiB memory) on one node; the largest is "
-        "g6.2xlarge (1 GPU, 8 vCPUs, 32 GiB, less what the node keeps), so Karpenter would "
+        "fits a replica of tight/v1 (1 × L4, 7.8 CPU, 16 GiB memory) on one node; the largest "
+        "is g6.2xlarge (1 GPU, 8 vCPUs, 32 GiB, less what the node keeps), so Karpenter would "
         "leave its pods pending. Lower the replica's resources, or widen the pool's "
         "`instance_types` [replica-fits-no-instance]",
-        f"{path}:8:16: warning: models.huge.resources: no AWS instance type for "
-        "node pool 'gpu-a10g' fits a replica of huge/v1 (1 × A10G, 200 CPU, 2 GiB memory) on "
-        "one node; the largest is g5.48xlarge (8 GPUs, 192 vCPUs, 768 GiB, less what the node "
-        "keeps), so Karpenter would leave its pods pending. Lower the replica's resources, or "
-        "choose an accelerator whose instances are larger [replica-fits-no-instance]",
     ]
-    # `iac render` says the same.
-    rendered = CliRunner().invoke(cli, ["render", str(path)])
-    assert rendered.exit_code == 0
-    assert rendered.stderr.count("[replica-fits-no-instance]") == 2
+
+
+TIGHT = """\
+models:
+  tight:
+    image: org/m:1
+    resources: {accelerator: L4, cpu: "7.8", memory: 16Gi, node_pool: picked}
+    deployments: {v1: {}}
+"""
+
+
+def test_existing_nodes_of_named_types_are_checked_too(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        UNFIT.split("models:")[0].replace("karpenter", "existing") + TIGHT.replace("7.8", "12")
+    )
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{path}:4:3: error: node_pools.picked: none of the `instance_types` of node pool "
+        "'picked' can hold a replica of tight/v1 (1 × L4, 12 CPU, 16 GiB memory) on one node; "
+        "the largest is g6.2xlarge (1 GPU, 8 vCPUs, 32 GiB), so its pods would stay pending. "
+        "Lower the replica's resources, or widen the pool's `instance_types` "
+        "[replica-fits-no-instance]\n"
+    )
+    # Without instance types, existing nodes are of sizes iac cannot know: not judged.
+    path.write_text(path.read_text().replace(", instance_types: [g6.xlarge, g6.2xlarge]", ""))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert "[replica-fits-no-instance]" not in result.stderr

@@ -434,6 +434,24 @@ def test_replicas_of_the_wrong_type(validator: ObjectValidator) -> None:
     )
 
 
+def test_integers_past_their_format_are_problems(validator: ObjectValidator) -> None:
+    # Decoded into Go's int32 by the API server (built in) or the controller (CRDs).
+    obj = deployment()
+    obj["spec"]["replicas"] = 2**31
+    assert one_problem(validator, obj) == (
+        "apps/v1/Deployment/llm/llama-3-8b-v1: spec.replicas: 2147483648 is greater than the "
+        "maximum of 2147483647"
+    )
+    obj["spec"]["replicas"] = 2**31 - 1
+    assert validator.problems(obj) == []
+    scaler = scaled_object()
+    scaler["spec"]["maxReplicaCount"] = 10**12
+    assert one_problem(validator, scaler) == (
+        "keda.sh/v1alpha1/ScaledObject/llm/llama-3-8b-v1: spec.maxReplicaCount: 1000000000000 "
+        "is greater than the maximum of 2147483647"
+    )
+
+
 def test_port_given_as_a_list(validator: ObjectValidator) -> None:
     obj = service()
     obj["spec"]["ports"][0]["port"] = [8000]

@@ -328,8 +328,13 @@ def test_replacements_are_called_out() -> None:
 
 
 def test_secret_values_never_appear_in_any_format(tmp_path: Path) -> None:
+    # Written inline, a credential is an error unless waived: waived, it is still never shown.
+    waiver = "waivers: [{rule: secret-in-env, model: old, reason: a test}]"
     base = BASE.replace(
         "  old:\n    image: x\n", "  old:\n    image: x\n    env: {API_KEY: sk-live-OLD123}\n"
+    ).replace(
+        "resources_declared: {enabled: false}}",
+        f"resources_declared: {{enabled: false}}, {waiver}}}",
     )
     head = base.replace("sk-live-OLD123", "sk-live-NEW456")
     for fmt in ("text", "markdown", "json"):

@@ -242,7 +242,10 @@ def test_the_deletion_of_the_only_deployment_stays_an_error_without_the_policy(
 CONTAINER = """\
 version: 1
 cluster: {name: c, domain: models.example.com}
-policies: {pinned_images: {enabled: false}, resources_declared: {enabled: false}}
+policies:
+  pinned_images: {enabled: false}
+  resources_declared: {enabled: false}
+  waivers: [{rule: secret-in-env, reason: values that must never be shown}]
 models:
   chat:
     image: srv:1

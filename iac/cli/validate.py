@@ -7,8 +7,8 @@ import sys
 import click
 
 from iac.cli.teardown import skip_at_exit
+from iac.compile.fit import unfit_replicas
 from iac.compile.gke import gke_node_pools
-from iac.compile.karpenter import unfit_replicas
 from iac.compile.release import Release
 from iac.diagnostics import Diagnostics
 from iac.errors import ModuleFileGiven, StackInvalid
@@ -70,11 +70,11 @@ def _check_cloud_resources(
 ) -> None:
     """What otherwise only compiling finds, so `iac validate` fails where `iac render` would:
     on GKE, a node pool no machine type can serve (the same choice and the same located
-    errors as the compiled pools'); on Karpenter, a replica no instance type fits (a
-    warning). Raises StackInvalid."""
+    errors as the compiled pools'); on Karpenter and on existing nodes of known types, a
+    replica no machine of its pool can hold (iac.compile.fit). Raises StackInvalid."""
     if release.cluster.provisioner == "gke":
         gke_node_pools(stack, release, diagnostics)
-    if release.cluster.provisioner == "karpenter":
+    if release.cluster.provisioner in ("karpenter", "existing"):
         unfit_replicas(stack, release, diagnostics)
     if diagnostics.has_errors():
         raise StackInvalid(diagnostics.sorted())

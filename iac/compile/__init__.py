@@ -13,9 +13,10 @@ from typing import Any
 
 from iac.compile import labels, options
 from iac.compile.coldstart import prepull_objects, warm_chunks, warm_objects
+from iac.compile.fit import unfit_replicas
 from iac.compile.gke import gke_node_pools
 from iac.compile.identities import check_unique_objects
-from iac.compile.karpenter import karpenter_objects, unfit_replicas
+from iac.compile.karpenter import karpenter_objects
 from iac.compile.monitoring import monitoring_objects
 from iac.compile.names import identity, object_id
 from iac.compile.node_pools import PoolPlan, node_labels
@@ -158,6 +159,7 @@ def compile_release(
     pools = {plan.name: plan for plan in release.pools}
     if cluster.provisioner == "karpenter":
         objects.extend(karpenter_objects(release.pools, cluster))
+    if cluster.provisioner in ("karpenter", "existing"):
         unfit_replicas(stack, release, diagnostics)
     cloud = gke_node_pools(stack, release, diagnostics) if cluster.provisioner == "gke" else []
     reusable = reuse.models if reuse is not None else {}

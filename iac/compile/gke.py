@@ -40,6 +40,7 @@ from iac.compile.release import Release
 from iac.diagnostics import Diagnostics, KeyPath
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
+from iac.spec.types import INT32_MAX
 
 NODE_POOL_TYPE = "gcp:container/nodePool:NodePool"
 """Pulumi's type token of `pulumi_gcp.container.NodePool`."""
@@ -77,6 +78,18 @@ def node_pool_declaration(
     machine = choose_machine(stack, plan, replicas, diagnostics)
     if machine is None:
         return None
+    nodes = max_nodes(plan, machine, replicas)
+    if nodes > INT32_MAX:
+        location, path = replica_location(stack, plan, max(replicas, key=lambda r: r.replicas))
+        diagnostics.error(
+            location,
+            f"node pool '{plan.name}' would grow to {nodes:,} {machine.name} nodes for its "
+            f"deployments' max replicas, past the {INT32_MAX:,} nodes GKE's totalMaxNodeCount "
+            f"holds: {'set its' if plan.declared else 'declare it with a'} max_gpus, or lower "
+            "max_replicas",
+            path,
+        )
+        return None
     spot = plan.capacity_type == "spot"
     device = physical(plan)
     kind = catalog().accelerators[device]
@@ -103,7 +116,7 @@ def node_pool_declaration(
         "initialNodeCount": 0,
         "autoscaling": {
             "totalMinNodeCount": 0,
-            "totalMaxNodeCount": max_nodes(plan, machine, replicas),
+            "totalMaxNodeCount": nodes,
             # Spot: wherever capacity is (GKE's advice for Spot VMs); else spread over zones.
             "locationPolicy": "ANY" if spot else "BALANCED",
         },

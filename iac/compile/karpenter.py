@@ -11,19 +11,7 @@ from typing import Any
 
 from iac.catalog.node_labels import accelerator_labels
 from iac.compile import labels
-from iac.compile.machines import (
-    largest_machine,
-    machine_size,
-    per_node,
-    pool_machines,
-    pool_replicas,
-    replica_location,
-    replica_shape,
-)
 from iac.compile.node_pools import PoolPlan, gpu_taint, node_labels
-from iac.compile.release import Release
-from iac.diagnostics import Diagnostics
-from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Cluster
 
 DEFAULT_NODE_CLASS = "iac-gpu"
@@ -143,34 +131,3 @@ def karpenter_objects(
     if any(node_class_name(plan, cluster) == DEFAULT_NODE_CLASS for plan in pools):
         objects.append(node_class_object(cluster))
     return objects
-
-
-def unfit_replicas(stack: ResolvedStack, release: Release, diagnostics: Diagnostics) -> None:
-    """Warn of each replica that no instance type its pool may launch can hold whole (its
-    GPUs, CPU and memory on one node): Karpenter finds no instance for its pods, which stay
-    pending. A warning, not an error as on GKE: the room a node keeps for itself is GKE's
-    figure here, an estimate for EKS, and a pool naming instance types iac does not know is
-    not judged."""
-    for plan in release.pools:
-        candidates, unknown = pool_machines(plan, stack.spec.pricing, "aws")
-        if unknown or not candidates:
-            continue  # unknown sizes; or no instance carries the device: placement says so
-        for replica in pool_replicas(release, plan):
-            if any(per_node(plan, machine, replica) >= 1 for machine in candidates):
-                continue
-            largest = largest_machine(candidates)
-            remedy = (
-                "widen the pool's `instance_types`"
-                if plan.instance_types
-                else "choose an accelerator whose instances are larger"
-            )
-            location, path = replica_location(stack, plan, replica)
-            diagnostics.warning(
-                location,
-                f"no AWS instance type for node pool '{plan.name}' fits a replica of "
-                f"{replica.model}/{replica.deployment} ({replica_shape(plan, replica)}) on one "
-                f"node; the largest is {largest.name} ({machine_size(largest)}, less what the "
-                f"node keeps), so Karpenter would leave its pods pending. Lower the replica's "
-                f"resources, or {remedy} [replica-fits-no-instance]",
-                path,
-            )

@@ -96,26 +96,7 @@ def place(stack: Stack, deployment: ResolvedDeployment, diagnostics: Diagnostics
     if not _servable(stack, kind, deployment, diagnostics):
         return None
     if named is not None:
-        pool = stack.node_pools.get(named)
-        where = ("resources", "node_pool")
-        if pool is None:
-            declared = ", ".join(sorted(stack.node_pools)) or "none"
-            diagnostics.error(
-                origins(where),
-                f"no node pool '{named}'{did_you_mean(named, stack.node_pools)} "
-                f"(declared: {declared})",
-                origins.path(where),
-            )
-            return None
-        pool_kind = parse_accelerator(pool.accelerator)[0]
-        if pool_kind != kind:
-            diagnostics.error(
-                origins(where),
-                f"node pool '{named}' has {pool_kind} nodes, but this deployment needs {kind}",
-                origins.path(where),
-            )
-            return None
-        return named
+        return _named_pool(stack, named, kind, deployment, diagnostics)
     for name in sorted(stack.node_pools):
         if parse_accelerator(stack.node_pools[name].accelerator)[0] == kind:
             return name
@@ -133,6 +114,41 @@ def place(stack: Stack, deployment: ResolvedDeployment, diagnostics: Diagnostics
         )
         return None
     return derived
+
+
+def _named_pool(
+    stack: Stack, named: str, kind: str, deployment: ResolvedDeployment, diagnostics: Diagnostics
+) -> str | None:
+    """The pool `resources.node_pool` names: a declared one, or one derived from an
+    accelerator type (`gpu-l4`, as `iac cost` shows it), which is created for the
+    deployments that name it; None (reported) when there is none of that name and type."""
+    origins = deployment.origins
+    where = ("resources", "node_pool")
+    pool = stack.node_pools.get(named)
+    pool_kind = parse_accelerator(pool.accelerator)[0] if pool is not None else None
+    if pool is None:
+        pool_kind = derived_kind(named)
+    if pool_kind is None:
+        usable = sorted(
+            {n for n, p in stack.node_pools.items() if parse_accelerator(p.accelerator)[0] == kind}
+            | {derived_pool_name(kind)}
+        )
+        declared = ", ".join(sorted(stack.node_pools)) or "none"
+        diagnostics.error(
+            origins(where),
+            f"no node pool '{named}'{did_you_mean(named, usable)} (pools of {kind} nodes: "
+            f"{', '.join(usable)}; declared: {declared})",
+            origins.path(where),
+        )
+        return None
+    if pool_kind != kind:
+        diagnostics.error(
+            origins(where),
+            f"node pool '{named}' has {pool_kind} nodes, but this deployment needs {kind}",
+            origins.path(where),
+        )
+        return None
+    return named
 
 
 def _servable(
@@ -224,11 +240,19 @@ def plan_pools(
     return plans
 
 
-def _kind_of_derived(name: str) -> str:
+def derived_kind(name: str) -> str | None:
+    """The accelerator type of the pool derived under `name` (`gpu-l4` → `L4`), if any."""
     for kind in catalog().accelerators:
         if derived_pool_name(kind) == name:
             return kind
-    raise ValueError(f"not a derived pool name: {name}")
+    return None
+
+
+def _kind_of_derived(name: str) -> str:
+    kind = derived_kind(name)
+    if kind is None:
+        raise ValueError(f"not a derived pool name: {name}")
+    return kind
 
 
 POOL_LABEL = labels.NODE_POOL

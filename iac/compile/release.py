@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import labels, split
+from iac.compile.maxima import check_maxima
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
 from iac.compile.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
@@ -163,6 +164,7 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
         )
         models[model_name] = ModelRelease(model_name, deployments, environments, endpoints)
     pools = plan_pools(stack.spec, stack.source, _demands(models), diagnostics)
+    check_maxima(stack, models, diagnostics)
     return Release(cluster=stack.spec.cluster, models=models, pools=tuple(pools))
 
 

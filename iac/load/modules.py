@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +13,8 @@ from iac.load import validation_errors
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.container import CONTAINER_FIELDS
 from iac.spec.stack import Module, Template
-from iac.spec.types import Name
+from iac.spec.types import PLACEHOLDER, Name
 
-PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _TEMPLATES: TypeAdapter[dict[Name, Template]] = TypeAdapter(dict[Name, Template])
 
 
@@ -31,7 +29,7 @@ class LoadedTemplate:
     def container_values(self, params: dict[str, str]) -> dict[str, Any]:
         """The container fields the template wrote, with `${param}` filled in."""
         values = self.spec.model_dump(exclude_unset=True, include=set(CONTAINER_FIELDS))
-        return {key: _fill(value, params) for key, value in values.items()}
+        return fill(values, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +207,15 @@ def template_params(
     for name, param in declared.items():
         if name in given:
             values[name] = _text(given[name])
+            if PLACEHOLDER.search(values[name]):
+                path = (*model_path, "params", name)
+                diagnostics.error(
+                    source.value(path),
+                    f"'{values[name]}' would be put into template '{template.name}' as it "
+                    "is: a parameter's value is not filled in itself; write the value",
+                    path,
+                )
+                ok = False
         elif "default" in param.model_fields_set and param.default is not None:
             values[name] = _text(param.default)
         else:
@@ -246,6 +253,47 @@ def _strings(value: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:
     if isinstance(value, list):
         return [s for i, v in enumerate(value) for s in _strings(v, (*path, i))]
     return []
+
+
+def fill(values: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """Container fields with each `${param}` of `params` filled in (the others are left
+    for `unfilled` to report)."""
+    if not params or "${" not in repr(values):  # most levels: nothing to fill
+        return values
+    return {key: _fill(value, params) for key, value in values.items()}
+
+
+def unfilled(values: dict[str, Any]) -> list[tuple[KeyPath, str]]:
+    """Each placeholder left in the strings of container fields, by key path."""
+    if "${" not in repr(values):  # most levels: nothing left, no need to walk them
+        return []
+    return [
+        (path, name) for path, text in _strings(values, ()) for name in PLACEHOLDER.findall(text)
+    ]
+
+
+def unfilled_message(name: str, template: LoadedTemplate | None, in_defaults: bool) -> str:
+    """Why `${name}` is left in a model's field (or in the stack's `defaults`), and what to
+    write instead."""
+    placeholder = f"'${{{name}}}'"
+    if in_defaults:
+        return (
+            f"{placeholder} is not filled in: parameters fill a template's fields and the "
+            "model's own, not the stack's `defaults`; write the value (for an environment "
+            "variable the container expands, write $(NAME))"
+        )
+    if template is None:
+        return (
+            f"{placeholder} is not filled in: this model names no template whose parameters "
+            "would fill it; write the value (for an environment variable the container "
+            "expands, write $(NAME))"
+        )
+    declared = template.spec.params
+    known = ", ".join(declared) or "none"
+    return (
+        f"{placeholder} is not filled in: template '{template.name}' has no parameter "
+        f"'{name}'{did_you_mean(name, declared)} (parameters: {known})"
+    )
 
 
 def _fill(value: Any, params: dict[str, str]) -> Any:

@@ -8,6 +8,7 @@ well-formed data.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -20,9 +21,12 @@ from iac.load.layers import Layer, Merged, merge
 from iac.load.modules import (
     Imports,
     LoadedTemplate,
+    fill,
     load_templates,
     looks_like_module,
     template_params,
+    unfilled,
+    unfilled_message,
 )
 from iac.load.reuse import LoadRecord, Reuse, reusing
 from iac.load.yaml_source import SourceMap, read_yaml
@@ -37,7 +41,7 @@ from iac.spec.resolved import (
     Written,
 )
 from iac.spec.stack import Defaults, Deployment, Environment, Model, Promotion, Stack
-from iac.spec.types import Name
+from iac.spec.types import Name, image_reference_problem
 
 STACK_FILE_NAME = "stack.yaml"
 """The file looked for when a folder is named instead of a file."""
@@ -242,13 +246,16 @@ def _resolve_model(
     base: list[Layer] = []
     if shared.defaults is not None:
         base.append(Layer(shared.defaults, source, ("defaults",)))
+    template: LoadedTemplate | None = None
+    params: dict[str, str] = {}
     if model.template is not None:
         template = _find_template(model.template, imports, source, path, diagnostics)
         if template is None:
             return None
-        params = template_params(template, model.params or {}, source, path, diagnostics)
-        if params is None:
+        filled = template_params(template, model.params or {}, source, path, diagnostics)
+        if filled is None:
             return None
+        params = filled
         base.append(Layer(template.container_values(params), template.source, template.prefix))
     elif model.params:
         diagnostics.error(
@@ -256,13 +263,16 @@ def _resolve_model(
             "`params` fill a template's parameters, but this model names no `template`",
             (*path, "params"),
         )
-    base.append(Layer(_container(model), source, path))
+    # A model's own fields (and its deployments') take the template's parameters too: a
+    # model that overrides the template's `args` writes `${hf_model}` as the template does.
+    base.append(Layer(fill(_container(model), params), source, path))
     model_level = merge(base)  # shared by every deployment and environment of the model
+    filling = _Filling(template, params, unfilled(model_level[0]))
 
     deployments: dict[str, ResolvedDeployment] = {}
     for deployment_name in model.deployments:
         deployment = _resolve_deployment(
-            name, deployment_name, model, model_level, source, diagnostics, shared
+            name, deployment_name, model, model_level, source, diagnostics, shared, filling
         )
         if deployment is not None:
             deployments[deployment_name] = deployment
@@ -341,6 +351,7 @@ def _resolve_deployment(
     source: SourceMap,
     diagnostics: Diagnostics,
     shared: _Shared,
+    filling: _Filling,
 ) -> ResolvedDeployment | None:
     model_path: KeyPath = ("models", model_name)
     path: KeyPath = (*model_path, "deployments", name)
@@ -348,7 +359,8 @@ def _resolve_deployment(
     if chain is None:
         return None
     layers = [
-        Layer(_container(spec), source, (*model_path, "deployments", link)) for link, spec in chain
+        Layer(fill(_container(spec), filling.params), source, (*model_path, "deployments", link))
+        for link, spec in chain
     ]
     merged, written = merge(layers, start=model_level)
     spec = model.deployments[name]
@@ -376,18 +388,83 @@ def _resolve_deployment(
                 where,
             )
         autoscaling = autoscaling.model_copy(update={"min_replicas": 0, "max_replicas": 1})
+    left = [*filling.left, *(found for layer in layers for found in unfilled(layer.values))]
+    if not _filled_in(merged, left, origins, filling.template, diagnostics):
+        return None
     merged.setdefault("port", DEFAULT_PORT)
     merged.setdefault("health", {})
+    try:
+        container = ContainerFields.model_validate(merged)
+    except ValidationError as exc:  # a value a parameter filled in (each level was valid)
+        for error in exc.errors(include_url=False):
+            rel = tuple(error["loc"])
+            diagnostics.error(origins(rel), validation_errors.message(error), origins.path(rel))
+        return None
     return ResolvedDeployment(
         model=model_name,
         name=name,
         state=spec.state,
         kind=spec.kind,
-        container=ContainerFields.model_validate(merged),
+        container=container,
         autoscaling=autoscaling,
         copied_from=spec.from_,
         origins=origins,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Filling:
+    """What fills a model's placeholders, and what its model level left unfilled (computed
+    once for its deployments)."""
+
+    template: LoadedTemplate | None
+    params: dict[str, str]
+    left: list[tuple[KeyPath, str]]
+
+
+def _filled_in(
+    merged: dict[str, Any],
+    left: list[tuple[KeyPath, str]],
+    origins: Origins,
+    template: LoadedTemplate | None,
+    diagnostics: Diagnostics,
+) -> bool:
+    """Report each `${...}` that no parameter filled (a typo like `${hf_modle}` would reach
+    the container as it is), and an image that a parameter made invalid; each where it is
+    written. `left`: the placeholders the levels left, some perhaps overridden by a later
+    level (a deployment's own `args`). False when there is one."""
+    ok = True
+    for rel, name in dict.fromkeys(left):
+        if f"${{{name}}}" not in _text_at(merged, rel):
+            continue  # a later level replaced it
+        written = origins.find(rel)
+        # Origins are kept per field (and per key of a mapping): an item of a list is
+        # located below its field.
+        depth = next(
+            (n for n in range(len(rel), 0, -1) if origins.written.get(rel[:n]) is written), 0
+        )
+        where = (*written.path, *rel[depth:])
+        message = unfilled_message(name, template, in_defaults=where[:1] == ("defaults",))
+        diagnostics.error(written.source.value(where), message, where)
+        ok = False
+    image = merged.get("image")
+    if ok and isinstance(image, str):
+        problem = image_reference_problem(image)
+        if problem is not None:
+            diagnostics.error(origins(("image",)), problem, origins.path(("image",)))
+            ok = False
+    return ok
+
+
+def _text_at(values: Any, rel: KeyPath) -> str:
+    """The string at `rel` in merged container fields ('' when there is none)."""
+    for part in rel:
+        found = isinstance(values, dict) and part in values
+        if found or (isinstance(values, list) and isinstance(part, int) and part < len(values)):
+            values = values[part]
+        else:
+            return ""
+    return values if isinstance(values, str) else ""
 
 
 def _resolve_environment(

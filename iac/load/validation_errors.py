@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
 from iac.load.yaml_source import SourceMap
+from iac.spec.types import INT32_MAX
 
 _DICT_KEY = "[key]"
 _HOW_TO_ADD = {
@@ -49,10 +50,11 @@ def report(
             diagnostics.error(where, f"missing required key '{key}'{hint}", parent)
         else:
             where = source.key(path) if is_key else source.value(path)
-            diagnostics.error(where, _message(error), path)
+            diagnostics.error(where, message(error), path)
 
 
-def _message(error: Any) -> str:
+def message(error: Any) -> str:
+    """The text of one pydantic error, with a hint where one helps."""
     message = str(error["msg"])
     # pydantic prefixes custom errors raised from our validators with "Value error, ".
     message = message.removeprefix("Value error, ")
@@ -66,15 +68,48 @@ def _message(error: Any) -> str:
         "quantity",
         "env_bool",
         "traffic_weight",
+        "image",
     }:
         return message
     value = error.get("input")
+    if error["type"] == "less_than_equal" and (error.get("ctx") or {}).get("le") == INT32_MAX:
+        return (
+            f"{value} is too large: at most {INT32_MAX:,}, as the Kubernetes field it lands in "
+            "holds a 32-bit integer"
+        )
     if isinstance(value, dict | list):
         shown = "a mapping" if isinstance(value, dict) else "a list"
     else:
         shown = repr(value)
     first = message[:1].lower() + message[1:]
-    return f"{first} (got {shown})"
+    return f"{first} (got {shown}){_type_hint(error['type'], value)}"
+
+
+def _type_hint(kind: str, value: Any) -> str:
+    """How to write a value of the wrong type so that YAML reads the type wanted (the
+    models are strict, like the JSON schema editors check)."""
+    if isinstance(value, str) and kind in ("int_type", "float_type", "bool_type"):
+        text = value.strip()
+        readable = {
+            "int_type": text.lstrip("-").isdigit(),
+            "float_type": _is_number(text),
+            "bool_type": text in ("true", "false"),
+        }[kind]
+        if readable:
+            return f"; write {text} without quotes"
+    if kind == "int_type" and isinstance(value, float) and value.is_integer():
+        return f"; write {int(value)}"
+    if kind == "int_type" and isinstance(value, float):
+        return "; a whole number goes here"
+    return ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.lower() not in ("inf", "-inf", "nan", "infinity", "-infinity")
 
 
 def _fields_at(model: type[BaseModel], rel: KeyPath) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from iac.spec.base import SpecModel
-from iac.spec.types import DurationRange
+from iac.spec.types import INT32_MAX, DurationRange
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
 
@@ -30,7 +30,7 @@ class Schedule(SpecModel):
     """Cron expression when it closes: `0 20 * * 1-5`."""
     timezone: str = "UTC"
     """IANA time zone the expressions are read in (`Europe/Berlin`)."""
-    min_replicas: int = Field(ge=1)
+    min_replicas: int = Field(ge=1, le=INT32_MAX)
     """Replicas kept during the window (above the usual minimum)."""
 
     @field_validator("start", "end")
@@ -64,9 +64,9 @@ class Autoscaling(SpecModel):
     environment's settings.
     """
 
-    min_replicas: int = Field(0, ge=0)
+    min_replicas: int = Field(0, ge=0, le=INT32_MAX)
     """Floor. 0 allows scale to zero: the first request after idle waits for a cold start."""
-    max_replicas: int = Field(1, ge=1)
+    max_replicas: int = Field(1, ge=1, le=INT32_MAX)
     """Ceiling; beyond it requests queue. The default of 1 effectively disables autoscaling."""
     autoscaling_window: Annotated[int, DurationRange(10, 3600)] = 60
     """Window over which in-flight requests are averaged (10s-1h)."""
@@ -75,7 +75,7 @@ class Autoscaling(SpecModel):
     before the last replica goes to zero."""
     max_scale_down_rate: int = Field(50, ge=1, le=50)
     """Most replicas removed in one scale-down step, in % of those running (1-50)."""
-    concurrency_target: int = Field(1, ge=1)
+    concurrency_target: int = Field(1, ge=1, le=INT32_MAX)
     """In-flight requests one replica is meant to carry. 1 for one-at-a-time models;
     32-128 for vLLM, 32 for TEI embeddings."""
     target_utilization: int = Field(70, ge=1, le=100)

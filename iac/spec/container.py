@@ -13,7 +13,18 @@ from pydantic import Field
 
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
-from iac.spec.types import Accelerator, Cpu, DurationRange, EnvValue, Memory, Name, Port, SecretName
+from iac.spec.types import (
+    INT32_MAX,
+    Accelerator,
+    Cpu,
+    DurationRange,
+    EnvValue,
+    ImageReference,
+    Memory,
+    Name,
+    Port,
+    SecretName,
+)
 
 
 class Health(SpecModel):
@@ -91,7 +102,7 @@ class Weights(SpecModel):
 class ContainerFields(SpecModel):
     """Fields of the serving container, overridable level by level."""
 
-    image: str | None = Field(None, min_length=1)
+    image: ImageReference | None = None
     """Container image; pin a tag or digest (`vllm/vllm-openai:v0.6.3`)."""
     command: list[str] | None = None
     """Entrypoint, replacing the image's."""
@@ -101,7 +112,7 @@ class ContainerFields(SpecModel):
     """Environment variables (not for secrets: list those under `secrets`)."""
     port: Port | None = None
     """Port the server listens on (default 8000)."""
-    run_as_user: int | None = Field(None, ge=1)
+    run_as_user: int | None = Field(None, ge=1, le=INT32_MAX)
     """Run the container as this non-root user (the image must allow it); unset keeps the
     image's user. Privilege escalation and Linux capabilities are always dropped."""
     health: Health | None = None

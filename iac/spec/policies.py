@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from iac.spec.base import SpecModel
-from iac.spec.types import Accelerator, DurationRange, Name
+from iac.spec.types import INT32_MAX, Accelerator, DurationRange, Name
 
 Level = Literal["error", "warning", "info"]
 
@@ -36,8 +36,10 @@ class AllowedAccelerators(Rule):
 class GpuQuota(Rule):
     """Most GPUs a model, or a node pool, may ask for at max replicas."""
 
-    per_model: int | None = Field(None, ge=1)
-    per_pool: dict[Name, int] | None = None
+    per_model: int | None = Field(None, ge=1, le=INT32_MAX)
+    """GPUs one model's active deployments may ask for together at max replicas."""
+    per_pool: dict[Name, Annotated[int, Field(ge=0, le=INT32_MAX)]] | None = None
+    """GPUs by node pool (declared, or derived like `gpu-l4`)."""
 
 
 class Budget(Rule):
@@ -45,7 +47,7 @@ class Budget(Rule):
 
     monthly: float | None = Field(None, gt=0)
     """USD per month for the whole stack."""
-    environments: dict[Name, float] | None = None
+    environments: dict[Name, Annotated[float, Field(ge=0)]] | None = None
     """USD per month per environment name, across models."""
 
 
@@ -53,7 +55,7 @@ class MinReplicas(Rule):
     """A floor of replicas in an environment (redundancy, no cold starts)."""
 
     environment: Name = "production"
-    min: int = Field(2, ge=1)
+    min: int = Field(2, ge=1, le=INT32_MAX)
 
 
 class NoScaleToZero(Rule):
@@ -115,7 +117,8 @@ class Waiver(SpecModel):
     """An accepted violation, with the reason a reviewer reads in the plan."""
 
     rule: str
-    """Rule ID (`pinned-images`)."""
+    """Rule ID (`pinned-images`); also `secret-in-env`, the error of a credential written
+    under `env:`."""
     model: Name | None = None
     environment: Name | None = None
     deployment: Name | None = None

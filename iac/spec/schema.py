@@ -16,6 +16,10 @@ def json_schema(name: str = "stack") -> dict[str, Any]:
     schema: dict[str, Any] = _names_checked(
         model.model_json_schema(by_alias=True, mode="validation")
     )
+    if name == "stack":
+        # `models:` written with nothing under it (every model commented out) is a stack of
+        # no models to the loader, so editors must not mark it.
+        schema["properties"]["models"]["type"] = ["object", "null"]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://iac.dev/schema/{name}.schema.json"
     return schema

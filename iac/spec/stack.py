@@ -17,6 +17,7 @@ from iac.spec.base import SpecModel
 from iac.spec.container import ContainerFields, Kind, State
 from iac.spec.policies import Policies
 from iac.spec.types import (
+    INT32_MAX,
     Accelerator,
     DurationRange,
     Hostname,
@@ -137,9 +138,9 @@ class Warm(SpecModel):
     """Spare GPU capacity kept provisioned: placeholders that real replicas take over. With
     Karpenter a CapacityBuffer, elsewhere low-priority placeholder pods."""
 
-    nodes: int | None = Field(None, ge=1)
+    nodes: int | None = Field(None, ge=1, le=INT32_MAX)
     """Whole nodes (all devices of a node) kept ready."""
-    replicas: int | None = Field(None, ge=1)
+    replicas: int | None = Field(None, ge=1, le=INT32_MAX)
     """Room for this many replicas of the largest deployment on the pool (or of the
     environment's deployment, on an environment)."""
 
@@ -151,7 +152,7 @@ class NodePool(SpecModel):
     """Accelerator type of the nodes (`H100`); a count here is ignored."""
     capacity_type: Literal["on-demand", "spot"] = "on-demand"
     """Spot capacity is cheaper and can be taken back at short notice."""
-    max_gpus: int | None = Field(None, ge=1)
+    max_gpus: int | None = Field(None, ge=1, le=INT32_MAX)
     """Cap on the GPUs the pool may hold at once; unset sizes it from its deployments
     (max replicas × GPUs per replica, plus rolling-promotion surge)."""
     instance_types: list[str] | None = None
@@ -299,7 +300,7 @@ class PricedInstance(SpecModel):
 
     accelerator: Accelerator
     """Accelerator type on the instance."""
-    gpus: int = Field(ge=1)
+    gpus: int = Field(ge=1, le=INT32_MAX)
     """Devices per instance."""
     hourly: float = Field(ge=0)
     """Price per hour (USD)."""
@@ -310,9 +311,9 @@ class Pricing(SpecModel):
 
     cloud: Literal["aws", "gcp"] | None = None
     """Whose list prices to use; unset follows the provisioner (karpenter → aws, gke → gcp)."""
-    gpu_hourly: dict[str, float] | None = None
+    gpu_hourly: dict[str, Annotated[float, Field(ge=0)]] | None = None
     """Price of one device per hour by accelerator type (`{H100: 4.10}`): negotiated rates."""
-    instance_hourly: dict[str, float] | None = None
+    instance_hourly: dict[str, Annotated[float, Field(ge=0)]] | None = None
     """Price per hour by instance type (`{p5.48xlarge: 55.0}`)."""
     instance_types: dict[str, PricedInstance] | None = None
     """Instance types to add to the catalog."""

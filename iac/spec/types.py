@@ -24,6 +24,12 @@ from pydantic_core import PydanticCustomError, core_schema
 from iac.catalog import accelerator_names, catalog
 from iac.diagnostics import did_you_mean
 
+INT32_MAX = 2**31 - 1
+"""The largest value of the Kubernetes fields replica counts, targets and node counts land
+in (`int32` in the API and in the CRDs' schemas: `replicas`, `maxReplicaCount`,
+`targetValue`, a GKE pool's `totalMaxNodeCount`); also the most the API server allows as a
+`runAsUser`."""
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -83,29 +89,93 @@ rename to make, which a pydantic error could not say as well."""
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
 _IP_ADDRESS = re.compile(r"^[0-9.]+$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_PORT = re.compile(r":[0-9]*$")
+
+
+def is_hostname(value: str) -> bool:
+    """Whether `value` is a host name a Gateway listener and an HTTPRoute accept (and not an
+    IP address, nor a name of one label)."""
+    return (
+        len(value) <= 253
+        and bool(_HOSTNAME.match(value))
+        and all(len(label) <= 63 for label in value.split("."))
+        and not _IP_ADDRESS.match(value)
+    )
+
+
+def hostname_corrections(value: str) -> tuple[list[str], str]:
+    """The common mistakes in a host name (a URL's scheme, port or path, upper case, a
+    trailing dot, an underscore), each said as what to do, and the value without them."""
+    fixes: list[str] = []
+    dropped: list[str] = []
+    text = value.strip()
+    scheme = _SCHEME.match(text)
+    if scheme:
+        dropped.append("the scheme")
+        text = text[scheme.end() :]
+    text, slash, path = text.partition("/")
+    port = _PORT.search(text)
+    if port:
+        dropped.append("the port")
+        text = text[: port.start()]
+    if slash and (path or not scheme):  # `https://host/` is a URL's way of writing `host`
+        dropped.append("the path" if path else "the trailing '/'")
+    if text.endswith(".") and text.strip("."):
+        dropped.append("the trailing dot")
+        text = text.rstrip(".")
+    if dropped:
+        fixes.append("drop " + _and(dropped))
+    if text != text.lower():
+        fixes.append("host names are lower case")
+        text = text.lower()
+    if "_" in text:
+        fixes.append("'_' cannot be in a host name (use '-')")
+        text = text.replace("_", "-")
+    return fixes, text
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _hostname(value: str) -> str:
-    if (
-        len(value) > 253
-        or not _HOSTNAME.match(value)
-        or any(len(label) > 63 for label in value.split("."))
-        or _IP_ADDRESS.match(value)
-    ):
+    if is_hostname(value):
+        return value
+    if value.startswith("*.") and is_hostname(value[2:]):
         raise PydanticCustomError(
             "hostname",
-            "'{value}' is not a host name: write a fully qualified name such as "
-            "'models.example.com' (lower-case letters, digits, '-' and '.', at least two "
-            "labels of at most 63 characters; no scheme, port, path, wildcard or IP address)",
-            {"value": value},
+            "'{value}' is not a host name: iac routes exact hosts, and the wildcard belongs "
+            "on the Gateway's listener; write a host such as 'models.{rest}'",
+            {"value": value, "rest": value[2:]},
         )
-    return value
+    fixes, corrected = hostname_corrections(value)
+    if fixes and is_hostname(corrected):
+        raise PydanticCustomError(
+            "hostname",
+            "'{value}' is not a host name: {fixes}: write '{corrected}'",
+            {"value": value, "fixes": "; ".join(fixes), "corrected": corrected},
+        )
+    raise PydanticCustomError(
+        "hostname",
+        "'{value}' is not a host name: write a fully qualified name such as "
+        "'models.example.com' (lower-case letters, digits, '-' and '.', at least two "
+        "labels of at most 63 characters; no scheme, port, path, wildcard or IP address)",
+        {"value": value},
+    )
 
 
 Hostname = Annotated[
     str,
     AfterValidator(_hostname),
-    WithJsonSchema({"type": "string", "pattern": _HOSTNAME.pattern, "maxLength": 253}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _HOSTNAME.pattern,
+            "maxLength": 253,
+            "not": {"pattern": _IP_ADDRESS.pattern},
+        }
+    ),
 ]
 """A DNS name a Gateway listener and an HTTPRoute accept (Gateway API `Hostname`, without
 the wildcard: iac names exact hosts)."""
@@ -191,34 +261,202 @@ class DurationRange:
 
 
 _CPU = re.compile(r"^\d+(\.\d+)?m?$")
-_MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)$")
+_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_WRONG_UNIT = re.compile(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$")
+_BINARY_UNIT = {"k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti", "p": "Pi", "e": "Ei"}
+"""A unit written the way people write it elsewhere (`GB`, `gib`, `g`, `m`) → the binary
+unit they almost always mean."""
 
 
-def _quantity(pattern: re.Pattern[str], kind: str, example: str) -> Any:
-    def check(value: Any) -> str:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not pattern.match(value):
+def _cpu(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _CPU.match(value):
+        raise PydanticCustomError(
+            "quantity",
+            "'{value}' is not a CPU quantity; write e.g. '8' or '500m'",
+            {"value": value},
+        )
+    return value
+
+
+def _memory(value: Any) -> str:
+    if isinstance(value, str) and _MEMORY.match(value):
+        return value
+    number = value if isinstance(value, str) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = f"{value:g}" if isinstance(value, float) else str(value)
+    if number is not None and _NUMBER.match(number):
+        raise PydanticCustomError(
+            "quantity",
+            "'{number}' has no unit, so Kubernetes would read it as {number} bytes: write "
+            "'{number}Gi' (gibibytes) or '{number}Mi' (mebibytes)",
+            {"number": number},
+        )
+    wrong = _WRONG_UNIT.match(value) if isinstance(value, str) else None
+    if wrong is not None:
+        amount, unit = wrong.groups()
+        suggested = _BINARY_UNIT.get(unit.lower().removesuffix("b").removesuffix("i"))
+        if suggested is not None:
             raise PydanticCustomError(
                 "quantity",
-                "'{value}' is not a {kind} quantity; write e.g. {example}",
-                {"value": value, "kind": kind, "example": example},
+                "'{value}' is not a memory quantity: the units are Ki, Mi, Gi, Ti (powers of "
+                "1024) and k, M, G, T (of 1000); write '{amount}{unit}'",
+                {"value": value, "amount": amount, "unit": suggested},
             )
-        return value
-
-    return Annotated[
-        str,
-        BeforeValidator(check),
-        WithJsonSchema(
-            {"anyOf": [{"type": "string", "pattern": pattern.pattern}, {"type": "number"}]}
-        ),
-    ]
+    raise PydanticCustomError(
+        "quantity",
+        "{value} is not a memory quantity; write e.g. '64Gi' or '512Mi'",
+        {"value": f"'{value}'" if isinstance(value, str) else repr(value).lower()},
+    )
 
 
-Cpu = _quantity(_CPU, "CPU", "'8' or '500m'")
+Cpu = Annotated[
+    str,
+    BeforeValidator(_cpu),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": _CPU.pattern}, {"type": "number", "minimum": 0}]}
+    ),
+]
 """CPU cores: `8`, `"8"`, `"500m"`."""
-Memory = _quantity(_MEMORY, "memory", "'64Gi' or '512Mi'")
-"""Memory with a Kubernetes unit: `64Gi`, `512Mi`."""
+Memory = Annotated[
+    str,
+    BeforeValidator(_memory),
+    WithJsonSchema({"type": "string", "pattern": _MEMORY.pattern}),
+]
+"""Memory with a Kubernetes unit: `64Gi`, `512Mi`. A number alone is refused: Kubernetes
+reads it as bytes, which is never what was meant."""
+
+
+# The image reference grammar of distribution/reference (reference/regexp.go), which the
+# kubelet parses images with: [HOST[:PORT]/]PATH[:TAG][@DIGEST].
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REGISTRY = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_IMAGE_NAME = re.compile(rf"^(?:{_REGISTRY}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_DIGEST = re.compile(
+    r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$"
+)
+_DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}
+"""Registered digest algorithms (opencontainers/go-digest): lower-case hex of this length."""
+MAX_IMAGE_NAME = 255
+"""Characters of an image's name, registry included (distribution's NameTotalLengthMax)."""
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+"""A template parameter in a string (`${hf_model}`), filled in when a model is loaded."""
+
+
+def _split_image(value: str) -> tuple[str, str | None, str | None]:
+    """`host:5000/a/b:1.2@sha256:…` → (`host:5000/a/b`, `1.2`, `sha256:…`)."""
+    rest, at, digest = value.partition("@")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        return rest[:colon], rest[colon + 1 :], digest if at else None
+    return rest, None, digest if at else None
+
+
+# Asked for every deployment (and level) about the few images a stack names.
+@functools.lru_cache(maxsize=1024)
+def image_reference_problem(value: str) -> str | None:
+    """What keeps `value` from being an image reference the kubelet can pull, said with
+    the fix; None when it is one."""
+    name, tag, digest = _split_image(value)
+    if _image_ok(name, tag, digest):
+        return None
+    fixes = []
+    text = value
+    if re.search(r"\s", text):
+        fixes.append("remove the spaces")
+        text = re.sub(r"\s+", "", text)
+    scheme = _SCHEME.match(text)
+    if scheme:
+        fixes.append("drop the scheme")
+        text = text[scheme.end() :]
+    name, tag, digest = _split_image(text)
+    # distribution's splitDomain: a first part with '.' or ':' (or `localhost`) is a registry.
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, rest
+    else:
+        registry, path = "", name
+    if path != path.lower():
+        fixes.append("repository names are lower case")
+        path = path.lower()
+    name = f"{registry}/{path}" if registry else path
+    corrected = name + (f":{tag}" if tag is not None else "") + (f"@{digest}" if digest else "")
+    if fixes and _image_ok(name, tag, digest):
+        return f"'{value}' is not an image reference: {'; '.join(fixes)}: write '{corrected}'"
+    if tag == "":
+        why = "nothing follows ':'; write a tag (`:v1.2`) or leave the ':' out"
+    elif tag is not None and not _IMAGE_TAG.match(tag):
+        why = (
+            f"the tag '{tag}' is not one: at most 128 letters, digits, '_', '.' and '-', not "
+            "starting with '.' or '-'"
+        )
+    elif digest is not None and _digest_problem(digest):
+        why = f"'{digest}' is not a digest: {_digest_problem(digest)}"
+    elif len(name) > MAX_IMAGE_NAME:
+        why = f"the name has {len(name)} characters, over the {MAX_IMAGE_NAME} allowed"
+    else:
+        why = (
+            "write [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], the name in lower-case letters, "
+            "digits and '.', '_', '-' between them, '/' between its parts (e.g. "
+            "'vllm/vllm-openai:v0.6.3')"
+        )
+    return f"'{value}' is not an image reference: {why}"
+
+
+def _image_ok(name: str, tag: str | None, digest: str | None) -> bool:
+    return (
+        len(name) <= MAX_IMAGE_NAME
+        and bool(_IMAGE_NAME.match(name))
+        and (tag is None or bool(_IMAGE_TAG.match(tag)))
+        and (digest is None or _digest_problem(digest) is None)
+    )
+
+
+def _digest_problem(digest: str) -> str | None:
+    if not _IMAGE_DIGEST.match(digest):
+        return "write ALGORITHM:HEX, like sha256: and 64 hex digits"
+    algorithm, _, hex_digits = digest.partition(":")
+    length = _DIGEST_HEX.get(algorithm)
+    if length is not None and len(hex_digits) != length:
+        return f"{algorithm} takes {length} hex digits (got {len(hex_digits)})"
+    if length is not None and hex_digits != hex_digits.lower():
+        return f"{algorithm} takes lower-case hex digits: write '{digest.lower()}'"
+    return None
+
+
+def _image(value: str) -> str:
+    if PLACEHOLDER.search(value):
+        return value  # a template's, checked once its parameters are filled in
+    problem = image_reference_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("image", "{problem}", {"problem": problem})
+    return value
+
+
+ImageReference = Annotated[
+    str,
+    AfterValidator(_image),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [
+                {
+                    "pattern": _IMAGE_NAME.pattern[:-1] + r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+                    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+                },
+                {"pattern": PLACEHOLDER.pattern},
+            ],
+        }
+    ),
+]
+"""A container image as the kubelet pulls it: `[REGISTRY[:PORT]/]NAME[:TAG][@DIGEST]`
+(distribution/reference's grammar). A template's image may hold `${param}`s; it is checked
+once they are filled in."""
 
 
 # Asked for every deployment at several stages (placing, pool demand, pricing) about the
@@ -291,7 +529,11 @@ def _env_value(value: Any) -> Any:
     return value
 
 
-EnvValue = Annotated[str, BeforeValidator(_env_value)]
+EnvValue = Annotated[
+    str,
+    BeforeValidator(_env_value),
+    WithJsonSchema({"type": ["string", "number"]}),
+]
 """An environment variable's value; numbers are taken as their text."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]

@@ -6,6 +6,7 @@ from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.load import load_stack
 from iac.spec.resolved import ResolvedStack
+from iac.validate.credentials import check_credentials
 from iac.validate.endpoints import check_endpoints
 from iac.validate.references import check_references
 from iac.validate.renames import check_previous_names
@@ -43,4 +44,5 @@ def checked_in_part(
         check_references(stack, diagnostics)
         check_previous_names(stack, diagnostics)
         check_endpoints(stack, diagnostics)
+        check_credentials(stack, diagnostics)
     return stack

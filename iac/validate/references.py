@@ -4,6 +4,7 @@ step size)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from iac.catalog import catalog
@@ -12,13 +13,12 @@ from iac.diagnostics import Diagnostics, Location, did_you_mean
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.resolved import (
     Origins,
-    ResolvedDeployment,
     ResolvedEnvironment,
     ResolvedModel,
     ResolvedStack,
 )
 from iac.spec.stack import Model
-from iac.spec.types import parse_accelerator
+from iac.spec.types import INT32_MAX, parse_accelerator
 
 
 def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
@@ -32,7 +32,6 @@ def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
             _check_environment(spec, env, bound, diagnostics)
         for deployment in model.deployments.values():
             _check_bounds(deployment.autoscaling, deployment.origins, diagnostics)
-            _check_secret_looking_env(deployment, diagnostics)
 
 
 def _check_model_name(model: ResolvedModel, diagnostics: Diagnostics) -> None:
@@ -130,6 +129,17 @@ def _check_environment(
             f"{promotion.max_unavailable_percent})",
             (*path, "promotion"),
         )
+    floor = env.autoscaling.min_replicas
+    peak = floor + math.ceil(floor * promotion.replica_overhead_percent / 100)
+    if promotion.strategy == "rolling" and peak > INT32_MAX:
+        where = ("promotion", "replica_overhead_percent")
+        diagnostics.error(
+            env.origins(where),
+            f"a rolling promotion first scales the previous deployment to {peak:,} replicas "
+            f"(min_replicas {floor:,} plus {promotion.replica_overhead_percent} %), past the "
+            f"{INT32_MAX:,} its ScaledObject holds: lower the overhead or min_replicas",
+            env.origins.path(where),
+        )
     unavailable = promotion.strategy == "rolling" and promotion.max_unavailable_percent > 0
     if promotion.allow_unavailable and not unavailable:
         where = ("promotion", "allow_unavailable")
@@ -213,24 +223,6 @@ def _check_gpu_label(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
                     f"{choice}, or leave the label out (workloads select the type anyway)",
                     where,
                 )
-
-
-_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
-
-
-def _check_secret_looking_env(deployment: ResolvedDeployment, diagnostics: Diagnostics) -> None:
-    """A secret written as a plain env value ends up in plain text in git, in the rendered
-    manifests and in Pulumi's state: say so where it is written."""
-    for name, value in (deployment.container.env or {}).items():
-        if value and _SECRET_NAME.search(name):
-            where = ("env", name)
-            diagnostics.warning(
-                deployment.origins(where),
-                f"`{name}` looks like a secret, and a value here is stored in plain text (in "
-                "git, rendered manifests and Pulumi state); put it in a Kubernetes Secret and "
-                "list the Secret under `secrets:` [secret-in-env]",
-                deployment.origins.path(where),
-            )
 
 
 def _check_bounds(autoscaling: Autoscaling, origins: Origins, diagnostics: Diagnostics) -> None:

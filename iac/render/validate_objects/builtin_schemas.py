@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import jsonschema_rs
 
@@ -67,6 +68,32 @@ _CLUSTER_SCOPED_BUILTINS = frozenset(
 )
 
 
+INTEGER_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+"""What an integer of each OpenAPI format holds. JSON schema treats `format` as a note, but
+the API server decodes a built-in object into Go's `int32`/`int64` and refuses a value
+past their range, and a controller decodes a custom resource the same way."""
+
+
+def with_integer_ranges(node: Any) -> Any:
+    """A schema in which each integer of format int32 or int64 has that format's range
+    (where the schema gives no narrower one), so a value past it is a problem."""
+    if isinstance(node, list):
+        return [with_integer_ranges(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: with_integer_ranges(value) for key, value in node.items()}
+    kind = out.get("format")
+    bounds = INTEGER_RANGES.get(kind) if isinstance(kind, str) else None
+    types = out.get("type")
+    if bounds is not None and (
+        types == "integer" or (isinstance(types, list) and "integer" in types)
+    ):
+        low, high = bounds
+        out["minimum"] = max(out.get("minimum", low), low)
+        out["maximum"] = min(out.get("maximum", high), high)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Kind:
     """What the top-level checks need to know about a kind."""
@@ -113,7 +140,9 @@ class BuiltinSchemas:
             )
         self.version = kubernetes_version.removeprefix("v")
         self._folder = folder.joinpath(matches[0])
-        definitions = json.loads(self._folder.joinpath("_definitions.json").read_text("utf-8"))
+        definitions = with_integer_ranges(
+            json.loads(self._folder.joinpath("_definitions.json").read_text("utf-8"))
+        )
         # The OpenAPI of Kubernetes says only "string or number" for a quantity; the API server
         # parses it, so "32GB" or "one" fail there. Check its syntax here too.
         definitions["$defs"][_QUANTITY_DEFINITION] = {
@@ -148,7 +177,7 @@ class BuiltinSchemas:
             prefix = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
             path = self._folder.joinpath(f"{kind.lower()}-{prefix}.json")
             if path.is_file():
-                schema = json.loads(path.read_text("utf-8"))
+                schema = with_integer_ranges(json.loads(path.read_text("utf-8")))
             else:  # a few kinds have a definition but no file of their own
                 schema = {
                     "$schema": SCHEMA_DIALECT,

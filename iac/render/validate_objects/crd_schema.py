@@ -8,7 +8,11 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from iac.render.validate_objects.builtin_schemas import OBJECT_META_REF, SCHEMA_DIALECT
+from iac.render.validate_objects.builtin_schemas import (
+    INTEGER_RANGES,
+    OBJECT_META_REF,
+    SCHEMA_DIALECT,
+)
 from iac.render.validate_objects.messages import short_repr
 
 # OpenAPI keywords that are annotations, or CEL, or handled apart.
@@ -16,8 +20,9 @@ _DROPPED_KEYWORDS = frozenset(
     {"description", "default", "example", "externalDocs", "nullable", "x-kubernetes-validations"}
 )
 
-# Kubernetes checks these formats on custom resources; the others a CRD may name (date-time,
-# int32, Go durations, ...) are dropped by `_convert`, as we check them nowhere.
+# Kubernetes checks these formats on custom resources; int32 and int64 become the range of
+# the Go integer the resource is decoded into (INTEGER_RANGES); the others a CRD may name
+# (date-time, Go durations, ...) are dropped by `_convert`, as we check them nowhere.
 _CRD_FORMATS = frozenset({"ipv4", "ipv6"})
 
 
@@ -34,7 +39,8 @@ def _convert(node: Mapping[str, Any], *, structural: bool = True) -> dict[str, A
       or rejects unknown fields: a typo in our output must fail;
     * `x-kubernetes-list-type: set` → `uniqueItems`; `map` keeps `x-kubernetes-list-map-keys`,
       checked by a custom keyword (`ListMapKeys`);
-    * `format` is kept for `ipv4`/`ipv6` only (see `_CRD_FORMATS`);
+    * `format` is kept for `ipv4`/`ipv6` only (see `_CRD_FORMATS`); an integer's `int32` or
+      `int64` becomes that range;
     * draft-4 boolean `exclusiveMinimum`/`exclusiveMaximum` → the numeric 2020-12 form;
     * `x-kubernetes-validations` (CEL) and annotations are dropped: CEL is not checked.
 
@@ -74,6 +80,11 @@ def _convert(node: Mapping[str, Any], *, structural: bool = True) -> dict[str, A
             continue  # handled below or meaningless to a validator (map-type, ...)
         else:
             out[key] = value
+
+    bounds = INTEGER_RANGES.get(node.get("format", ""))
+    if bounds is not None and node.get("type") == "integer":
+        out["minimum"] = max(out.get("minimum", bounds[0]), bounds[0])
+        out["maximum"] = min(out.get("maximum", bounds[1]), bounds[1])
 
     nullable = node.get("nullable") is True
     preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
