@@ -183,8 +183,10 @@ def stacks(draw: st.DrawFn) -> dict[str, Any]:
         cluster["domain"] = draw(_domains)
         cluster["endpoints"] = draw(st.sampled_from(["host", "path"]))
     pools: dict[str, dict[str, Any]] = {}
-    # Pool names up to GKE's 40 characters (the names derived from them are item 2 of #21).
-    for name in draw(st.lists(_label(40, _LETTERS), max_size=2, unique=True)):
+    # Pool names up to the longest each provisioner takes (GKE: 40 characters), so the names
+    # derived from them (pre-pull, warm capacity) are exercised at their limits too.
+    longest = 40 if provisioner == "gke" else 63
+    for name in draw(st.lists(_label(longest, _LETTERS), max_size=2, unique=True)):
         pool: dict[str, Any] = {"accelerator": draw(_accelerators)}
         if draw(st.booleans()):
             pool["max_gpus"] = draw(_counts)
