@@ -24,244 +24,32 @@ Within a walk, a frozen stretch (no replica ready and nothing arriving, ending o
 as while requests are held for a cold start) repeats its first second: it is filled in at
 once, and whole sync periods of it are decided in bulk (`Autoscaler.quiet`), to the bit what
 walking it gives (the running sums are accumulated in the same order).
+
+`_Run` holds one simulation's state; `run` visits the blocks (sync periods) in order, and
+each block is passed either as quiet (`_pass_quiet`, with the quiet blocks after it) or
+walked (`_walk`: `_walk_seconds`, which fills frozen seconds in with `_freeze`, then
+`_pass_frozen` for whole frozen blocks after it). Replicas and nodes: replicas.py; the free
+flow and its per-block views: flow.py; the result and its figures: result.py.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from iac.simulate.autoscalers import Autoscaler
-from iac.simulate.replicas import Event, Replicas
+from iac.simulate.flow import EPS, WORK, FloatArray, free_flow, per_block
+from iac.simulate.replicas import Replicas
+from iac.simulate.result import RunResult
 from iac.simulate.setup import Setup
 from iac.simulate.trace import Trace
 
-_EPS = 1e-9
 _LOOKAHEAD = 240
 """Sync periods examined at once for a quiet stretch (an hour at 15 s)."""
-FloatArray = npt.NDArray[np.float64]
-
-
-class _Work(threading.local):
-    """Buffers kept from one run to the next (per thread): fresh memory of a few MB a run
-    would cost more in page faults than the simulation itself."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, npt.NDArray[Any]] = {}
-        self.lists: dict[str, list[float]] = {}
-        self.dirty = False
-        """Lists written by a run that did not give them back (it raised)."""
-
-    def array(self, name: str, size: int, dtype: type = np.float64) -> npt.NDArray[Any]:
-        found = self.arrays.get(name)
-        if found is None or found.size < size:
-            found = self.arrays[name] = np.empty(size, dtype=dtype)
-        return found[:size]
-
-    def arange(self, size: int) -> npt.NDArray[np.int64]:
-        found = self.arrays.get("arange")
-        if found is None or found.size < size:
-            found = self.arrays["arange"] = np.arange(size, dtype=np.int64)
-        return found[:size]
-
-    def zeros(self, name: str, size: int) -> list[float]:
-        """A list of zeros at least `size` long; give back what was written with `clear`."""
-        if self.dirty:
-            self.lists.clear()
-            self.dirty = False
-        found = self.lists.get(name)
-        if found is None or len(found) < size:
-            found = self.lists[name] = [0.0] * size
-        return found
-
-    def clear(self, name: str, low: int, high: int) -> None:
-        found = self.lists[name]
-        found[low:high] = [0.0] * (min(high, len(found)) - low)
-
-
-_WORK = _Work()
-
-
-def free_flow(trace: Trace, extent: int | None = None, work: bool = False) -> FloatArray:
-    """In flight in each second had every request started when it arrived (slot-seconds):
-    a cohort of n served d = w + r seconds adds n for w seconds, then n × r. `extent`
-    seconds long (default: the trace's); `work` computes in reused buffers."""
-    length = trace.seconds
-    arrivals, durations = trace.arrivals, trace.durations
-    if extent is None:
-        extent = length
-    reach = length + (int(durations.max()) if length else 0) + 2
-
-    def buffer(name: str, size: int, dtype: type = np.float64) -> npt.NDArray[Any]:
-        return _WORK.array(name, size, dtype) if work else np.empty(size, dtype=dtype)
-
-    whole = buffer("whole", length)
-    np.trunc(durations, out=whole)
-    rest = buffer("rest", length)
-    np.subtract(durations, whole, out=rest)
-    np.multiply(rest, arrivals, out=rest)
-    where = buffer("where", length, np.int64)
-    np.copyto(where, whole, casting="unsafe")
-    where += _WORK.arange(length) if work else np.arange(length)
-    steps = buffer("steps", max(reach, extent))
-    steps.fill(0.0)
-    steps[:length] += arrivals
-    change = buffer("change", length)
-    np.subtract(rest, arrivals, out=change)
-    np.add.at(steps, where, change)
-    where += 1
-    np.negative(rest, out=change)
-    np.add.at(steps, where, change)
-    np.cumsum(steps, out=steps)
-    np.copyto(steps, 0.0, where=steps < _EPS)
-    return steps[:extent]
-
-
-def _block_max(shaped: FloatArray) -> FloatArray:
-    """The peak of each row: column by column, three times faster than `max(axis=1)` on
-    short rows (numpy reduces each 15-second row on its own)."""
-    peaks: FloatArray = _WORK.array("block_max", shaped.shape[0])
-    np.copyto(peaks, shaped[:, 0])
-    for column in range(1, shaped.shape[1]):
-        np.maximum(peaks, shaped[:, column], out=peaks)
-    return peaks
-
-
-Segment = tuple[int, list[float], list[float]]
-"""(first second, in flight minus free flow, waiting) of a stretch walked second by second."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    setup: Setup
-    algorithm: str
-    seconds: int
-    start_replicas: int
-    events: tuple[Event, ...]
-    trace: Trace
-    """The traffic it served (its share)."""
-    segments: tuple[Segment, ...]
-    waits: FloatArray
-    """Requests served, by whole seconds waited (index = seconds)."""
-    requests: float
-    waited_cold: float
-    """Requests that waited while a replica was starting (or none was ready)."""
-    timeouts: float
-    """Requests held with no ready replica past the interceptor's readiness timeout."""
-    unfinished: float
-    """Requests still waiting when the trace ends."""
-    cold_starts: int
-    """Replicas started (each one a cold start)."""
-    activations: int
-    """Scale-ups from zero."""
-    walked: int = 0
-    """Seconds walked one by one (the slow path)."""
-    warnings: tuple[str, ...] = field(default=())
-
-    def _steps(self, column: int) -> tuple[FloatArray, FloatArray]:
-        """A step series as (values, seconds each value lasts)."""
-        changes = [(e[0], e[column]) for e in self.events if e[column] and e[0] < self.seconds]
-        start = float(self.start_replicas)
-        if not changes:
-            return np.array([start]), np.array([float(self.seconds)])
-        changes.sort(key=lambda c: c[0])
-        times = np.array([c[0] for c in changes], dtype=np.int64)
-        values = np.concatenate(([start], start + np.cumsum([c[1] for c in changes])))
-        bounds = np.concatenate(([0], times, [self.seconds]))
-        return values, np.diff(bounds).astype(np.float64)
-
-    def _series(self, column: int) -> FloatArray:
-        values, lengths = self._steps(column)
-        return np.repeat(values, lengths.astype(np.int64))
-
-    def pods(self) -> FloatArray:
-        """Replicas that exist in each second (ready or starting)."""
-        return self._series(1)
-
-    def ready(self) -> FloatArray:
-        """Replicas serving in each second."""
-        return self._series(2)
-
-    def billed(self) -> FloatArray:
-        """Units paid for in each second: nodes (they are ours) or replicas (existing
-        nodes)."""
-        return self._series(3)
-
-    def in_flight(self) -> FloatArray:
-        """Requests in service plus waiting, in each second (time-averaged)."""
-        series = free_flow(self.trace)
-        for first, fixes, _ in self.segments:
-            series[first : first + len(fixes)] += fixes
-        return series
-
-    def queued(self) -> FloatArray:
-        """Requests waiting, in each second."""
-        series = np.zeros(self.seconds)
-        for first, _, waiting in self.segments:
-            series[first : first + len(waiting)] = waiting
-        return series
-
-    def _integral(self, column: int) -> float:
-        values, lengths = self._steps(column)
-        return float((values * lengths).sum())
-
-    @property
-    def peak_replicas(self) -> int:
-        return int(self._steps(1)[0].max())
-
-    @property
-    def served(self) -> float:
-        return float(self.waits.sum())
-
-    def wait_percentile(self, q: float) -> float:
-        """Seconds waited by the `q`-quantile request (0 < q <= 1), over those served."""
-        return percentile(self.waits, q)
-
-    @property
-    def replica_hours(self) -> float:
-        return self._integral(1) / 3600
-
-    @property
-    def gpu_hours(self) -> float:
-        if self.setup.nodes is not None:
-            return self._whole_nodes()[1]
-        return self._integral(3) * self.setup.gpus / 3600
-
-    @property
-    def cost(self) -> float:
-        """USD over the trace: billed units × the price of one replica, or, where the
-        provisioner buys whole machines, the whole nodes they fill."""
-        if self.setup.nodes is not None:
-            return self._whole_nodes()[0]
-        return self._integral(3) * self.setup.hourly / 3600
-
-    def _whole_nodes(self) -> tuple[float, float]:
-        """USD and GPU-hours of the whole nodes the billed units fill, second by second."""
-        bill = self.setup.nodes
-        assert bill is not None
-        values, lengths = self._steps(3)
-        cost = gpus = 0.0
-        for count in np.unique(values):
-            seconds = float(lengths[values == count].sum())
-            hourly, devices = bill(math.ceil(count - _EPS))
-            cost += hourly * seconds / 3600
-            gpus += devices * seconds / 3600
-        return cost, gpus
-
-
-def percentile(waits: FloatArray, q: float) -> float:
-    total = float(waits.sum())
-    if total <= 0:
-        return 0.0
-    cumulative = np.cumsum(waits)
-    return float(np.searchsorted(cumulative, q * total - _EPS * total))
 
 
 @dataclass(slots=True)
@@ -286,72 +74,6 @@ class _Span:
 
     start: int
     end: int
-
-
-@dataclass(slots=True)
-class _Blocks:
-    """Per sync period (block) of the trace, computed for all at once from the free flow;
-    read with `.item(k)` (bound below), since the run visits only the blocks it does not
-    skip, and converting whole arrays to lists would cost more than those reads."""
-
-    count: int
-    peaks: FloatArray
-    """The free flow's peak in each block."""
-    after: FloatArray
-    """A second after the last in flight in each block, or -inf (scale to zero only)."""
-    ticks: FloatArray
-    """The first second of each block, when the autoscaler decides."""
-    arrived: FloatArray
-    """Requests arriving in each block."""
-    served_before: FloatArray
-    """Requests arrived before each block (and in all, at the end)."""
-    free_metric: FloatArray
-    """The autoscaler's metric at each tick had nothing waited."""
-    window_low: npt.NDArray[np.int64]
-    """The first second of the metric's window at each tick."""
-    window_len: npt.NDArray[np.int64]
-
-
-def _blocks(trace: Trace, flow: FloatArray, period: int, autoscaler: Autoscaler) -> _Blocks:
-    length = trace.seconds
-    count = -(-length // period)
-    shaped = flow[: count * period].reshape(count, period)  # past the end: no arrivals
-    if autoscaler.uses_idle:  # when requests were last in flight matters (scale to zero)
-        busy = _WORK.array("busy", count * period, np.bool_).reshape(count, period)
-        np.greater(shaped, 0.0, out=busy)
-        after = np.where(
-            busy.any(axis=1),
-            np.arange(count) * period + period - np.argmax(busy[:, ::-1], axis=1),
-            -np.inf,
-        )
-    else:
-        after = np.full(count, -np.inf)
-    ticks = np.arange(count) * period
-    arrived = np.add.reduceat(trace.arrivals, ticks) if length else np.zeros(0)
-    unqueued = flow[:length]
-    window = autoscaler.window
-    if window:
-        prefix = _WORK.array("prefix", length + 1)
-        prefix[0] = 0.0
-        np.cumsum(unqueued, out=prefix[1:])
-        low = np.maximum(ticks - window, 0)
-        free_metric = (prefix[ticks] - prefix[low]) / np.maximum(ticks - low, 1)
-        window_len = np.maximum(ticks - low, 1)
-    else:  # the in-flight count of the second before the tick
-        low = np.maximum(ticks - 1, 0)
-        free_metric = unqueued[low]
-        window_len = np.ones(count, dtype=np.int64)
-    return _Blocks(
-        count=count,
-        peaks=_block_max(shaped),
-        after=after,
-        ticks=ticks.astype(np.float64),
-        arrived=arrived,
-        served_before=np.concatenate(([0.0], np.cumsum(arrived))),
-        free_metric=free_metric,
-        window_low=low,
-        window_len=window_len,
-    )
 
 
 def run(
@@ -436,7 +158,7 @@ class _Run:
         self.flow = free_flow(trace, blocks * period, work=True)  # past the end: nothing
         self.unqueued = self.flow[:length]
         self.extent = length + (int(trace.durations.max()) if length else 0) + 2
-        self.blocks = _blocks(trace, self.flow, period, autoscaler)
+        self.blocks = per_block(trace, self.flow, period, autoscaler)
         self.start_count = setup.scaler.min_replicas if initial is None else initial
         autoscaler.reset(blocks, self.start_count)
         self.replicas = Replicas.of(setup.cold, self.start_count)
@@ -485,7 +207,7 @@ class _Run:
                 not self.walk_all
                 and not self.queue
                 and t0 >= self.dirty_until
-                and blocks.peaks.item(k) <= replicas.ready * self.slots + _EPS
+                and blocks.peaks.item(k) <= replicas.ready * self.slots + EPS
             ):
                 k = self._pass_quiet(k)
             else:
@@ -496,7 +218,8 @@ class _Run:
         """The autoscaler's metric at tick k: the free flow's, corrected by the fixes summed
         up to the tick and up to the start of its window."""
         blocks = self.blocks
-        return blocks.free_metric.item(k) + (fix_now - fix_low) / blocks.window_len.item(k)
+        free: float = blocks.free_metric.item(k)
+        return free + (fix_now - fix_low) / blocks.window_len.item(k)
 
     def _decide(self, k: int, t0: int) -> None:
         low = self.blocks.window_low.item(k)
@@ -527,7 +250,7 @@ class _Run:
         # A metric window reaching back into a walked stretch is not the free flow's.
         if following * self.period - autoscaler.window < self.fix_end or stop_at <= following:
             return following
-        fits = blocks.peaks[following:stop_at] <= replicas.ready * self.slots + _EPS
+        fits = blocks.peaks[following:stop_at] <= replicas.ready * self.slots + EPS
         span = int(fits.argmin())
         if fits[span]:
             span = fits.size
@@ -574,10 +297,10 @@ class _Run:
     def _open_walk(self, t0: int, t1: int) -> None:
         """Make the fix lists ready for a walk from t0 to t1."""
         if not self.step_fix:
-            self.step_fix = _WORK.zeros("step_fix", self.extent)
-            self.point_fix = _WORK.zeros("point_fix", self.extent)
-            self.prefix_fix = _WORK.zeros("prefix_fix", self.length + 1)
-            _WORK.dirty = True
+            self.step_fix = WORK.zeros("step_fix", self.extent)
+            self.point_fix = WORK.zeros("point_fix", self.extent)
+            self.prefix_fix = WORK.zeros("prefix_fix", self.length + 1)
+            WORK.dirty = True
         if not self.written or self.written[-1].end < t0:
             self.written.append(_Span(t0, t1))
         if self.fixed_to < t0:  # nothing was corrected since the last walk
@@ -608,21 +331,21 @@ class _Run:
             self.running_fix += step_fix[s]
             busy = flow + self.running_fix + point_fix[s]
             if arrived > 0:
-                if not queue and busy <= capacity + _EPS:
+                if not queue and busy <= capacity + EPS:
                     self.served_at_once += arrived
                 else:
                     busy = self._enqueue(s, arrived, duration, busy)
             if queue:
                 busy = self._serve(s, capacity, busy)
             total = busy + self.queued
-            if total > _EPS:
+            if total > EPS:
                 self.last_active = s + 1
             fix = total - flow
             fixes.append(fix)
             waiting.append(self.queued)
             self.fix_total += fix
             prefix_fix[s + 1] = self.fix_total
-            if replicas.pods == 0 and self.queued > _EPS:  # the interceptor's push to KEDA
+            if replicas.pods == 0 and self.queued > EPS:  # the interceptor's push to KEDA
                 self.activations += 1
                 replicas.scale_to(s, self.autoscaler.activation())
             elif (
@@ -667,19 +390,19 @@ class _Run:
         step_fix, point_fix, waits = self.step_fix, self.point_fix, self.waits
         running_fix, queued, dirty_until = self.running_fix, self.queued, self.dirty_until
         free = capacity - busy
-        while queue and free > _EPS:
+        while queue and free > EPS:
             cohort = queue[0]
             count = cohort.count
             ends = s + cohort.whole
             if cohort.whole >= 1:  # a slot-second per second (× 1.0 left out: exact)
-                started = count if count <= free + _EPS else free
+                started = count if count <= free + EPS else free
                 running_fix += started
                 step_fix[ends] -= started
                 busy += started
                 free -= started
             else:  # `duration` of a slot-second
                 duration = cohort.duration
-                started = count if count * duration <= free + _EPS else free / duration
+                started = count if count * duration <= free + EPS else free / duration
                 busy += started * duration
                 free -= started * duration
             point_fix[ends] += started * cohort.part
@@ -689,14 +412,14 @@ class _Run:
                 self.waited_cold += started
             if ends >= dirty_until:
                 dirty_until = ends + 1
-            if started >= count - _EPS:
+            if started >= count - EPS:
                 queue.popleft()
                 queued -= count
             else:
                 cohort.count = count - started
                 queued -= started
         self.running_fix, self.dirty_until = running_fix, dirty_until
-        self.queued = 0.0 if queued < _EPS else queued
+        self.queued = 0.0 if queued < EPS else queued
         return busy
 
     def _freeze(
@@ -733,10 +456,10 @@ class _Run:
             end += 1
         count = end - offset - 1
         busy = self.running_fix  # the free flow and the point fixes are 0 here
-        if count <= 0 or (queue and capacity - busy > _EPS):
+        if count <= 0 or (queue and capacity - busy > EPS):
             return
         fix = busy + self.queued  # in flight, all of it a correction of the free flow
-        if fix > _EPS:
+        if fix > EPS:
             self.last_active = t0 + end
         fixes.extend([fix] * count)
         waiting.extend([self.queued] * count)
@@ -767,7 +490,7 @@ class _Run:
         )
         idle_for = None
         if self.autoscaler.uses_idle:
-            if fix > _EPS:  # in flight up to each tick
+            if fix > EPS:  # in flight up to each tick
                 idle_for = np.zeros(periods)
             else:
                 idle_for = blocks.ticks[k + 1 : k + 1 + periods] - self.last_active
@@ -777,7 +500,7 @@ class _Run:
             self.segments.append((t1, [fix] * seconds, [still] * seconds))
             self.fix_total = sums[seconds]
             self.fixed_to = self.fix_end = t1 + seconds
-            if fix > _EPS:
+            if fix > EPS:
                 self.last_active = t1 + seconds
         return periods
 
@@ -799,9 +522,9 @@ class _Run:
     def _result(self) -> RunResult:
         if self.step_fix:  # give the workspace back zeroed
             for span in self.written:
-                _WORK.clear("step_fix", span.start, span.end)
-                _WORK.clear("point_fix", span.start, span.end)
-            _WORK.dirty = False
+                WORK.clear("step_fix", span.start, span.end)
+                WORK.clear("point_fix", span.start, span.end)
+            WORK.dirty = False
         replicas, length = self.replicas, self.length
         if replicas.next_ready < length:
             replicas.become_ready(length - 1)
