@@ -102,6 +102,7 @@ class _Run:
     metric. `fix_total` is the sum so far, valid in `prefix_fix` up to `fixed_to`.
     """
 
+    # Slots: the per-second walk reads and writes these attributes many times a second.
     __slots__ = (
         "activations",
         "autoscaler",
@@ -138,7 +139,7 @@ class _Run:
         "walked",
         "warnings",
         "written",
-    )  # fmt: skip
+    )
 
     def __init__(
         self,
@@ -154,13 +155,13 @@ class _Run:
         self.hold = setup.scaler.hold
         """Seconds the interceptor holds a request with no replica ready (None: forever)."""
         self.length = length = trace.seconds
-        blocks = -(-length // period)
-        self.flow = free_flow(trace, blocks * period, work=True)  # past the end: nothing
+        block_count = -(-length // period)
+        self.flow = free_flow(trace, block_count * period, work=True)  # past the end: nothing
         self.unqueued = self.flow[:length]
         self.extent = length + (int(trace.durations.max()) if length else 0) + 2
         self.blocks = per_block(trace, self.flow, period, autoscaler)
         self.start_count = setup.scaler.min_replicas if initial is None else initial
-        autoscaler.reset(blocks, self.start_count)
+        autoscaler.reset(block_count, self.start_count)
         self.replicas = Replicas.of(setup.cold, self.start_count)
         self.warnings: list[str] = []
         if self.replicas.never_ready:
