@@ -3,6 +3,7 @@ second, traces, the report and the command."""
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import textwrap
@@ -19,8 +20,9 @@ from iac.errors import IacError
 from iac.simulate import Params, simulate, simulate_delta
 from iac.simulate import trace as traces
 from iac.simulate.autoscalers import Baseten, KedaHpa
-from iac.simulate.engine import RunResult, run
+from iac.simulate.engine import run
 from iac.simulate.report import delta_lines, delta_markdown
+from iac.simulate.result import RunResult
 from iac.simulate.setup import Setup, setup_for
 from iac.simulate.trace import Trace
 from iac.validate import check_stack
@@ -873,3 +875,17 @@ def test_whole_gke_nodes_are_what_a_simulation_bills(monkeypatch: pytest.MonkeyP
     cost = CliRunner().invoke(cli, ["cost", "examples/06-gke", "--format", "json"])
     pools = {p["node_pool"]: p["floor"] for p in json.loads(cost.stdout)["node_pools"]}
     assert summary["cost_per_month"] == pools["gpu-h100"]
+
+
+def test_the_serving_model_is_written_in_short_functions() -> None:
+    """The engine's phases stay one method each (issue #26): none over 60 lines."""
+    package = Path(__file__).resolve().parent.parent / "iac" / "simulate"
+    long = []
+    for name in ("engine.py", "replicas.py", "flow.py", "result.py"):
+        tree = ast.parse((package / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{name}: {node.name} ({lines} lines)")
+    assert long == []

@@ -4,6 +4,9 @@
     setup.py        per deployment: the compiled autoscaler, serving slots, cold start, price
     autoscalers.py  KEDA + HPA as compiled; Baseten's documented algorithm for comparison
     engine.py       the serving model, second by second, with the fast path
+    replicas.py     replicas starting, ready and removed; nodes and what is paid for
+    flow.py         the free flow (in flight had nothing waited), in reused buffers
+    result.py       one run's events, waits and the figures read from them
     report.py       text, markdown and JSON; plot.py: the PNG
 
 `simulate()` runs one model's environment (every deployment of its traffic split, each with
@@ -21,7 +24,9 @@ import numpy as np
 from iac.compile import Compiled
 from iac.errors import IacError
 from iac.simulate.autoscalers import Autoscaler, Baseten, KedaHpa
-from iac.simulate.engine import FloatArray, RunResult, percentile, run
+from iac.simulate.engine import run
+from iac.simulate.flow import FloatArray
+from iac.simulate.result import RunResult, percentile
 from iac.simulate.setup import Params, Setup, default_environment, default_model, setup_for
 from iac.simulate.trace import Trace
 from iac.spec.stack import Pricing

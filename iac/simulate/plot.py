@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from iac.errors import IacError
-from iac.simulate.engine import FloatArray
+from iac.simulate.flow import FloatArray
 from iac.simulate.report import Report
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from iac.simulate import HOURS_PER_MONTH, Simulation, delta
-from iac.simulate.engine import FloatArray
+from iac.simulate.flow import FloatArray
 from iac.simulate.setup import Setup
 from iac.simulate.trace import Trace
 from iac.spec.types import format_duration
