@@ -3,7 +3,7 @@
 For every example and the demo stack, on one cluster (tests/live/conftest.py): fake GPU nodes
 shaped like what the stack's pods ask for are created, then `kubectl apply --server-side -f
 DIR` must be accepted as a whole (the cluster prerequisites the README lists installed, as
-their installers would), the controller manager must make each Deployment's ReplicaSet, the
+their installers would), the controller manager must make each active Deployment's ReplicaSet, the
 scheduler must bind every pod to a GPU node matching its nodeSelector and kwok must run it
 (nothing Pending), and a second apply must change nothing.
 """
@@ -23,6 +23,7 @@ from tests.live.cluster import KWOK_NODE_ANNOTATION, LiveCluster, gpu_nodes_for
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
+PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
 STACKS = sorted(ROOT.glob("examples/*/stack.yaml")) + sorted(ROOT.glob("stacks/*.yaml"))
 
 
@@ -53,6 +54,24 @@ def _versions(cluster: LiveCluster, out: Path) -> dict[str, str]:
     }
 
 
+def _target(deployment: dict[str, Any]) -> tuple[str, str]:
+    return deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+
+
+def _deactivated(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Deployments whose ScaledObject KEDA pauses at 0 replicas (deactivated in the stack).
+
+    Their pods are not checked here: that no pod of theirs ever exists is issue #22's item 2
+    (today each starts one until KEDA pauses it, since Deployments carry no `replicas`).
+    """
+    return {
+        (o["metadata"]["namespace"], o["spec"]["scaleTargetRef"]["name"])
+        for o in objects
+        if o["kind"] == "ScaledObject"
+        and (o["metadata"].get("annotations") or {}).get(PAUSED_REPLICAS) == "0"
+    }
+
+
 @pytest.mark.parametrize("stack", STACKS, ids=_stack_id)
 def test_render_is_applied_scheduled_and_reapplied_unchanged(
     live_cluster: LiveCluster, stack: Path, tmp_path: Path
@@ -72,7 +91,7 @@ def test_render_is_applied_scheduled_and_reapplied_unchanged(
             "--timeout=120s",
         )  # fmt: skip
     nodes = {n["metadata"]["name"]: n for n in live_cluster.get("nodes")}
-    for deployment in deployments:
+    for deployment in (d for d in deployments if _target(d) not in _deactivated(objects)):
         meta, template = deployment["metadata"], deployment["spec"]["template"]
         selector = ",".join(
             f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items()
