@@ -22,6 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.live.fixtures import control_plane_bin, live_cluster
+
+__all__ = ["PulumiEngine", "control_plane_bin", "live_cluster", "pulumi_engine"]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-pulumi-engine"
 REQUIRED_BINARIES = (

@@ -1,0 +1,121 @@
+"""`iac render -o DIR` applied with the real kubectl to a live API server (issue #22, item 3).
+
+For every example and the demo stack, on one cluster (tests/live/conftest.py): fake GPU nodes
+shaped like what the stack's pods ask for are created, then `kubectl apply --server-side -f
+DIR` must be accepted as a whole (the cluster prerequisites the README lists installed, as
+their installers would), the controller manager must make each active Deployment's ReplicaSet, the
+scheduler must bind every pod to a GPU node matching its nodeSelector and kwok must run it
+(nothing Pending), and a second apply must change nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.live.cluster import KWOK_NODE_ANNOTATION, LiveCluster, gpu_nodes_for
+
+pytestmark = pytest.mark.live
+
+ROOT = Path(__file__).resolve().parents[2]
+PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
+STACKS = sorted(ROOT.glob("examples/*/stack.yaml")) + sorted(ROOT.glob("stacks/*.yaml"))
+
+
+def _stack_id(path: Path) -> str:
+    return path.parent.name if path.name == "stack.yaml" else path.stem
+
+
+def _render(stack: Path, out: Path) -> list[dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "iac", "render", str(stack), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    objects = [yaml.safe_load(p.read_text()) for p in sorted(out.glob("*.yaml"))]
+    assert objects
+    return objects
+
+
+def _versions(cluster: LiveCluster, out: Path) -> dict[str, str]:
+    items = cluster.get("-f", str(out))
+    return {
+        f"{o['kind']} {o['metadata'].get('namespace', '')}/{o['metadata']['name']}": o["metadata"][
+            "resourceVersion"
+        ]
+        for o in items
+    }
+
+
+def _target(deployment: dict[str, Any]) -> tuple[str, str]:
+    return deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+
+
+def _deactivated(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Deployments whose ScaledObject KEDA pauses at 0 replicas (deactivated in the stack).
+
+    Their pods are not checked here: that no pod of theirs ever exists is issue #22's item 2
+    (today each starts one until KEDA pauses it, since Deployments carry no `replicas`).
+    """
+    return {
+        (o["metadata"]["namespace"], o["spec"]["scaleTargetRef"]["name"])
+        for o in objects
+        if o["kind"] == "ScaledObject"
+        and (o["metadata"].get("annotations") or {}).get(PAUSED_REPLICAS) == "0"
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=_stack_id)
+def test_render_is_applied_scheduled_and_reapplied_unchanged(
+    live_cluster: LiveCluster, stack: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "render"
+    objects = _render(stack, out)
+    live_cluster.apply(gpu_nodes_for(objects, prefix=_stack_id(stack)))
+
+    # One apply of the whole directory, into a cluster with only the prerequisites.
+    live_cluster.kubectl("apply", "--server-side", "-f", str(out))
+
+    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    for deployment in deployments:
+        meta = deployment["metadata"]
+        live_cluster.kubectl(
+            "rollout", "status", "deployment", meta["name"], "-n", meta["namespace"],
+            "--timeout=120s",
+        )  # fmt: skip
+    nodes = {n["metadata"]["name"]: n for n in live_cluster.get("nodes")}
+    for deployment in (d for d in deployments if _target(d) not in _deactivated(objects)):
+        meta, template = deployment["metadata"], deployment["spec"]["template"]
+        selector = ",".join(
+            f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items()
+        )
+        replica_sets = live_cluster.get("replicasets", "-n", meta["namespace"], "-l", selector)
+        assert replica_sets, f"no ReplicaSet for Deployment {meta['namespace']}/{meta['name']}"
+        pods = live_cluster.get("pods", "-n", meta["namespace"], "-l", selector)
+        running = [p for p in pods if p["status"].get("phase") == "Running"]
+        assert running, f"no Running pod of {meta['namespace']}/{meta['name']}: {pods}"
+        for pod in pods:
+            assert pod["status"].get("phase") != "Pending", pod["status"]
+        for pod in running:
+            node = nodes[pod["spec"]["nodeName"]]
+            assert (
+                node["metadata"]["annotations"].get(KWOK_NODE_ANNOTATION[0])
+                == (KWOK_NODE_ANNOTATION[1])
+            )
+            wanted = template["spec"].get("nodeSelector") or {}
+            labels = node["metadata"]["labels"]
+            assert {k: labels.get(k) for k in wanted} == wanted, (pod["metadata"]["name"], node)
+
+    # A second apply changes nothing: no diff, and no object written again.
+    diff = live_cluster.kubectl("diff", "--server-side", "-f", str(out), check=False)
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    before = _versions(live_cluster, out)
+    live_cluster.kubectl("apply", "--server-side", "-f", str(out))
+    assert _versions(live_cluster, out) == before
