@@ -17,9 +17,8 @@ from iac.compile.maxima import check_maxima
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
 from iac.compile.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
-from iac.load.stack_loader import DEFAULT_PORT
 from iac.spec.autoscaling import Autoscaling
-from iac.spec.container import ContainerFields, Health, Kind, State
+from iac.spec.container import DEFAULT_PORT, ContainerFields, Health, Kind, State
 from iac.spec.endpoints import ModelEndpoints, model_endpoints
 from iac.spec.resolved import ResolvedDeployment, ResolvedEnvironment, ResolvedStack
 from iac.spec.stack import Cluster, Promotion, Warm

@@ -31,7 +31,7 @@ from iac.load.modules import (
 from iac.load.reuse import LoadRecord, Reuse, reusing
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.autoscaling import Autoscaling
-from iac.spec.container import CONTAINER_FIELDS, ContainerFields
+from iac.spec.container import CONTAINER_FIELDS, DEFAULT_PORT, ContainerFields
 from iac.spec.resolved import (
     Origins,
     ResolvedDeployment,
@@ -47,8 +47,6 @@ STACK_FILE_NAME = "stack.yaml"
 """The file looked for when a folder is named instead of a file."""
 MAX_MODELS = 5000
 """Models in one stack file: past this, plans and applies get slow; split the stack."""
-DEFAULT_PORT = 8000
-"""Serving port when no level sets one (vLLM's, TGI's and most servers' default)."""
 
 _CONTAINER_KEYS = set(CONTAINER_FIELDS)
 _NAME = TypeAdapter(Name)

@@ -26,6 +26,9 @@ from iac.spec.types import (
     SecretName,
 )
 
+DEFAULT_PORT = 8000
+"""Serving port when no level sets one (vLLM's, TGI's and most servers' default)."""
+
 
 class Health(SpecModel):
     """The HTTP endpoint probed to know the server is up, and how long it may take to start."""
