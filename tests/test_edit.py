@@ -130,6 +130,19 @@ def test_promote_with_copy_declares_the_copy(tmp_path: Path) -> None:
     ]
 
 
+def test_promote_with_copy_of_a_free_deployment_says_no_copy_was_needed(tmp_path: Path) -> None:
+    text = STACK.replace(
+        "      dev: {kind: development}\n", "      dev: {kind: development}\n      v5: {}\n"
+    )
+    path = stack(tmp_path, text=text)
+    done = edit.promote(str(path), "llama", "v5", "production", copy=True)
+    assert done.summary.startswith(
+        "v5 now serves production of llama (no copy: v5 is published and serves no other "
+        "environment); "
+    )
+    assert "v5-production" not in path.read_text()
+
+
 def test_promote_ends_a_split(tmp_path: Path) -> None:
     path = stack(tmp_path)
     before = path.read_text()

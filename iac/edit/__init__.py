@@ -98,6 +98,9 @@ def promote(
     # split (the old one too, when the promotion goes back to it).
     replaced = [name for name in env.deployments if name != promoted]
     notes = [f"{promoted} now serves {environment} of {model}"]
+    if copy and promoted == deployment:
+        # Said, not silently ignored: the user asked for a copy and gets none.
+        notes[0] += f" (no copy: {deployment} is published and serves no other environment)"
     notes += [
         _cleanup(editor, model_path, env_path, name, env.promotion.cleanup) for name in replaced
     ]
