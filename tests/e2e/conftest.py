@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.install_scripts import install
 from tests.live.fixtures import control_plane_bin, live_cluster
 
 __all__ = ["PulumiEngine", "control_plane_bin", "live_cluster", "pulumi_engine"]
@@ -111,49 +112,6 @@ class PulumiEngine:
         return proc
 
 
-def _install_engine(log_path: Path) -> Path:
-    """Run the install script; return its bin dir or fail the test session (never skip)."""
-    if not os.access(INSTALL_SCRIPT, os.X_OK):
-        pytest.fail(f"{INSTALL_SCRIPT} is missing or not executable", pytrace=False)
-    with log_path.open("w") as log:
-        try:
-            proc = subprocess.run(
-                [str(INSTALL_SCRIPT)],
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                timeout=INSTALL_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            proc = None
-    log_tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
-    if proc is None:
-        pytest.fail(
-            f"{INSTALL_SCRIPT} did not finish within {INSTALL_TIMEOUT_S}s "
-            f"(log: {log_path})\n{log_tail}",
-            pytrace=False,
-        )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"could not provide a Pulumi engine: {INSTALL_SCRIPT} exited "
-            f"{proc.returncode} (full log: {log_path})\n{log_tail}",
-            pytrace=False,
-        )
-    lines = proc.stdout.splitlines()
-    if len(lines) != 1 or not Path(lines[0]).is_absolute():
-        pytest.fail(
-            f"{INSTALL_SCRIPT} must print exactly one absolute bin dir on stdout, got {proc.stdout!r}",
-            pytrace=False,
-        )
-    bin_dir = Path(lines[0])
-    missing = [b for b in REQUIRED_BINARIES if not os.access(bin_dir / b, os.X_OK)]
-    if missing:
-        pytest.fail(f"{bin_dir} lacks {', '.join(missing)}", pytrace=False)
-    return bin_dir
-
-
 def _engine_env(bin_dir: Path, home: Path, backend_dir: Path) -> dict[str, str]:
     env = {
         k: v
@@ -186,7 +144,8 @@ def _engine_env(bin_dir: Path, home: Path, backend_dir: Path) -> dict[str, str]:
 def pulumi_engine(tmp_path_factory: pytest.TempPathFactory) -> PulumiEngine:
     """The Pulumi engine, installed or built once per test session."""
     work = tmp_path_factory.mktemp("pulumi-engine")
-    bin_dir = _install_engine(work / "install-pulumi-engine.log")
+    log = work / "install-pulumi-engine.log"
+    bin_dir = install(INSTALL_SCRIPT, log, INSTALL_TIMEOUT_S, REQUIRED_BINARIES)
     home = work / "pulumi-home"
     backend_dir = work / "state"
     home.mkdir()

@@ -9,12 +9,12 @@ fails the session; nothing is skipped.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.install_scripts import install
 from tests.live.cluster import (
     INSTALL_SCRIPT,
     REPO_ROOT,
@@ -27,46 +27,12 @@ INSTALL_TIMEOUT_S = int(os.environ.get("IAC_CONTROL_PLANE_INSTALL_TIMEOUT", "360
 CRD_DIR = Path(os.environ.get("IAC_CRD_DIR", REPO_ROOT.parent / "shared" / "crds"))
 
 
-def _install_control_plane(log_path: Path) -> Path:
-    """Run the install script; return its bin dir or fail the test session (never skip)."""
-    if not os.access(INSTALL_SCRIPT, os.X_OK):
-        pytest.fail(f"{INSTALL_SCRIPT} is missing or not executable", pytrace=False)
-    with log_path.open("w") as log:
-        try:
-            proc: subprocess.CompletedProcess[str] | None = subprocess.run(
-                [str(INSTALL_SCRIPT)],
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                timeout=INSTALL_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            proc = None
-    log_tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
-    if proc is None or proc.returncode != 0:
-        why = "timed out" if proc is None else f"exited {proc.returncode}"
-        pytest.fail(
-            f"could not provide the control plane: {INSTALL_SCRIPT} {why} "
-            f"(full log: {log_path})\n{log_tail}",
-            pytrace=False,
-        )
-    lines = proc.stdout.splitlines()
-    if len(lines) != 1 or not Path(lines[0]).is_absolute():
-        pytest.fail(f"{INSTALL_SCRIPT} must print one absolute bin dir, got {proc.stdout!r}")
-    bin_dir = Path(lines[0])
-    missing = [b for b in REQUIRED_BINARIES if not os.access(bin_dir / b, os.X_OK)]
-    if missing:
-        pytest.fail(f"{bin_dir} lacks {', '.join(missing)}", pytrace=False)
-    return bin_dir
-
-
 @pytest.fixture(scope="session")
 def control_plane_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The control plane's bin dir, built once (cached across sessions)."""
     work = tmp_path_factory.mktemp("control-plane")
-    return _install_control_plane(work / "install-control-plane.log")
+    log = work / "install-control-plane.log"
+    return install(INSTALL_SCRIPT, log, INSTALL_TIMEOUT_S, REQUIRED_BINARIES)
 
 
 @pytest.fixture(scope="session")
