@@ -185,3 +185,26 @@ def test_only_a_lock_of_a_dead_process_of_this_host_is_released() -> None:
     assert dead_lock_holders("error: the stack is currently locked", "here") is None
     both = _lock_message(dead, "here") + "\n" + _lock_message(os.getppid(), "here")
     assert dead_lock_holders(both, "here") is None
+
+
+def test_an_empty_attrs_file_a_killed_update_left_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on the real engine: SIGKILL while Pulumi rewrote `dev.json.attrs` left it empty,
+    and the next `iac up` failed with `failed to load checkpoint: EOF`."""
+    from iac.program.automation import repair_file_backend
+
+    (tmp_path / "Pulumi.yaml").write_text("name: serving\nruntime: python\n")
+    stacks = tmp_path / "state" / ".pulumi" / "stacks" / "serving"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text("{}")
+    (stacks / "dev.json.attrs").write_text("")
+    (stacks / "dev.json.bak.attrs").write_text('{"user.metadata": null}')
+    (stacks / "prod.json.attrs").write_text("")  # another stack's: not ours to touch
+    monkeypatch.setenv("PULUMI_BACKEND_URL", (tmp_path / "state").as_uri())
+    assert repair_file_backend(tmp_path, "serving", "dev") == [stacks / "dev.json.attrs"]
+    assert sorted(p.name for p in stacks.iterdir()) == [
+        "dev.json", "dev.json.bak.attrs", "prod.json.attrs"
+    ]  # fmt: skip
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://bucket")  # not a file backend: nothing
+    assert repair_file_backend(tmp_path, "serving", "prod") == []

@@ -59,6 +59,11 @@ class AutomationEngine:
             self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
 
     def _stack(self, program: Callable[[], None]) -> auto.Stack:
+        for removed in repair_file_backend(self.project_dir, self.project_name, self.stack_name):
+            self.report(
+                f"removed {removed}: an empty metadata file a killed update left behind "
+                "(Pulumi's file backend writes it in place, and cannot load the stack with it)"
+            )
         binary = shutil.which("pulumi")
         command = (
             auto.PulumiCommand(root=str(Path(binary).parent.parent), skip_version_check=True)
@@ -140,6 +145,29 @@ class AutomationEngine:
 
     def progress(self) -> Progress | None:
         return Progress.from_dict(self.outputs().get(ROLLOUT))
+
+
+def repair_file_backend(project_dir: Path, project: str, stack: str) -> list[Path]:
+    """Remove the empty `.attrs` files of `stack` in a file backend (the URL from
+    PULUMI_BACKEND_URL, else Pulumi.yaml's `backend.url`): a process killed while Pulumi
+    rewrote one leaves it empty, and every later command fails with `failed to load
+    checkpoint: EOF`. Without it the checkpoint loads (its metadata is optional). Returns
+    the files removed."""
+    url = os.environ.get("PULUMI_BACKEND_URL")
+    if not url:
+        with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
+            backend = (yaml.safe_load(handle) or {}).get("backend") or {}
+        url = backend.get("url") if isinstance(backend, dict) else None
+    if not url or not url.startswith("file://"):
+        return []
+    root = Path(os.path.expanduser(url.removeprefix("file://"))) / ".pulumi" / "stacks"
+    removed = []
+    for folder in (root / project, root):  # project-scoped layout, then the legacy one
+        for attrs in sorted(folder.glob(f"{stack}.json*.attrs")):
+            if attrs.is_file() and attrs.stat().st_size == 0:
+                attrs.unlink()
+                removed.append(attrs)
+    return removed
 
 
 _LOCK_HOLDER = re.compile(r"created by (?P<user>\S+)@(?P<host>\S+) \(pid (?P<pid>\d+)\)")
