@@ -33,13 +33,32 @@ def routes_by_path(compiled, model: str) -> dict[str, dict]:
     return rules
 
 
-def test_no_deployment_sets_replicas_and_objects_come_in_apply_order(tmp_path: Path) -> None:
+def test_only_inactive_deployments_set_replicas_and_objects_come_in_apply_order(
+    tmp_path: Path,
+) -> None:
     compiled = compile_text(
         tmp_path, (ROOT / "stacks" / "demo.yaml").read_text().replace("../modules", "MODULES")
     )
-    deployments = [o for o in compiled.objects if o["kind"] == "Deployment"]
-    assert deployments
-    assert all("replicas" not in d["spec"] for d in deployments)
+    deployments = {
+        o["metadata"]["name"]: o for o in compiled.objects if o["kind"] == "Deployment"
+    }
+    paused = {
+        o["metadata"]["name"]
+        for o in compiled.objects
+        if o["kind"] == "ScaledObject"
+        and "autoscaling.keda.sh/paused-replicas" in o["metadata"].get("annotations", {})
+    }
+    assert paused and paused < set(deployments)
+    for name, deployment in deployments.items():
+        if name in paused:  # no pod ever, and the count taken over from the HPA
+            assert deployment["spec"]["replicas"] == 0
+            assert deployment["metadata"]["annotations"] == {
+                "pulumi.com/patchForce": "true",
+                "pulumi.com/skipAwait": "true",
+            }
+        else:  # KEDA owns the count
+            assert "replicas" not in deployment["spec"]
+            assert "annotations" not in deployment["metadata"]
     ranks = [APPLY_ORDER.index(o["kind"]) for o in compiled.objects]
     assert ranks == sorted(ranks)
     ids = [object_id(o) for o in compiled.objects]

@@ -1,7 +1,8 @@
 """The serving workload of a deployment: apps/v1 Deployment, its Service, its PDB.
 
-GPU pod practice from reference/k8s-serving.md §6: no `spec.replicas` (KEDA owns it; with
-server-side apply a replica count in the manifest fights the HPA), GPU limits, the GPU taint
+GPU pod practice from reference/k8s-serving.md §6: no `spec.replicas` on an active
+deployment (KEDA owns it; with server-side apply a replica count in the manifest fights the
+HPA), `replicas: 0` on a deactivated one (see `deployment_object`), GPU limits, the GPU taint
 tolerated, placement on the node pool, a startup probe sized for loading weights, /dev/shm
 in memory, and a preStop drain inside a matching grace period.
 """
@@ -39,6 +40,7 @@ CONTAINER = "server"
 NETWORK_POLICY = "iac-model-servers"
 """Name of the NetworkPolicy that admits traffic to the model servers (`cluster.network_policy`)."""
 SKIP_AWAIT = "pulumi.com/skipAwait"
+PATCH_FORCE = "pulumi.com/patchForce"
 """pulumi-kubernetes' annotation: register the object without waiting for it to be ready."""
 
 # Parts that many Deployments and Services have in common are built once and shared by all
@@ -243,16 +245,26 @@ def deployment_object(
         "namespace": cluster.namespace,
         "labels": object_labels,
     }
+    spec: dict[str, Any] = {}
     if not release.active:
-        # Deactivated: KEDA holds it at zero; Pulumi must not start a GPU pod and wait for a
-        # model nobody calls. On the object, not the pod template: reactivating restarts nothing.
-        metadata["annotations"] = {SKIP_AWAIT: "true"}
+        # Deactivated: no pod ever, not even on the first apply (a Deployment without
+        # `replicas` starts one until KEDA pauses it: a GPU node launched for a model declared
+        # off). The count is ours here, not KEDA's (its ScaledObject is paused at 0 and keeps
+        # no HPA), so server-side apply takes `spec.replicas` over from the HPA controller or
+        # KEDA, who owned it while the deployment was active: patchForce says so to Pulumi,
+        # `kubectl apply --server-side --force-conflicts` to kubectl. No await: there is
+        # nothing to wait for. On the object, not the pod template: reactivating restarts
+        # nothing. Reactivating drops the field: the Deployment defaults to one replica and
+        # KEDA, resumed, takes the count from there (docs/live-cluster.md).
+        metadata["annotations"] = {PATCH_FORCE: "true", SKIP_AWAIT: "true"}
+        spec["replicas"] = 0
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata,
-        "spec": {
-            # No `replicas`: KEDA owns the count (see module docstring).
+        "spec": spec
+        | {
+            # An active deployment has no `replicas`: KEDA owns the count (module docstring).
             "revisionHistoryLimit": 3,
             "progressDeadlineSeconds": health.startup_timeout + 600,
             "strategy": _STRATEGY,
