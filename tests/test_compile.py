@@ -39,23 +39,19 @@ def test_only_inactive_deployments_set_replicas_and_objects_come_in_apply_order(
     compiled = compile_text(
         tmp_path, (ROOT / "stacks" / "demo.yaml").read_text().replace("../modules", "MODULES")
     )
-    deployments = {
-        o["metadata"]["name"]: o for o in compiled.objects if o["kind"] == "Deployment"
-    }
+    deployments = {o["metadata"]["name"]: o for o in compiled.objects if o["kind"] == "Deployment"}
     paused = {
         o["metadata"]["name"]
         for o in compiled.objects
         if o["kind"] == "ScaledObject"
         and "autoscaling.keda.sh/paused-replicas" in o["metadata"].get("annotations", {})
     }
-    assert paused and paused < set(deployments)
+    assert paused
+    assert paused < set(deployments)
     for name, deployment in deployments.items():
-        if name in paused:  # no pod ever, and the count taken over from the HPA
+        if name in paused:  # no pod ever
             assert deployment["spec"]["replicas"] == 0
-            assert deployment["metadata"]["annotations"] == {
-                "pulumi.com/patchForce": "true",
-                "pulumi.com/skipAwait": "true",
-            }
+            assert deployment["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
         else:  # KEDA owns the count
             assert "replicas" not in deployment["spec"]
             assert "annotations" not in deployment["metadata"]

@@ -40,7 +40,6 @@ CONTAINER = "server"
 NETWORK_POLICY = "iac-model-servers"
 """Name of the NetworkPolicy that admits traffic to the model servers (`cluster.network_policy`)."""
 SKIP_AWAIT = "pulumi.com/skipAwait"
-PATCH_FORCE = "pulumi.com/patchForce"
 """pulumi-kubernetes' annotation: register the object without waiting for it to be ready."""
 
 # Parts that many Deployments and Services have in common are built once and shared by all
@@ -245,24 +244,23 @@ def deployment_object(
         "namespace": cluster.namespace,
         "labels": object_labels,
     }
-    spec: dict[str, Any] = {}
+    replicas: dict[str, Any] = {}
     if not release.active:
         # Deactivated: no pod ever, not even on the first apply (a Deployment without
         # `replicas` starts one until KEDA pauses it: a GPU node launched for a model declared
-        # off). The count is ours here, not KEDA's (its ScaledObject is paused at 0 and keeps
-        # no HPA), so server-side apply takes `spec.replicas` over from the HPA controller or
-        # KEDA, who owned it while the deployment was active: patchForce says so to Pulumi,
-        # `kubectl apply --server-side --force-conflicts` to kubectl. No await: there is
-        # nothing to wait for. On the object, not the pod template: reactivating restarts
-        # nothing. Reactivating drops the field: the Deployment defaults to one replica and
-        # KEDA, resumed, takes the count from there (docs/live-cluster.md).
-        metadata["annotations"] = {PATCH_FORCE: "true", SKIP_AWAIT: "true"}
-        spec["replicas"] = 0
+        # off). The count is iac's only here (the ScaledObject is paused at 0 and KEDA keeps
+        # no HPA). No conflict on a deactivation: the HPA controller's and KEDA's writes
+        # through the scale subresource leave `spec.replicas` unowned (shown on a live
+        # cluster, tests/live/test_keda.py). Reactivating drops the field: the API server
+        # defaults it to 1 and KEDA, resumed, takes the count from there. No await: nothing
+        # to wait for. On the object, not the pod template: reactivating restarts nothing.
+        metadata["annotations"] = {SKIP_AWAIT: "true"}
+        replicas["replicas"] = 0
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata,
-        "spec": spec
+        "spec": replicas
         | {
             # An active deployment has no `replicas`: KEDA owns the count (module docstring).
             "revisionHistoryLimit": 3,

@@ -23,9 +23,12 @@ import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from tests.live.keda import Keda
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-control-plane"
@@ -36,6 +39,8 @@ REQUIRED_BINARIES = (
     "kube-scheduler",
     "kubectl",
     "kwok",
+    "keda-operator",
+    "keda-http-scaler-standin",
 )
 # The annotation kwok is told to manage nodes by (a fake node carries it).
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
@@ -68,6 +73,7 @@ class LiveCluster:
     server: str
     token: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    keda: Keda | None = None  # set by tests.live.keda.start_keda
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.work / "logs" / f"{name}.log"
@@ -102,10 +108,17 @@ class LiveCluster:
         text = yaml.safe_dump_all(list(documents), sort_keys=False)
         self.kubectl("apply", "--server-side", "-f", "-", stdin=text)
 
-    def start(self, name: str, args: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    def start(
+        self,
+        name: str,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        """Start the built binary ``name`` (through ``wrapper``, which must exec it)."""
         log = (self.work / "logs" / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
-            [str(self.bin_dir / name), *args],
+            [*wrapper, str(self.bin_dir / name), *args],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

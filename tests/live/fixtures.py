@@ -22,6 +22,7 @@ from tests.live.cluster import (
     LiveCluster,
     start_cluster,
 )
+from tests.live.keda import KEDA_NAMESPACE, start_keda
 
 INSTALL_TIMEOUT_S = int(os.environ.get("IAC_CONTROL_PLANE_INSTALL_TIMEOUT", "3600"))
 CRD_DIR = Path(os.environ.get("IAC_CRD_DIR", REPO_ROOT.parent / "shared" / "crds"))
@@ -35,24 +36,37 @@ def control_plane_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return install(INSTALL_SCRIPT, log, INSTALL_TIMEOUT_S, REQUIRED_BINARIES)
 
 
-@pytest.fixture(scope="session")
-def live_cluster(
-    control_plane_bin: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveCluster]:
-    """A running cluster with the CRDs iac's objects need, stopped at the end of the session.
+def start_prepared_cluster(bin_dir: Path, work: Path) -> LiveCluster:
+    """A running cluster with the prerequisites iac's objects need, and KEDA at work.
 
     Cluster prerequisites as the README lists them are installed the way their own
-    installers would: the CRDs from IAC_CRD_DIR, and the `keda` namespace that the KEDA
-    HTTP add-on is installed into (iac writes a ReferenceGrant there but does not own it).
+    installers would: the CRDs from IAC_CRD_DIR, the `keda` namespace that KEDA and its
+    HTTP add-on are installed into (iac writes a ReferenceGrant there but does not own it),
+    and the KEDA operator with the stand-in for the add-on's scaler (tests/live/keda.py).
+    The caller stops it (``cluster.stop()``).
     """
     if not CRD_DIR.is_dir():
         pytest.fail(f"no CRDs in {CRD_DIR} (set IAC_CRD_DIR)", pytrace=False)
-    cluster = start_cluster(control_plane_bin, tmp_path_factory.mktemp("live-cluster"))
+    cluster = start_cluster(bin_dir, work)
     try:
         crds = sorted(str(p) for p in CRD_DIR.glob("*.yaml"))
         cluster.kubectl("apply", "--server-side", *(a for p in crds for a in ("-f", p)))
         cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        cluster.kubectl("create", "namespace", "keda")
+        cluster.kubectl("create", "namespace", KEDA_NAMESPACE)
+        start_keda(cluster)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def live_cluster(
+    control_plane_bin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveCluster]:
+    """One prepared cluster (:func:`start_prepared_cluster`) for the session."""
+    cluster = start_prepared_cluster(control_plane_bin, tmp_path_factory.mktemp("live-cluster"))
+    try:
         yield cluster
     finally:
         cluster.stop()
