@@ -475,8 +475,8 @@ def test_a_gateway_with_no_listener_for_the_hosts_names_each_route_and_why() -> 
             f"models/{model} for {model}.models.example.com (listener http: it admits routes "
             "from gateway-system only (allowedRoutes.namespaces.from: Same); listener https: "
             f"its hostname *.example.org does not match {model}.models.example.com): add a "
-            f"listener for {model}.models.example.com that admits routes from models, or name "
-            "a Gateway that has one in cluster.gateway",
+            "listener for *.models.example.com that admits routes from models, or name a "
+            "Gateway that has one in cluster.gateway",
         )
         for model in ("bge-large", "llama-3-8b")
     ]
@@ -492,8 +492,8 @@ def test_a_section_name_picks_one_listener() -> None:
     assert [m.message for m in found] == [
         "Gateway gateway-system/inference has no listener that takes HTTPRoute models/bge-large "
         "for bge-large.models.example.com (it has no listener named internal): add a listener "
-        "for bge-large.models.example.com that admits routes from models, or name a Gateway "
-        "that has one in cluster.gateway"
+        "for *.models.example.com that admits routes from models, or name a Gateway that has "
+        "one in cluster.gateway"
     ]
     route["spec"]["parentRefs"][0]["sectionName"] = "https"
     assert preflight([namespace, route], compiled.release.cluster, cluster) == []

@@ -19,6 +19,7 @@ objects and a `ClusterReader` (`kubectl`, or recorded answers in the tests).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from iac.diff.findings import Finding
@@ -35,6 +36,7 @@ __all__ = [
     "Kubectl",
     "Missing",
     "as_findings",
+    "check_cluster",
     "kubeconfig_file",
     "not_checked",
     "preflight",
@@ -54,6 +56,19 @@ def preflight(
         *missing_services(objects, cluster, reader),
         *gateway_findings(objects, cluster, reader),
     ]
+
+
+def check_cluster(
+    objects: Sequence[Mapping[str, Any]],
+    cluster: Cluster,
+    kubeconfig: str | None,
+    context: str | None,
+    root: Path,
+) -> list[Missing]:
+    """`preflight` with kubectl under the kubeconfig (a path relative to `root`, or the
+    contents, as the Kubernetes provider takes it) and context the apply uses."""
+    with kubeconfig_file(kubeconfig, root) as path:
+        return preflight(objects, cluster, Kubectl(path, context))
 
 
 def as_findings(found: Sequence[Missing]) -> list[Finding]:

@@ -121,13 +121,14 @@ def gateway_findings(
         gateway = reader.get(f"gateways.{version}.{GROUP}", name, namespace)
         users = [route for route, _ in uses]
         if gateway is None:
+            wanted = _wanted_hosts(users, cluster.domain)
             found.append(
                 missing(
                     "missing-gateway",
                     f"Gateway {namespace}/{name} does not exist, the parent of "
                     f"{needed_by(users)}: create it with your Gateway API implementation, with "
-                    f"a listener for {_wanted_hosts(users)}; or name your Gateway in "
-                    "cluster.gateway (name, namespace)",
+                    f"a listener for {wanted}; or name your Gateway in cluster.gateway (name, "
+                    "namespace)",
                     users,
                 )
             )
@@ -158,24 +159,24 @@ def gateway_findings(
                     "gateway-listener",
                     f"Gateway {namespace}/{name} has no listener that takes HTTPRoute "
                     f"{route_namespace}/{route['metadata']['name']} for {hosts} ({why}): add a "
-                    f"listener for {_wanted_hosts([route])} that admits routes from "
-                    f"{route_namespace}, or name a Gateway that has one in cluster.gateway",
+                    f"listener for {_wanted_hosts([route], cluster.domain)} that admits routes "
+                    f"from {route_namespace}, or name a Gateway that has one in cluster.gateway",
                     [route],
                 )
             )
     return found
 
 
-def _wanted_hosts(routes: Sequence[Mapping[str, Any]]) -> str:
-    """What a listener must accept: a wildcard of the hosts' common parent domain where
-    there are several, the host where there is one, any host where the routes name none."""
+def _wanted_hosts(routes: Sequence[Mapping[str, Any]], domain: str | None) -> str:
+    """What a listener must accept: `*.<domain>` where the routes' hosts are below the
+    stack's domain (one listener for every model, as docs/endpoints.md says), else the
+    hosts; any host where the routes name none."""
     hosts = sorted({h for r in routes for h in r.get("spec", {}).get("hostnames") or []})
     if not hosts:
         return "any host"
-    if len(hosts) == 1:
-        return str(hosts[0])
-    parents = {h.partition(".")[2] for h in hosts}
-    return f"*.{parents.pop()}" if len(parents) == 1 else ", ".join(hosts)
+    if domain and all(h.endswith(f".{domain}") for h in hosts):
+        return f"*.{domain}"
+    return ", ".join(hosts)
 
 
 def _namespace_labels(
