@@ -620,3 +620,45 @@ def test_a_kubeconfig_setting_is_a_path_or_the_contents(tmp_path: Path) -> None:
         assert written.read_text() == contents
         assert written.stat().st_mode & 0o077 == 0  # private: it holds credentials
     assert not written.exists()
+
+
+# --- where the apply goes ----------------------------------------------------------------------
+
+
+def test_the_stack_config_says_which_cluster_preflight_reads() -> None:
+    from iac.program.settings import ClusterAccess, cluster_access
+
+    assert cluster_access(
+        {"iac:kubeconfig": "~/.kube/prod", "iac:context": "", "other:key": "x"}
+    ) == ClusterAccess(kubeconfig="~/.kube/prod", context=None, render_dir=None)
+    assert cluster_access({"iac:renderDir": "out"}).render_dir == "out"
+
+
+class _Engine:
+    def __init__(self, access: Any) -> None:
+        self.access = access
+
+    def cluster_access(self) -> Any:
+        return self.access
+
+
+def test_plan_base_live_notes_a_cluster_it_cannot_read_and_skips_a_rendering_stack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from iac.cli.plan import _cluster_findings
+    from iac.program.settings import ClusterAccess
+
+    compiled = demo()
+    rendering = _Engine(ClusterAccess(None, None, "rendered"))
+    assert _cluster_findings(rendering, compiled, tmp_path) == []  # type: ignore[arg-type]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kubectl
+    unreadable = _Engine(ClusterAccess(None, None, None))
+    found = _cluster_findings(unreadable, compiled, tmp_path)  # type: ignore[arg-type]
+    assert [f.to_dict() for f in found] == [
+        {
+            "id": "preflight-not-run",
+            "level": "info",
+            "message": "the cluster was not checked: preflight reads the cluster with kubectl, "
+            "which is not on PATH; install it",
+        }
+    ]
