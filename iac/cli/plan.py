@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,7 @@ from iac.cli.teardown import skip_at_exit
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
 from iac.diff.base import Base, base_stack_path, read_base
+from iac.diff.findings import Finding
 from iac.diff.plan import Plan, make_plan
 from iac.diff.report import (
     DEFAULT_MAX_CHARS,
@@ -26,11 +27,15 @@ from iac.diff.report import (
 )
 from iac.errors import IacError, StackInvalid
 from iac.policy import policy_diagnostics
+from iac.preflight import ClusterUnreadable, as_findings, check_cluster, not_checked
 from iac.simulate import simulate_delta
 from iac.simulate.trace import load
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
 from iac.validate import check_stack
+
+if TYPE_CHECKING:
+    from iac.program.automation import AutomationEngine
 
 
 def _budget(ctx: click.Context, param: click.Parameter, value: int) -> int | None:
@@ -146,9 +151,11 @@ def _plan(stack: str, base: str, stack_name: str | None, project_dir: Path) -> P
     # The base is loaded and compiled first so that the head's load and compile can reuse
     # what they made of the models that did not change (most of them, in a review):
     # `check_stack(reuse=...)`, `compile_stack(reuse=...)`.
+    cluster_findings: list[Finding] = []
     try:
         if base == "live":
-            found = _live_base(stack_name, project_dir)
+            engine = _live_engine(stack_name, project_dir)
+            found = _live_base(engine, stack_name)
             base_pricing = None
         else:
             with base_stack_path(base, stack) as base_path:
@@ -159,6 +166,8 @@ def _plan(stack: str, base: str, stack_name: str | None, project_dir: Path) -> P
         raise
     head_stack = check_stack(stack, warnings, reuse=found.stack)
     head = _compile_head(head_stack, warnings, found.compiled)
+    if base == "live":
+        cluster_findings = _cluster_findings(engine, head, project_dir)
     head_pricing = head_stack.spec.pricing
     simulations = _simulations(head_stack, found.compiled, head, base_pricing)
     return make_plan(
@@ -169,7 +178,7 @@ def _plan(stack: str, base: str, stack_name: str | None, project_dir: Path) -> P
         warnings.sorted(),
         simulations,
         policies=head_stack.spec.policies,
-        base_findings=list(found.findings),
+        base_findings=[*found.findings, *cluster_findings],
     )
 
 
@@ -183,20 +192,44 @@ def _whole_plan(json_file: Path | None, url: str | None) -> str | None:
     return f"{named}, written beside this comment" if named else None
 
 
-def _live_base(stack_name: str | None, project_dir: Path) -> Base:
-    """The release the Pulumi stack runs, from the stack files `iac up` recorded there."""
+def _live_engine(stack_name: str | None, project_dir: Path) -> AutomationEngine:
     if not stack_name:
         raise IacError("--base live needs the Pulumi stack: --stack NAME (or $PULUMI_STACK)")
-    from iac.program.automation import SOURCES, AutomationEngine
+    from iac.program.automation import AutomationEngine
+
+    return AutomationEngine(project_dir.resolve(), stack_name, {}, report=lambda _: None)
+
+
+def _live_base(engine: AutomationEngine, stack_name: str | None) -> Base:
+    """The release the Pulumi stack runs, from the stack files `iac up` recorded there."""
+    from iac.program.automation import SOURCES
     from iac.program.live import live_base
 
-    engine = AutomationEngine(project_dir.resolve(), stack_name, {}, report=lambda _: None)
     found = live_base(engine.outputs().get(SOURCES))
     if found is None:
         click.echo(f"stack {stack_name} has no release recorded by `iac up`: all is new", err=True)
         return Base(None, None)
     # Live stack files are not the head's files: the head's load never reuses them.
     return Base(None, found.compiled, found.findings)
+
+
+def _cluster_findings(engine: AutomationEngine, head: Compiled, project_dir: Path) -> list[Finding]:
+    """What `iac up`'s preflight would stop on, as findings; none when the stack renders to
+    a folder, a note when the cluster cannot be read (the plan stands without it)."""
+    access = engine.cluster_access()
+    if access.render_dir is not None:
+        return []
+    try:
+        missing = check_cluster(
+            head.objects,
+            head.release.cluster,
+            access.kubeconfig,
+            access.context,
+            project_dir.resolve(),
+        )
+    except ClusterUnreadable as exc:
+        return [not_checked(str(exc))]
+    return as_findings(missing)
 
 
 def _compile_head(

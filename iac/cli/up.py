@@ -13,6 +13,7 @@ from iac.diff.plan import make_plan
 from iac.diff.report import to_text
 from iac.errors import IacError
 from iac.policy import check_with_policies
+from iac.preflight import check_cluster
 from iac.rollout.executor import prometheus_reader, run
 from iac.rollout.stages import stages
 
@@ -34,8 +35,10 @@ def up_command(
 ) -> None:
     """Roll the change out through Pulumi, step by step: each promotion's traffic moves as
     its `promotion:` settings say, gates are checked after each step, and a failure rolls
-    back to the release that was live. An interrupted run resumes. Exit 0 when the head is
-    applied, 1 otherwise."""
+    back to the release that was live. An interrupted run resumes. First, the cluster the
+    stack applies to is checked for what the objects need (CRDs, namespaces, Secrets, the
+    Gateway): anything missing is an error each, and nothing is applied. Exit 0 when the
+    head is applied, 1 otherwise."""
     from iac.program.automation import AutomationEngine, live_compiled
     from iac.program.outputs import stack_sources
 
@@ -57,6 +60,24 @@ def up_command(
     click.echo(to_text(plan, f"iac up: {stack} on stack {stack_name}", click.style), nl=False)
     if plan.failed:
         sys.exit(1)
+    # Before anything is applied: what the objects need from the cluster is there (none to
+    # check when the stack renders to a folder).
+    access = engine.cluster_access()
+    if access.render_dir is None:
+        missing = check_cluster(
+            head.objects,
+            head.release.cluster,
+            access.kubeconfig,
+            access.context,
+            project_dir.resolve(),
+        )
+        for found in missing:
+            click.echo(f"error: {found.message} [{found.id}]", err=True)
+        if missing:
+            raise IacError(
+                f"nothing applied: the cluster lacks {len(missing)} "
+                f"thing{'s' if len(missing) != 1 else ''} the objects need (above)"
+            )
     if not yes and not click.confirm("Apply these changes?", default=False):
         raise IacError("nothing applied")
     reader = prometheus_reader(head.release.cluster.prometheus)

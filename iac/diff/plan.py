@@ -94,7 +94,8 @@ def make_plan(
 ) -> Plan:
     """`policies`: the head's (for the plan's own rules: `serving_removals`);
     `base_findings`: what the plan should say of its base (`iac.diff.base`: a base that
-    could only be read in part)."""
+    could only be read in part; with `--base live`, what the cluster lacks,
+    `iac.preflight`)."""
     events = lifecycle_events(base.release if base else None, head.release)
     objects = joined(
         diff_objects(base.objects if base else [], head.objects),

@@ -136,6 +136,17 @@ class AutomationEngine:
             return {}
         return {name: value.value for name, value in found.items()}
 
+    def cluster_access(self) -> settings.ClusterAccess:
+        """Where the apply goes: the stack's `iac:kubeconfig`, `iac:context` and
+        `iac:renderDir` (secrets decrypted)."""
+        try:
+            found = self._stack(lambda: None).get_all_config()
+        except auto.CommandError as exc:
+            raise IacError(
+                f"cannot read the config of stack {self.stack_name}: {_last_lines(str(exc))}"
+            ) from None
+        return settings.cluster_access({key: str(item.value) for key, item in found.items()})
+
     def read_live_sources(self) -> dict[str, Any] | None:
         """The stack files of the release that is live (None before the first release);
         kept, so that the stages of this run record them until the last one is applied."""

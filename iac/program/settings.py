@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from iac.errors import IacError
@@ -50,3 +51,25 @@ def stack_file(
             f"`pulumi config set {NAMESPACE}:{STACK} PATH` (relative to {root})"
         )
     return path
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How the program reaches the cluster: what `iac up`'s preflight reads too."""
+
+    kubeconfig: str | None
+    """`iac:kubeconfig`: a kubeconfig's path or contents; None: the provider's default
+    (`$KUBECONFIG`, else `~/.kube/config`), as kubectl's."""
+    context: str | None
+    """`iac:context`; None: the kubeconfig's current context."""
+    render_dir: str | None
+    """`iac:renderDir`: no cluster at all, the manifests go to this folder."""
+
+
+def cluster_access(config: Mapping[str, str]) -> ClusterAccess:
+    """From a stack's config as `pulumi config` lists it (`iac:kubeconfig` → value)."""
+
+    def value(key: str) -> str | None:
+        return config.get(f"{NAMESPACE}:{key}") or None
+
+    return ClusterAccess(value(KUBECONFIG), value(CONTEXT), value(RENDER_DIR))

@@ -1,0 +1,83 @@
+"""Preflight: before anything is applied, check that the cluster has what the compiled
+objects need and iac does not create (issue #22, item 7):
+
+- each kind that Kubernetes does not build in, served at the version the objects use
+  (`iac.preflight.apis`: KEDA's, the HTTP add-on's, Gateway API's, Karpenter's, the
+  Prometheus Operator's CRDs);
+- the namespaces the objects live in, the Secrets their pods read (`secrets:`,
+  `image_pull_secrets:`, `weights.secret`) and the Services their routes send to (the
+  HTTP add-on's interceptor) (`iac.preflight.references`);
+- the Gateway the routes attach to, with a listener that takes each route
+  (`iac.preflight.gateways`).
+
+Each missing thing is one `Missing`, naming it, the objects that need it and what installs
+or creates it (or which stack key to change). `iac up` stops on any of them before it
+applies; `iac plan --base live` lists them as findings. The checks are pure over the
+objects and a `ClusterReader` (`kubectl`, or recorded answers in the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from iac.diff.findings import Finding
+from iac.preflight.apis import missing_apis
+from iac.preflight.cluster import ClusterReader, ClusterUnreadable, Kubectl, kubeconfig_file
+from iac.preflight.gateways import gateway_findings
+from iac.preflight.missing import Missing
+from iac.preflight.references import missing_namespaces, missing_secrets, missing_services
+from iac.spec.stack import Cluster
+
+__all__ = [
+    "ClusterReader",
+    "ClusterUnreadable",
+    "Kubectl",
+    "Missing",
+    "as_findings",
+    "check_cluster",
+    "kubeconfig_file",
+    "not_checked",
+    "preflight",
+]
+
+
+def preflight(
+    objects: Sequence[Mapping[str, Any]], cluster: Cluster, reader: ClusterReader
+) -> list[Missing]:
+    """Everything the cluster lacks that `objects` (a compiled stack's, in apply order)
+    need, CRDs first. `cluster` is the stack's: which namespace and Service are the KEDA
+    HTTP add-on's, which the models'."""
+    return [
+        *missing_apis(objects, reader),
+        *missing_namespaces(objects, cluster, reader),
+        *missing_secrets(objects, reader),
+        *missing_services(objects, cluster, reader),
+        *gateway_findings(objects, cluster, reader),
+    ]
+
+
+def check_cluster(
+    objects: Sequence[Mapping[str, Any]],
+    cluster: Cluster,
+    kubeconfig: str | None,
+    context: str | None,
+    root: Path,
+) -> list[Missing]:
+    """`preflight` with kubectl under the kubeconfig (a path relative to `root`, or the
+    contents, as the Kubernetes provider takes it) and context the apply uses."""
+    with kubeconfig_file(kubeconfig, root) as path:
+        return preflight(objects, cluster, Kubectl(path, context))
+
+
+def as_findings(found: Sequence[Missing]) -> list[Finding]:
+    """Plan findings (errors: the apply would fail or serve nothing)."""
+    return [
+        Finding(m.id, "error", m.message, model=m.model, deployment=m.deployment) for m in found
+    ]
+
+
+def not_checked(reason: str) -> Finding:
+    """The finding of a plan whose cluster could not be read: the plan stands, unchecked."""
+    return Finding("preflight-not-run", "info", f"the cluster was not checked: {reason}")

@@ -1,0 +1,110 @@
+"""The kinds the objects use that Kubernetes does not build in: each must be served by the
+cluster at the version the objects are written in (a CRD installed, that version served)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from iac.preflight.cluster import ClusterReader
+from iac.preflight.missing import Missing, missing, needed_by
+
+BUILT_IN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "policy",
+        "autoscaling",
+        "networking.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "rbac.authorization.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "node.k8s.io",
+    }
+)
+"""API groups of Kubernetes itself (1.34 serves the versions iac writes): not checked."""
+
+INSTALLERS: Mapping[str, str] = {
+    "keda.sh": "install KEDA >= 2.14 (Helm chart kedacore/keda)",
+    "http.keda.sh": (
+        "install the KEDA HTTP add-on >= v0.14.0 (Helm chart kedacore/keda-add-ons-http); "
+        "or keep every environment at min_replicas >= 1 with metrics.in_flight declared, "
+        "so that no deployment goes through it"
+    ),
+    "gateway.networking.k8s.io": (
+        "install the Gateway API CRDs >= v1.0.0, standard channel (standard-install.yaml of "
+        "kubernetes-sigs/gateway-api's release, or your Gateway implementation's chart)"
+    ),
+    "monitoring.coreos.com": (
+        "install the Prometheus Operator's CRDs >= v0.39.0 (Helm chart "
+        "prometheus-community/kube-prometheus-stack, or prometheus-operator-crds); or set "
+        "cluster.monitoring: false"
+    ),
+    "karpenter.sh": (
+        "install Karpenter >= 1.0.0 (Helm chart oci://public.ecr.aws/karpenter/karpenter); or "
+        "set another cluster.provisioner"
+    ),
+    "karpenter.k8s.aws": (
+        "install Karpenter >= 1.0.0 (Helm chart oci://public.ecr.aws/karpenter/karpenter); or "
+        "set another cluster.provisioner"
+    ),
+    "autoscaling.x-k8s.io": (
+        "install Karpenter >= 1.14.0 (its karpenter-crd chart has the CapacityBuffer CRD; "
+        "turn on its CapacityBuffer feature gate); or remove warm: from the pools"
+    ),
+}
+"""What installs each group's CRDs, and the stack keys that leave its objects out (the
+minimums are the README's "Cluster prerequisites")."""
+
+
+def missing_apis(objects: Sequence[Mapping[str, Any]], reader: ClusterReader) -> list[Missing]:
+    """A `Missing` per API group the cluster does not serve at all (its CRDs not installed),
+    and per kind of a served group that it does not serve at the version the objects use."""
+    using: dict[str, dict[tuple[str, str], list[Mapping[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for obj in objects:
+        group, _, version = obj["apiVersion"].rpartition("/")
+        if group not in BUILT_IN_GROUPS:
+            using[group][(obj["kind"], version)].append(obj)
+    if not using:
+        return []
+    groups = reader.api_groups()
+    found = []
+    for group, kinds in sorted(using.items()):
+        fix = INSTALLERS.get(group, f"install the CRDs of {group}")
+        versions = groups.get(group)
+        if versions is None:
+            users = [o for objs in kinds.values() for o in objs]
+            wanted = ", ".join(f"{kind} ({group}/{version})" for kind, version in sorted(kinds))
+            found.append(
+                missing(
+                    "missing-crd",
+                    f"the cluster does not serve API group {group} (its CRDs are not "
+                    f"installed): {wanted}, needed by {needed_by(users)}: {fix}",
+                    users,
+                )
+            )
+            continue
+        for (kind, version), users in sorted(kinds.items()):
+            api_version = f"{group}/{version}"
+            if version not in versions:
+                why = f"{group} is served at {', '.join(versions)} only"
+            else:
+                served = reader.kinds(api_version)
+                if kind in served:
+                    continue
+                why = f"{api_version} serves {', '.join(served) or 'no kind'}"
+            found.append(
+                missing(
+                    "missing-crd",
+                    f"the cluster does not serve {kind} at {api_version} ({why}: an older "
+                    f"release?), needed by {needed_by(users)}: {fix}",
+                    users,
+                )
+            )
+    return found
