@@ -36,13 +36,27 @@ def control_plane_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return install(INSTALL_SCRIPT, log, INSTALL_TIMEOUT_S, REQUIRED_BINARIES)
 
 
+# What the KEDA HTTP add-on's chart creates for its interceptor, which routes send requests
+# to (`cluster.scale_from_zero` defaults). The Service only: no interceptor runs behind it.
+INTERCEPTOR_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "keda-add-ons-http-interceptor-proxy", "namespace": KEDA_NAMESPACE},
+    "spec": {
+        "selector": {"app.kubernetes.io/component": "interceptor"},
+        "ports": [{"name": "proxy", "port": 8080, "targetPort": 8080}],
+    },
+}
+
+
 def start_prepared_cluster(bin_dir: Path, work: Path) -> LiveCluster:
     """A running cluster with the prerequisites iac's objects need, and KEDA at work.
 
     Cluster prerequisites as the README lists them are installed the way their own
     installers would: the CRDs from IAC_CRD_DIR, the `keda` namespace that KEDA and its
     HTTP add-on are installed into (iac writes a ReferenceGrant there but does not own it),
-    and the KEDA operator with the stand-in for the add-on's scaler (tests/live/keda.py).
+    the KEDA operator with the stand-in for the add-on's scaler (tests/live/keda.py), and the
+    add-on's interceptor Service (the object only: no interceptor runs behind it here).
     The caller stops it (``cluster.stop()``).
     """
     if not CRD_DIR.is_dir():
@@ -53,6 +67,7 @@ def start_prepared_cluster(bin_dir: Path, work: Path) -> LiveCluster:
         cluster.kubectl("apply", "--server-side", *(a for p in crds for a in ("-f", p)))
         cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         cluster.kubectl("create", "namespace", KEDA_NAMESPACE)
+        cluster.apply([INTERCEPTOR_SERVICE])
         start_keda(cluster)
     except BaseException:
         cluster.stop()

@@ -1,0 +1,84 @@
+"""What a platform team creates on a cluster before iac applies a stack: its Gateway (with
+a listener for every host the stack's routes use) and the Secrets its pods read.
+
+The cluster-wide prerequisites (CRDs, KEDA, the add-on's interceptor Service) are
+installed by tests/live/fixtures.py; these are the stack's own. Built from the compiled
+objects, so every example gets what it asks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from iac.preflight.references import secret_references
+
+
+def _pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if obj.get("kind") in ("Deployment", "DaemonSet", "StatefulSet"):
+        spec: Mapping[str, Any] = obj["spec"]["template"]["spec"]
+        return spec
+    return None
+
+
+def stack_prerequisites(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Namespaces, Gateways and Secrets the objects need and do not create themselves."""
+    objects = list(objects)
+    created = {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects
+    }
+    wanted: list[dict[str, Any]] = []
+    namespaces: set[str] = set()
+
+    def namespace(name: str) -> None:
+        """A namespace made by hand (iac's Namespace object, if any, adopts it)."""
+        if name not in namespaces:
+            namespaces.add(name)
+            wanted.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    gateways: dict[tuple[str, str], set[str]] = {}
+    for route in (o for o in objects if o["kind"] == "HTTPRoute"):
+        for parent in route["spec"].get("parentRefs", []):
+            key = (parent.get("namespace", route["metadata"]["namespace"]), parent["name"])
+            gateways.setdefault(key, set()).update(route["spec"].get("hostnames", []))
+    for (gateway_namespace, name), hosts in sorted(gateways.items()):
+        namespace(gateway_namespace)
+        listeners = [
+            {
+                "name": f"http-{i}",
+                "protocol": "HTTP",
+                "port": 80,
+                "hostname": host,
+                "allowedRoutes": {"namespaces": {"from": "All"}},
+            }
+            for i, host in enumerate(sorted(hosts))
+        ] or [{"name": "http", "protocol": "HTTP", "port": 80,
+               "allowedRoutes": {"namespaces": {"from": "All"}}}]  # fmt: skip
+        wanted.append(
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "Gateway",
+                "metadata": {"name": name, "namespace": gateway_namespace},
+                "spec": {"gatewayClassName": "live-test", "listeners": listeners},
+            }
+        )
+
+    secrets: set[tuple[str, str]] = set()
+    for obj in objects:
+        pod = _pod_spec(obj)
+        if pod is None:
+            continue
+        for name, _ in secret_references(pod):
+            key = (obj["metadata"]["namespace"], name)
+            if key not in secrets and ("Secret", *key) not in created:
+                secrets.add(key)
+                namespace(key[0])
+                wanted.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": name, "namespace": key[0]},
+                        "stringData": {"TOKEN": "not-a-real-token"},
+                    }
+                )
+    return wanted
