@@ -1,5 +1,6 @@
 # Two entry points, both safe on a fresh clone (they set up what they need):
 #   make demo   set up, then run the main job on the bundled example stack
+#   make demo-live  the same, its Pulumi part against a local live cluster (docs/live-cluster.md)
 #   make test   set up, then lint, type-check, check import layers and run every test
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALL_INPUTS := pyproject.toml hatch_build.py iac/render/_yaml_walk.c
 STAMP := $(VENV)/.installed-$(shell cat $(INSTALL_INPUTS) | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test lint schema bench golden
+.PHONY: setup demo demo-live test lint schema bench golden
 
 $(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ setup: $(STAMP)
 
 demo: setup
 	IAC=$(BIN)/iac bash scripts/demo.sh
+
+demo-live: setup
+	IAC=$(BIN)/iac bash scripts/demo.sh --live
 
 lint: setup
 	$(BIN)/ruff check .
