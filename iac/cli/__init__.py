@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("iac.cli.status", "status_command"),
     "init": ("iac.cli.init", "init_command"),
     "up": ("iac.cli.up", "up_command"),
+    "preflight": ("iac.cli.preflight", "preflight_command"),
     "promote": ("iac.cli.lifecycle", "promote_command"),
     "deactivate": ("iac.cli.lifecycle", "deactivate_command"),
     "activate": ("iac.cli.lifecycle", "activate_command"),

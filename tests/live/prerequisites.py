@@ -43,15 +43,18 @@ def stack_prerequisites(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, 
             gateways.setdefault(key, set()).update(route["spec"].get("hostnames", []))
     for (gateway_namespace, name), hosts in sorted(gateways.items()):
         namespace(gateway_namespace)
+        # One wildcard listener per parent domain, as a platform team serves a domain; named
+        # by it, so that stacks sharing the Gateway add theirs (a list keyed by name).
+        domains = sorted({host.split(".", 1)[1] for host in hosts if "." in host})
         listeners = [
             {
-                "name": f"http-{i}",
+                "name": "http-" + domain.replace(".", "-"),
                 "protocol": "HTTP",
                 "port": 80,
-                "hostname": host,
+                "hostname": f"*.{domain}",
                 "allowedRoutes": {"namespaces": {"from": "All"}},
             }
-            for i, host in enumerate(sorted(hosts))
+            for domain in domains
         ] or [{"name": "http", "protocol": "HTTP", "port": 80,
                "allowedRoutes": {"namespaces": {"from": "All"}}}]  # fmt: skip
         wanted.append(

@@ -11,6 +11,7 @@ HPA controller acting on the same objects.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import pytest
 import yaml
 
 from tests.live.cluster import KWOK_NODE_ANNOTATION, LiveCluster, gpu_nodes_for
+from tests.live.prerequisites import stack_prerequisites
 
 pytestmark = pytest.mark.live
 
@@ -44,6 +46,15 @@ def _render(stack: Path, out: Path) -> list[dict[str, Any]]:
     objects = [yaml.safe_load(p.read_text()) for p in sorted(out.glob("*.yaml"))]
     assert objects
     return objects
+
+
+def _preflight(stack: Path, cluster: LiveCluster) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{cluster.bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [sys.executable, "-m", "iac", "preflight", str(stack), "--kubeconfig",
+         str(cluster.kubeconfig)],
+        capture_output=True, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
 
 
 def _applied_at(cluster: LiveCluster, out: Path) -> dict[str, str]:
@@ -88,6 +99,14 @@ def test_render_is_applied_scheduled_and_reapplied_unchanged(
     out = tmp_path / "render"
     objects = _render(stack, out)
     live_cluster.apply(gpu_nodes_for(objects, prefix=_stack_id(stack)))
+
+    # With the stack's own prerequisites created as a platform team would (its Gateway, its
+    # Secrets), `iac preflight` passes (what it says when one is missing:
+    # tests/live/test_preflight.py).
+    live_cluster.apply(stack_prerequisites(objects))
+    ready = _preflight(stack, live_cluster)
+    assert ready.returncode == 0, ready.stderr
+    assert "the cluster has everything" in ready.stdout
 
     # One apply of the whole directory, into a cluster with only the prerequisites.
     live_cluster.kubectl("apply", "--server-side", "-f", str(out))

@@ -1,0 +1,39 @@
+"""`iac preflight STACK [--kubeconfig PATH] [--context NAME]`"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from iac.compile import compile_stack
+from iac.errors import IacError
+from iac.preflight import check_cluster
+from iac.validate import check_stack
+
+
+@click.command("preflight")
+@click.argument("stack", metavar="STACK")
+@click.option(
+    "--kubeconfig",
+    help="kubeconfig file of the cluster (default: kubectl's, $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", help="kubeconfig context (default: the current one).")
+def preflight_command(stack: str, kubeconfig: str | None, context: str | None) -> None:
+    """Check a cluster for what STACK's objects need and iac does not create (CRDs at their
+    versions, namespaces, Secrets, the interceptor's Service, the Gateway and a listener for
+    each host), as `iac up` does before it applies: for `iac render -o DIR` followed by
+    `kubectl apply --server-side -f DIR`. One error per missing thing; exit 1 if any."""
+    checked = check_stack(stack)
+    compiled = compile_stack(checked)
+    missing = check_cluster(
+        compiled.objects, compiled.release.cluster, kubeconfig, context, Path.cwd()
+    )
+    for found in missing:
+        click.echo(f"error: {found.message} [{found.id}]", err=True)
+    if missing:
+        raise IacError(
+            f"{stack}: the cluster lacks {len(missing)} "
+            f"thing{'s' if len(missing) != 1 else ''} the objects need (above)"
+        )
+    click.echo(f"{stack}: the cluster has everything its {len(compiled.objects)} objects need")
