@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from iac.cli import cli
 from iac.compile import Compiled, compile_stack
 from iac.preflight import ClusterUnreadable, Kubectl, Missing, kubeconfig_file, preflight
 from iac.preflight.gateways import hostnames_intersect, refusal, selector_matches
@@ -662,3 +664,12 @@ def test_plan_base_live_notes_a_cluster_it_cannot_read_and_skips_a_rendering_sta
             "which is not on PATH; install it",
         }
     ]
+
+
+def test_iac_preflight_refuses_a_kubeconfig_that_is_not_a_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    result = CliRunner().invoke(
+        cli, ["preflight", "stacks/demo.yaml", "--kubeconfig", str(missing)]
+    )
+    assert result.exit_code == 1
+    assert result.output == f"--kubeconfig {missing}: no such file\n"

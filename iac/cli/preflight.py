@@ -24,6 +24,8 @@ def preflight_command(stack: str, kubeconfig: str | None, context: str | None) -
     versions, namespaces, Secrets, the interceptor's Service, the Gateway and a listener for
     each host), as `iac up` does before it applies: for `iac render -o DIR` followed by
     `kubectl apply --server-side -f DIR`. One error per missing thing; exit 1 if any."""
+    if kubeconfig is not None and not Path(kubeconfig).is_file():
+        raise IacError(f"--kubeconfig {kubeconfig}: no such file")
     checked = check_stack(stack)
     compiled = compile_stack(checked)
     missing = check_cluster(
