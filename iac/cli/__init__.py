@@ -30,8 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "activate": ("iac.cli.lifecycle", "activate_command"),
 }
 """Command → (module, attribute). Each command's module is imported when it runs (click's
-lazy subcommands): `iac render` then never loads numpy, the planner or the simulator,
-about a third of a second of every run."""
+lazy subcommands): `iac render` then never loads numpy, the planner or the simulator
+(what that saves: docs/benchmarks.md)."""
 
 
 class _Group(click.Group):

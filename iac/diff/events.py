@@ -117,8 +117,7 @@ def _deployment_events(old: DeploymentRelease, new: DeploymentRelease) -> list[E
             {"kind": "image", **serving, "from": old.container.image, "to": new.container.image}
         )
     # Equal models dump equal: only changed ones are dumped (most deployments of a plan are
-    # unchanged; with the pools' summary below, the events of a 1,000-model plan took 0.12 s
-    # and now 0.04 s).
+    # unchanged; figures in docs/benchmarks.md).
     if old.container.resources != new.container.resources:
         old_resources = old.container.resources.model_dump() if old.container.resources else {}
         new_resources = new.container.resources.model_dump() if new.container.resources else {}

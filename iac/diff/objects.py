@@ -128,8 +128,8 @@ _MISSING = object()
 def _paths(old: Any, new: Any, prefix: str) -> list[str]:
     # Most objects of a plan are unchanged: the same dict when the head's compile reused the
     # base's (`compile_release(reuse=...)`), else equal. Comparing them whole (in C) is far
-    # cheaper than walking them (the diff of two 1,000-model stacks: 0.3 s instead of 1.5 s),
-    # and so is comparing each child before descending into it.
+    # cheaper than walking them, and so is comparing each child before descending into it
+    # (figures: docs/benchmarks.md).
     if old is new or old == new:
         return []
     if isinstance(old, dict) and isinstance(new, dict):

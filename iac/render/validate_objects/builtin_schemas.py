@@ -118,7 +118,8 @@ class BuiltinSchemas:
     """The strict schemas of one Kubernetes minor, as shipped by kubernetes-validate.
 
     kubernetes-validate's own `validate()` re-reads the 1.8 MB definitions file and recompiles
-    the schema on every call (25 ms an object) and stops at the first error. So we read the
+    the schema on every call (docs/benchmarks.md: its cost per object) and stops at the first
+    error. So we read the
     same files in the same way (`<kind>-<group prefix>-<version>.json` against
     `_definitions.json`, Draft 2020-12) once, compile each kind once with jsonschema-rs, and
     collect every error.
