@@ -34,6 +34,13 @@ from iac.rollout.executor import EngineError, Progress
 
 __all__ = ["ROLLOUT", "SOURCES", "AutomationEngine", "live_compiled"]
 
+PATCH_FORCE = "PULUMI_K8S_ENABLE_PATCH_FORCE"
+"""The Kubernetes provider forces server-side apply conflicts: a field iac declares stays
+iac's after a hand edit took it over (`kubectl scale`, `kubectl edit`), so the apply restores
+it instead of failing on the conflict (docs/drift.md). Only the fields iac declares are
+applied, so the replicas KEDA sets are never forced. The provider reads this variable only
+(its `enablePatchForce` setting is not read by the pinned v4.34.2); a user's own value wins."""
+
 
 class AutomationEngine:
     """Applies compiled stages to one Pulumi stack of the project in `project_dir`."""
@@ -77,7 +84,7 @@ class AutomationEngine:
                 program=program,
                 opts=auto.LocalWorkspaceOptions(
                     work_dir=str(self.project_dir),
-                    env_vars=dict(os.environ),
+                    env_vars={PATCH_FORCE: "true", **os.environ},
                     pulumi_command=command,
                 ),
             )
@@ -108,7 +115,10 @@ class AutomationEngine:
         stack = self._stack(program)
         for attempt in (1, 2):
             try:
-                stack.up(on_output=self.report, color="never")
+                # Refreshed first: a hand edit of a declared field on the cluster is
+                # drift that this apply restores (docs/drift.md); without the refresh
+                # Pulumi compares with its state only and sees nothing to do.
+                stack.up(on_output=self.report, color="never", refresh=True)
                 return
             except auto.ConcurrentUpdateError as exc:
                 dead = dead_lock_holders(str(exc), socket.gethostname())
