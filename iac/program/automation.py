@@ -62,6 +62,7 @@ class AutomationEngine:
         self.live_sources: dict[str, Any] | None = None
         """The SOURCES output before this run (see `read_live_sources`)."""
         self.report = report
+        self._refresh: bool | None = None
         with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
             self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
 
@@ -115,10 +116,7 @@ class AutomationEngine:
         stack = self._stack(program)
         for attempt in (1, 2):
             try:
-                # Refreshed first: a hand edit of a declared field on the cluster is
-                # drift that this apply restores (docs/drift.md); without the refresh
-                # Pulumi compares with its state only and sees nothing to do.
-                stack.up(on_output=self.report, color="never", refresh=True)
+                stack.up(on_output=self.report, color="never", refresh=self._refreshes())
                 return
             except auto.ConcurrentUpdateError as exc:
                 dead = dead_lock_holders(str(exc), socket.gethostname())
@@ -138,6 +136,15 @@ class AutomationEngine:
                 ) from None
             except auto.CommandError as exc:
                 raise EngineError(_last_lines(str(exc))) from None
+
+    def _refreshes(self) -> bool:
+        """Whether an apply refreshes first: on a cluster, so that a hand edit of a declared
+        field is drift this apply restores (docs/drift.md; without the refresh Pulumi
+        compares with its state only and sees nothing to do). Not when the stack renders to
+        a folder: there is no cluster to read, and the provider fails the refresh."""
+        if self._refresh is None:
+            self._refresh = self.cluster_access().render_dir is None
+        return self._refresh
 
     def outputs(self) -> dict[str, Any]:
         try:
