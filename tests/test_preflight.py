@@ -652,10 +652,10 @@ def test_plan_base_live_notes_a_cluster_it_cannot_read_and_skips_a_rendering_sta
 
     compiled = demo()
     rendering = _Engine(ClusterAccess(None, None, "rendered"))
-    assert _cluster_findings(rendering, compiled, tmp_path) == []  # type: ignore[arg-type]
+    assert _cluster_findings(rendering, compiled, compiled, tmp_path) == []  # type: ignore[arg-type]
     monkeypatch.setenv("PATH", str(tmp_path))  # no kubectl
     unreadable = _Engine(ClusterAccess(None, None, None))
-    found = _cluster_findings(unreadable, compiled, tmp_path)  # type: ignore[arg-type]
+    found = _cluster_findings(unreadable, compiled, compiled, tmp_path)  # type: ignore[arg-type]
     assert [f.to_dict() for f in found] == [
         {
             "id": "preflight-not-run",

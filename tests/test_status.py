@@ -156,3 +156,19 @@ def test_routes_with_models_on_one_host_are_read_below_their_prefix(tmp_path: An
          "https://models.example.com/models/llama-3-8b/environments/staging/", False),
     ]  # fmt: skip
     assert [[d.name for d in s.live] for s in statuses] == [["v1"], ["v3"], ["v4"]]
+
+
+def test_desired_is_what_the_deployment_asks_for_not_the_pods_of_a_rollout() -> None:
+    """Mid-rollout, `status.replicas` also counts the surge pod of the new ReplicaSet (and
+    pods still terminating): 3 asked for, 4 pods, 3 ready is 3/3, not 3/4."""
+    stack, objects = demo()
+    for obj in objects:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "llama-3-8b-v3":
+            obj["spec"]["replicas"] = 3  # as KEDA set it
+    statuses = read_status(
+        stack, Recorded(objects, {"llama-3-8b-v3": {"replicas": 4, "readyReplicas": 3}})
+    )
+    production = next(
+        s for s in statuses if (s.model, s.environment) == ("llama-3-8b", "production")
+    )
+    assert [(d.ready, d.desired) for d in production.live] == [(3, 3)]

@@ -27,7 +27,14 @@ from iac.diff.report import (
 )
 from iac.errors import IacError, StackInvalid
 from iac.policy import policy_diagnostics
-from iac.preflight import ClusterUnreadable, as_findings, check_cluster, not_checked
+from iac.preflight import (
+    ClusterUnreadable,
+    as_findings,
+    check_cluster,
+    check_drift,
+    drift_findings,
+    not_checked,
+)
 from iac.simulate import simulate_delta
 from iac.simulate.trace import load
 from iac.spec.resolved import ResolvedStack
@@ -167,7 +174,7 @@ def _plan(stack: str, base: str, stack_name: str | None, project_dir: Path) -> P
     head_stack = check_stack(stack, warnings, reuse=found.stack)
     head = _compile_head(head_stack, warnings, found.compiled)
     if base == "live":
-        cluster_findings = _cluster_findings(engine, head, project_dir)
+        cluster_findings = _cluster_findings(engine, found.compiled, head, project_dir)
     head_pricing = head_stack.spec.pricing
     simulations = _simulations(head_stack, found.compiled, head, base_pricing)
     return make_plan(
@@ -213,9 +220,13 @@ def _live_base(engine: AutomationEngine, stack_name: str | None) -> Base:
     return Base(None, found.compiled, found.findings)
 
 
-def _cluster_findings(engine: AutomationEngine, head: Compiled, project_dir: Path) -> list[Finding]:
-    """What `iac up`'s preflight would stop on, as findings; none when the stack renders to
-    a folder, a note when the cluster cannot be read (the plan stands without it)."""
+def _cluster_findings(
+    engine: AutomationEngine, live: Compiled | None, head: Compiled, project_dir: Path
+) -> list[Finding]:
+    """What `iac up`'s preflight would stop on, and what was changed by hand since the live
+    release was applied (drift, which `iac up` restores), as findings; none when the stack
+    renders to a folder, a note when the cluster cannot be read (the plan stands without
+    it)."""
     access = engine.cluster_access()
     if access.render_dir is not None:
         return []
@@ -227,9 +238,14 @@ def _cluster_findings(engine: AutomationEngine, head: Compiled, project_dir: Pat
             access.context,
             project_dir.resolve(),
         )
+        drifted = (
+            check_drift(live.objects, access.kubeconfig, access.context, project_dir.resolve())
+            if live is not None
+            else []
+        )
     except ClusterUnreadable as exc:
         return [not_checked(str(exc))]
-    return as_findings(missing)
+    return [*as_findings(missing), *drift_findings(drifted)]
 
 
 def _compile_head(

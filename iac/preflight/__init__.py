@@ -25,6 +25,7 @@ from typing import Any
 from iac.diff.findings import Finding
 from iac.preflight.apis import missing_apis
 from iac.preflight.cluster import ClusterReader, ClusterUnreadable, Kubectl, kubeconfig_file
+from iac.preflight.drift import Drift, find_drift
 from iac.preflight.gateways import gateway_findings
 from iac.preflight.missing import Missing
 from iac.preflight.references import missing_namespaces, missing_secrets, missing_services
@@ -33,10 +34,13 @@ from iac.spec.stack import Cluster
 __all__ = [
     "ClusterReader",
     "ClusterUnreadable",
+    "Drift",
     "Kubectl",
     "Missing",
     "as_findings",
     "check_cluster",
+    "check_drift",
+    "drift_findings",
     "kubeconfig_file",
     "not_checked",
     "preflight",
@@ -69,6 +73,25 @@ def check_cluster(
     contents, as the Kubernetes provider takes it) and context the apply uses."""
     with kubeconfig_file(kubeconfig, root) as path:
         return preflight(objects, cluster, Kubectl(path, context))
+
+
+def check_drift(
+    objects: Sequence[Mapping[str, Any]],
+    kubeconfig: str | None,
+    context: str | None,
+    root: Path,
+) -> list[Drift]:
+    """`find_drift` of the objects iac last applied, read with kubectl as `check_cluster`."""
+    with kubeconfig_file(kubeconfig, root) as path:
+        return find_drift(objects, Kubectl(path, context))
+
+
+def drift_findings(found: Sequence[Drift]) -> list[Finding]:
+    """Plan findings (warnings: the cluster serves other than declared until `iac up`)."""
+    return [
+        Finding("drift", "warning", d.message, model=d.model, deployment=d.deployment)
+        for d in found
+    ]
 
 
 def as_findings(found: Sequence[Missing]) -> list[Finding]:

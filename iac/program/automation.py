@@ -34,6 +34,13 @@ from iac.rollout.executor import EngineError, Progress
 
 __all__ = ["ROLLOUT", "SOURCES", "AutomationEngine", "live_compiled"]
 
+PATCH_FORCE = "PULUMI_K8S_ENABLE_PATCH_FORCE"
+"""The Kubernetes provider forces server-side apply conflicts: a field iac declares stays
+iac's after a hand edit took it over (`kubectl scale`, `kubectl edit`), so the apply restores
+it instead of failing on the conflict (docs/drift.md). Only the fields iac declares are
+applied, so the replicas KEDA sets are never forced. The provider reads this variable only
+(its `enablePatchForce` setting is not read by the pinned v4.34.2); a user's own value wins."""
+
 
 class AutomationEngine:
     """Applies compiled stages to one Pulumi stack of the project in `project_dir`."""
@@ -55,6 +62,7 @@ class AutomationEngine:
         self.live_sources: dict[str, Any] | None = None
         """The SOURCES output before this run (see `read_live_sources`)."""
         self.report = report
+        self._refresh: bool | None = None
         with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
             self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
 
@@ -77,7 +85,7 @@ class AutomationEngine:
                 program=program,
                 opts=auto.LocalWorkspaceOptions(
                     work_dir=str(self.project_dir),
-                    env_vars=dict(os.environ),
+                    env_vars={PATCH_FORCE: "true", **os.environ},
                     pulumi_command=command,
                 ),
             )
@@ -108,7 +116,7 @@ class AutomationEngine:
         stack = self._stack(program)
         for attempt in (1, 2):
             try:
-                stack.up(on_output=self.report, color="never")
+                stack.up(on_output=self.report, color="never", refresh=self._refreshes())
                 return
             except auto.ConcurrentUpdateError as exc:
                 dead = dead_lock_holders(str(exc), socket.gethostname())
@@ -128,6 +136,15 @@ class AutomationEngine:
                 ) from None
             except auto.CommandError as exc:
                 raise EngineError(_last_lines(str(exc))) from None
+
+    def _refreshes(self) -> bool:
+        """Whether an apply refreshes first: on a cluster, so that a hand edit of a declared
+        field is drift this apply restores (docs/drift.md; without the refresh Pulumi
+        compares with its state only and sees nothing to do). Not when the stack renders to
+        a folder: there is no cluster to read, and the provider fails the refresh."""
+        if self._refresh is None:
+            self._refresh = self.cluster_access().render_dir is None
+        return self._refresh
 
     def outputs(self) -> dict[str, Any]:
         try:

@@ -114,7 +114,7 @@ def read_status(
                         name=meta_labels.get(labels.DEPLOYMENT, object_name),
                         weight=weight,
                         ready=int(state.get("readyReplicas", 0)),
-                        desired=int(state.get("replicas", 0)),
+                        desired=_desired(obj),
                         min_replicas=spec.get("minReplicaCount"),
                         max_replicas=spec.get("maxReplicaCount"),
                         paused="autoscaling.keda.sh/paused-replicas"
@@ -135,6 +135,15 @@ def read_status(
                         continue
             found.append(status)
     return found
+
+
+def _desired(deployment: dict[str, Any]) -> int:
+    """The replicas the Deployment asks for (`spec.replicas`, as KEDA or iac set it), not
+    the pods it has (`status.replicas` counts a rollout's surge and terminating pods too)."""
+    spec = deployment.get("spec", {})
+    if "replicas" in spec:
+        return int(spec["replicas"])
+    return int(deployment.get("status", {}).get("replicas", 0))
 
 
 def _last_rollout(state: dict[str, Any]) -> str | None:
