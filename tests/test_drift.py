@@ -8,6 +8,9 @@ from typing import Any
 
 from iac.compile import compile_stack
 from iac.compile.quantity import memory_bytes
+from iac.diff.findings import Finding
+from iac.diff.plan import make_plan
+from iac.diff.report import to_text
 from iac.preflight import drift_findings, find_drift
 from iac.preflight.drift import resource_name
 from iac.validate import check_stack
@@ -107,3 +110,14 @@ def test_a_declared_replica_count_scaled_by_hand_is_drift() -> None:
     [drift] = find_drift(objects, Cluster(served))
     assert (drift.field, drift.declared, drift.live) == ("spec.replicas", 0, 2)
     assert drift.deployment == "v2"
+
+
+def test_a_plan_with_drift_only_is_a_change() -> None:
+    """`iac plan --detailed-exitcode` exits 2 and does not say "No changes": the next
+    `iac up` restores what was changed by hand."""
+    compiled = compile_stack(check_stack(str(ROOT / "stacks" / "demo.yaml")))
+    assert not make_plan(compiled, compiled).changed
+    drift = Finding("drift", "warning", "Deployment models/x: spec.replicas is 2 on the cluster")
+    plan = make_plan(compiled, compiled, base_findings=[drift])
+    assert plan.changed
+    assert "No changes." not in to_text(plan, "iac plan")

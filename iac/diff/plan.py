@@ -23,6 +23,9 @@ from iac.rollout.planner import RolloutPlan, plan_rollout
 from iac.spec.policies import Policies
 from iac.spec.stack import Pricing
 
+DRIFT = "drift"
+"""The finding id of a declared field changed on the cluster (`iac.preflight.drift`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -38,7 +41,11 @@ class Plan:
 
     @property
     def changed(self) -> bool:
-        return bool(self.events) or not self.objects.empty
+        """Lifecycle events, object changes, or drift (a hand change on the cluster that the
+        next apply undoes: a change too, as `terraform plan -detailed-exitcode` counts it)."""
+        return (
+            bool(self.events) or not self.objects.empty or any(f.id == DRIFT for f in self.findings)
+        )
 
     @property
     def failed(self) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from iac.diff.findings import Finding
+from iac.diff.plan import DRIFT
 from iac.preflight.apis import missing_apis
 from iac.preflight.cluster import ClusterReader, ClusterUnreadable, Kubectl, kubeconfig_file
 from iac.preflight.drift import Drift, find_drift
@@ -89,8 +90,7 @@ def check_drift(
 def drift_findings(found: Sequence[Drift]) -> list[Finding]:
     """Plan findings (warnings: the cluster serves other than declared until `iac up`)."""
     return [
-        Finding("drift", "warning", d.message, model=d.model, deployment=d.deployment)
-        for d in found
+        Finding(DRIFT, "warning", d.message, model=d.model, deployment=d.deployment) for d in found
     ]
 
 
