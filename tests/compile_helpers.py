@@ -9,7 +9,7 @@ from typing import Any
 
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
-from iac.render.validate_objects import ObjectValidator
+from iac.object_validation import ObjectValidator
 from iac.validate import check_stack
 
 ROOT = Path(__file__).resolve().parent.parent

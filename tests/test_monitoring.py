@@ -39,7 +39,7 @@ from iac.compile.monitoring import (
     monitoring_objects,
     prom_duration,
 )
-from iac.render.validate_objects import ObjectValidator
+from iac.object_validation import ObjectValidator
 from iac.validate import check_stack
 from tests.compile_helpers import ROOT, compile_text
 

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from iac.render.validate_objects import (
+from iac.object_validation import (
     CRD_DIR_ENV,
     DEFAULT_KUBERNETES_VERSION,
     CrdDirNotFound,

@@ -1,7 +1,7 @@
 """What passes `iac validate` renders objects the API server accepts (issue #21, the general
 guard): every object of generated stacks, of the examples and of the bad-input corpus's
 valid neighbours (tests/cases/valid) validates offline against its schema or CRD
-(`iac.render.validate_objects`), int32 and int64 ranges included.
+(`iac.object_validation`), int32 and int64 ranges included.
 
 The stacks are generated with random names (up to the length each may have), sizes (up to
 the int32 maxima) and settings: provisioners, pools, accelerators, splits, rolling

@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from iac.render.validate_objects.builtin_schemas import (
+from iac.object_validation.builtin_schemas import (
     INTEGER_RANGES,
     OBJECT_META_REF,
     SCHEMA_DIALECT,
 )
-from iac.render.validate_objects.messages import short_repr
+from iac.object_validation.messages import short_repr
 
 # OpenAPI keywords that are annotations, or CEL, or handled apart.
 _DROPPED_KEYWORDS = frozenset(

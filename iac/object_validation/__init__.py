@@ -34,8 +34,8 @@ segment for a cluster-scoped kind; ``?`` for a missing part).
 
 from __future__ import annotations
 
-from iac.render.validate_objects.crds import CRD_DIR_ENV, CrdDirNotFound, default_crd_dir
-from iac.render.validate_objects.validator import (
+from iac.object_validation.crds import CRD_DIR_ENV, CrdDirNotFound, default_crd_dir
+from iac.object_validation.validator import (
     DEFAULT_KUBERNETES_VERSION,
     ObjectValidator,
     validation_problems,

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from iac.render.validate_objects.names import QUANTITY_PATTERN
+from iac.object_validation.names import QUANTITY_PATTERN
 
 _SCHEMA_PACKAGE = "kubernetes_validate"
 _SCHEMA_FOLDER = "kubernetes-json-schema"

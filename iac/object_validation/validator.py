@@ -7,20 +7,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from iac.render.validate_objects.builtin_schemas import (
+from iac.object_validation.builtin_schemas import (
     Kind,
     builtin_schemas_for,
     split_api_version,
 )
-from iac.render.validate_objects.crds import CrdVersion, default_crd_dir, load_crds
-from iac.render.validate_objects.messages import (
+from iac.object_validation.crds import CrdVersion, default_crd_dir, load_crds
+from iac.object_validation.messages import (
     FieldPath,
     error_messages,
     format_path,
     json_type,
     object_ident,
 )
-from iac.render.validate_objects.metadata import metadata_problems
+from iac.object_validation.metadata import metadata_problems
 
 # The oldest minor we expect clusters to run: validating against it rejects fields that newer
 # minors added. Any minor that the installed kubernetes-validate ships can be asked for.

@@ -15,8 +15,8 @@ import jsonschema_rs
 import yaml
 
 from iac.errors import IacError
-from iac.render.validate_objects.builtin_schemas import BuiltinSchemas, Kind
-from iac.render.validate_objects.crd_schema import (
+from iac.object_validation.builtin_schemas import BuiltinSchemas, Kind
+from iac.object_validation.crd_schema import (
     ListMapKeys,
     apply_defaults,
     has_defaults,
@@ -35,7 +35,7 @@ def default_crd_dir() -> Path:
     configured = os.environ.get(CRD_DIR_ENV)
     if configured:
         return Path(configured)
-    repo_root = Path(__file__).resolve().parents[3]
+    repo_root = Path(__file__).resolve().parents[2]
     return repo_root.parent / "shared" / "crds"
 
 

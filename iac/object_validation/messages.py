@@ -10,8 +10,8 @@ from typing import Any
 
 import jsonschema_rs
 
-from iac.render.validate_objects.builtin_schemas import Kind
-from iac.render.validate_objects.names import QUANTITY_PATTERN
+from iac.object_validation.builtin_schemas import Kind
+from iac.object_validation.names import QUANTITY_PATTERN
 
 FieldPath = tuple[str | int, ...]
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")

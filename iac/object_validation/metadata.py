@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from iac.render.validate_objects.builtin_schemas import Kind
-from iac.render.validate_objects.messages import FieldPath, short_repr
-from iac.render.validate_objects.names import (
+from iac.object_validation.builtin_schemas import Kind
+from iac.object_validation.messages import FieldPath, short_repr
+from iac.object_validation.names import (
     ANNOTATIONS_MAX_BYTES,
     NAME_RULES,
     dns1123_label,
