@@ -8,6 +8,7 @@ from typing import Any
 
 from iac.compile import compile_stack
 from iac.compile.quantity import memory_bytes
+from iac.diagnostics import Severity
 from iac.diff.findings import Finding
 from iac.diff.plan import make_plan
 from iac.diff.report import to_text
@@ -117,7 +118,9 @@ def test_a_plan_with_drift_only_is_a_change() -> None:
     `iac up` restores what was changed by hand."""
     compiled = compile_stack(check_stack(str(ROOT / "stacks" / "demo.yaml")))
     assert not make_plan(compiled, compiled).changed
-    drift = Finding("drift", "warning", "Deployment models/x: spec.replicas is 2 on the cluster")
+    drift = Finding(
+        "drift", Severity.WARNING, "Deployment models/x: spec.replicas is 2 on the cluster"
+    )
     plan = make_plan(compiled, compiled, base_findings=[drift])
     assert plan.changed
     assert "No changes." not in to_text(plan, "iac plan")

@@ -145,7 +145,7 @@ def _base_findings(
         found.append(
             Finding(
                 "base-invalid",
-                "warning",
+                Severity.WARNING,
                 f"the base ({label}) fails this iac's checks, so {cost}; fix the base, or "
                 f"merge this change if it fixes it: {location}: {path}{error.message}",
                 model,

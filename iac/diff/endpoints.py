@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile.release import Release
+from iac.diagnostics import Severity
 from iac.diff.findings import Finding
 
 _Key = tuple[str, str, str]
@@ -71,7 +72,7 @@ def endpoint_findings(changes: EndpointChanges) -> list[Finding]:
     return [
         Finding(
             "endpoint-moved",
-            "warning",
+            Severity.WARNING,
             f"the {key[2]} endpoint of {key[0]} moves from {old} to {new}: the old URL "
             "stops answering once this is applied; update the clients, or keep the old URL "
             "(`cluster.endpoints`, the model's `hostname`)",

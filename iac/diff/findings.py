@@ -20,20 +20,20 @@ from iac.rollout.planner import RolloutPlan
 from iac.spec.policies import Policies, Waiver
 from iac.spec.types import format_duration, parse_accelerator
 
-LEVELS = ("error", "warning", "info")
+LEVELS = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     id: str
-    level: str
+    level: Severity
     message: str
     model: str | None = None
     environment: str | None = None
     deployment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"id": self.id, "level": self.level, "message": self.message}
+        found: dict[str, Any] = {"id": self.id, "level": self.level.value, "message": self.message}
         for key in ("model", "environment", "deployment"):
             if getattr(self, key) is not None:
                 found[key] = getattr(self, key)
@@ -48,7 +48,7 @@ def from_diagnostic(diagnostic: Diagnostic) -> Finding:
     match = _CODE.search(diagnostic.message)
     code = match.group(1) if match else "compile-warning"
     message = _CODE.sub("", diagnostic.message)
-    level = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(diagnostic.severity, "info")
+    level = diagnostic.severity
     model = str(diagnostic.path[1]) if diagnostic.path[:1] == ("models",) else None
     return Finding(code, level, f"{diagnostic.location}: {message}", model)
 
@@ -76,7 +76,7 @@ def findings(
                 found.append(
                     Finding(
                         "gpu-type-change",
-                        "warning",
+                        Severity.WARNING,
                         f"{event['deployment']} moves from {accelerator['from'] or 'CPU'} to "
                         f"{accelerator['to'] or 'CPU'}: every pod is rescheduled onto other "
                         "nodes and reloads its model. A new deployment promoted in its place "
@@ -102,7 +102,7 @@ def findings(
                 found.append(
                     Finding(
                         "production-min-zero",
-                        "warning",
+                        Severity.WARNING,
                         f"production of {model.name} may scale to zero: the first request after "
                         "an idle spell waits for a cold start. Set min_replicas ≥ 1 (Baseten "
                         "recommends 2)",
@@ -118,7 +118,7 @@ def findings(
             found.append(
                 Finding(
                     "replace-object",
-                    "warning",
+                    Severity.WARNING,
                     f"{change.id} is replaced (deleted, then created) because "
                     f"{', '.join(change.replaced_by)} cannot change in place",
                 )
@@ -141,7 +141,7 @@ def _gateway_timeout_findings(head: Release) -> list[Finding]:
                 found.append(
                     Finding(
                         "cold-start-exceeds-gateway-timeout",
-                        "warning",
+                        Severity.WARNING,
                         f"{deployment.name} may scale to zero, and waking it can take up to "
                         f"{format_duration(budget)} (node, image, startup budget), but the "
                         f"Gateway gives up after {format_duration(timeout)}: keep min_replicas "
@@ -190,6 +190,7 @@ def removal_findings(
     sets (a warning by default); and the deletion of the one deployment an environment had
     (`delete-serving-deployment`, an error: there is nothing left to roll back to)."""
     rule = policies.serving_removals
+    level = Severity(rule.level)
     found: list[Finding] = []
     promotions = {(e["model"], e["environment"]): e for e in events if e["kind"] == "promote"}
     for event in events:
@@ -199,9 +200,9 @@ def removal_findings(
         if before is None:
             continue
         if kind == "delete_model":
-            found.extend(_model_removed(before, head, rule.level))
+            found.extend(_model_removed(before, head, level))
         elif kind == "delete_environment" and after is not None:
-            found.append(_environment_removed(before, after, event["environment"], rule.level))
+            found.append(_environment_removed(before, after, event["environment"], level))
         elif kind == "delete_deployment" and after is not None:
             old = before.deployments[event["deployment"]]
             env = before.environments.get(old.environment or "")
@@ -215,13 +216,13 @@ def removal_findings(
                     )
                 )
             else:
-                found.append(_split_side_removed(before, after, old, env, rule.level))
+                found.append(_split_side_removed(before, after, old, env, level))
     if not rule.enabled:
         found = [f for f in found if f.id == "delete-serving-deployment"]
     return [_waived(f, policies.waivers) for f in found]
 
 
-def _model_removed(before: ModelRelease, head: Compiled, level: str) -> list[Finding]:
+def _model_removed(before: ModelRelease, head: Compiled, level: Severity) -> list[Finding]:
     """`delete-serving-model`: the environments' URLs that stop answering (a rename that
     keeps them loses none)."""
     renamed = next((name for name, old in head.model_aliases.items() if before.name in old), None)
@@ -270,7 +271,7 @@ def _urls(model: ModelRelease | None, environments: list[str]) -> str:
 
 
 def _environment_removed(
-    before: ModelRelease, after: ModelRelease, name: str, level: str
+    before: ModelRelease, after: ModelRelease, name: str, level: Severity
 ) -> Finding:
     """`delete-environment`: its URL stops answering; what becomes of who served it."""
     env = before.environments[name]
@@ -314,7 +315,7 @@ def _serving_deployment_deleted(
     )
     return Finding(
         "delete-serving-deployment",
-        "error",
+        Severity.ERROR,
         f"{old.name} serves {env_name} before this change and is deleted by it: {takes}, "
         f"then {old.name} is deleted ({gone}), leaving nothing to roll back to if "
         f"{candidate} misbehaves. Promote first ({old.name} then "
@@ -331,7 +332,7 @@ def _split_side_removed(
     after: ModelRelease,
     old: DeploymentRelease,
     env: EnvironmentRelease,
-    level: str,
+    level: Severity,
 ) -> Finding:
     """`delete-split-deployment`: a side of a split goes; the others take its share."""
     now = [(name, weight) for name, weight in after.environments[env.name].traffic if weight]
@@ -367,7 +368,7 @@ def _waived(finding: Finding, waivers: list[Waiver]) -> Finding:
             for key in ("model", "environment", "deployment")
         ):
             return replace(
-                finding, level="info", message=f"waived ({waiver.reason}): {finding.message}"
+                finding, level=Severity.INFO, message=f"waived ({waiver.reason}): {finding.message}"
             )
     return finding
 
@@ -382,7 +383,7 @@ def _promotion_findings(
         found.append(
             Finding(
                 "promote-new-deployment",
-                "info",
+                Severity.INFO,
                 f"{target} is new in this change and has never been ready: the rollout waits "
                 f"for it before moving {env_name}'s traffic",
                 model,
@@ -418,7 +419,7 @@ def _cleanup_findings(
         return [
             Finding(
                 "cleanup-policy-mismatch",
-                "warning",
+                Severity.WARNING,
                 f"{env_name}'s cleanup is `{cleanup}`, but {previous} is left {old.state}: "
                 f"{expected[1]}",
                 model,
@@ -430,7 +431,7 @@ def _cleanup_findings(
         return [
             Finding(
                 "cleanup-policy-mismatch",
-                "warning",
+                Severity.WARNING,
                 f"{env_name}'s cleanup is `scale_to_zero`, but {previous} keeps "
                 f"min_replicas {old.autoscaling.min_replicas}: set it to 0 (or run `iac promote`)",
                 model,
@@ -459,7 +460,7 @@ def _surge_findings(head: Release, rollouts: list[RolloutPlan]) -> list[Finding]
                 found.append(
                     Finding(
                         "surge-exceeds-pool-cap",
-                        "warning",
+                        Severity.WARNING,
                         f"promoting {rollout.candidate} into {rollout.environment} needs up to "
                         f"{needed} GPUs at once in pool {pool.name}, which may hold "
                         f"{limits[pool.name]}: the rollout stalls waiting for capacity",

@@ -13,7 +13,7 @@ from typing import Any
 from iac.compile import Compiled
 from iac.compile.names import object_id
 from iac.compile.pricing import CostLine, release_cost
-from iac.diagnostics import Diagnostic, format_path
+from iac.diagnostics import Diagnostic, Severity, format_path
 from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
@@ -49,7 +49,7 @@ class Plan:
 
     @property
     def failed(self) -> bool:
-        return any(f.level == "error" for f in self.findings)
+        return any(f.level is Severity.ERROR for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of `iac plan --format json` (design §6), plus `rollouts`, `endpoints`,

@@ -18,7 +18,7 @@ from iac.compile.pricing import (
     unit_price,
 )
 from iac.compile.release import Release, build_release
-from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Location, Severity
+from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Location
 from iac.errors import StackInvalid
 from iac.policy.facts import DeploymentFacts, facts_from_release
 from iac.policy.rules import RULES, Context, Violation, evaluate
@@ -96,9 +96,6 @@ def violations(stack: ResolvedStack, release: Release) -> list[Violation]:
     return evaluate(facts_from_release(release), stack.spec.policies, context)
 
 
-_SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
-
-
 def policy_diagnostics(stack: ResolvedStack, release: Release) -> list[Diagnostic]:
     found = []
     for violation in violations(stack, release):
@@ -107,7 +104,7 @@ def policy_diagnostics(stack: ResolvedStack, release: Release) -> list[Diagnosti
             message = f"waived ({violation.waived}): {violation.message} [{violation.rule}]"
         else:
             message = f"{violation.message}; {violation.fix} [{violation.rule}]"
-        found.append(Diagnostic(location, message, path, _SEVERITY[violation.level]))
+        found.append(Diagnostic(location, message, path, violation.level))
     return found
 
 

@@ -17,6 +17,7 @@ from iac.catalog import catalog
 from iac.compile.pricing import HOURS_PER_MONTH
 from iac.compile.quantity import memory_bytes
 from iac.compile.split import floor_giving
+from iac.diagnostics import Severity
 from iac.policy.facts import DeploymentFacts
 from iac.rollout.planner import plan_rollout
 from iac.spec import policies as p
@@ -30,7 +31,7 @@ CUDA context."""
 @dataclass(frozen=True, slots=True)
 class Violation:
     rule: str
-    level: str
+    level: Severity
     message: str
     fix: str
     model: str | None = None
@@ -59,7 +60,7 @@ RuleFunction = Callable[[Sequence[DeploymentFacts], Any, Context], list[Violatio
 
 
 def _violation(rule: str, config: p.Rule, message: str, fix: str, **where: Any) -> Violation:
-    return Violation(rule, config.level, message, fix, **where)
+    return Violation(rule, Severity(config.level), message, fix, **where)
 
 
 def allowed_accelerators(
@@ -441,7 +442,7 @@ def _waive(violation: Violation, waivers: list[p.Waiver]) -> Violation:
         ):
             return Violation(
                 violation.rule,
-                "info",
+                Severity.INFO,
                 violation.message,
                 violation.fix,
                 violation.model,

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from iac.diagnostics import Severity
 from iac.diff.findings import Finding
 from iac.diff.plan import DRIFT
 from iac.preflight.apis import missing_apis
@@ -90,17 +91,19 @@ def check_drift(
 def drift_findings(found: Sequence[Drift]) -> list[Finding]:
     """Plan findings (warnings: the cluster serves other than declared until `iac up`)."""
     return [
-        Finding(DRIFT, "warning", d.message, model=d.model, deployment=d.deployment) for d in found
+        Finding(DRIFT, Severity.WARNING, d.message, model=d.model, deployment=d.deployment)
+        for d in found
     ]
 
 
 def as_findings(found: Sequence[Missing]) -> list[Finding]:
     """Plan findings (errors: the apply would fail or serve nothing)."""
     return [
-        Finding(m.id, "error", m.message, model=m.model, deployment=m.deployment) for m in found
+        Finding(m.id, Severity.ERROR, m.message, model=m.model, deployment=m.deployment)
+        for m in found
     ]
 
 
 def not_checked(reason: str) -> Finding:
     """The finding of a plan whose cluster could not be read: the plan stands, unchecked."""
-    return Finding("preflight-not-run", "info", f"the cluster was not checked: {reason}")
+    return Finding("preflight-not-run", Severity.INFO, f"the cluster was not checked: {reason}")
