@@ -636,26 +636,16 @@ def test_the_stack_config_says_which_cluster_preflight_reads() -> None:
     assert cluster_access({"iac:renderDir": "out"}).render_dir == "out"
 
 
-class _Engine:
-    def __init__(self, access: Any) -> None:
-        self.access = access
-
-    def cluster_access(self) -> Any:
-        return self.access
-
-
-def test_plan_base_live_notes_a_cluster_it_cannot_read_and_skips_a_rendering_stack(
+def test_plan_base_live_notes_a_cluster_it_cannot_read(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from iac.cli.plan import _cluster_findings
-    from iac.program.settings import ClusterAccess
+    from iac.preflight import cluster_findings
 
     compiled = demo()
-    rendering = _Engine(ClusterAccess(None, None, "rendered"))
-    assert _cluster_findings(rendering, compiled, compiled, tmp_path) == []  # type: ignore[arg-type]
     monkeypatch.setenv("PATH", str(tmp_path))  # no kubectl
-    unreadable = _Engine(ClusterAccess(None, None, None))
-    found = _cluster_findings(unreadable, compiled, compiled, tmp_path)  # type: ignore[arg-type]
+    found = cluster_findings(
+        compiled.objects, compiled.objects, compiled.release.cluster, None, None, tmp_path
+    )
     assert [f.to_dict() for f in found] == [
         {
             "id": "preflight-not-run",

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from iac.cli.teardown import skip_at_exit
-from iac.compile import Compiled, compile_stack
-from iac.diagnostics import Diagnostics
-from iac.diff.base import Base, base_stack_path, read_base
+from iac.compile import Compiled
+from iac.diff.base import Base
 from iac.diff.findings import Finding
-from iac.diff.plan import Plan, make_plan
+from iac.diff.plan import Plan
 from iac.diff.report import (
     DEFAULT_MAX_CHARS,
     FORMATS,
@@ -25,24 +22,9 @@ from iac.diff.report import (
     to_markdown,
     to_text,
 )
+from iac.diff.review import FoundBase, file_base, plan_change
 from iac.errors import IacError, StackInvalid
-from iac.policy import policy_diagnostics
-from iac.preflight import (
-    ClusterUnreadable,
-    as_findings,
-    check_cluster,
-    check_drift,
-    drift_findings,
-    not_checked,
-)
-from iac.simulate import simulate_delta
-from iac.simulate.trace import load
-from iac.spec.resolved import ResolvedStack
-from iac.spec.stack import Pricing
-from iac.validate import check_stack
-
-if TYPE_CHECKING:
-    from iac.program.automation import AutomationEngine
+from iac.preflight import cluster_findings
 
 
 def _budget(ctx: click.Context, param: click.Parameter, value: int) -> int | None:
@@ -126,7 +108,10 @@ def plan_command(
         skip_at_exit()
     title = f"iac plan: {stack} against {base}"
     try:
-        plan = _plan(stack, base, stack_name, project_dir)
+        if base == "live":
+            plan = _live_plan(stack, stack_name, project_dir)
+        else:
+            plan = plan_change(stack, file_base(base, stack))
     except IacError as exc:
         # A pull request gets the reason instead of an empty comment; stderr as always.
         errors = exc.diagnostics if isinstance(exc, StackInvalid) else []
@@ -153,42 +138,6 @@ def plan_command(
         sys.exit(2)
 
 
-def _plan(stack: str, base: str, stack_name: str | None, project_dir: Path) -> Plan:
-    warnings = Diagnostics()
-    # The base is loaded and compiled first so that the head's load and compile can reuse
-    # what they made of the models that did not change (most of them, in a review):
-    # `check_stack(reuse=...)`, `compile_stack(reuse=...)`.
-    cluster_findings: list[Finding] = []
-    try:
-        if base == "live":
-            engine = _live_engine(stack_name, project_dir)
-            found = _live_base(engine, stack_name)
-            base_pricing = None
-        else:
-            with base_stack_path(base, stack) as base_path:
-                found = read_base(base_path) if base_path else Base(None, None)
-            base_pricing = found.stack.spec.pricing if found.compiled and found.stack else None
-    except IacError:
-        _compile_head(check_stack(stack, Diagnostics()), Diagnostics())  # the head's errors first
-        raise
-    head_stack = check_stack(stack, warnings, reuse=found.stack)
-    head = _compile_head(head_stack, warnings, found.compiled)
-    if base == "live":
-        cluster_findings = _cluster_findings(engine, found.compiled, head, project_dir)
-    head_pricing = head_stack.spec.pricing
-    simulations = _simulations(head_stack, found.compiled, head, base_pricing)
-    return make_plan(
-        found.compiled,
-        head,
-        base_pricing,
-        head_pricing,
-        warnings.sorted(),
-        simulations,
-        policies=head_stack.spec.policies,
-        base_findings=[*found.findings, *cluster_findings],
-    )
-
-
 def _whole_plan(json_file: Path | None, url: str | None) -> str | None:
     """Where the markdown says the whole plan is, when it leaves detail out."""
     named = f"`{json_file.name}`" if json_file else None
@@ -199,88 +148,37 @@ def _whole_plan(json_file: Path | None, url: str | None) -> str | None:
     return f"{named}, written beside this comment" if named else None
 
 
-def _live_engine(stack_name: str | None, project_dir: Path) -> AutomationEngine:
+def _live_plan(stack: str, stack_name: str | None, project_dir: Path) -> Plan:
+    """The plan against the release the Pulumi stack runs (the stack files `iac up`
+    recorded there), with what the cluster says: preflight and drift."""
     if not stack_name:
         raise IacError("--base live needs the Pulumi stack: --stack NAME (or $PULUMI_STACK)")
-    from iac.program.automation import AutomationEngine
-
-    return AutomationEngine(project_dir.resolve(), stack_name, {}, report=lambda _: None)
-
-
-def _live_base(engine: AutomationEngine, stack_name: str | None) -> Base:
-    """The release the Pulumi stack runs, from the stack files `iac up` recorded there."""
-    from iac.program.automation import SOURCES
+    from iac.program.automation import SOURCES, AutomationEngine
     from iac.program.live import live_base
 
-    found = live_base(engine.outputs().get(SOURCES))
-    if found is None:
-        click.echo(f"stack {stack_name} has no release recorded by `iac up`: all is new", err=True)
-        return Base(None, None)
-    # Live stack files are not the head's files: the head's load never reuses them.
-    return Base(None, found.compiled, found.findings)
+    engine = AutomationEngine(project_dir.resolve(), stack_name, {}, report=lambda _: None)
 
+    def read() -> FoundBase:
+        found = live_base(engine.outputs().get(SOURCES))
+        if found is None:
+            click.echo(
+                f"stack {stack_name} has no release recorded by `iac up`: all is new", err=True
+            )
+            return FoundBase(Base(None, None), None)
+        # Live stack files are not the head's files: the head's load never reuses them.
+        return FoundBase(Base(None, found.compiled, found.findings), None)
 
-def _cluster_findings(
-    engine: AutomationEngine, live: Compiled | None, head: Compiled, project_dir: Path
-) -> list[Finding]:
-    """What `iac up`'s preflight would stop on, and what was changed by hand since the live
-    release was applied (drift, which `iac up` restores), as findings; none when the stack
-    renders to a folder, a note when the cluster cannot be read (the plan stands without
-    it)."""
-    access = engine.cluster_access()
-    if access.render_dir is not None:
-        return []
-    try:
-        missing = check_cluster(
+    def cluster(live: Compiled | None, head: Compiled) -> list[Finding]:
+        access = engine.cluster_access()
+        if access.render_dir is not None:  # no cluster: the provider writes to a folder
+            return []
+        return cluster_findings(
+            live.objects if live is not None else None,
             head.objects,
             head.release.cluster,
             access.kubeconfig,
             access.context,
             project_dir.resolve(),
         )
-        drifted = (
-            check_drift(live.objects, access.kubeconfig, access.context, project_dir.resolve())
-            if live is not None
-            else []
-        )
-    except ClusterUnreadable as exc:
-        return [not_checked(str(exc))]
-    return [*as_findings(missing), *drift_findings(drifted)]
 
-
-def _compile_head(
-    stack: ResolvedStack, warnings: Diagnostics, reuse: Compiled | None = None
-) -> Compiled:
-    """The head's objects, reusing the base's where a model is unchanged; its policies become
-    findings (an error fails the plan)."""
-    compiled = compile_stack(stack, warnings, reuse=reuse)
-    warnings.extend(policy_diagnostics(stack, compiled.release))
-    return compiled
-
-
-def _simulations(
-    stack: ResolvedStack, base: Compiled | None, head: Compiled, base_pricing: Pricing | None
-) -> list[dict[str, Any]]:
-    """Each head environment that names a trace, replayed before and after the change."""
-    folder = os.path.dirname(stack.file)
-    found = []
-    for model in sorted(stack.spec.models):
-        environments = stack.spec.models[model].environments
-        for env in sorted(environments):
-            written = environments[env].trace
-            if not written:
-                continue
-            relative = os.path.join(folder, written)
-            trace = load(relative if os.path.exists(relative) else written)
-            found.append(
-                simulate_delta(
-                    base,
-                    head,
-                    model,
-                    env,
-                    trace,
-                    base_pricing=base_pricing,
-                    head_pricing=stack.spec.pricing,
-                )
-            )
-    return found
+    return plan_change(stack, read, cluster)

@@ -42,6 +42,7 @@ __all__ = [
     "as_findings",
     "check_cluster",
     "check_drift",
+    "cluster_findings",
     "drift_findings",
     "kubeconfig_file",
     "not_checked",
@@ -102,6 +103,26 @@ def as_findings(found: Sequence[Missing]) -> list[Finding]:
         Finding(m.id, Severity.ERROR, m.message, model=m.model, deployment=m.deployment)
         for m in found
     ]
+
+
+def cluster_findings(
+    live: Sequence[Mapping[str, Any]] | None,
+    head: Sequence[Mapping[str, Any]],
+    cluster: Cluster,
+    kubeconfig: str | None,
+    context: str | None,
+    root: Path,
+) -> list[Finding]:
+    """For a plan against the live release: what `iac up`'s preflight would stop on (the
+    head's objects) and what was changed by hand since the live release was applied (its
+    objects: drift, which `iac up` restores); a note when the cluster cannot be read (the
+    plan stands without it)."""
+    try:
+        missing = check_cluster(head, cluster, kubeconfig, context, root)
+        drifted = check_drift(live, kubeconfig, context, root) if live is not None else []
+    except ClusterUnreadable as exc:
+        return [not_checked(str(exc))]
+    return [*as_findings(missing), *drift_findings(drifted)]
 
 
 def not_checked(reason: str) -> Finding:
