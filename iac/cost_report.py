@@ -36,10 +36,9 @@ from iac.compile.pricing import (
     whole_nodes,
 )
 from iac.compile.release import Release
+from iac.reports import Style
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
-
-FORMATS = ("text", "markdown", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,3 +456,20 @@ def to_markdown(stack: str, report: CostReport) -> str:
 
 def to_json(report: CostReport) -> str:
     return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class CostView:
+    """What `iac cost` prints for one stack file (`iac.reports.Report`)."""
+
+    stack: str
+    report: CostReport
+
+    def text(self, style: Style) -> str:
+        return to_text(self.stack, self.report, style)
+
+    def markdown(self) -> str:
+        return to_markdown(self.stack, self.report)
+
+    def json(self) -> str:
+        return to_json(self.report)

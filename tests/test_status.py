@@ -11,7 +11,8 @@ import pytest
 
 from iac.compile import compile_stack
 from iac.errors import IacError
-from iac.status import Kubectl, read_status, to_json, to_text
+from iac.reports import formatted
+from iac.status import Kubectl, StatusReport, read_status, to_json, to_text
 from iac.validate import check_stack
 from tests.compile_helpers import ROOT
 
@@ -172,3 +173,18 @@ def test_desired_is_what_the_deployment_asks_for_not_the_pods_of_a_rollout() -> 
         s for s in statuses if (s.model, s.environment) == ("llama-3-8b", "production")
     )
     assert [(d.ready, d.desired) for d in production.live] == [(3, 3)]
+
+
+def test_markdown_is_a_table_of_each_routed_deployment() -> None:
+    stack, objects = demo()
+    statuses = read_status(stack, Recorded(objects, {}))
+    table = formatted(StatusReport(statuses), "markdown")
+    lines = table.splitlines()
+    assert lines[0] == "| model | environment | URL | deployment | weight | ready / desired | |"
+    assert (
+        "| llama-3-8b | production | <https://llama-3-8b.models.example.com/environments/"
+        "production/> | v3 | 100% | 0 / 0 | |" in lines
+    )
+    assert len(lines) == 2 + sum(max(1, len(s.live)) for s in statuses)
+    assert formatted(StatusReport(statuses), "json") == to_json(statuses)
+    assert formatted(StatusReport(statuses), "text") == to_text(statuses)

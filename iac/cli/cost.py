@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from iac.compile import compile_stack
-from iac.cost_report import FORMATS, cost_report, to_json, to_markdown, to_text
+from iac.cost_report import CostView, cost_report
 from iac.diagnostics import Diagnostics
+from iac.reports import FORMATS, formatted
 from iac.validate import check_stack
 
 
@@ -28,9 +29,4 @@ def cost_command(stack: str, fmt: str) -> None:
     for warning in diagnostics.sorted():
         click.echo(str(warning), err=True)
     report = cost_report(compiled.release, checked.spec.pricing)
-    if fmt == "json":
-        click.echo(to_json(report), nl=False)
-    elif fmt == "markdown":
-        click.echo(to_markdown(stack, report), nl=False)
-    else:
-        click.echo(to_text(stack, report, click.style), nl=False)
+    click.echo(formatted(CostView(stack, report), fmt, click.style), nl=False)

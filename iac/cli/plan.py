@@ -12,19 +12,11 @@ from iac.compile import Compiled
 from iac.diff.base import Base
 from iac.diff.findings import Finding
 from iac.diff.plan import Plan
-from iac.diff.report import (
-    DEFAULT_MAX_CHARS,
-    FORMATS,
-    MIN_MAX_CHARS,
-    errors_json,
-    errors_markdown,
-    to_json,
-    to_markdown,
-    to_text,
-)
+from iac.diff.report import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, NoPlanView, PlanView
 from iac.diff.review import FoundBase, file_base, plan_change
 from iac.errors import IacError, StackInvalid
 from iac.preflight import cluster_findings
+from iac.reports import FORMATS, formatted
 
 
 def _budget(ctx: click.Context, param: click.Parameter, value: int) -> int | None:
@@ -116,22 +108,15 @@ def plan_command(
         # A pull request gets the reason instead of an empty comment; stderr as always.
         errors = exc.diagnostics if isinstance(exc, StackInvalid) else []
         problem = None if isinstance(exc, StackInvalid) else str(exc)
+        no_plan = NoPlanView(title, errors, problem, max_chars)
         if json_file is not None:
-            json_file.write_text(errors_json(errors, problem), encoding="utf-8")
-        if fmt == "json":
-            click.echo(errors_json(errors, problem), nl=False)
-        elif fmt == "markdown":
-            click.echo(errors_markdown(title, errors, problem, max_chars), nl=False)
+            json_file.write_text(no_plan.json(), encoding="utf-8")
+        click.echo(formatted(no_plan, fmt, click.style), nl=False)
         raise
+    view = PlanView(plan, title, max_chars, _whole_plan(json_file, full_plan_url))
     if json_file is not None:
-        json_file.write_text(to_json(plan), encoding="utf-8")
-    if fmt == "json":
-        click.echo(to_json(plan), nl=False)
-    elif fmt == "markdown":
-        whole = _whole_plan(json_file, full_plan_url)
-        click.echo(to_markdown(plan, title, max_chars, whole), nl=False)
-    else:
-        click.echo(to_text(plan, title, click.style), nl=False)
+        json_file.write_text(view.json(), encoding="utf-8")
+    click.echo(formatted(view, fmt, click.style), nl=False)
     if plan.failed:
         sys.exit(1)
     if detailed_exitcode and plan.changed:

@@ -7,8 +7,9 @@ import click
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid
+from iac.reports import FORMATS, formatted
 from iac.simulate import ALGORITHMS, Params, default_environment, default_model, simulate
-from iac.simulate.report import FORMATS, report_for, to_json, to_markdown, to_text
+from iac.simulate.report import SimulationView, report_for
 from iac.simulate.setup import Setup
 from iac.simulate.trace import (
     DEFAULT_DURATION,
@@ -157,12 +158,7 @@ def simulate_command(
 
         write_plot(report, plot_path)
         click.echo(f"wrote {plot_path}", err=True)
-    if fmt == "json":
-        click.echo(to_json(report), nl=False)
-    elif fmt == "markdown":
-        click.echo(to_markdown(report), nl=False)
-    else:
-        click.echo(to_text(report, click.style), nl=False)
+    click.echo(formatted(SimulationView(report), fmt, click.style), nl=False)
 
 
 def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:

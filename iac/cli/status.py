@@ -1,11 +1,12 @@
-"""`iac status STACK [--context NAME] [--prometheus URL] [--format text|json]`"""
+"""`iac status STACK [--context NAME] [--prometheus URL] [--format text|markdown|json]`"""
 
 from __future__ import annotations
 
 import click
 
+from iac.reports import FORMATS, formatted
 from iac.rollout.executor import prometheus_reader
-from iac.status import Kubectl, read_status, to_json, to_text
+from iac.status import Kubectl, StatusReport, read_status
 from iac.validate import check_stack
 
 
@@ -13,9 +14,7 @@ from iac.validate import check_stack
 @click.argument("stack", metavar="STACK")
 @click.option("--context", help="kubectl context of the cluster (default: the current one).")
 @click.option("--prometheus", help="Prometheus URL for live figures (default: none).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def status_command(stack: str, context: str | None, prometheus: str | None, fmt: str) -> None:
     """What is live per model and environment: who serves it with which weights, replicas
     ready and desired, the last rollout, and (with --prometheus) in-flight requests, request
@@ -23,4 +22,4 @@ def status_command(stack: str, context: str | None, prometheus: str | None, fmt:
     statuses = read_status(
         check_stack(stack), Kubectl(context), prometheus_reader(prometheus) if prometheus else None
     )
-    click.echo(to_json(statuses) if fmt == "json" else to_text(statuses), nl=False)
+    click.echo(formatted(StatusReport(statuses), fmt, click.style), nl=False)

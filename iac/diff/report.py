@@ -18,11 +18,10 @@ from iac.diff.endpoints import EndpointChanges
 from iac.diff.events import Event
 from iac.diff.findings import Finding
 from iac.diff.plan import Plan, errors_to_dict
+from iac.reports import Style
 from iac.rollout.planner import RolloutPlan
 from iac.simulate.report import delta_lines, delta_markdown
 from iac.spec.types import format_duration
-
-FORMATS = ("text", "markdown", "json")
 
 GITHUB_COMMENT_LIMIT = 65_536
 """Characters GitHub takes in a pull-request comment; a longer one is refused."""
@@ -681,3 +680,44 @@ def errors_json(errors: list[Diagnostic], problem: str | None = None) -> str:
 def _cell(text: str) -> str:
     """Text safe inside a markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What `iac plan` prints (`iac.reports.Report`): `max_chars` and `whole_plan` shape the
+    markdown (see `to_markdown`)."""
+
+    plan: Plan
+    title: str
+    max_chars: int | None = None
+    whole_plan: str | None = None
+
+    def text(self, style: Style) -> str:
+        return to_text(self.plan, self.title, style)
+
+    def markdown(self) -> str:
+        return to_markdown(self.plan, self.title, self.max_chars, self.whole_plan)
+
+    def json(self) -> str:
+        return to_json(self.plan)
+
+
+@dataclass(frozen=True)
+class NoPlanView:
+    """What `iac plan` prints when there is no plan (an invalid head, an unreadable base):
+    the errors, located, where a pull request or a program reads them; nothing on a
+    terminal, where they go to stderr as every command's errors do."""
+
+    title: str
+    errors: list[Diagnostic]
+    problem: str | None
+    max_chars: int | None = None
+
+    def text(self, style: Style) -> str:
+        return ""
+
+    def markdown(self) -> str:
+        return errors_markdown(self.title, self.errors, self.problem, self.max_chars)
+
+    def json(self) -> str:
+        return errors_json(self.errors, self.problem)

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from iac.reports import Style
 from iac.simulate import HOURS_PER_MONTH, Simulation, delta
 from iac.simulate.flow import FloatArray
 from iac.simulate.setup import Setup
 from iac.simulate.trace import Trace
 from iac.spec.types import format_duration
 
-FORMATS = ("text", "markdown", "json")
 _BARS = " ▁▂▃▄▅▆▇█"
 _NAMES = {"compiled": "as compiled", "baseten": "Baseten §5.2"}
 
@@ -415,3 +415,19 @@ def report_for(
         base_stack,
         tuple(base_setups),
     )
+
+
+@dataclass(frozen=True)
+class SimulationView:
+    """What `iac simulate` prints (`iac.reports.Report`)."""
+
+    report: Report
+
+    def text(self, style: Style) -> str:
+        return to_text(self.report, style)
+
+    def markdown(self) -> str:
+        return to_markdown(self.report)
+
+    def json(self) -> str:
+        return to_json(self.report)

@@ -19,6 +19,7 @@ from iac.compile import labels
 from iac.compile.monitoring import ERROR_RATIO, INFLIGHT, REQUESTS
 from iac.compile.route_backends import environment_backends
 from iac.errors import IacError
+from iac.reports import Style
 from iac.spec.endpoints import model_endpoints
 from iac.spec.resolved import ResolvedStack
 
@@ -179,3 +180,38 @@ def to_text(statuses: list[EnvironmentStatus]) -> str:
             figures = ", ".join(f"{k} {v:g}" for k, v in status.metrics.items())
             lines.append(f"  {figures}")
     return "\n".join(lines) + "\n"
+
+
+def to_markdown(statuses: list[EnvironmentStatus]) -> str:
+    """A table a pull request or a chat can show: one row per deployment an environment
+    routes to."""
+    rows = [
+        ["model", "environment", "URL", "deployment", "weight", "ready / desired", ""],
+        ["---", "---", "---", "---", "---:", "---:", "---"],
+    ]
+    for status in statuses:
+        where = [status.model, status.environment, f"<{status.url}>"]
+        note = "cluster differs from the stack file" if status.drift else ""
+        if not status.live:
+            rows.append([*where, "", "", "", "no route in the cluster"])
+        for d in status.live:
+            weight = f"{d.weight}%" if d.weight is not None else ""
+            ready = f"{d.ready} / {d.desired}"
+            rows.append([*where, d.name, weight, ready, "deactivated" if d.paused else note])
+    return "".join("|" + "|".join(f" {c} " if c else " " for c in row) + "|\n" for row in rows)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What `iac status` prints (`iac.reports.Report`)."""
+
+    statuses: list[EnvironmentStatus]
+
+    def text(self, style: Style) -> str:
+        return to_text(self.statuses)
+
+    def markdown(self) -> str:
+        return to_markdown(self.statuses)
+
+    def json(self) -> str:
+        return to_json(self.statuses)
