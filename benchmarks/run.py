@@ -72,11 +72,11 @@ def _render(path: str) -> tuple[object, ...]:
 
 
 def _plan(base: str, head: str) -> tuple[Plan, tuple[object, ...]]:
-    """What `iac plan HEAD --base BASE` does, in-process (the head's load and compile reuse
-    what the base's made of the models that did not change, as `iac plan` does); returns all
-    it built, like `_render`."""
+    """What `iac plan HEAD --base BASE` does, in-process (the head's compile reuses the
+    base's objects of the models that did not change, as `iac plan` does); returns all it
+    built, like `_render`."""
     base_stack = check_stack(base)
-    head_stack = check_stack(head, reuse=base_stack)
+    head_stack = check_stack(head)
     base_compiled = compile_stack(base_stack)
     head_compiled = compile_stack(head_stack, reuse=base_compiled)
     result = make_plan(base_compiled, head_compiled)

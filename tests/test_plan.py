@@ -433,7 +433,7 @@ def test_pool_events_read_a_summary_that_does_not_depend_on_the_models() -> None
 
 
 def test_the_heads_errors_come_before_the_bases(tmp_path: Path) -> None:
-    """The base is loaded first (the head's load reuses its models), yet an invalid head is
+    """The base is compiled first (the head's compile reuses its objects), yet an invalid head is
     what is reported when both are invalid; an invalid base alone is planned against in part
     (tests/test_plan_gate.py)."""
     bad = BASE.replace("v3: {}", "v3: {stat: active}")

@@ -1,9 +1,9 @@
 """What `iac plan` runs, in the order that makes a review fast and its errors useful.
 
 1. The base is read and compiled first (a stack file, `git:REF`, or the release the Pulumi
-   stack runs: the caller says how, with a `BaseReader`), so that the head's load and compile
-   can reuse what they made of the models that did not change, most of them in a review
-   (`check_stack(reuse=...)`, `compile_stack(reuse=...)`).
+   stack runs: the caller says how, with a `BaseReader`), so that the head's compile can
+   reuse the objects of the models that did not change, most of them in a review
+   (`compile_stack(reuse=...)`).
 2. When the base cannot be read at all, the head's own errors come first: a broken head is
    what the author has to fix.
 3. The head is loaded and compiled, its policies checked (an error fails the plan), the
@@ -56,7 +56,7 @@ def plan_change(stack: str, read_base_: BaseReader, cluster: ClusterCheck | None
         compile_head(check_stack(stack, Diagnostics()), Diagnostics())  # the head's errors first
         raise
     base = found.base
-    head_stack = check_stack(stack, warnings, reuse=base.stack)
+    head_stack = check_stack(stack, warnings)
     head = compile_head(head_stack, warnings, base.compiled)
     cluster_findings = cluster(base.compiled, head) if cluster is not None else []
     return make_plan(

@@ -28,7 +28,6 @@ from iac.load.modules import (
     unfilled,
     unfilled_message,
 )
-from iac.load.reuse import LoadRecord, Reuse, reusing
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import CONTAINER_FIELDS, DEFAULT_PORT, ContainerFields
@@ -60,28 +59,18 @@ def stack_file(path: str) -> str:
 
 
 @without_gc
-def load_stack(
-    path: str, diagnostics: Diagnostics, reuse: ResolvedStack | None = None
-) -> ResolvedStack | None:
+def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     """Load and resolve one stack file, reporting problems to `diagnostics`.
 
     None when the file cannot be read at all. Otherwise the stack holds every model that
     loaded cleanly, so that later checks still find their problems; it is only complete when
     `diagnostics` has no errors. Raises ModuleFileGiven when the file is a module file
     (`templates:`, no `cluster:` or `models:`): its stack errors would all be beside the point.
-
-    `reuse`: an earlier load's result (the base of a review), whose models are taken, moved
-    onto this file's lines, where everything they were resolved from is unchanged
-    (`iac.load.reuse`). The result and the problems reported are the same as without it.
     """
-    found = Diagnostics()  # this load's own problems: only a load without any is reused
-    try:
-        return _load(os.path.normpath(stack_file(path)), found, reuse)
-    finally:
-        diagnostics.extend(found.items)  # the same as reporting each to `diagnostics` at once
+    return _load(os.path.normpath(stack_file(path)), diagnostics)
 
 
-def _load(file: str, diagnostics: Diagnostics, reuse: ResolvedStack | None) -> ResolvedStack | None:
+def _load(file: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     document = read_yaml(file, diagnostics)
     if document is None:
         return None
@@ -97,39 +86,20 @@ def _load(file: str, diagnostics: Diagnostics, reuse: ResolvedStack | None) -> R
         return None
     if looks_like_module(document.data):
         raise ModuleFileGiven(file, [Diagnostic(source.key(("templates",)), _module_given(file))])
-    base = reusing(reuse, document.merged_at)
-    stack, models = _validate(document.data, source, diagnostics, base)
+    stack, models = _validate(document.data, source, diagnostics)
     imports = load_templates(file, stack.imports, source, diagnostics)
-    templates = imports.templates
     resolved: dict[str, ResolvedModel] = {}
     shared = _Shared(stack)
-    taken = base.taking(shared.defaults, templates, source) if base is not None else None
     for name, model in models.items():
-        result = taken.model(name, model) if taken is not None else None
-        if result is None:
-            result = _resolve_model(name, model, shared, imports, source, diagnostics)
+        result = _resolve_model(name, model, shared, imports, source, diagnostics)
         if result is not None:
             resolved[name] = result
-    written = document.data.get("models")
-    spec = stack.model_copy(update={"models": models})
-    record = LoadRecord(
-        written=written if isinstance(written, dict) else {},
-        validated=models,
-        resolved=resolved,
-        defaults=repr(shared.defaults),
-        templates=templates,
-        merged_at=document.merged_at,
-        source=source,
-        clean=not diagnostics.items,
-        spec=spec,
-    )
     return ResolvedStack(
         file=file,
-        spec=spec,
+        spec=stack.model_copy(update={"models": models}),
         models=resolved,
         files=(file, *imports.files),
         source=source,
-        load_record=record,
     )
 
 
@@ -141,7 +111,7 @@ def _module_given(file: str) -> str:
 
 
 def _validate(
-    data: dict[str, Any], source: SourceMap, diagnostics: Diagnostics, reuse: Reuse | None
+    data: dict[str, Any], source: SourceMap, diagnostics: Diagnostics
 ) -> tuple[Stack, dict[str, Model]]:
     """Validate the stack's top level and each model on its own, reporting every error.
 
@@ -177,13 +147,11 @@ def _validate(
     for name, raw in raw_models.items():
         path: KeyPath = ("models", name)
         name_ok = _check_name(name, path, source, diagnostics)
-        model = reuse.validated(name, raw) if reuse is not None else None
-        if model is None:
-            try:
-                model = Model.model_validate(raw)
-            except ValidationError as exc:
-                validation_errors.report(exc, Model, source, path, diagnostics)
-                continue
+        try:
+            model = Model.model_validate(raw)
+        except ValidationError as exc:
+            validation_errors.report(exc, Model, source, path, diagnostics)
+            continue
         if name_ok:
             models[name] = model
     return stack, models

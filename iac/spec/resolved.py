@@ -116,6 +116,3 @@ class ResolvedStack:
     """Every file read: the stack file and its imports."""
     source: Locator
     """Positions in the stack file, for problems found in its top-level sections."""
-    load_record: object = field(default=None, compare=False, repr=False)
-    """What the load that made this stack kept for a later load to reuse
-    (`iac.load.reuse.LoadRecord`; not named here: the spec layer does not know the loader)."""
