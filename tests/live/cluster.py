@@ -273,6 +273,9 @@ def _start(cluster: LiveCluster, api_port: int) -> None:
             f"--service-account-private-key-file={sa_key}",
             f"--root-ca-file={certs / 'apiserver.crt'}",
             "--use-service-account-credentials=false",
+            # Nodes are kwok's: under a loaded CI machine a heartbeat can come late, and a node
+            # marked NotReady has its pods marked unready for good (no kubelet restores them).
+            "--node-monitor-grace-period=2m",
         ],
     )
     cluster.start(
@@ -284,6 +287,8 @@ def _start(cluster: LiveCluster, api_port: int) -> None:
             f"--kubeconfig={kubeconfig}",
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=" + "=".join(KWOK_NODE_ANNOTATION),
+            # Heartbeats through node Leases, renewed every 10 s, as kubelets do.
+            "--node-lease-duration-seconds=40",
             "--cidr=10.0.0.1/16",
             "--node-ip=10.0.0.1",
             f"--server-address=127.0.0.1:{free_port()}",
