@@ -1,8 +1,10 @@
-"""`iac up STACK --stack NAME [--project-dir DIR] [--yes] [--no-rollback]`"""
+"""`iac up STACK --stack NAME [--project-dir DIR] [--yes] [--no-rollback]
+[--ready-timeout DURATION]`"""
 
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -14,8 +16,19 @@ from iac.diff.report import to_text
 from iac.errors import IacError
 from iac.policy import check_with_policies
 from iac.preflight import check_cluster
+from iac.preflight.cluster import Kubectl, kubeconfig_file
 from iac.rollout.executor import prometheus_reader, run
 from iac.rollout.stages import stages
+from iac.spec.types import parse_duration
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:  # pydantic's error is a ValueError
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("up")
@@ -30,8 +43,21 @@ from iac.rollout.stages import stages
 )
 @click.option("--yes", is_flag=True, help="Apply without asking (CI).")
 @click.option("--no-rollback", is_flag=True, help="On a failure, stop where it failed.")
+@click.option(
+    "--ready-timeout",
+    metavar="DURATION",
+    callback=_duration,
+    help="How long each rollout stage's deployments may take to have their replicas ready "
+    "(90s, 5m); default: each deployment's startup budget (its startup_timeout plus a cold "
+    "node's 10m).",
+)
 def up_command(
-    stack: str, stack_name: str, project_dir: Path, yes: bool, no_rollback: bool
+    stack: str,
+    stack_name: str,
+    project_dir: Path,
+    yes: bool,
+    no_rollback: bool,
+    ready_timeout: int | None,
 ) -> None:
     """Roll the change out through Pulumi, step by step: each promotion's traffic moves as
     its `promotion:` settings say, gates are checked after each step, and a failure rolls
@@ -81,14 +107,25 @@ def up_command(
     if not yes and not click.confirm("Apply these changes?", default=False):
         raise IacError("nothing applied")
     reader = prometheus_reader(head.release.cluster.prometheus)
-    outcome = run(
-        stages(head_stack, plan.rollouts),
-        engine,
-        base,
-        reader,
-        rollback=not no_rollback,
-        report=lambda line: click.echo(line, err=True),
-    )
+    with ExitStack() as cleanup:
+        # Readiness is read from the cluster the apply goes to (none when it renders to a
+        # folder): the same kubeconfig and context.
+        cluster = None
+        if access.render_dir is None:
+            kubeconfig = cleanup.enter_context(
+                kubeconfig_file(access.kubeconfig, project_dir.resolve())
+            )
+            cluster = Kubectl(kubeconfig, access.context)
+        outcome = run(
+            stages(head_stack, plan.rollouts),
+            engine,
+            base,
+            reader,
+            rollback=not no_rollback,
+            report=lambda line: click.echo(line, err=True),
+            cluster=cluster,
+            ready_timeout=ready_timeout,
+        )
     click.echo(f"{outcome.status}" + (f": {outcome.reason}" if outcome.reason else ""))
     if outcome.status != "done":
         sys.exit(1)

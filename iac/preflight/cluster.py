@@ -4,6 +4,8 @@ kubeconfig and context the apply uses) or, in tests, by recorded answers.
 Only what the checks need is read: which API groups and kinds are served (discovery, as
 `kubectl api-versions` does), the names of Namespaces and Secrets (`-o name`: a Secret's
 data is never fetched), and single objects (a Service, a Gateway, a Namespace's labels).
+`iac up` reads through the same `Kubectl` while a rollout waits for readiness (Deployments
+and their pods: `iac.rollout.readiness`).
 """
 
 from __future__ import annotations
@@ -81,6 +83,12 @@ class Kubectl:
         where = ["-n", namespace] if namespace else []
         found = self._kubectl("get", resource, name, *where, "-o", "json", "--ignore-not-found")
         return json.loads(found) if found.strip() else None
+
+    def items(self, resource: str, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The objects of `resource` in `namespace` with the labels `selector` (`a=b,c=d`)."""
+        found = self._kubectl("get", resource, "-n", namespace, "-l", selector, "-o", "json")
+        items: list[dict[str, Any]] = json.loads(found).get("items", [])
+        return items
 
     def _kubectl(self, *args: str) -> str:
         command = ["kubectl", *args]

@@ -1,6 +1,11 @@
 """Running a change stage by stage: apply, wait until ready, stabilize, check the gates; on
 a failure roll back to the last good release; after an interruption, resume.
 
+Readiness comes from the cluster (`iac.rollout.readiness`): after each stage, the
+deployments the rollout moves must have the stage's replicas ready, read from the API server,
+within their startup budget; one that does not fails the stage like a failed gate. Without a
+cluster to read (an engine rendering to a folder) there is nothing to wait for.
+
 The engine (Pulumi's Automation API in `iac up`, a recording stand-in in tests) applies one
 compiled stage at a time and records the progress in the stack's outputs, which is how a
 later run knows where an interrupted one stopped. Pulumi's own stack lock keeps two rollouts
@@ -19,6 +24,14 @@ from typing import Any, Protocol
 from iac.compile import Compiled
 from iac.errors import IacError
 from iac.rollout.planner import RolloutPlan
+from iac.rollout.readiness import (
+    ClusterObjects,
+    DeploymentKey,
+    NotReady,
+    expectations,
+    wait_ready,
+    without_await,
+)
 from iac.rollout.stages import Stage
 from iac.spec.stack import Gate
 from iac.spec.types import format_duration
@@ -94,10 +107,27 @@ def run(
     rollback: bool = True,
     report: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
+    cluster: ClusterObjects | None = None,
+    ready_timeout: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
-    """Apply `stages` in order (resuming after the last applied one of the same change)."""
+    """Apply `stages` in order (resuming after the last applied one of the same change).
+    With `cluster`, wait after each stage until the deployments the rollout moves are ready
+    (`ready_timeout` seconds at most, else each one's startup budget)."""
     compiled = [stage.compile() for stage in stages]
     head = digest(compiled[-1])
+    # The deployments the rollout holds at a replica count: the candidates and those they
+    # replace. Their readiness is waited for here, so Pulumi does not await them before the
+    # head (which is registered as compiled: it is what `pulumi up` and the digest see).
+    moved: set[DeploymentKey] = {key for stage in stages for key in stage.floors}
+    if cluster is not None:
+        compiled[:-1] = [without_await(objects, moved) for objects in compiled[:-1]]
+
+    def ready(objects: Compiled) -> None:
+        if cluster is not None:
+            wanted = expectations(objects, moved, ready_timeout)
+            wait_ready(wanted, cluster, report, clock, sleep)
+
     start = 0
     recorded = engine.progress()
     if recorded and recorded.head == head and recorded.status == "rolling":
@@ -113,11 +143,12 @@ def run(
             status = "done" if last else "rolling"
             engine.apply(objects, Progress(head, stage.index, len(stages), status))
             applied.append(stage.index)
+            ready(objects)
             if stage.wait_seconds:
                 _stabilize(stage.wait_seconds, report, sleep)
             for rollout, gate in stage.gates:
                 _check_gate(rollout, gate, read_metric, report)
-    except (EngineError, GateFailed, KeyboardInterrupt) as exc:
+    except (EngineError, GateFailed, NotReady, KeyboardInterrupt) as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         report(f"stage {current + 1} failed: {reason}")
         if not rollback:
@@ -127,7 +158,13 @@ def run(
             report("nothing to roll back to: this was the stack's first release")
             return Outcome("failed", tuple(applied), reason)
         report("rolling back to the last good release")
-        engine.apply(base, Progress(head, current, len(stages), "rolled-back"))
+        restored = without_await(base, moved) if cluster is not None else base
+        engine.apply(restored, Progress(head, current, len(stages), "rolled-back"))
+        try:
+            ready(base)
+        except NotReady as again:
+            report(f"rolled back, but {again}")
+            return Outcome("failed", tuple(applied), f"{reason}; after the rollback: {again}")
         return Outcome("rolled-back", tuple(applied), reason)
     return Outcome("done", tuple(applied))
 

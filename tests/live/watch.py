@@ -85,3 +85,53 @@ def watch_pods(cluster: LiveCluster, namespace: str, work: Path) -> Iterator[Pod
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@dataclass
+class ObjectWatch:
+    """The events of one `kubectl get RESOURCE --watch` (see :func:`watch_objects`)."""
+
+    output: Path
+
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """(type, object) of every event so far, in the order the API server sent them."""
+        text = self.output.read_text()
+        decoder = json.JSONDecoder()
+        events: list[tuple[str, dict[str, Any]]] = []
+        position = 0
+        while True:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position >= len(text):
+                return events
+            try:
+                event, position = decoder.raw_decode(text, position)
+            except json.JSONDecodeError:
+                return events  # the last event is still being written
+            events.append((event["type"], event["object"]))
+
+
+@contextmanager
+def watch_objects(
+    cluster: LiveCluster, resource: str, namespace: str, work: Path
+) -> Iterator[ObjectWatch]:
+    """Watch every object of ``resource`` (`pods`, `httproutes`) in ``namespace`` while the
+    block runs, whole objects (conditions, specs) and not only what :class:`PodEvent` keeps."""
+    output = work / f"watch-{resource}-{namespace}.json"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [str(cluster.bin_dir / "kubectl"), "--kubeconfig", str(cluster.kubeconfig),
+             "get", resource, "-n", namespace, "--watch", "--output-watch-events", "-o", "json"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        time.sleep(1.0)  # the watch is open before the block changes anything
+        if process.poll() is not None:
+            raise RuntimeError(f"kubectl get {resource} --watch exited: {output.read_text()}")
+        yield ObjectWatch(output)
+        time.sleep(1.0)  # the last events reach the file
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
