@@ -691,3 +691,30 @@ def test_main_settles_the_garbage_collector_for_a_large_run() -> None:
     assert seen["young"] == GC_YOUNG_THRESHOLD
     assert seen["frozen"] > 0
     assert gc.get_threshold() == before  # the helper gives the test process its own back
+
+
+def test_iac_up_shows_pulumi_output_without_the_outputs_section() -> None:
+    from iac.program.automation import WithoutOutputs
+
+    shown: list[str] = []
+    report = WithoutOutputs(shown.append)
+    for line in [
+        "Updating (dev):",
+        " ~  kubernetes:apps/v1:Deployment Deployment/models/a updated (0.3s)",
+        "Outputs:",
+        "  ~ release  : {",
+        "      models: {...}",
+        "    }",
+        "",
+        "Resources:",
+        "    ~ 2 updated",
+        "Duration: 2s",
+    ]:
+        report(line)
+    assert shown == [
+        "Updating (dev):",
+        " ~  kubernetes:apps/v1:Deployment Deployment/models/a updated (0.3s)",
+        "Resources:",
+        "    ~ 2 updated",
+        "Duration: 2s",
+    ]

@@ -116,7 +116,11 @@ class AutomationEngine:
         stack = self._stack(program)
         for attempt in (1, 2):
             try:
-                stack.up(on_output=self.report, color="never", refresh=self._refreshes())
+                stack.up(
+                    on_output=WithoutOutputs(self.report),
+                    color="never",
+                    refresh=self._refreshes(),
+                )
                 return
             except auto.ConcurrentUpdateError as exc:
                 dead = dead_lock_holders(str(exc), socket.gethostname())
@@ -224,6 +228,24 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+class WithoutOutputs:
+    """Pulumi's output, line by line, without its `Outputs:` section: iac's stack outputs
+    are the release and the stack files it was made from, hundreds of lines at every stage
+    (`pulumi stack output` and `iac status` show them)."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self.report = report
+        self.skipping = False
+
+    def __call__(self, line: str) -> None:
+        if line.startswith("Outputs:"):
+            self.skipping = True
+        elif self.skipping and line.strip() and not line[0].isspace():
+            self.skipping = False  # the next section (`Resources:`)
+        if not self.skipping:
+            self.report(line)
 
 
 def _lock_lines(message: str) -> str:
