@@ -446,3 +446,37 @@ def test_network_policy_admits_only_gateway_interceptor_and_monitoring(tmp_path:
         """,
     )
     assert not [o for o in off.objects if o["kind"] == "NetworkPolicy"]
+
+
+def test_args_that_drop_the_templates_flags_are_a_warning_naming_them(tmp_path: Path) -> None:
+    from iac.diagnostics import Diagnostics
+    from iac.validate import check_stack
+
+    (tmp_path / "modules").mkdir()
+    (tmp_path / "modules" / "vllm.yaml").write_text((ROOT / "modules" / "vllm.yaml").read_text())
+    (tmp_path / "stack.yaml").write_text(
+        "version: 1\n"
+        "imports: [modules/vllm.yaml]\n"
+        "cluster: {name: c, namespace: models}\n"
+        "models:\n"
+        "  chat:\n"
+        "    template: vllm\n"
+        "    params: {hf_model: org/chat}\n"
+        "    resources: {accelerator: 'L4:1', cpu: '4', memory: 16Gi}\n"
+        "    deployments:\n"
+        "      v1: {args: [--model=org/chat, --port=8000, --enable-prefix-caching]}\n"
+        "      v2: {}\n"
+        "    environments:\n"
+        "      production: {deployment: v2}\n"
+    )
+    warnings = Diagnostics()
+    check_stack(str(tmp_path / "stack.yaml"), warnings)
+    found = [str(w) for w in warnings.sorted() if "args-replaced" in str(w)]
+    assert found == [
+        f"{tmp_path / 'stack.yaml'}:10:18: warning: models.chat.deployments.v1.args: `args` "
+        "replaces the list of template 'vllm' whole, so `--max-model-len`, "
+        "`--gpu-memory-utilization`, `--tensor-parallel-size` are no longer passed: repeat in "
+        "this list what the server still needs (the template's: --model=org/chat, "
+        "--port=8000, --max-model-len=8192, --gpu-memory-utilization=0.9, "
+        "--tensor-parallel-size=1) [args-replaced]"
+    ]

@@ -234,6 +234,7 @@ def _resolve_model(
     base.append(Layer(fill(_container(model), params), source, path))
     model_level = merge(base)  # shared by every deployment and environment of the model
     filling = _Filling(template, params, unfilled(model_level[0]))
+    _warn_dropped_args(template, params, model_level, path, diagnostics)
 
     deployments: dict[str, ResolvedDeployment] = {}
     for deployment_name in model.deployments:
@@ -329,6 +330,8 @@ def _resolve_deployment(
         for link, spec in chain
     ]
     merged, written = merge(layers, start=model_level)
+    if written.get(("args",)) is not model_level[1].get(("args",)):  # this deployment's own
+        _warn_dropped_args(filling.template, filling.params, (merged, written), path, diagnostics)
     spec = model.deployments[name]
     for key in ("state", "kind", "from"):
         if source.has((*path, key)):
@@ -376,6 +379,39 @@ def _resolve_deployment(
         copied_from=spec.from_,
         origins=origins,
     )
+
+
+def _warn_dropped_args(
+    template: LoadedTemplate | None,
+    params: dict[str, str],
+    level: Merged,
+    path: KeyPath,
+    diagnostics: Diagnostics,
+) -> None:
+    """A level that writes `args` replaces the template's list whole (lists do not merge):
+    adding one flag that way drops the template's `--model`. Warn, where the list is
+    written, naming what is no longer passed."""
+    written = level[1].get(("args",))
+    if template is None or written is None or written.path[: len(path)] != path:
+        return
+    ours = template.container_values(params).get("args") or []
+    kept = {_flag(arg) for arg in level[0].get("args") or []}
+    dropped = [arg for arg in ours if _flag(arg) not in kept]
+    if dropped:
+        diagnostics.warning(
+            written.source.value(written.path),
+            f"`args` replaces the list of template '{template.name}' whole, so "
+            f"{', '.join(f'`{_flag(a)}`' for a in dropped)} "
+            f"{'is' if len(dropped) == 1 else 'are'} no longer passed: repeat in this list "
+            f"what the server still needs (the template's: {', '.join(ours)}) [args-replaced]",
+            written.path,
+        )
+
+
+def _flag(arg: Any) -> str:
+    """`--model=x` → `--model`; any other argument is itself."""
+    text = str(arg)
+    return text.split("=", 1)[0] if text.startswith("-") else text
 
 
 @dataclass(frozen=True, slots=True)
