@@ -273,6 +273,11 @@ def _start(cluster: LiveCluster, api_port: int) -> None:
             f"--service-account-private-key-file={sa_key}",
             f"--root-ca-file={certs / 'apiserver.crt'}",
             "--use-service-account-credentials=false",
+            # kwok's fake nodes heartbeat late when the machine is loaded; past the grace
+            # period the node lifecycle controller marks their pods NotReady and kwok never
+            # marks them Ready again, so their Services lose every endpoint. Nothing here
+            # tests node failure: give heartbeats room.
+            "--node-monitor-grace-period=10m",
         ],
     )
     cluster.start(
