@@ -101,6 +101,9 @@ def test_interceptor_route_matching_follows_hosts_and_the_routing_header() -> No
     assert not route.matches("chat.models.example.com", "/", {})
     assert not route.matches("other.models.example.com", "/", {"x-iac-backend": "chat-dev"})
     assert route.readiness_timeout_s == 2400.0
+    # A stack without a domain writes `hosts: ["*"]`: any host, as in the add-on.
+    anywhere = _Route("models", "bge", {"rules": [{"hosts": ["*"], "headers": []}]})
+    assert anywhere.matches("gateway.test", "/v1", {})
 
 
 def test_load_stream_is_bounded_and_records_who_answered(backends: StandinBackends) -> None:

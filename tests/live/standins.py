@@ -297,6 +297,15 @@ class Socks5Proxy(socketserver.ThreadingTCPServer):
 # --- the stand-in interceptor ---------------------------------------------------------------
 
 
+def _host_matches(pattern: str, host: str) -> bool:
+    """The add-on's host rules: `*` is any host, `*.example.com` any name below it."""
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
 @dataclass
 class _Route:
     namespace: str
@@ -308,7 +317,7 @@ class _Route:
             hosts = rule.get("hosts") or []
             paths = [p["value"] if isinstance(p, dict) else p for p in rule.get("paths") or []]
             wanted = rule.get("headers") or []
-            if hosts and host not in hosts:
+            if hosts and not any(_host_matches(h, host) for h in hosts):
                 continue
             if paths and not any(path.startswith(p) for p in paths):
                 continue
