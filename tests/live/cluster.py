@@ -273,9 +273,11 @@ def _start(cluster: LiveCluster, api_port: int) -> None:
             f"--service-account-private-key-file={sa_key}",
             f"--root-ca-file={certs / 'apiserver.crt'}",
             "--use-service-account-credentials=false",
-            # Nodes are kwok's: under a loaded CI machine a heartbeat can come late, and a node
-            # marked NotReady has its pods marked unready for good (no kubelet restores them).
-            "--node-monitor-grace-period=2m",
+            # kwok's fake nodes heartbeat (through Leases, below) late when the machine is
+            # loaded; past the grace period the node lifecycle controller marks their pods
+            # NotReady and kwok never marks them Ready again (no kubelet), so their Services
+            # lose every endpoint. Nothing here tests node failure: give heartbeats room.
+            "--node-monitor-grace-period=10m",
         ],
     )
     cluster.start(

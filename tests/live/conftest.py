@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.fixtures import control_plane_bin, live_cluster
+from tests.live.fixtures import control_plane_bin, gateway, gateway_bin, live_cluster
 
-__all__ = ["control_plane_bin", "live_cluster"]
+__all__ = ["control_plane_bin", "gateway", "gateway_bin", "live_cluster"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -22,9 +22,12 @@ from tests.live.cluster import (
     LiveCluster,
     start_cluster,
 )
+from tests.live.gateway import Gateway, start_gateway
 from tests.live.keda import KEDA_NAMESPACE, start_keda
 
 INSTALL_TIMEOUT_S = int(os.environ.get("IAC_CONTROL_PLANE_INSTALL_TIMEOUT", "3600"))
+GATEWAY_INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-gateway"
+GATEWAY_INSTALL_TIMEOUT_S = int(os.environ.get("IAC_GATEWAY_INSTALL_TIMEOUT", "1800"))
 CRD_DIR = Path(os.environ.get("IAC_CRD_DIR", REPO_ROOT.parent / "shared" / "crds"))
 
 
@@ -83,5 +86,32 @@ def live_cluster(
     cluster = start_prepared_cluster(control_plane_bin, tmp_path_factory.mktemp("live-cluster"))
     try:
         yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Traefik's bin dir (``scripts/install-gateway``), built once (cached across sessions);
+    the Gateway API CRDs it is built against are beside it, in ``../gateway-api-crds``."""
+    work = tmp_path_factory.mktemp("gateway")
+    log = work / "install-gateway.log"
+    return install(GATEWAY_INSTALL_SCRIPT, log, GATEWAY_INSTALL_TIMEOUT_S, ("traefik",))
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    control_plane_bin: Path, gateway_bin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """A prepared cluster of its own with Traefik serving it and the stand-ins behind it
+    (tests/live/gateway.py). Its own: it installs the Gateway API CRDs of Traefik's version
+    over the ones in IAC_CRD_DIR."""
+    cluster = start_prepared_cluster(control_plane_bin, tmp_path_factory.mktemp("gateway-cluster"))
+    try:
+        served = start_gateway(cluster, gateway_bin.parent)
+        try:
+            yield served
+        finally:
+            served.plane.stop()
     finally:
         cluster.stop()

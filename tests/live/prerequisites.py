@@ -21,8 +21,15 @@ def _pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def stack_prerequisites(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Namespaces, Gateways and Secrets the objects need and do not create themselves."""
+def stack_prerequisites(
+    objects: Iterable[Mapping[str, Any]], *, gateway_class: str = "live-test", port: int = 80
+) -> list[dict[str, Any]]:
+    """Namespaces, Gateways and Secrets the objects need and do not create themselves.
+
+    The Gateways are of ``gateway_class``, their listeners on ``port``: the defaults name a
+    class nothing serves (the objects are only checked); a Gateway a real implementation
+    serves takes its class and the port of its entry point (tests/live/gateway.py).
+    """
     objects = list(objects)
     created = {
         (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects
@@ -50,19 +57,19 @@ def stack_prerequisites(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, 
             {
                 "name": "http-" + domain.replace(".", "-"),
                 "protocol": "HTTP",
-                "port": 80,
+                "port": port,
                 "hostname": f"*.{domain}",
                 "allowedRoutes": {"namespaces": {"from": "All"}},
             }
             for domain in domains
-        ] or [{"name": "http", "protocol": "HTTP", "port": 80,
+        ] or [{"name": "http", "protocol": "HTTP", "port": port,
                "allowedRoutes": {"namespaces": {"from": "All"}}}]  # fmt: skip
         wanted.append(
             {
                 "apiVersion": "gateway.networking.k8s.io/v1",
                 "kind": "Gateway",
                 "metadata": {"name": name, "namespace": gateway_namespace},
-                "spec": {"gatewayClassName": "live-test", "listeners": listeners},
+                "spec": {"gatewayClassName": gateway_class, "listeners": listeners},
             }
         )
 
