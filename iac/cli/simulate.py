@@ -9,15 +9,11 @@ from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid
 from iac.reports import FORMATS, formatted
 from iac.simulate import ALGORITHMS, Params, default_environment, default_model, simulate
+from iac.simulate.generators import overridden
 from iac.simulate.report import SimulationView, report_for
 from iac.simulate.setup import Setup
-from iac.simulate.trace import (
-    DEFAULT_DURATION,
-    DEFAULT_TOKENS_PER_SECOND,
-    is_generator,
-    load,
-    overridden,
-)
+from iac.simulate.sources import is_generator, load
+from iac.simulate.trace import DEFAULT_DURATION, DEFAULT_TOKENS_PER_SECOND
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_duration
 from iac.validate import check_stack
