@@ -31,6 +31,7 @@ from iac.load.modules import (
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import CONTAINER_FIELDS, DEFAULT_PORT, ContainerFields
+from iac.spec.images import image_reference_problem
 from iac.spec.resolved import (
     Origins,
     ResolvedDeployment,
@@ -40,7 +41,7 @@ from iac.spec.resolved import (
     Written,
 )
 from iac.spec.stack import Defaults, Deployment, Environment, Model, Promotion, Stack
-from iac.spec.types import Name, image_reference_problem
+from iac.spec.types import Name
 
 STACK_FILE_NAME = "stack.yaml"
 """The file looked for when a folder is named instead of a file."""
