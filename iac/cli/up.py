@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from iac.compile import compile_release
+from iac.compile import Compiled, compile_release
 from iac.diagnostics import Diagnostics
 from iac.diff.plan import make_plan
 from iac.diff.report import to_text
@@ -90,20 +90,7 @@ def up_command(
     # check when the stack renders to a folder).
     access = engine.cluster_access()
     if access.render_dir is None:
-        missing = check_cluster(
-            head.objects,
-            head.release.cluster,
-            access.kubeconfig,
-            access.context,
-            project_dir.resolve(),
-        )
-        for found in missing:
-            click.echo(f"error: {found.message} [{found.id}]", err=True)
-        if missing:
-            raise IacError(
-                f"nothing applied: the cluster lacks {len(missing)} "
-                f"thing{'s' if len(missing) != 1 else ''} the objects need (above)"
-            )
+        _refuse_missing(head, access.kubeconfig, access.context, project_dir.resolve())
     if not yes and not click.confirm("Apply these changes?", default=False):
         raise IacError("nothing applied")
     reader = prometheus_reader(head.release.cluster.prometheus)
@@ -129,3 +116,18 @@ def up_command(
     click.echo(f"{outcome.status}" + (f": {outcome.reason}" if outcome.reason else ""))
     if outcome.status != "done":
         sys.exit(1)
+
+
+def _refuse_missing(
+    head: Compiled, kubeconfig: str | None, context: str | None, project_dir: Path
+) -> None:
+    """Say each thing the objects need that the cluster lacks (CRDs, namespaces, Secrets,
+    the Gateway), then raise IacError if there is one: nothing is applied."""
+    missing = check_cluster(head.objects, head.release.cluster, kubeconfig, context, project_dir)
+    for found in missing:
+        click.echo(f"error: {found.message} [{found.id}]", err=True)
+    if missing:
+        raise IacError(
+            f"nothing applied: the cluster lacks {len(missing)} "
+            f"thing{'s' if len(missing) != 1 else ''} the objects need (above)"
+        )
