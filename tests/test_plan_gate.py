@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from benchmarks.generate import changed_stack, large_stack
 from iac.cli import cli
 from iac.diagnostics import Diagnostic, Location
-from iac.diff.report import DEFAULT_MAX_CHARS, GITHUB_COMMENT_LIMIT, errors_markdown
+from iac.diff.markdown import DEFAULT_MAX_CHARS, GITHUB_COMMENT_LIMIT, errors_markdown
 from iac.program.live import live_base
 from tests.compile_helpers import ROOT
 from tests.test_plan import BASE, plan, plan_json, write

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from iac.cli import cli
 from iac.compile import Compiled, compile_stack
 from iac.errors import IacError
-from iac.simulate import Params, simulate, simulate_delta
+from iac.simulate import Params, generators, simulate, simulate_delta, sources
 from iac.simulate import trace as traces
 from iac.simulate.autoscalers import Baseten, KedaHpa
 from iac.simulate.engine import run
@@ -100,7 +100,7 @@ def changes(result: RunResult) -> list[tuple[int, int]]:
 
 
 def constant(rate: float, duration: float, seconds: int) -> Trace:
-    return traces.steady(rate, duration, seconds)
+    return generators.steady(rate, duration, seconds)
 
 
 # Known answers ------------------------------------------------------------------------------
@@ -217,7 +217,9 @@ def test_a_node_emptied_recently_starts_faster(tmp_path: Path) -> None:
 
 def test_min_equal_to_max_never_scales(tmp_path: Path) -> None:
     setup = one_setup(tmp_path, LLM, "{min_replicas: 3, max_replicas: 3}")
-    trace = traces.bursts(base=2, peak=40, every=3600, length=600, duration=20, seconds=4 * 3600)
+    trace = generators.bursts(
+        base=2, peak=40, every=3600, length=600, duration=20, seconds=4 * 3600
+    )
     for result in both(trace, setup).values():
         assert changes(result) == []
         assert result.events == ()
@@ -244,7 +246,7 @@ def test_fifo_waits_of_an_overloaded_replica(tmp_path: Path) -> None:
 def test_sub_second_requests_share_a_slot(tmp_path: Path) -> None:
     # 0.25 s each: one slot serves four a second, so four a second never wait.
     setup = one_setup(tmp_path, SINGLE, "{min_replicas: 1, max_replicas: 1}")
-    result = run(traces.steady(4, 0.25, 600), setup, KedaHpa(setup.scaler))
+    result = run(generators.steady(4, 0.25, 600), setup, KedaHpa(setup.scaler))
     assert result.wait_percentile(1.0) == 0
     assert result.in_flight()[100] == pytest.approx(1.0)
 
@@ -268,7 +270,7 @@ def test_a_start_slower_than_the_startup_budget_never_serves(tmp_path: Path) -> 
     setup = one_setup(
         tmp_path, SINGLE, "{min_replicas: 0, max_replicas: 1}", Params(weights_seconds=900)
     )
-    result = run(traces.steady(0.1, 1, 3600), setup, KedaHpa(setup.scaler))
+    result = run(generators.steady(0.1, 1, 3600), setup, KedaHpa(setup.scaler))
     assert result.served == 0
     assert "never get ready" in result.warnings[0]
 
@@ -278,9 +280,11 @@ def test_fast_path_agrees_with_walking_every_second(tmp_path: Path) -> None:
     single = one_setup(tmp_path, SINGLE, "{min_replicas: 0, max_replicas: 3}")
     for seed in range(3):
         for trace in (
-            traces.diurnal(peak=8, trough=0.5, duration=20, seconds=6 * 3600, seed=seed),
-            traces.bursts(0.01, 2, every=1800, length=120, duration=3, seconds=6 * 3600, seed=seed),
-            traces.poisson(0.3, duration=0.4, seconds=3 * 3600, seed=seed),
+            generators.diurnal(peak=8, trough=0.5, duration=20, seconds=6 * 3600, seed=seed),
+            generators.bursts(
+                0.01, 2, every=1800, length=120, duration=3, seconds=6 * 3600, seed=seed
+            ),
+            generators.poisson(0.3, duration=0.4, seconds=3 * 3600, seed=seed),
         ):
             both(trace, llm)
             both(trace, single)
@@ -290,7 +294,7 @@ def test_a_seed_gives_identical_results(tmp_path: Path) -> None:
     setup = one_setup(tmp_path, LLM, "{min_replicas: 1, max_replicas: 6}")
 
     def once(seed: int) -> tuple[Any, ...]:
-        trace = traces.synthetic(f"diurnal:peak=8,trough=1,duration=20,hours=6,seed={seed}")
+        trace = generators.synthetic(f"diurnal:peak=8,trough=1,duration=20,hours=6,seed={seed}")
         result = run(trace, setup, KedaHpa(setup.scaler))
         return (result.events, result.waits.tolist(), result.in_flight().tolist())
 
@@ -426,40 +430,40 @@ def test_a_trace_with_a_bom_and_crlf_reads_as_any_other(tmp_path: Path) -> None:
 
 
 def test_generators_are_seeded_and_named() -> None:
-    first = traces.synthetic("poisson:rate=2,duration=5,hours=1,seed=9")
+    first = generators.synthetic("poisson:rate=2,duration=5,hours=1,seed=9")
     assert first.seconds == 3600
-    assert np.array_equal(first.arrivals, traces.poisson(2, 5, 3600, seed=9).arrivals)
+    assert np.array_equal(first.arrivals, generators.poisson(2, 5, 3600, seed=9).arrivals)
     assert abs(first.requests - 7200) < 400
-    day = traces.synthetic("diurnal:peak=10,trough=0,seed=1")
+    day = generators.synthetic("diurnal:peak=10,trough=0,seed=1")
     hourly = day.arrivals.reshape(24, 3600).mean(axis=1)
     assert hourly.argmax() in (13, 14)
     assert hourly.argmin() in (1, 2)
-    burst = traces.synthetic("bursts:base=0,peak=5,every=1h,length=5m,hours=2,seed=2")
+    burst = generators.synthetic("bursts:base=0,peak=5,every=1h,length=5m,hours=2,seed=2")
     assert (burst.arrivals > 0).sum() <= 2 * 300
 
 
 def test_generators_take_seed_and_duration_from_the_command_unless_they_set_their_own() -> None:
     """`--seed` and `--duration` apply to a generator (issue #20: they were ignored); a
     parameter written in the generator wins, as a rate CSV's duration column does."""
-    flagged = traces.load("poisson:rate=3,hours=1", seed=7, duration=20)
-    assert np.array_equal(flagged.arrivals, traces.poisson(3, 20, 3600, seed=7).arrivals)
+    flagged = sources.load("poisson:rate=3,hours=1", seed=7, duration=20)
+    assert np.array_equal(flagged.arrivals, generators.poisson(3, 20, 3600, seed=7).arrivals)
     assert flagged.mean_duration == 20
     assert flagged.source == "poisson(rate=3), seed 7"
-    assert traces.load("poisson:rate=3,hours=1").source == "poisson(rate=3), seed 0"
-    own = traces.load("poisson:rate=3,hours=1,seed=1,duration=4", seed=7, duration=20)
-    assert np.array_equal(own.arrivals, traces.poisson(3, 4, 3600, seed=1).arrivals)
-    assert traces.overridden("poisson:rate=3,seed=1,duration=4", seed=7, duration=20) == [
+    assert sources.load("poisson:rate=3,hours=1").source == "poisson(rate=3), seed 0"
+    own = sources.load("poisson:rate=3,hours=1,seed=1,duration=4", seed=7, duration=20)
+    assert np.array_equal(own.arrivals, generators.poisson(3, 4, 3600, seed=1).arrivals)
+    assert generators.overridden("poisson:rate=3,seed=1,duration=4", seed=7, duration=20) == [
         "--seed 7 does not apply: the generator's own seed=1 does (a parameter of the "
         "generator wins over the flag)",
         "--duration 20 does not apply: the generator's own duration=4 does (a parameter of the "
         "generator wins over the flag)",
     ]
-    assert traces.overridden("poisson:rate=3,seed=7", seed=7) == []
-    assert traces.overridden("steady:rate=3", seed=7) == [
+    assert generators.overridden("poisson:rate=3,seed=7", seed=7) == []
+    assert generators.overridden("steady:rate=3", seed=7) == [
         "--seed 7 has no effect on steady: its arrivals are not random (poisson:rate=R draws "
         "them at random)"
     ]
-    steady = traces.load("steady:rate=2,hours=1", duration=30)
+    steady = sources.load("steady:rate=2,hours=1", duration=30)
     assert (steady.arrivals.sum(), steady.mean_duration) == (7200, 30)
 
 
@@ -531,7 +535,7 @@ POISSON_TAKES = (
 def test_a_bad_generator_parameter_lists_the_valid_ones(spec: str, message: str) -> None:
     """Not Python's `unexpected keyword argument` (issue #20)."""
     with pytest.raises(IacError) as raised:
-        traces.load(spec)
+        sources.load(spec)
     assert str(raised.value) == message
 
 
@@ -730,7 +734,7 @@ def test_command_seed_and_duration_reach_a_generator(
     assert result.exit_code == 0, result.output
     trace = json.loads(result.stdout)["trace"]
     assert (trace["source"], trace["mean_duration"]) == ("poisson(rate=3), seed 7", 20.0)
-    assert trace["requests"] == traces.poisson(3, 20, 3600, seed=7).requests
+    assert trace["requests"] == generators.poisson(3, 20, 3600, seed=7).requests
     result = CliRunner().invoke(cli, [*args, "--trace", "poisson:rate=3,hours=1,seed=1"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["trace"]["source"] == "poisson(rate=3), seed 1"
@@ -779,7 +783,7 @@ def test_command_errors(tmp_path: Path, args: list[str], message: str) -> None:
 def test_simulate_delta_for_plan(tmp_path: Path) -> None:
     base = compiled(tmp_path, LLM, "{min_replicas: 1, max_replicas: 6}", "base.yaml")
     head = compiled(tmp_path, LLM, "{min_replicas: 2, max_replicas: 6}", "head.yaml")
-    trace = traces.steady(1, 20, 3600)
+    trace = generators.steady(1, 20, 3600)
     found = simulate_delta(base, head, "llm", "production", trace)
     assert found["base"]["replica_hours"] == 1
     assert found["head"]["replica_hours"] == 2

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from iac import edit
 from iac.cli import cli
 from iac.compile import compile_stack
+from iac.diff.describe import describe_rollout
 from iac.diff.plan import make_plan
-from iac.diff.report import describe_rollout
 from iac.policy.facts import facts_from_objects, facts_from_release
 from iac.policy_pack.policies import make_policy
 from iac.rollout.planner import plan_rollout

@@ -11,8 +11,9 @@ from iac.cli.teardown import skip_at_exit
 from iac.compile import Compiled
 from iac.diff.base import Base
 from iac.diff.findings import Finding
+from iac.diff.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 from iac.diff.plan import Plan
-from iac.diff.report import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, NoPlanView, PlanView
+from iac.diff.report import NoPlanView, PlanView
 from iac.diff.review import FoundBase, file_base, plan_change
 from iac.errors import IacError, StackInvalid
 from iac.preflight import cluster_findings

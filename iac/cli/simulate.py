@@ -9,15 +9,11 @@ from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid
 from iac.reports import FORMATS, formatted
 from iac.simulate import ALGORITHMS, Params, default_environment, default_model, simulate
-from iac.simulate.report import SimulationView, report_for
+from iac.simulate.generators import overridden
+from iac.simulate.report import Report, SimulationView, report_for
 from iac.simulate.setup import Setup
-from iac.simulate.trace import (
-    DEFAULT_DURATION,
-    DEFAULT_TOKENS_PER_SECOND,
-    is_generator,
-    load,
-    overridden,
-)
+from iac.simulate.sources import is_generator, load
+from iac.simulate.trace import DEFAULT_DURATION, DEFAULT_TOKENS_PER_SECOND, Trace
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_duration
 from iac.validate import check_stack
@@ -112,14 +108,7 @@ def simulate_command(
 
     Exit 0, or 1 on invalid input.
     """
-    if (duration is not None and duration <= 0) or tokens_per_second <= 0:
-        raise IacError("--duration and --tokens-per-second must be above 0")
-    trace = load(trace_arg, duration=duration, tokens_per_second=tokens_per_second, seed=seed)
-    if is_generator(trace_arg):
-        for note in overridden(trace_arg, seed=seed, duration=duration):
-            click.echo(f"note: {note}", err=True)
-    if trace.seconds == 0:
-        raise IacError(f"{trace.source}: the trace is empty")
+    trace = _load_trace(trace_arg, duration, tokens_per_second, seed)
     params = Params(
         node_seconds=node_time,
         image_seconds=image_time,
@@ -127,6 +116,26 @@ def simulate_command(
         engine_seconds=engine_time,
         free_gpus=free_gpus,
     )
+    report = _replayed(stack, base_stack, model, environment, algorithm, trace, params)
+    if plot_path:
+        from iac.simulate.plot import write_plot
+
+        write_plot(report, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+    click.echo(formatted(SimulationView(report), fmt, click.style), nl=False)
+
+
+def _replayed(
+    stack: str,
+    base_stack: str | None,
+    model: str | None,
+    environment: str | None,
+    algorithm: str | None,
+    trace: Trace,
+    params: Params,
+) -> Report:
+    """The trace replayed on the model's environment of `stack` (and of `base_stack`, its
+    runs first), by each algorithm asked for; the head's warnings on stderr."""
     warnings = Diagnostics()
     head, head_pricing = _compile(stack, warnings)
     for warning in warnings.sorted():
@@ -152,13 +161,22 @@ def simulate_command(
             label="base",
         )
         simulations = base_runs + simulations
-    report = report_for(stack, model, env, trace, setups, simulations, base_stack, base_setups)
-    if plot_path:
-        from iac.simulate.plot import write_plot
+    return report_for(stack, model, env, trace, setups, simulations, base_stack, base_setups)
 
-        write_plot(report, plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
-    click.echo(formatted(SimulationView(report), fmt, click.style), nl=False)
+
+def _load_trace(
+    trace_arg: str, duration: float | None, tokens_per_second: float, seed: int | None
+) -> Trace:
+    """The trace `--trace` names; notes on stderr for flags its generator overrides."""
+    if (duration is not None and duration <= 0) or tokens_per_second <= 0:
+        raise IacError("--duration and --tokens-per-second must be above 0")
+    trace = load(trace_arg, duration=duration, tokens_per_second=tokens_per_second, seed=seed)
+    if is_generator(trace_arg):
+        for note in overridden(trace_arg, seed=seed, duration=duration):
+            click.echo(f"note: {note}", err=True)
+    if trace.seconds == 0:
+        raise IacError(f"{trace.source}: the trace is empty")
+    return trace
 
 
 def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:

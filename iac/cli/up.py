@@ -6,20 +6,26 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from iac.compile import compile_release
+from iac.compile import Compiled, compile_release
 from iac.diagnostics import Diagnostics
-from iac.diff.plan import make_plan
+from iac.diff.plan import Plan, make_plan
 from iac.diff.report import to_text
 from iac.errors import IacError
 from iac.policy import check_with_policies
 from iac.preflight import check_cluster
 from iac.preflight.cluster import Kubectl, kubeconfig_file
-from iac.rollout.executor import prometheus_reader, run
+from iac.rollout.executor import Outcome, prometheus_reader, run
 from iac.rollout.stages import stages
+from iac.spec.resolved import ResolvedStack
 from iac.spec.types import parse_duration
+
+if TYPE_CHECKING:  # the Pulumi program is imported only when `iac up` runs
+    from iac.program.automation import AutomationEngine
+    from iac.program.settings import ClusterAccess
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
@@ -90,31 +96,60 @@ def up_command(
     # check when the stack renders to a folder).
     access = engine.cluster_access()
     if access.render_dir is None:
-        missing = check_cluster(
-            head.objects,
-            head.release.cluster,
-            access.kubeconfig,
-            access.context,
-            project_dir.resolve(),
-        )
-        for found in missing:
-            click.echo(f"error: {found.message} [{found.id}]", err=True)
-        if missing:
-            raise IacError(
-                f"nothing applied: the cluster lacks {len(missing)} "
-                f"thing{'s' if len(missing) != 1 else ''} the objects need (above)"
-            )
+        _refuse_missing(head, access.kubeconfig, access.context, project_dir.resolve())
     if not yes and not click.confirm("Apply these changes?", default=False):
         raise IacError("nothing applied")
+    outcome = _roll_out(
+        head_stack,
+        head,
+        plan,
+        engine,
+        base,
+        access,
+        project_dir.resolve(),
+        no_rollback,
+        ready_timeout,
+    )
+    click.echo(f"{outcome.status}" + (f": {outcome.reason}" if outcome.reason else ""))
+    if outcome.status != "done":
+        sys.exit(1)
+
+
+def _refuse_missing(
+    head: Compiled, kubeconfig: str | None, context: str | None, project_dir: Path
+) -> None:
+    """Say each thing the objects need that the cluster lacks (CRDs, namespaces, Secrets,
+    the Gateway), then raise IacError if there is one: nothing is applied."""
+    missing = check_cluster(head.objects, head.release.cluster, kubeconfig, context, project_dir)
+    for found in missing:
+        click.echo(f"error: {found.message} [{found.id}]", err=True)
+    if missing:
+        raise IacError(
+            f"nothing applied: the cluster lacks {len(missing)} "
+            f"thing{'s' if len(missing) != 1 else ''} the objects need (above)"
+        )
+
+
+def _roll_out(
+    head_stack: ResolvedStack,
+    head: Compiled,
+    plan: Plan,
+    engine: AutomationEngine,
+    base: Compiled | None,
+    access: ClusterAccess,
+    project_dir: Path,
+    no_rollback: bool,
+    ready_timeout: int | None,
+) -> Outcome:
+    """Apply the plan's rollouts stage by stage (`iac.rollout.executor.run`), reading
+    readiness from the cluster the apply goes to and gates from Prometheus."""
     reader = prometheus_reader(head.release.cluster.prometheus)
     with ExitStack() as cleanup:
         # Readiness is read from the cluster the apply goes to (none when it renders to a
         # folder): the same kubeconfig and context.
         cluster = None
         if access.render_dir is None:
-            kubeconfig = cleanup.enter_context(
-                kubeconfig_file(access.kubeconfig, project_dir.resolve())
-            )
+            kubeconfig = cleanup.enter_context(kubeconfig_file(access.kubeconfig, project_dir))
             cluster = Kubectl(kubeconfig, access.context)
         outcome = run(
             stages(head_stack, plan.rollouts),
@@ -126,6 +161,4 @@ def up_command(
             cluster=cluster,
             ready_timeout=ready_timeout,
         )
-    click.echo(f"{outcome.status}" + (f": {outcome.reason}" if outcome.reason else ""))
-    if outcome.status != "done":
-        sys.exit(1)
+    return outcome

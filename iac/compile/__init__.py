@@ -145,35 +145,10 @@ def compile_release(
     one dict or list shared by all of them (see `iac.compile.workload`)."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     cluster = release.cluster
-    objects: list[dict[str, Any]] = []
-    if cluster.create_namespace:
-        objects.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": cluster.namespace, "labels": {labels.MANAGED_BY: "iac"}},
-            }
-        )
-    if cluster.network_policy and release.models:
-        objects.append(network_policy(cluster))
-    pools = {plan.name: plan for plan in release.pools}
-    if cluster.provisioner == "karpenter":
-        objects.extend(karpenter_objects(release.pools, cluster))
-    if cluster.provisioner in ("karpenter", "existing"):
-        unfit_replicas(stack, release, diagnostics)
+    objects = _cluster_objects(stack, release, diagnostics)
     cloud = gke_node_pools(stack, release, diagnostics) if cluster.provisioner == "gke" else []
-    reusable = reuse.models if reuse is not None else {}
-    per_model: dict[str, ModelObjects] = {}
-    for model in release.models.values():
-        key = _model_key(model, cluster, pools)
-        found = reusable.get(model.name)
-        if found is not None and found.key == key:
-            for deployment in model.deployments.values():
-                origins = stack.models[model.name].deployments[deployment.name].origins
-                scaling_diagnostics(deployment, origins, diagnostics)
-        else:
-            found = _model_objects(stack, model, cluster, pools, key, diagnostics)
-        per_model[model.name] = found
+    per_model = _models_objects(stack, release, reuse, diagnostics)
+    for found in per_model.values():
         objects.extend(found.serving)
     if (
         any(m.needs_interceptor for m in per_model.values())
@@ -205,6 +180,52 @@ def compile_release(
         cloud=cloud,
         models=per_model,
     )
+
+
+def _cluster_objects(
+    stack: ResolvedStack, release: Release, diagnostics: Diagnostics
+) -> list[dict[str, Any]]:
+    """The namespace, its network policy and Karpenter's node pools; on nodes iac does not
+    size (Karpenter, existing), a warning for replicas that fit on none."""
+    cluster = release.cluster
+    objects: list[dict[str, Any]] = []
+    if cluster.create_namespace:
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": cluster.namespace, "labels": {labels.MANAGED_BY: "iac"}},
+            }
+        )
+    if cluster.network_policy and release.models:
+        objects.append(network_policy(cluster))
+    if cluster.provisioner == "karpenter":
+        objects.extend(karpenter_objects(release.pools, cluster))
+    if cluster.provisioner in ("karpenter", "existing"):
+        unfit_replicas(stack, release, diagnostics)
+    return objects
+
+
+def _models_objects(
+    stack: ResolvedStack, release: Release, reuse: Compiled | None, diagnostics: Diagnostics
+) -> dict[str, ModelObjects]:
+    """Each model's objects, in the release's order: taken from `reuse` when its key is
+    equal (its warnings given again, located in this stack), else built."""
+    cluster = release.cluster
+    pools = {plan.name: plan for plan in release.pools}
+    reusable = reuse.models if reuse is not None else {}
+    per_model: dict[str, ModelObjects] = {}
+    for model in release.models.values():
+        key = _model_key(model, cluster, pools)
+        found = reusable.get(model.name)
+        if found is not None and found.key == key:
+            for deployment in model.deployments.values():
+                origins = stack.models[model.name].deployments[deployment.name].origins
+                scaling_diagnostics(deployment, origins, diagnostics)
+        else:
+            found = _model_objects(stack, model, cluster, pools, key, diagnostics)
+        per_model[model.name] = found
+    return per_model
 
 
 def _assert_unique(objects: list[dict[str, Any]]) -> None:

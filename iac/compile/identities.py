@@ -32,13 +32,14 @@ from iac.compile.karpenter import DEFAULT_NODE_CLASS, node_class_name
 from iac.compile.monitoring.model_dashboard import dashboard_name
 from iac.compile.monitoring.scrape import scraped
 from iac.compile.names import Identity
-from iac.compile.release import Release
+from iac.compile.release import ModelRelease, Release
 from iac.compile.routes import grant_name, route_names
 from iac.compile.weights import claim_name, cluster_cached
 from iac.compile.workload import NETWORK_POLICY, has_disruption_budget
 from iac.diagnostics import Diagnostics, Location, format_path
 from iac.gc_pause import without_gc
 from iac.spec.resolved import ResolvedStack, Written
+from iac.spec.stack import Cluster
 
 _PER_DEPLOYMENT = (("", "Service"), ("apps", "Deployment"))
 _MONITORING = "monitoring.coreos.com"
@@ -142,6 +143,29 @@ def _warm_owner(chunk: WarmChunk) -> Owner:
 def _declared(release: Release, stack: ResolvedStack) -> Iterator[tuple[Identity, Owner]]:
     """In `compile_release`'s order of building."""
     cluster = release.cluster
+    yield from _cluster_declared(release)
+    for model in release.models.values():
+        yield from _model_declared(model, cluster)
+    interceptor = any(
+        d.via_interceptor for model in release.models.values() for d in model.deployments.values()
+    )
+    if interceptor and cluster.scale_from_zero.namespace != cluster.namespace:
+        yield (
+            (
+                "gateway.networking.k8s.io",
+                "ReferenceGrant",
+                cluster.scale_from_zero.namespace,
+                grant_name(cluster),
+            ),
+            ("cluster", "scale_from_zero"),
+        )
+    yield from _cache_claims(release)
+    yield from _capacity_declared(release, stack)
+
+
+def _cluster_declared(release: Release) -> Iterator[tuple[Identity, Owner]]:
+    """The namespace, its network policy and Karpenter's node pools and class."""
+    cluster = release.cluster
     namespace = cluster.namespace
     if cluster.create_namespace:
         yield ("", "Namespace", "", namespace), ("cluster", "namespace")
@@ -158,53 +182,56 @@ def _declared(release: Release, stack: ResolvedStack) -> Iterator[tuple[Identity
                 ("karpenter.k8s.aws", "EC2NodeClass", "", DEFAULT_NODE_CLASS),
                 ("cluster", "provisioner"),
             )
-    interceptor = False
-    for model in release.models.values():
-        for deployment in model.deployments.values():
-            owner: Owner = ("deployment", model.name, deployment.name)
-            name = deployment.object_name
-            for group, kind in _PER_DEPLOYMENT:
-                yield (group, kind, namespace, name), owner
-            if has_disruption_budget(deployment):
-                yield ("policy", "PodDisruptionBudget", namespace, name), owner
-            if deployment.via_interceptor:
-                interceptor = True
-                yield ("http.keda.sh", "InterceptorRoute", namespace, name), owner
-            yield ("keda.sh", "ScaledObject", namespace, name), owner
-        owner = ("model", model.name)
-        for route in route_names(model):
-            yield ("gateway.networking.k8s.io", "HTTPRoute", namespace, route), owner
-        active = [d for d in model.deployments.values() if d.active]
-        if cluster.monitoring and active:
-            for deployment in sorted(active, key=lambda d: d.name):
-                if scraped(deployment):
-                    yield (
-                        (_MONITORING, "PodMonitor", namespace, deployment.object_name),
-                        ("deployment", model.name, deployment.name),
-                    )
-            yield (_MONITORING, "PrometheusRule", namespace, model.name), owner
-            yield ("", "ConfigMap", namespace, dashboard_name(model.name)), owner
-    if interceptor and cluster.scale_from_zero.namespace != namespace:
-        yield (
-            (
-                "gateway.networking.k8s.io",
-                "ReferenceGrant",
-                cluster.scale_from_zero.namespace,
-                grant_name(cluster),
-            ),
-            ("cluster", "scale_from_zero"),
-        )
+
+
+def _model_declared(model: ModelRelease, cluster: Cluster) -> Iterator[tuple[Identity, Owner]]:
+    """A model's deployments' objects, its routes and its monitoring."""
+    namespace = cluster.namespace
+    for deployment in model.deployments.values():
+        owner: Owner = ("deployment", model.name, deployment.name)
+        name = deployment.object_name
+        for group, kind in _PER_DEPLOYMENT:
+            yield (group, kind, namespace, name), owner
+        if has_disruption_budget(deployment):
+            yield ("policy", "PodDisruptionBudget", namespace, name), owner
+        if deployment.via_interceptor:
+            yield ("http.keda.sh", "InterceptorRoute", namespace, name), owner
+        yield ("keda.sh", "ScaledObject", namespace, name), owner
+    owner = ("model", model.name)
+    for route in route_names(model):
+        yield ("gateway.networking.k8s.io", "HTTPRoute", namespace, route), owner
+    active = [d for d in model.deployments.values() if d.active]
+    if cluster.monitoring and active:
+        for deployment in sorted(active, key=lambda d: d.name):
+            if scraped(deployment):
+                yield (
+                    (_MONITORING, "PodMonitor", namespace, deployment.object_name),
+                    ("deployment", model.name, deployment.name),
+                )
+        yield (_MONITORING, "PrometheusRule", namespace, model.name), owner
+        yield ("", "ConfigMap", namespace, dashboard_name(model.name)), owner
+
+
+def _cache_claims(release: Release) -> Iterator[tuple[Identity, Owner]]:
+    """One claim per source of cached weights, shared by every deployment caching it (the
+    first declares it)."""
+    namespace = release.cluster.namespace
     claims: set[str] = set()
     for model in release.models.values():
         for deployment in model.deployments.values():
             weights = cluster_cached(deployment)
             if weights is not None and claim_name(weights) not in claims:
-                # One claim per source, shared by every deployment caching it.
                 claims.add(claim_name(weights))
                 yield (
                     ("", "PersistentVolumeClaim", namespace, claim_name(weights)),
                     ("deployment", model.name, deployment.name),
                 )
+
+
+def _capacity_declared(release: Release, stack: ResolvedStack) -> Iterator[tuple[Identity, Owner]]:
+    """Image pre-pulls per pool, and warm capacity (its priority class off Karpenter)."""
+    cluster = release.cluster
+    namespace = cluster.namespace
     for pool, _ in prepull_pools(release, cluster):
         yield ("apps", "DaemonSet", namespace, prepull_name(pool)), ("node pool", pool.name)
     chunks = warm_chunks(release, stack.spec.pricing)

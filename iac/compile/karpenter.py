@@ -26,6 +26,44 @@ def node_pool_object(plan: PoolPlan, cluster: Cluster) -> dict[str, Any]:
     if accelerator.mig:
         # The GPU operator's MIG manager partitions the node's devices on this label.
         node_metadata_labels["nvidia.com/mig.config"] = f"all-{accelerator.mig.profile}"
+    requirements = _requirements(plan)
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {
+            "name": plan.name,
+            "labels": {labels.MANAGED_BY: "iac", "iac.dev/accelerator": physical},
+        },
+        "spec": {
+            "template": {
+                "metadata": {"labels": node_metadata_labels},
+                "spec": {
+                    "nodeClassRef": {
+                        "group": "karpenter.k8s.aws",
+                        "kind": "EC2NodeClass",
+                        "name": node_class_name(plan, cluster),
+                    },
+                    "requirements": requirements,
+                    "taints": [gpu_taint()],
+                    "expireAfter": "720h",
+                    # Drains wait for in-flight requests, but never forever.
+                    "terminationGracePeriod": "1h",
+                },
+            },
+            "limits": {"nvidia.com/gpu": str(plan.limit_devices)},
+            "disruption": {
+                "consolidationPolicy": "WhenEmpty",
+                "consolidateAfter": EMPTY_NODE_GRACE,
+                "budgets": [{"nodes": "1"}],
+            },
+        },
+    }
+
+
+def _requirements(plan: PoolPlan) -> list[dict[str, Any]]:
+    """Which instances the pool may launch: NVIDIA GPUs of the plan's accelerator, its
+    capacity type, enough GPUs on one node for its largest replica, its instance types."""
+    accelerator = plan.accelerator
     requirements: list[dict[str, Any]] = [
         {
             "key": "karpenter.k8s.aws/instance-gpu-manufacturer",
@@ -58,37 +96,7 @@ def node_pool_object(plan: PoolPlan, cluster: Cluster) -> dict[str, Any]:
                 "values": list(plan.instance_types),
             }
         )
-    return {
-        "apiVersion": "karpenter.sh/v1",
-        "kind": "NodePool",
-        "metadata": {
-            "name": plan.name,
-            "labels": {labels.MANAGED_BY: "iac", "iac.dev/accelerator": physical},
-        },
-        "spec": {
-            "template": {
-                "metadata": {"labels": node_metadata_labels},
-                "spec": {
-                    "nodeClassRef": {
-                        "group": "karpenter.k8s.aws",
-                        "kind": "EC2NodeClass",
-                        "name": node_class_name(plan, cluster),
-                    },
-                    "requirements": requirements,
-                    "taints": [gpu_taint()],
-                    "expireAfter": "720h",
-                    # Drains wait for in-flight requests, but never forever.
-                    "terminationGracePeriod": "1h",
-                },
-            },
-            "limits": {"nvidia.com/gpu": str(plan.limit_devices)},
-            "disruption": {
-                "consolidationPolicy": "WhenEmpty",
-                "consolidateAfter": EMPTY_NODE_GRACE,
-                "budgets": [{"nodes": "1"}],
-            },
-        },
-    }
+    return requirements
 
 
 def node_class_name(plan: PoolPlan, cluster: Cluster) -> str:

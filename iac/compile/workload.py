@@ -176,68 +176,13 @@ def deployment_object(
     object_labels = labels.workload_object(
         release.model, release.name, release.object_name, release.environment
     )
-
-    volumes: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = []
-    pod: dict[str, Any] = {}
     if gpu is not None:
-        pod["tolerations"] = _TOLERATIONS
-        where = placement(catalog().accelerators[gpu.kind], pool, cluster)
-        if where.node_selector:
-            pod["nodeSelector"] = where.node_selector
-        if where.affinity:
-            pod["affinity"] = where.affinity
-        volumes.append(_shm_volume(memory))
-        mounts.append(_SHM_MOUNT)
         object_labels[labels.ACCELERATOR] = gpu.kind
     if release.node_pool:
         object_labels[labels.NODE_POOL] = release.node_pool
-
-    spec: dict[str, Any] = {"name": CONTAINER, "image": container.image}
-    if container.command:
-        spec["command"] = list(container.command)
-    if container.args:
-        spec["args"] = list(container.args)
-    if container.env:
-        spec["env"] = _env(tuple(sorted(container.env.items())))
-    if container.secrets:
-        spec["envFrom"] = _env_from(tuple(container.secrets))
-    spec["ports"] = _container_ports(release.port, _metrics_port(release))
-    spec["resources"] = _resources(cpu, memory, gpu)
-    spec.update(_probes(health.path, health.startup_timeout))
-    spec["lifecycle"] = _LIFECYCLE
-    spec["securityContext"] = _security_context(container.run_as_user)
-    if container.weights is not None:
-        volumes.append(weights_volume(release))
-        mounts.append(weights_mount(release))
-    if mounts:
-        spec["volumeMounts"] = mounts
-
-    pod_spec: dict[str, Any] = {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": DRAIN_SECONDS + REQUEST_BUDGET_SECONDS,
-        "securityContext": _POD_SECURITY_CONTEXT,
-    }
-    if container.weights:
-        pod_spec["initContainers"] = [download_container(release)]
-    pod_spec["containers"] = [spec]
-    pod_spec.update(pod)
-    pod_spec["topologySpreadConstraints"] = [
-        {
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            # GPUs are scarce: spread when possible, never block scheduling on it.
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": labels.selector(release.model, release.name)},
-        }
-    ]
-    if volumes:
-        pod_spec["volumes"] = volumes
-    if container.image_pull_secrets:
-        pod_spec["imagePullSecrets"] = [
-            {"name": n} for n in sorted(set(container.image_pull_secrets))
-        ]
+    volumes, mounts = _volumes(release, gpu, memory)
+    spec = _container_spec(release, _resources(cpu, memory, gpu), mounts)
+    pod_spec = _pod_spec(release, spec, _gpu_placement(gpu, pool, cluster), volumes)
 
     metadata: dict[str, Any] = {
         "name": release.object_name,
@@ -275,6 +220,96 @@ def deployment_object(
             },
         },
     }
+
+
+def _gpu_placement(gpu: _Gpu | None, pool: PoolPlan | None, cluster: Cluster) -> dict[str, Any]:
+    """Where the pod of a GPU deployment may run: tolerating the GPU nodes' taint, on the
+    nodes of its accelerator (and pool); nothing for a deployment without GPUs."""
+    if gpu is None:
+        return {}
+    found: dict[str, Any] = {"tolerations": _TOLERATIONS}
+    where = placement(catalog().accelerators[gpu.kind], pool, cluster)
+    if where.node_selector:
+        found["nodeSelector"] = where.node_selector
+    if where.affinity:
+        found["affinity"] = where.affinity
+    return found
+
+
+def _volumes(
+    release: DeploymentRelease, gpu: _Gpu | None, memory: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pod's volumes and the server container's mounts of them: shared memory for a
+    GPU server, and the weights' volume when the deployment downloads weights."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    if gpu is not None:
+        volumes.append(_shm_volume(memory))
+        mounts.append(_SHM_MOUNT)
+    if release.container.weights is not None:
+        volumes.append(weights_volume(release))
+        mounts.append(weights_mount(release))
+    return volumes, mounts
+
+
+def _container_spec(
+    release: DeploymentRelease, resources: dict[str, Any], mounts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The model server's container."""
+    container = release.container
+    spec: dict[str, Any] = {"name": CONTAINER, "image": container.image}
+    if container.command:
+        spec["command"] = list(container.command)
+    if container.args:
+        spec["args"] = list(container.args)
+    if container.env:
+        spec["env"] = _env(tuple(sorted(container.env.items())))
+    if container.secrets:
+        spec["envFrom"] = _env_from(tuple(container.secrets))
+    spec["ports"] = _container_ports(release.port, _metrics_port(release))
+    spec["resources"] = resources
+    spec.update(_probes(release.health.path, release.health.startup_timeout))
+    spec["lifecycle"] = _LIFECYCLE
+    spec["securityContext"] = _security_context(container.run_as_user)
+    if mounts:
+        spec["volumeMounts"] = mounts
+    return spec
+
+
+def _pod_spec(
+    release: DeploymentRelease,
+    server: dict[str, Any],
+    gpu_placement: dict[str, Any],
+    volumes: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The pod: the weights' download first (when there are weights), then `server`."""
+    container = release.container
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": DRAIN_SECONDS + REQUEST_BUDGET_SECONDS,
+        "securityContext": _POD_SECURITY_CONTEXT,
+    }
+    if container.weights:
+        pod_spec["initContainers"] = [download_container(release)]
+    pod_spec["containers"] = [server]
+    pod_spec.update(gpu_placement)
+    pod_spec["topologySpreadConstraints"] = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            # GPUs are scarce: spread when possible, never block scheduling on it.
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": labels.selector(release.model, release.name)},
+        }
+    ]
+    if volumes:
+        pod_spec["volumes"] = volumes
+    if container.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [
+            {"name": n} for n in sorted(set(container.image_pull_secrets))
+        ]
+    return pod_spec
 
 
 def service_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, Any]:

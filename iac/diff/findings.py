@@ -71,46 +71,8 @@ def findings(
         if event["kind"] == "promote":
             found.extend(_promotion_findings(event, head.release, created))
         elif event["kind"] == "resources":
-            accelerator = event["changes"].get("accelerator")
-            if accelerator and _kind(accelerator["from"]) != _kind(accelerator["to"]):
-                found.append(
-                    Finding(
-                        "gpu-type-change",
-                        Severity.WARNING,
-                        f"{event['deployment']} moves from {accelerator['from'] or 'CPU'} to "
-                        f"{accelerator['to'] or 'CPU'}: every pod is rescheduled onto other "
-                        "nodes and reloads its model. A new deployment promoted in its place "
-                        "keeps serving while that happens",
-                        event["model"],
-                        None,
-                        event["deployment"],
-                    )
-                )
-    touched = {(e["model"], e.get("environment")) for e in events}
-    for model in head.release.models.values():
-        env = model.environments.get("production")
-        if env is None:
-            continue
-        for name, weight in env.traffic:
-            if weight == 0:
-                continue  # dark: production sends it nothing
-            deployment = model.deployments.get(name)
-            cold = deployment and deployment.active and deployment.autoscaling.min_replicas == 0
-            was_cold = base is not None and _cold_production(base.release, model.name)
-            # Said when this change makes or touches it, not on every plan of the stack.
-            if cold and (not was_cold or (model.name, "production") in touched):
-                found.append(
-                    Finding(
-                        "production-min-zero",
-                        Severity.WARNING,
-                        f"production of {model.name} may scale to zero: the first request after "
-                        "an idle spell waits for a cold start. Set min_replicas ≥ 1 (Baseten "
-                        "recommends 2)",
-                        model.name,
-                        "production",
-                        name,
-                    )
-                )
+            found.extend(_gpu_type_change(event))
+    found.extend(_production_min_zero(base, head, events))
     found.extend(_surge_findings(head.release, rollouts))
     found.extend(_gateway_timeout_findings(head.release))
     for change in objects.changed:
@@ -125,6 +87,59 @@ def findings(
             )
     order = {level: i for i, level in enumerate(LEVELS)}
     return sorted(found, key=lambda f: (order[f.level], f.model or "", f.id, f.message))
+
+
+def _gpu_type_change(event: Event) -> list[Finding]:
+    """A deployment moving to another kind of GPU (or to or from CPU): every pod moves."""
+    accelerator = event["changes"].get("accelerator")
+    if not accelerator or _kind(accelerator["from"]) == _kind(accelerator["to"]):
+        return []
+    return [
+        Finding(
+            "gpu-type-change",
+            Severity.WARNING,
+            f"{event['deployment']} moves from {accelerator['from'] or 'CPU'} to "
+            f"{accelerator['to'] or 'CPU'}: every pod is rescheduled onto other "
+            "nodes and reloads its model. A new deployment promoted in its place "
+            "keeps serving while that happens",
+            event["model"],
+            None,
+            event["deployment"],
+        )
+    ]
+
+
+def _production_min_zero(
+    base: Compiled | None, head: Compiled, events: list[Event]
+) -> list[Finding]:
+    """Production served by a deployment that may scale to zero; said when this change
+    makes or touches it, not on every plan of the stack."""
+    found = []
+    touched = {(e["model"], e.get("environment")) for e in events}
+    for model in head.release.models.values():
+        env = model.environments.get("production")
+        if env is None:
+            continue
+        for name, weight in env.traffic:
+            if weight == 0:
+                continue  # dark: production sends it nothing
+            deployment = model.deployments.get(name)
+            cold = deployment and deployment.active and deployment.autoscaling.min_replicas == 0
+            was_cold = base is not None and _cold_production(base.release, model.name)
+            if cold and (not was_cold or (model.name, "production") in touched):
+                found.append(
+                    Finding(
+                        "production-min-zero",
+                        Severity.WARNING,
+                        f"production of {model.name} may scale to zero: the first request after "
+                        "an idle spell waits for a cold start. Set min_replicas ≥ 1 (Baseten "
+                        "recommends 2)",
+                        model.name,
+                        "production",
+                        name,
+                    )
+                )
+    return found
 
 
 def _gateway_timeout_findings(head: Release) -> list[Finding]:

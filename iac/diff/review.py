@@ -26,7 +26,7 @@ from iac.diff.plan import Plan, make_plan
 from iac.errors import IacError
 from iac.policy import policy_diagnostics
 from iac.simulate import simulate_delta
-from iac.simulate.trace import load
+from iac.simulate.sources import load
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
 from iac.validate import check_stack

@@ -21,7 +21,7 @@ from iac.edit.text import Editor, Path
 from iac.errors import IacError, StackInvalid
 from iac.load import stack_file
 from iac.load.yaml_source import parse_yaml
-from iac.spec.resolved import ResolvedStack
+from iac.spec.resolved import ResolvedDeployment, ResolvedStack
 from iac.validate import check_stack
 
 __all__ = ["Edit", "activate", "deactivate", "promote"]
@@ -59,17 +59,7 @@ def promote(
         )
     target = _deployment(stack, model, deployment)
     copy_name = f"{deployment}-{environment}"
-    if target.kind == "development" and not copy:
-        raise IacError(
-            f"'{deployment}' is a development deployment, which never serves an environment; "
-            f"add --copy to declare a published copy (`{copy_name}: {{from: {deployment}}}`) "
-            "and promote that"
-        )
-    if not target.active:
-        raise IacError(
-            f"'{deployment}' is inactive; activate it first: "
-            f"iac activate {path} {model} {deployment}"
-        )
+    _refuse_unservable(target, path, model, copy_name, copy)
     if env.deployments == (deployment,):
         return _nothing(file, f"{deployment} serves {environment} of {model} already")
     serving = {name: e.name for e in resolved.environments.values() for name in e.deployments}
@@ -105,6 +95,25 @@ def promote(
         _cleanup(editor, model_path, env_path, name, env.promotion.cleanup) for name in replaced
     ]
     return _finish(source, editor, "; ".join(notes), dry_run)
+
+
+def _refuse_unservable(
+    target: ResolvedDeployment, path: str, model: str, copy_name: str, copy: bool
+) -> None:
+    """Raise IacError when `target` cannot serve an environment as it is: a development
+    deployment (unless a copy is asked for), or an inactive one."""
+    deployment = target.name
+    if target.kind == "development" and not copy:
+        raise IacError(
+            f"'{deployment}' is a development deployment, which never serves an environment; "
+            f"add --copy to declare a published copy (`{copy_name}: {{from: {deployment}}}`) "
+            "and promote that"
+        )
+    if not target.active:
+        raise IacError(
+            f"'{deployment}' is inactive; activate it first: "
+            f"iac activate {path} {model} {deployment}"
+        )
 
 
 def deactivate(path: str, model: str, deployment: str, dry_run: bool = False) -> Edit:

@@ -16,20 +16,23 @@ import bisect
 import copy
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from iac.edit.nodes import (
+    Node,
+    block_step,
+    compose,
+    merge_route,
+    merges_in,
+    name_paths,
+    quote_of,
+    written_within,
+)
 from iac.errors import IacError
 
-try:  # the same events and positions; the C parser is ~10x faster on a large stack
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_NULL_TAG = "tag:yaml.org,2002:null"
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 """YAML 1.1's line breaks, as PyYAML and libyaml count lines."""
 _MERGE_USE = re.compile(r"\.?<<(\[\d+\])?$")
@@ -38,74 +41,6 @@ _PROPERTIES = re.compile(r"(?:[&!][^\s,\[\]{}]*\s+)*")
 """An anchor and a tag in front of a value (`&name !!str v3`)."""
 
 Path = tuple[str, ...]
-
-
-@dataclass(eq=False)
-class Node:
-    """One node as written: an alias is a node of its own, pointing at its anchor's."""
-
-    kind: str
-    """scalar, mapping, sequence or alias."""
-    start: int
-    end: int
-    """Offsets in the text; a block collection's end is where the next token starts."""
-    line: int
-    column: int
-    anchor: str | None = None
-    tag: str = ""
-    value: str = ""
-    """A scalar's value."""
-    style: str | None = None
-    """A scalar's quote (`'`, `"`) or block style (`|`, `>`)."""
-    flow: bool = False
-    pairs: list[tuple[Node, Node]] = field(default_factory=list)
-    items: list[Node] = field(default_factory=list)
-    target: Node | None = None
-    """What an alias stands for."""
-    path: str = ""
-    """Where the node is written (for an alias, where the alias is)."""
-    key: Node | None = None
-    """The key it is the value of, in a mapping."""
-    aliases: list[Node] = field(default_factory=list)
-    """The aliases of an anchored node: if any, it appears in more than one place."""
-
-    def resolved(self) -> Node:
-        return self.target if self.target is not None else self
-
-    @property
-    def is_null(self) -> bool:
-        return self.kind == "scalar" and self.tag == _NULL_TAG
-
-    def key_quotes(self, beside: str | None = None) -> tuple[str, str]:
-        """How to quote a key added to this mapping beside the key `beside` (default: the
-        last), and the keys of a mapping added as its value: as the key beside it is (the
-        mapping's own key when it has none yet), and as the keys in that key's value are."""
-        pairs = [pair for pair in self.pairs if pair[0].tag != _MERGE_TAG]
-        found = self.own(beside) if beside is not None else None
-        key, value = found or (pairs[-1] if pairs else (self.key, None))
-        quote = _quote_of(key)
-        inner = [k for k, _ in value.pairs if k.tag != _MERGE_TAG] if value is not None else []
-        return quote, _quote_of(inner[0]) if inner else quote
-
-    @property
-    def is_block(self) -> bool:
-        return self.kind in ("mapping", "sequence") and not self.flow
-
-    def own(self, key: str) -> tuple[Node, Node] | None:
-        """The pair of `key` written in this mapping itself (not merged in)."""
-        for key_node, value in self.pairs:
-            if key_node.kind == "scalar" and key_node.tag != _MERGE_TAG and key_node.value == key:
-                return key_node, value
-        return None
-
-    def merge_sources(self) -> list[Node]:
-        """The nodes a `<<` merges in (aliases, or mappings written in place)."""
-        sources: list[Node] = []
-        for key, value in self.pairs:
-            if key.tag == _MERGE_TAG:
-                inner = value.resolved()
-                sources += inner.items if inner.kind == "sequence" else [value]
-        return sources
 
 
 @dataclass(frozen=True)
@@ -134,8 +69,8 @@ class Editor:
         self._line_starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
         found = _LINE_BREAK.search(text)
         self._newline = found.group() if found else "\n"
-        self.root = _compose(text, self._line_starts)
-        _name_paths(self.root, "")
+        self.root = compose(text, self._line_starts)
+        name_paths(self.root, "")
 
     # -- the edits ----------------------------------------------------------------------
 
@@ -146,7 +81,7 @@ class Editor:
         node = self._mapping(mapping, key)
         self.intended.append(("set", (*mapping, key), value))
         if node.is_null:  # written empty: `autoscaling:` or `~`
-            self._replace_value((*mapping,), node, {key: value}, _quote_of(node.key))
+            self._replace_value((*mapping,), node, {key: value}, quote_of(node.key))
             return
         own = node.own(key)
         if own is not None:
@@ -195,7 +130,7 @@ class Editor:
         if node.kind != "mapping" or node.own(key) is None:
             return False
         only = [k.value for k, _ in node.pairs] == [key]
-        return not (only and not node.flow) and not _merges_in(node, key)
+        return not (only and not node.flow) and not merges_in(node, key)
 
     def replace_pair(self, mapping: Path, old: str, new: str, value: str) -> None:
         """`old: ...` becomes `new: value` where it stands (a split becomes one
@@ -208,7 +143,7 @@ class Editor:
         key_node, value_node = found
         self._check_removable((*mapping, old), value_node)
         self.intended += [("delete", (*mapping, old), None), ("set", (*mapping, new), value)]
-        text = f"{_key(new, _quote_of(key_node))}: {_flow(value)}"
+        text = f"{_key(new, quote_of(key_node))}: {_flow(value)}"
         if not value_node.is_block:
             self._splice(key_node.start, self._content_end(value_node), text)
             return
@@ -270,7 +205,7 @@ class Editor:
         chain = [self.root]
         for key in path:
             node = chain[-1].resolved()
-            route = _merge_route(node, key)
+            route = merge_route(node, key)
             chain += route
             found = (route[-1].resolved() if route else node).own(key)
             assert found is not None, path
@@ -286,7 +221,7 @@ class Editor:
     def _check_removable(self, path: Path, node: Node) -> None:
         """A value replaced or removed (an alias itself may be) holds no anchor that the
         file uses elsewhere."""
-        for inner in _written_within(node):
+        for inner in written_within(node):
             if inner.aliases:
                 raise IacError(self._shared_message(path, inner))
 
@@ -407,7 +342,7 @@ class Editor:
     def _insert_in_block(self, node: Node, key: str, value: Any, after: str | None) -> None:
         anchor = node.own(after) if after is not None else None
         anchor_key, anchor_value = anchor or node.pairs[-1]
-        step = _block_step(node, anchor_key, anchor_value)
+        step = block_step(node, anchor_key, anchor_value)
         quote, inner = node.key_quotes(after)
         if isinstance(value, dict) and value and step is not None:
             lines = [f"{_key(key, quote)}:"] + [
@@ -455,140 +390,6 @@ class Editor:
             delta = sum(len(s.text) - (s.end - s.start) for s in edits)
             added.append(_Splice(gap_start, comment, " " * max(1, gap - delta)))
         return added
-
-
-# -- composing ---------------------------------------------------------------------------------
-
-
-def _compose(text: str, line_starts: list[int]) -> Node:
-    """The document's node tree from the parser's events, aliases kept as nodes."""
-    resolver = yaml.resolver.Resolver()
-    anchors: dict[str, Node] = {}
-    open_nodes: list[Node] = []
-    pending_keys: list[Node | None] = []
-    root: Node | None = None
-
-    def offset(mark: Any) -> int:
-        if mark.line >= len(line_starts):  # the end of a file without a final break
-            return len(text)
-        return int(line_starts[mark.line] + mark.column)
-
-    def attach(node: Node) -> None:
-        nonlocal root
-        if not open_nodes:
-            root = node
-            return
-        parent = open_nodes[-1]
-        if parent.kind == "sequence":
-            parent.items.append(node)
-        elif pending_keys[-1] is None:
-            pending_keys[-1] = node
-        else:
-            key = pending_keys[-1]
-            assert key is not None
-            parent.pairs.append((key, node))
-            node.key = key
-            pending_keys[-1] = None
-
-    def node_at(kind: str, event: Any) -> Node:
-        mark, end = event.start_mark, event.end_mark
-        return Node(kind, offset(mark), offset(end), mark.line, mark.column)
-
-    event: Any  # PyYAML's events are untyped
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent):
-            node = node_at("alias", event)
-            node.target = anchors[str(event.anchor)]
-            node.target.aliases.append(node)
-            attach(node)
-        elif isinstance(event, yaml.ScalarEvent):
-            node = node_at("scalar", event)
-            node.tag = event.tag if event.tag not in (None, "!") else ""
-            if not node.tag:
-                node.tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-            node.value, node.style = event.value, event.style
-            attach(node)
-        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            kind = "mapping" if isinstance(event, yaml.MappingStartEvent) else "sequence"
-            node = node_at(kind, event)
-            node.flow = bool(event.flow_style)
-            attach(node)
-            open_nodes.append(node)
-            pending_keys.append(None)
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            open_nodes.pop().end = offset(event.end_mark)
-            pending_keys.pop()
-            continue
-        else:
-            continue
-        if not isinstance(event, yaml.AliasEvent) and event.anchor:
-            node.anchor = event.anchor
-            anchors[event.anchor] = node
-    assert root is not None
-    return root
-
-
-def _name_paths(node: Node, path: str) -> None:
-    """Set each node's `path`: where it is written (an alias: where the alias is)."""
-    node.path = path
-    if node.kind == "mapping":
-        for key, value in node.pairs:
-            name = "<<" if key.tag == _MERGE_TAG else key.value
-            _name_paths(value, f"{path}.{name}" if path else name)
-    elif node.kind == "sequence":
-        for index, item in enumerate(node.items):
-            _name_paths(item, f"{path}[{index}]")
-
-
-def _written_within(node: Node) -> list[Node]:
-    """The node and every node written inside it (not what its aliases stand for)."""
-    found = [node]
-    for key, value in node.pairs:
-        found += _written_within(key) + _written_within(value)
-    for item in node.items:
-        found += _written_within(item)
-    return found
-
-
-def _merge_route(node: Node, key: str) -> list[Node]:
-    """The `<<` sources passed to find `key` in a mapping that does not write it itself
-    (YAML's merge: the mapping's own keys first, then each source in order)."""
-    if node.own(key) is not None:
-        return []
-    for source in node.merge_sources():
-        mapping = source.resolved()
-        if mapping.kind != "mapping":
-            continue
-        route = _merge_route(mapping, key)
-        if route or mapping.own(key) is not None:
-            return [source, *route]
-    return []
-
-
-def _quote_of(key: Node | None) -> str:
-    return key.style if key is not None and key.style in ("'", '"') else ""
-
-
-def _merges_in(node: Node, key: str) -> bool:
-    """Whether a `<<` of the mapping brings in `key`."""
-    for source in node.merge_sources():
-        mapping = source.resolved()
-        if mapping.kind == "mapping" and (mapping.own(key) or _merges_in(mapping, key)):
-            return True
-    return False
-
-
-def _block_step(node: Node, beside_key: Node, beside: Node) -> int | None:
-    """How far in a mapping added to a block mapping is indented, written as a block as the
-    mapping beside it is (or else the first mapping among its siblings); None (written
-    `{...}`) when that one is a flow mapping, or there is none. Aliases do not count: what
-    they stand for is written elsewhere."""
-    candidates = [(beside_key, beside)] if beside.kind == "mapping" else []
-    candidates += node.pairs
-    for key, value in candidates:
-        if value.kind == "mapping":
-            return None if value.flow else value.pairs[0][0].column - key.column
-    return None
 
 
 def _lookup(data: Any, path: Path) -> Any:

@@ -8,7 +8,6 @@ well-formed data.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -17,6 +16,13 @@ from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, did_you_mean
 from iac.errors import ModuleFileGiven
 from iac.gc_pause import without_gc
 from iac.load import validation_errors
+from iac.load.deployments import (
+    Filling,
+    SharedSettings,
+    container_values,
+    resolve_deployment,
+    warn_dropped_args,
+)
 from iac.load.layers import Layer, Merged, merge
 from iac.load.modules import (
     Imports,
@@ -26,11 +32,8 @@ from iac.load.modules import (
     looks_like_module,
     template_params,
     unfilled,
-    unfilled_message,
 )
 from iac.load.yaml_source import SourceMap, read_yaml
-from iac.spec.autoscaling import Autoscaling
-from iac.spec.container import CONTAINER_FIELDS, DEFAULT_PORT, ContainerFields
 from iac.spec.resolved import (
     Origins,
     ResolvedDeployment,
@@ -39,15 +42,14 @@ from iac.spec.resolved import (
     ResolvedStack,
     Written,
 )
-from iac.spec.stack import Defaults, Deployment, Environment, Model, Promotion, Stack
-from iac.spec.types import Name, image_reference_problem
+from iac.spec.stack import Defaults, Environment, Model, Stack
+from iac.spec.types import Name
 
 STACK_FILE_NAME = "stack.yaml"
 """The file looked for when a folder is named instead of a file."""
 MAX_MODELS = 5000
 """Models in one stack file: past this, plans and applies get slow; split the stack."""
 
-_CONTAINER_KEYS = set(CONTAINER_FIELDS)
 _NAME = TypeAdapter(Name)
 _IMPORTS: TypeAdapter[list[str]] = TypeAdapter(list[str])
 _DEFAULTS: TypeAdapter[Defaults] = TypeAdapter(Defaults)
@@ -89,7 +91,7 @@ def _load(file: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     stack, models = _validate(document.data, source, diagnostics)
     imports = load_templates(file, stack.imports, source, diagnostics)
     resolved: dict[str, ResolvedModel] = {}
-    shared = _Shared(stack)
+    shared = SharedSettings(stack)
     for name, model in models.items():
         result = _resolve_model(name, model, shared, imports, source, diagnostics)
         if result is not None:
@@ -173,37 +175,10 @@ def _check_name(name: Any, path: KeyPath, source: SourceMap, diagnostics: Diagno
     return True
 
 
-def _container(values: ContainerFields) -> dict[str, Any]:
-    return values.model_dump(exclude_unset=True, include=_CONTAINER_KEYS)
-
-
-class _Shared:
-    """What one load builds once for all its models. Spec models are frozen, so equal
-    settings can be one object: a stack's thousands of deployments and environments share
-    a handful of autoscaling settings, validated once (docs/benchmarks.md has what it saves)."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.defaults = None if stack.defaults is None else _container(stack.defaults)
-        """The defaults level's values (read by merges, never changed)."""
-        self.promotion = Promotion()
-        self._autoscaling: dict[tuple[Any, ...], Autoscaling] = {}
-
-    def autoscaling(self, values: dict[str, Any]) -> Autoscaling:
-        """`Autoscaling.model_validate(values)`, once per distinct `values`."""
-        try:
-            key = tuple((k, type(v), v) for k, v in values.items())
-            found = self._autoscaling.get(key)
-        except TypeError:  # an unhashable value: let validation say what is wrong
-            return Autoscaling.model_validate(values)
-        if found is None:
-            found = self._autoscaling[key] = Autoscaling.model_validate(values)
-        return found
-
-
 def _resolve_model(
     name: str,
     model: Model,
-    shared: _Shared,
+    shared: SharedSettings,
     imports: Imports,
     source: SourceMap,
     diagnostics: Diagnostics,
@@ -231,14 +206,14 @@ def _resolve_model(
         )
     # A model's own fields (and its deployments') take the template's parameters too: a
     # model that overrides the template's `args` writes `${hf_model}` as the template does.
-    base.append(Layer(fill(_container(model), params), source, path))
+    base.append(Layer(fill(container_values(model), params), source, path))
     model_level = merge(base)  # shared by every deployment and environment of the model
-    filling = _Filling(template, params, unfilled(model_level[0]))
-    _warn_dropped_args(template, params, model_level, path, diagnostics)
+    filling = Filling(template, params, unfilled(model_level[0]))
+    warn_dropped_args(template, params, model_level, path, diagnostics)
 
     deployments: dict[str, ResolvedDeployment] = {}
     for deployment_name in model.deployments:
-        deployment = _resolve_deployment(
+        deployment = resolve_deployment(
             name, deployment_name, model, model_level, source, diagnostics, shared, filling
         )
         if deployment is not None:
@@ -283,199 +258,13 @@ def _find_template(
     return template
 
 
-def _copy_chain(
-    model: Model, name: str, path: KeyPath, source: SourceMap, diagnostics: Diagnostics
-) -> list[tuple[str, Deployment]] | None:
-    """The deployments `name` copies from (`from:`), oldest first, ending with itself."""
-    chain: list[tuple[str, Deployment]] = []
-    current = name
-    while True:
-        spec = model.deployments[current]
-        chain.append((current, spec))
-        origin = spec.from_
-        if origin is None:
-            return chain[::-1]
-        where = (*path, "deployments", current, "from")
-        if origin not in model.deployments:
-            diagnostics.error(
-                source.value(where),
-                f"no deployment '{origin}' to copy from{did_you_mean(origin, model.deployments)}",
-                where,
-            )
-            return None
-        if any(origin == seen for seen, _ in chain):
-            cycle = " → ".join([n for n, _ in chain] + [origin])
-            diagnostics.error(source.value(where), f"`from` goes round in a circle: {cycle}", where)
-            return None
-        current = origin
-
-
-def _resolve_deployment(
-    model_name: str,
-    name: str,
-    model: Model,
-    model_level: Merged,
-    source: SourceMap,
-    diagnostics: Diagnostics,
-    shared: _Shared,
-    filling: _Filling,
-) -> ResolvedDeployment | None:
-    model_path: KeyPath = ("models", model_name)
-    path: KeyPath = (*model_path, "deployments", name)
-    chain = _copy_chain(model, name, model_path, source, diagnostics)
-    if chain is None:
-        return None
-    layers = [
-        Layer(fill(_container(spec), filling.params), source, (*model_path, "deployments", link))
-        for link, spec in chain
-    ]
-    merged, written = merge(layers, start=model_level)
-    if written.get(("args",)) is not model_level[1].get(("args",)):  # this deployment's own
-        _warn_dropped_args(filling.template, filling.params, (merged, written), path, diagnostics)
-    spec = model.deployments[name]
-    for key in ("state", "kind", "from"):
-        if source.has((*path, key)):
-            written[(key,)] = Written(source, (*path, key))
-    origins = Origins(Written(source, path, at_key=True), written)
-    if not merged.get("image"):
-        diagnostics.error(
-            origins(),
-            "no image: set `image:` on the model or this deployment, or use a template "
-            "that sets one",
-            path,
-        )
-        return None
-    autoscaling = shared.autoscaling(merged.pop("autoscaling", {}))
-    if spec.kind == "development":
-        pinned = spec.autoscaling.model_fields_set if spec.autoscaling else set()
-        for key in sorted(pinned & {"min_replicas", "max_replicas"}):
-            where = (*path, "autoscaling", key)
-            diagnostics.error(
-                source.key(where),
-                "a development deployment always runs 0 to 1 replicas; remove this key "
-                "(or make it `kind: published`)",
-                where,
-            )
-        autoscaling = autoscaling.model_copy(update={"min_replicas": 0, "max_replicas": 1})
-    left = [*filling.left, *(found for layer in layers for found in unfilled(layer.values))]
-    if not _filled_in(merged, left, origins, filling.template, diagnostics):
-        return None
-    merged.setdefault("port", DEFAULT_PORT)
-    merged.setdefault("health", {})
-    try:
-        container = ContainerFields.model_validate(merged)
-    except ValidationError as exc:  # a value a parameter filled in (each level was valid)
-        for error in exc.errors(include_url=False):
-            rel = tuple(error["loc"])
-            diagnostics.error(origins(rel), validation_errors.message(error), origins.path(rel))
-        return None
-    return ResolvedDeployment(
-        model=model_name,
-        name=name,
-        state=spec.state,
-        kind=spec.kind,
-        container=container,
-        autoscaling=autoscaling,
-        copied_from=spec.from_,
-        origins=origins,
-    )
-
-
-def _warn_dropped_args(
-    template: LoadedTemplate | None,
-    params: dict[str, str],
-    level: Merged,
-    path: KeyPath,
-    diagnostics: Diagnostics,
-) -> None:
-    """A level that writes `args` replaces the template's list whole (lists do not merge):
-    adding one flag that way drops the template's `--model`. Warn, where the list is
-    written, naming what is no longer passed."""
-    written = level[1].get(("args",))
-    if template is None or written is None or written.path[: len(path)] != path:
-        return
-    ours = template.container_values(params).get("args") or []
-    kept = {_flag(arg) for arg in level[0].get("args") or []}
-    dropped = [arg for arg in ours if _flag(arg) not in kept]
-    if dropped:
-        diagnostics.warning(
-            written.source.value(written.path),
-            f"`args` replaces the list of template '{template.name}' whole, so "
-            f"{', '.join(f'`{_flag(a)}`' for a in dropped)} "
-            f"{'is' if len(dropped) == 1 else 'are'} no longer passed: repeat in this list "
-            f"what the server still needs (the template's: {', '.join(ours)}) [args-replaced]",
-            written.path,
-        )
-
-
-def _flag(arg: Any) -> str:
-    """`--model=x` → `--model`; any other argument is itself."""
-    text = str(arg)
-    return text.split("=", 1)[0] if text.startswith("-") else text
-
-
-@dataclass(frozen=True, slots=True)
-class _Filling:
-    """What fills a model's placeholders, and what its model level left unfilled (computed
-    once for its deployments)."""
-
-    template: LoadedTemplate | None
-    params: dict[str, str]
-    left: list[tuple[KeyPath, str]]
-
-
-def _filled_in(
-    merged: dict[str, Any],
-    left: list[tuple[KeyPath, str]],
-    origins: Origins,
-    template: LoadedTemplate | None,
-    diagnostics: Diagnostics,
-) -> bool:
-    """Report each `${...}` that no parameter filled (a typo like `${hf_modle}` would reach
-    the container as it is), and an image that a parameter made invalid; each where it is
-    written. `left`: the placeholders the levels left, some perhaps overridden by a later
-    level (a deployment's own `args`). False when there is one."""
-    ok = True
-    for rel, name in dict.fromkeys(left):
-        if f"${{{name}}}" not in _text_at(merged, rel):
-            continue  # a later level replaced it
-        written = origins.find(rel)
-        # Origins are kept per field (and per key of a mapping): an item of a list is
-        # located below its field.
-        depth = next(
-            (n for n in range(len(rel), 0, -1) if origins.written.get(rel[:n]) is written), 0
-        )
-        where = (*written.path, *rel[depth:])
-        message = unfilled_message(name, template, in_defaults=where[:1] == ("defaults",))
-        diagnostics.error(written.source.value(where), message, where)
-        ok = False
-    image = merged.get("image")
-    if ok and isinstance(image, str):
-        problem = image_reference_problem(image)
-        if problem is not None:
-            diagnostics.error(origins(("image",)), problem, origins.path(("image",)))
-            ok = False
-    return ok
-
-
-def _text_at(values: Any, rel: KeyPath) -> str:
-    """The string at `rel` in merged container fields ('' when there is none)."""
-    for part in rel:
-        found = isinstance(values, dict) and part in values
-        if found or (isinstance(values, list) and isinstance(part, int) and part < len(values)):
-            values = values[part]
-        else:
-            return ""
-    return values if isinstance(values, str) else ""
-
-
 def _resolve_environment(
     model_name: str,
     name: str,
     env: Environment,
     scaling_level: Merged,
     source: SourceMap,
-    shared: _Shared,
+    shared: SharedSettings,
 ) -> ResolvedEnvironment:
     path: KeyPath = ("models", model_name, "environments", name)
     layers = []

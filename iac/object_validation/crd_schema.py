@@ -47,6 +47,39 @@ def _convert(node: Mapping[str, Any], *, structural: bool = True) -> dict[str, A
     Nodes under `allOf`/`anyOf`/`oneOf`/`not` are value validations, never structural: they get
     no `additionalProperties`.
     """
+    out = _converted_keywords(node, structural)
+    bounds = INTEGER_RANGES.get(node.get("format", ""))
+    if bounds is not None and node.get("type") == "integer":
+        out["minimum"] = max(out.get("minimum", bounds[0]), bounds[0])
+        out["maximum"] = min(out.get("maximum", bounds[1]), bounds[1])
+
+    nullable = node.get("nullable") is True
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if node.get("x-kubernetes-int-or-string") is True:
+        out["type"] = ["integer", "string"]
+    if "type" in out and nullable:
+        types = [out["type"]] if isinstance(out["type"], str) else list(out["type"])
+        out["type"] = [*types, "null"]
+    if "enum" in out and nullable and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
+
+    if node.get("x-kubernetes-embedded-resource") is True:
+        props = out.setdefault("properties", {})
+        props["apiVersion"] = props.get("apiVersion", {"type": "string"})
+        props["kind"] = props.get("kind", {"type": "string"})
+        props["metadata"] = _metadata_schema(node.get("properties", {}).get("metadata"))
+        required = out.get("required", [])
+        out["required"] = [*required, *(k for k in ("apiVersion", "kind") if k not in required)]
+
+    is_object = out.get("type") in ("object", ["object", "null"]) or "properties" in out
+    if structural and is_object and not preserve and "additionalProperties" not in node:
+        out["additionalProperties"] = False
+    return out
+
+
+def _converted_keywords(node: Mapping[str, Any], structural: bool) -> dict[str, Any]:
+    """Each keyword of `node` converted on its own (children recursively); what depends on
+    several keywords (nullable, int-or-string, embedded resources) is left to `_convert`."""
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _DROPPED_KEYWORDS:
@@ -80,33 +113,6 @@ def _convert(node: Mapping[str, Any], *, structural: bool = True) -> dict[str, A
             continue  # handled below or meaningless to a validator (map-type, ...)
         else:
             out[key] = value
-
-    bounds = INTEGER_RANGES.get(node.get("format", ""))
-    if bounds is not None and node.get("type") == "integer":
-        out["minimum"] = max(out.get("minimum", bounds[0]), bounds[0])
-        out["maximum"] = min(out.get("maximum", bounds[1]), bounds[1])
-
-    nullable = node.get("nullable") is True
-    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
-    if node.get("x-kubernetes-int-or-string") is True:
-        out["type"] = ["integer", "string"]
-    if "type" in out and nullable:
-        types = [out["type"]] if isinstance(out["type"], str) else list(out["type"])
-        out["type"] = [*types, "null"]
-    if "enum" in out and nullable and None not in out["enum"]:
-        out["enum"] = [*out["enum"], None]
-
-    if node.get("x-kubernetes-embedded-resource") is True:
-        props = out.setdefault("properties", {})
-        props["apiVersion"] = props.get("apiVersion", {"type": "string"})
-        props["kind"] = props.get("kind", {"type": "string"})
-        props["metadata"] = _metadata_schema(node.get("properties", {}).get("metadata"))
-        required = out.get("required", [])
-        out["required"] = [*required, *(k for k in ("apiVersion", "kind") if k not in required)]
-
-    is_object = out.get("type") in ("object", ["object", "null"]) or "properties" in out
-    if structural and is_object and not preserve and "additionalProperties" not in node:
-        out["additionalProperties"] = False
     return out
 
 

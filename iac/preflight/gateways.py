@@ -108,13 +108,7 @@ def gateway_findings(
     version = next((v for v in ("v1", "v1beta1") if v in versions), None)
     if version is None:
         return []  # no Gateway API: missing_apis says so for the routes
-    attached: dict[tuple[str, str], list[tuple[Mapping[str, Any], str | None]]] = defaultdict(list)
-    for route in routes:
-        namespace = route["metadata"].get("namespace", "default")
-        for ref in route.get("spec", {}).get("parentRefs") or []:
-            if ref.get("group", GROUP) == GROUP and ref.get("kind", "Gateway") == "Gateway":
-                key = (ref.get("namespace", namespace), ref["name"])
-                attached[key].append((route, ref.get("sectionName")))
+    attached = _attached(routes)
     found = []
     namespace_labels: dict[str, dict[str, str]] = {}
     for (namespace, name), uses in sorted(attached.items()):
@@ -140,31 +134,66 @@ def gateway_findings(
                 namespace_labels[route_namespace] = _namespace_labels(
                     route_namespace, objects, reader
                 )
-            labels = namespace_labels[route_namespace]
-            hostnames = route.get("spec", {}).get("hostnames") or []
-            candidates = [lst for lst in listeners if section in (None, lst.get("name"))]
-            refusals = [
-                (lst.get("name"), refusal(lst, namespace, route_namespace, labels, hostnames))
-                for lst in candidates
-            ]
-            if any(reason is None for _, reason in refusals):
-                continue
-            if section is not None and not candidates:
-                why = f"it has no listener named {section}"
-            else:
-                why = "; ".join(f"listener {n}: {r}" for n, r in refusals) or "it has no listener"
-            hosts = ", ".join(hostnames) or "any host"
-            found.append(
-                missing(
-                    "gateway-listener",
-                    f"Gateway {namespace}/{name} has no listener that takes HTTPRoute "
-                    f"{route_namespace}/{route['metadata']['name']} for {hosts} ({why}): add a "
-                    f"listener for {_wanted_hosts([route], cluster.domain)} that admits routes "
-                    f"from {route_namespace}, or name a Gateway that has one in cluster.gateway",
-                    [route],
-                )
+            untaken = _untaken_route(
+                (namespace, name), listeners, route, section, namespace_labels[route_namespace]
             )
+            if untaken is not None:
+                found.append(
+                    missing(
+                        "gateway-listener",
+                        f"{untaken}: add a listener for "
+                        f"{_wanted_hosts([route], cluster.domain)} that admits routes from "
+                        f"{route_namespace}, or name a Gateway that has one in cluster.gateway",
+                        [route],
+                    )
+                )
     return found
+
+
+Routes = dict[tuple[str, str], list[tuple[Mapping[str, Any], str | None]]]
+"""(namespace, name) of a Gateway → the routes attached to it, each with the listener it
+names (`sectionName`; None: any)."""
+
+
+def _attached(routes: Sequence[Mapping[str, Any]]) -> Routes:
+    attached: Routes = defaultdict(list)
+    for route in routes:
+        namespace = route["metadata"].get("namespace", "default")
+        for ref in route.get("spec", {}).get("parentRefs") or []:
+            if ref.get("group", GROUP) == GROUP and ref.get("kind", "Gateway") == "Gateway":
+                key = (ref.get("namespace", namespace), ref["name"])
+                attached[key].append((route, ref.get("sectionName")))
+    return attached
+
+
+def _untaken_route(
+    gateway: tuple[str, str],
+    listeners: Sequence[Mapping[str, Any]],
+    route: Mapping[str, Any],
+    section: str | None,
+    labels: Mapping[str, str],
+) -> str | None:
+    """Why no listener of the Gateway takes `route` (through the listener `section`
+    names, if it names one), said as the start of a finding; None when one does."""
+    namespace, name = gateway
+    route_namespace = route["metadata"].get("namespace", "default")
+    hostnames = route.get("spec", {}).get("hostnames") or []
+    candidates = [lst for lst in listeners if section in (None, lst.get("name"))]
+    refusals = [
+        (lst.get("name"), refusal(lst, namespace, route_namespace, labels, hostnames))
+        for lst in candidates
+    ]
+    if any(reason is None for _, reason in refusals):
+        return None
+    if section is not None and not candidates:
+        why = f"it has no listener named {section}"
+    else:
+        why = "; ".join(f"listener {n}: {r}" for n, r in refusals) or "it has no listener"
+    hosts = ", ".join(hostnames) or "any host"
+    return (
+        f"Gateway {namespace}/{name} has no listener that takes HTTPRoute "
+        f"{route_namespace}/{route['metadata']['name']} for {hosts} ({why})"
+    )
 
 
 def _wanted_hosts(routes: Sequence[Mapping[str, Any]], domain: str | None) -> str:

@@ -42,7 +42,7 @@ import os
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,28 +183,8 @@ def write_directory(
     record = _read_record(record_path, directory)
     owned = set(record["files"]) if record is not None else set()
     present, folders = _listing(directory)
-
-    # A file of the render at a name iac did not record: refused, unless it holds the same
-    # bytes, or (no record yet) what iac renders under that name.
-    conflicts = sorted(files.keys() & folders)
-    for rel in sorted((files.keys() & present) - owned):
-        same = _holds(os.path.join(directory, rel), content(files[rel]))
-        if not same and not (record is None and _rendered_by_iac(directory, rel)):
-            conflicts.append(rel)
-    if conflicts:
-        raise FolderConflict(directory, conflicts, recorded=record is not None)
-
-    others = present - files.keys()
-    stale = sorted(others & owned)
-    adopted = (
-        sorted(r for r in others if _ENTRY.fullmatch(r) and _rendered_by_iac(directory, r))
-        if record is None
-        else []
-    )
-    kept = sorted(
-        r for r in others - owned - set(adopted) if "/" not in r and r.endswith(_MANIFEST)
-    )
-    removed = stale + adopted
+    _refuse_conflicts(directory, files, content, record is not None, owned, present, folders)
+    removed, adopted, kept = _leftovers(directory, files, record is not None, owned, present)
     stack_entry = _relative(stack, directory) if stack is not None else None
 
     os.makedirs(directory, exist_ok=True)
@@ -215,24 +195,8 @@ def write_directory(
         _write(record_path, _record_bytes(version, stack_entry, interim))
     if resources:
         os.makedirs(os.path.join(directory, CLOUD_DIR), exist_ok=True)
-    written, unchanged = [], 0
-    for rel, item in files.items():
-        data, path = content(item), os.path.join(directory, rel)
-        if rel not in present:
-            _write(path, data, replace=False)
-        elif _holds(path, data):
-            unchanged += 1
-            continue
-        else:
-            _write(path, data)
-        written.append(rel)
-    for rel in removed:
-        with contextlib.suppress(FileNotFoundError):  # gone already: nothing to do
-            os.remove(os.path.join(directory, rel))
-    cloud_folder = os.path.join(directory, CLOUD_DIR)
-    emptied = any(r.startswith(CLOUD_DIR + "/") for r in removed)
-    if emptied and os.path.isdir(cloud_folder) and not os.listdir(cloud_folder):
-        os.rmdir(cloud_folder)  # iac emptied it; a folder holding a user's file stays
+    written, unchanged = _write_files(directory, files, content, present)
+    _remove(directory, removed)
     new_record = _record_bytes(version, stack_entry, sorted(files))
     if not _holds(record_path, new_record):
         _write(record_path, new_record)
@@ -248,6 +212,83 @@ def write_directory(
         kept=tuple(kept),
         previous_stack=previous if previous not in (None, stack_entry) else None,
     )
+
+
+def _refuse_conflicts(
+    directory: str,
+    files: dict[str, dict[str, Any]],
+    content: Callable[[dict[str, Any]], bytes],
+    recorded: bool,
+    owned: set[str],
+    present: set[str],
+    folders: set[str],
+) -> None:
+    """Raise FolderConflict for a file of the render at a name iac did not record (or a
+    folder there): refused, unless it holds the same bytes, or (no record yet) what iac
+    renders under that name."""
+    conflicts = sorted(files.keys() & folders)
+    for rel in sorted((files.keys() & present) - owned):
+        same = _holds(os.path.join(directory, rel), content(files[rel]))
+        if not same and (recorded or not _rendered_by_iac(directory, rel)):
+            conflicts.append(rel)
+    if conflicts:
+        raise FolderConflict(directory, conflicts, recorded=recorded)
+
+
+def _leftovers(
+    directory: str,
+    files: dict[str, dict[str, Any]],
+    recorded: bool,
+    owned: set[str],
+    present: set[str],
+) -> tuple[list[str], list[str], list[str]]:
+    """The files present that this render does not write: those to remove (iac wrote them
+    before, or, with no record yet, they look rendered by iac: adopted), the adopted among
+    them, and the manifests kept (the user's own, at the top of the folder)."""
+    others = present - files.keys()
+    stale = sorted(others & owned)
+    adopted = (
+        []
+        if recorded
+        else sorted(r for r in others if _ENTRY.fullmatch(r) and _rendered_by_iac(directory, r))
+    )
+    kept = sorted(
+        r for r in others - owned - set(adopted) if "/" not in r and r.endswith(_MANIFEST)
+    )
+    return stale + adopted, adopted, kept
+
+
+def _write_files(
+    directory: str,
+    files: dict[str, dict[str, Any]],
+    content: Callable[[dict[str, Any]], bytes],
+    present: set[str],
+) -> tuple[list[str], int]:
+    """Write each file of the render whose bytes changed: the files written, and how many
+    were left as they were."""
+    written, unchanged = [], 0
+    for rel, item in files.items():
+        data, path = content(item), os.path.join(directory, rel)
+        if rel not in present:
+            _write(path, data, replace=False)
+        elif _holds(path, data):
+            unchanged += 1
+            continue
+        else:
+            _write(path, data)
+        written.append(rel)
+    return written, unchanged
+
+
+def _remove(directory: str, removed: list[str]) -> None:
+    """Remove the files the render no longer holds, and the cloud folder if that empties it."""
+    for rel in removed:
+        with contextlib.suppress(FileNotFoundError):  # gone already: nothing to do
+            os.remove(os.path.join(directory, rel))
+    cloud_folder = os.path.join(directory, CLOUD_DIR)
+    emptied = any(r.startswith(CLOUD_DIR + "/") for r in removed)
+    if emptied and os.path.isdir(cloud_folder) and not os.listdir(cloud_folder):
+        os.rmdir(cloud_folder)  # iac emptied it; a folder holding a user's file stays
 
 
 def _planned(

@@ -128,11 +128,11 @@ def run(
             wanted = expectations(objects, moved, ready_timeout)
             wait_ready(wanted, cluster, report, clock, sleep)
 
-    start = 0
-    recorded = engine.progress()
-    if recorded and recorded.head == head and recorded.status == "rolling":
-        start = recorded.stage + 1
-        report(f"resuming after stage {recorded.stage + 1} of {recorded.stages}")
+    def restore(objects: Compiled) -> None:  # the base, after a failed stage
+        restored = without_await(objects, moved) if cluster is not None else objects
+        engine.apply(restored, Progress(head, current, len(stages), "rolled-back"))
+
+    start = _resume_from(engine, head, report)
     applied: list[int] = []
     current = start
     try:
@@ -151,22 +151,45 @@ def run(
     except (EngineError, GateFailed, NotReady, KeyboardInterrupt) as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         report(f"stage {current + 1} failed: {reason}")
-        if not rollback:
-            report("not rolling back (--no-rollback): the next `iac up` resumes from here")
-            return Outcome("failed", tuple(applied), reason)
-        if base is None:
-            report("nothing to roll back to: this was the stack's first release")
-            return Outcome("failed", tuple(applied), reason)
-        report("rolling back to the last good release")
-        restored = without_await(base, moved) if cluster is not None else base
-        engine.apply(restored, Progress(head, current, len(stages), "rolled-back"))
-        try:
-            ready(base)
-        except NotReady as again:
-            report(f"rolled back, but {again}")
-            return Outcome("failed", tuple(applied), f"{reason}; after the rollback: {again}")
-        return Outcome("rolled-back", tuple(applied), reason)
+        return _after_failure(reason, tuple(applied), rollback, base, restore, ready, report)
     return Outcome("done", tuple(applied))
+
+
+def _resume_from(engine: Engine, head: str, report: Callable[[str], None]) -> int:
+    """The first stage to apply: after the last one applied of the same change, if a run of
+    it was interrupted; else the first."""
+    recorded = engine.progress()
+    if recorded and recorded.head == head and recorded.status == "rolling":
+        report(f"resuming after stage {recorded.stage + 1} of {recorded.stages}")
+        return recorded.stage + 1
+    return 0
+
+
+def _after_failure(
+    reason: str,
+    applied: tuple[int, ...],
+    rollback: bool,
+    base: Compiled | None,
+    restore: Callable[[Compiled], None],
+    ready: Callable[[Compiled], None],
+    report: Callable[[str], None],
+) -> Outcome:
+    """After a failed stage: roll back to `base` (applied by `restore`, then waited ready
+    for), unless told not to or there is none."""
+    if not rollback:
+        report("not rolling back (--no-rollback): the next `iac up` resumes from here")
+        return Outcome("failed", applied, reason)
+    if base is None:
+        report("nothing to roll back to: this was the stack's first release")
+        return Outcome("failed", applied, reason)
+    report("rolling back to the last good release")
+    restore(base)
+    try:
+        ready(base)
+    except NotReady as again:
+        report(f"rolled back, but {again}")
+        return Outcome("failed", applied, f"{reason}; after the rollback: {again}")
+    return Outcome("rolled-back", applied, reason)
 
 
 def _stabilize(seconds: int, report: Callable[[str], None], sleep: Callable[[float], None]) -> None:

@@ -80,6 +80,14 @@ def write_plot(report: Report, path: str | Path, width: float = 11.0) -> None:
             linestyle="-" if index == 0 else "--",
             label=label,
         )
+    _label_axes(load, replicas, report, hours)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _label_axes(load: Any, replicas: Any, report: Report, hours: FloatArray) -> None:
+    """Titles, legends, grids and limits of the two plots."""
     capacity = sum(s.slots * s.scaler.max_replicas for s in report.setups)
     load.set_ylabel("requests")
     load.legend(loc="upper left", fontsize=8, frameon=False)
@@ -94,9 +102,6 @@ def write_plot(report: Report, path: str | Path, width: float = 11.0) -> None:
     replicas.set_xlabel("hours")
     replicas.legend(loc="upper left", fontsize=8, frameon=False)
     replicas.grid(alpha=0.3)
-    top = max(float(s.pods().max(initial=0)) for s in simulations)
+    top = max(float(s.pods().max(initial=0)) for s in report.simulations)
     replicas.set_ylim(0, top + 1)
-    replicas.set_xlim(0, max(hours[-1], 1e-3) if seconds else 1)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    replicas.set_xlim(0, max(hours[-1], 1e-3) if hours.size else 1)

@@ -13,13 +13,13 @@ from pydantic import Field
 
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
+from iac.spec.images import ImageReference
 from iac.spec.types import (
     INT32_MAX,
     Accelerator,
     Cpu,
     DurationRange,
     EnvValue,
-    ImageReference,
     Memory,
     Name,
     Port,

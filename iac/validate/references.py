@@ -9,7 +9,7 @@ import re
 
 from iac.catalog import catalog
 from iac.catalog.node_labels import PROVISIONER_LABELS, accelerator_labels, gpu_labels_of
-from iac.diagnostics import Diagnostics, Location, did_you_mean
+from iac.diagnostics import Diagnostics, KeyPath, Location, did_you_mean
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.resolved import (
     Origins,
@@ -71,43 +71,7 @@ def _check_environment(
         )
         return
     for deployment in env.deployments:
-        where = ("deployment",) if written.deployment is not None else ("traffic", deployment)
-        location = env.origins(where)
-        key_path = env.origins.path(where)
-        target = model.deployments.get(deployment)
-        if target is None:
-            diagnostics.error(
-                location,
-                f"no deployment '{deployment}' in model '{env.model}'"
-                f"{did_you_mean(deployment, model.deployments)}",
-                key_path,
-            )
-            continue
-        if target.kind == "development":
-            diagnostics.error(
-                location,
-                f"'{deployment}' is a development deployment, which never serves an "
-                f"environment; publish a copy (`{deployment}-published: {{from: {deployment}}}`)",
-                key_path,
-            )
-        elif target.state == "inactive":
-            diagnostics.error(
-                location,
-                f"deployment '{deployment}' is inactive; set `state: active` on it before it "
-                "serves an environment",
-                key_path,
-            )
-        if deployment in bound:
-            other, other_location = bound[deployment]
-            diagnostics.error(
-                location,
-                f"deployment '{deployment}' already serves environment '{other}' (line "
-                f"{other_location.line}); a deployment serves one environment at a time, so "
-                f"declare a copy (`{deployment}-{env.name}: {{from: {deployment}}}`)",
-                key_path,
-            )
-        else:
-            bound[deployment] = (env.name, location)
+        _check_served(model, env, deployment, bound, diagnostics)
     total = sum(weight for _, weight in env.traffic)
     if written.traffic is not None and total != 100:
         # Each weight is a whole percent from 0 to 100 (checked with the file's types).
@@ -118,6 +82,60 @@ def _check_environment(
             env.origins.path(("traffic",)),
         )
     _check_bounds(env.autoscaling, env.origins, diagnostics)
+    _check_promotion(env, path, diagnostics)
+
+
+def _check_served(
+    model: Model,
+    env: ResolvedEnvironment,
+    deployment: str,
+    bound: dict[str, tuple[str, Location]],
+    diagnostics: Diagnostics,
+) -> None:
+    """A deployment the environment sends traffic to exists, may serve (published and
+    active), and serves no other environment (`bound`: who serves what so far)."""
+    written = model.environments[env.name]
+    where = ("deployment",) if written.deployment is not None else ("traffic", deployment)
+    location = env.origins(where)
+    key_path = env.origins.path(where)
+    target = model.deployments.get(deployment)
+    if target is None:
+        diagnostics.error(
+            location,
+            f"no deployment '{deployment}' in model '{env.model}'"
+            f"{did_you_mean(deployment, model.deployments)}",
+            key_path,
+        )
+        return
+    if target.kind == "development":
+        diagnostics.error(
+            location,
+            f"'{deployment}' is a development deployment, which never serves an "
+            f"environment; publish a copy (`{deployment}-published: {{from: {deployment}}}`)",
+            key_path,
+        )
+    elif target.state == "inactive":
+        diagnostics.error(
+            location,
+            f"deployment '{deployment}' is inactive; set `state: active` on it before it "
+            "serves an environment",
+            key_path,
+        )
+    if deployment in bound:
+        other, other_location = bound[deployment]
+        diagnostics.error(
+            location,
+            f"deployment '{deployment}' already serves environment '{other}' (line "
+            f"{other_location.line}); a deployment serves one environment at a time, so "
+            f"declare a copy (`{deployment}-{env.name}: {{from: {deployment}}}`)",
+            key_path,
+        )
+    else:
+        bound[deployment] = (env.name, location)
+
+
+def _check_promotion(env: ResolvedEnvironment, path: KeyPath, diagnostics: Diagnostics) -> None:
+    """The environment's promotion settings make sense together."""
     promotion = env.promotion
     if promotion.strategy == "rolling" and (
         (promotion.max_surge_percent == 0) == (promotion.max_unavailable_percent == 0)

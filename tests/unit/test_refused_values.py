@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from iac.spec.container import ContainerFields, Resources
-from iac.spec.types import hostname_corrections, image_reference_problem, is_hostname
+from iac.spec.images import image_reference_problem
+from iac.spec.types import hostname_corrections, is_hostname
 from iac.validate.credentials import credential_kind
 
 

@@ -131,8 +131,21 @@ def deployment_alerts(
     """Alerts from kube-state-metrics on one deployment that serves an environment."""
     warning = _labels("warning", static_labels(deployment, namespace))  # shared by its alerts
     where = f"{deployment.name} of {deployment.model} in {deployment.environment}"
-    workload = f'namespace="{namespace}",deployment="{deployment.object_name}"'
-    pods = f'namespace="{namespace}",pod=~"{deployment.object_name}-[a-z0-9]+-[a-z0-9]+"'
+    return [
+        *_scaling_alerts(deployment, namespace, alerting, warning, where),
+        *_pod_alerts(deployment, namespace, alerting, warning, where),
+        *_rollout_alerts(deployment, namespace, alerting, warning, where),
+    ]
+
+
+def _scaling_alerts(
+    deployment: DeploymentRelease,
+    namespace: str,
+    alerting: Alerting,
+    warning: dict[str, str],
+    where: str,
+) -> list[dict[str, Any]]:
+    """The deployment held at its maximum of replicas for longer than a scale-down takes."""
     scaling = deployment.autoscaling
     alerts = []
     # A dark side's maximum of one replica is the split's, not a ceiling its load outgrew.
@@ -153,6 +166,19 @@ def deployment_alerts(
                 "Raise max_replicas (and the node pool's GPUs), or check the in-flight graph.",
             )
         )
+    return alerts
+
+
+def _pod_alerts(
+    deployment: DeploymentRelease,
+    namespace: str,
+    alerting: Alerting,
+    warning: dict[str, str],
+    where: str,
+) -> list[dict[str, Any]]:
+    """A replica that takes too long to get ready, or cannot start at all."""
+    pods = f'namespace="{namespace}",pod=~"{deployment.object_name}-[a-z0-9]+-[a-z0-9]+"'
+    alerts = []
     budget = deployment.health.startup_timeout + COLD_NODE_SECONDS
     alerts.append(
         _alert(
@@ -182,6 +208,19 @@ def deployment_alerts(
             "reads is missing. Check the image tag, `secrets:` and the pod's logs.",
         )
     )
+    return alerts
+
+
+def _rollout_alerts(
+    deployment: DeploymentRelease,
+    namespace: str,
+    alerting: Alerting,
+    warning: dict[str, str],
+    where: str,
+) -> list[dict[str, Any]]:
+    """A rollout of the Deployment that stalls or is left paused."""
+    workload = f'namespace="{namespace}",deployment="{deployment.object_name}"'
+    alerts = []
     alerts.append(
         _alert(
             "IacRolloutStalled",

@@ -148,7 +148,29 @@ def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict
     names must only go inside strings, never decide what is built (`name_template`)."""
     cluster, namespace = shape.cluster, shape.namespace
     chosen = f'namespace="{namespace}",model="{model}",environment=~"$environment"'
-    who = "{{environment}} {{deployment}}"
+    panels = [
+        *_scaling_panels(shape, chosen),
+        *_server_panels(shape, chosen),
+        *_latency_panels(shape, chosen),
+    ]
+    return dashboards.dashboard(
+        uid=uid,
+        title=f"{model} ({cluster})",
+        description=f"Model {model} in namespace {namespace}, compiled by iac.",
+        tags=("iac", model),
+        environments=shape.environments,
+        panels=panels,
+        annotations=_annotations(namespace, model, chosen, workloads),
+    )
+
+
+_WHO = "{{environment}} {{deployment}}"
+"""A series' legend: the environment and the deployment it is about."""
+
+
+def _scaling_panels(shape: Shape, chosen: str) -> list[Panel]:
+    """What the autoscaler sees (the in-flight metrics, when the pods export them) and what
+    it does (replicas)."""
     panels: list[Panel] = []
     if shape.in_flight:
         panels.append(
@@ -157,7 +179,7 @@ def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict
                 "Requests the pods hold (running and queued): the sum of the in-flight metrics "
                 "the autoscaler scales on.",
                 "short",
-                (Target(f"sum by (environment, deployment) ({INFLIGHT}{{{chosen}}})", who),),
+                (Target(f"sum by (environment, deployment) ({INFLIGHT}{{{chosen}}})", _WHO),),
             )
         )
         panels.append(
@@ -168,11 +190,11 @@ def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict
                 "autoscaler adds replicas; far below it for scale_down_delay, it removes some.",
                 "short",
                 (
-                    Target(f"{INFLIGHT_AUTOSCALER}{{{chosen}}}", f"{who} load"),
+                    Target(f"{INFLIGHT_AUTOSCALER}{{{chosen}}}", f"{_WHO} load"),
                     Target(
                         f"{INFLIGHT_TARGET}{{{chosen}}} * on (namespace, model, deployment) "
                         f"{REPLICAS_AVAILABLE}{{{chosen}}}",
-                        f"{who} target x ready",
+                        f"{_WHO} target x ready",
                     ),
                 ),
             )
@@ -184,36 +206,45 @@ def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict
             "cold start: a GPU node, the image, the weights.",
             "short",
             (
-                Target(f"{REPLICAS_DESIRED}{{{chosen}}}", f"{who} desired"),
-                Target(f"{REPLICAS_AVAILABLE}{{{chosen}}}", f"{who} ready"),
+                Target(f"{REPLICAS_DESIRED}{{{chosen}}}", f"{_WHO} desired"),
+                Target(f"{REPLICAS_AVAILABLE}{{{chosen}}}", f"{_WHO} ready"),
             ),
         )
     )
+    return panels
+
+
+def _server_panels(shape: Shape, chosen: str) -> list[Panel]:
+    """Requests and errors, from the servers' own metrics (none for an unknown server)."""
     servers = shape.servers
-    if servers:
-        panels.append(
-            Panel(
-                "Requests per second",
-                "Requests finished per second.",
-                "reqps",
-                (Target(f"{REQUESTS}{{{chosen}}}", who),),
-            )
-        )
-        panels.append(
-            Panel(
-                "Error ratio",
-                " ".join(
-                    ["Share of requests the server failed."]
-                    + sorted({s.note for s in servers if s.note})
-                ),
-                "percentunit",
-                (Target(f"{ERROR_RATIO}{{{chosen}}}", who),),
-            )
-        )
+    if not servers:
+        return []
+    return [
+        Panel(
+            "Requests per second",
+            "Requests finished per second.",
+            "reqps",
+            (Target(f"{REQUESTS}{{{chosen}}}", _WHO),),
+        ),
+        Panel(
+            "Error ratio",
+            " ".join(
+                ["Share of requests the server failed."]
+                + sorted({s.note for s in servers if s.note})
+            ),
+            "percentunit",
+            (Target(f"{ERROR_RATIO}{{{chosen}}}", _WHO),),
+        ),
+    ]
+
+
+def _latency_panels(shape: Shape, chosen: str) -> list[Panel]:
+    """One panel per latency histogram the servers record, in the recording rules' order."""
     histograms: dict[str, Histogram] = {}
-    for server in servers:
+    for server in shape.servers:
         for histogram in server.histograms:
             histograms.setdefault(histogram.series, histogram)
+    panels = []
     for series in sorted(histograms, key=lambda s: RECORDED.index(s)):
         histogram = histograms[series]
         panels.append(
@@ -227,12 +258,20 @@ def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict
                     else ""
                 ),
                 "s",
-                (Target(f"{series}{{{chosen}}}", f"{who} p{{{{quantile}}}}"),),
+                (Target(f"{series}{{{chosen}}}", f"{_WHO} p{{{{quantile}}}}"),),
             )
         )
+    return panels
+
+
+def _annotations(
+    namespace: str, model: str, chosen: str, workloads: Sequence[str]
+) -> tuple[Annotation, ...]:
+    """Marks on every panel where a deployment starts serving an environment, and where a
+    deployment's pods are replaced (a new ReplicaSet)."""
     served = f'namespace="{namespace}",model="{model}"'
     replica_sets = "|".join(workloads)
-    annotations = (
+    return (
         Annotation(
             "Promotions",
             f'count by (environment, deployment) ({REPLICAS_DESIRED}{{{chosen},environment!=""}})'
@@ -252,13 +291,4 @@ def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict
             ("replicaset",),
             "blue",
         ),
-    )
-    return dashboards.dashboard(
-        uid=uid,
-        title=f"{model} ({cluster})",
-        description=f"Model {model} in namespace {namespace}, compiled by iac.",
-        tags=("iac", model),
-        environments=shape.environments,
-        panels=panels,
-        annotations=annotations,
     )
