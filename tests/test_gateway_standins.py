@@ -38,9 +38,14 @@ def _socks_connect(proxy: Socks5Proxy, ip: str, port: int) -> tuple[socket.socke
     return sock, reply[1]
 
 
+RUNNING: set[str] = set()  # the UIDs of the pods that still run
+
+
 @pytest.fixture
 def backends() -> Iterator[StandinBackends]:
-    backends = StandinBackends()
+    RUNNING.clear()
+    RUNNING.add(POD.uid)
+    backends = StandinBackends(lambda pod: pod.uid in RUNNING)
     yield backends
     backends.stop()
 
@@ -121,3 +126,16 @@ def test_load_stream_is_bounded_and_records_who_answered(backends: StandinBacken
         stream.wait()
     assert time.monotonic() - started < 3
     assert 5 <= len(stream.sent) <= 14  # 20/s for half a second, counted from 0
+
+
+def test_a_deleted_pods_standin_ends_the_connection_unanswered(backends: StandinBackends) -> None:
+    """A kept-alive connection to a pod IP since given to another pod must not be answered
+    by the old pod's stand-in."""
+    host, port = backends.address(POD)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        RUNNING.discard(POD.uid)
+        sock.sendall(request)
+        assert sock.recv(65536) == b""  # closed, nothing answered

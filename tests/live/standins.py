@@ -138,6 +138,13 @@ class PodIndex:
                 self.refresh()
             return self.by_ip.get(ip)
 
+    def exists(self, identity: PodIdentity) -> bool:
+        """The pod still runs (not deleted, not being deleted), as last read."""
+        with self.lock:
+            if time.monotonic() - self.read_at > self.REFRESH_S:
+                self.refresh()
+            return any(pod.uid == identity.uid for pod in self.by_ip.values())
+
 
 # --- stand-in backends --------------------------------------------------------------------
 
@@ -151,6 +158,12 @@ class _BackendHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         identity = self.server.identity
+        if not self.server.alive(identity):
+            # Its pod is gone, as a server process would be: the connection ends unanswered
+            # (a proxy's kept-alive connection to a pod IP since given to another pod must
+            # not reach the old pod's stand-in).
+            self.close_connection = True
+            return
         payload = json.dumps(
             {
                 "standin": "backend",
@@ -179,23 +192,25 @@ class _BackendHandler(BaseHTTPRequestHandler):
 class _BackendServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, identity: PodIdentity) -> None:
+    def __init__(self, identity: PodIdentity, alive: Callable[[PodIdentity], bool]) -> None:
         super().__init__(("127.0.0.1", 0), _BackendHandler)
         self.identity = identity
+        self.alive = alive
 
 
 class StandinBackends:
     """One stand-in backend per pod (by UID), started on first use, all stopped by stop()."""
 
-    def __init__(self) -> None:
+    def __init__(self, alive: Callable[[PodIdentity], bool]) -> None:
         self.lock = threading.Lock()
+        self.alive = alive  # whether a pod still runs (PodIndex.exists)
         self.servers: dict[str, _BackendServer] = {}
 
     def address(self, identity: PodIdentity) -> tuple[str, int]:
         with self.lock:
             server = self.servers.get(identity.uid)
             if server is None:
-                server = _BackendServer(identity)
+                server = _BackendServer(identity, self.alive)
                 threading.Thread(
                     target=server.serve_forever, name=f"standin-{identity.pod}", daemon=True
                 ).start()
@@ -518,7 +533,7 @@ def start_data_plane(
 ) -> DataPlane:
     api = ApiReader(cluster)
     pods = PodIndex(api)
-    backends = StandinBackends()
+    backends = StandinBackends(pods.exists)
     interceptor = StandinInterceptor(api, pods, backends, report_pending)
     plane = DataPlane(
         pods=pods,

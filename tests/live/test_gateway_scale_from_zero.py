@@ -142,7 +142,9 @@ def test_deactivated_gets_404_activated_answers_and_the_first_request_from_zero_
         assert (answer.status, answer.deployment) == (200, "chat-v3"), answer
         held = gateway.plane.interceptor.held_s[held_before:]
         assert len(held) == 1, held
-        assert held[0] > 0.5, (held, took)
+        # Held, not failed: it arrived with no pod at all and waited for KEDA to scale from
+        # zero and kwok to start one (a fraction of a second here: no image, no weights).
+        assert held[0] > 0, (held, took)
         assert _ready_pods(gateway, "chat-v3") >= 1
     finally:
         doomed = [o for o in objects if o["kind"] != "Namespace"]
