@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from tests.install_scripts import install
-from tests.live.fixtures import control_plane_bin, live_cluster
+from tests.live.fixtures import control_plane_bin, gateway_bin, live_cluster
 
-__all__ = ["PulumiEngine", "control_plane_bin", "live_cluster", "pulumi_engine"]
+__all__ = ["PulumiEngine", "control_plane_bin", "gateway_bin", "live_cluster", "pulumi_engine"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-pulumi-engine"

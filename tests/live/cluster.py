@@ -42,6 +42,7 @@ REQUIRED_BINARIES = (
     "keda-operator",
     "keda-http-scaler-standin",
 )
+KWOK_POD_STAGES = Path(__file__).with_name("kwok-pod-stages.yaml")
 # The annotation kwok is told to manage nodes by (a fake node carries it).
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 GPU_TAINT_KEY = "nvidia.com/gpu"
@@ -293,6 +294,8 @@ def _start(cluster: LiveCluster, api_port: int) -> None:
             "--node-lease-duration-seconds=40",
             "--cidr=10.0.0.1/16",
             "--node-ip=10.0.0.1",
+            # Its pod stages, with a pod's preStop sleep before it goes (the file says why).
+            f"--config={KWOK_POD_STAGES}",
             f"--server-address=127.0.0.1:{free_port()}",
         ],
     )

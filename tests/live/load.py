@@ -77,6 +77,10 @@ class LoadStream:
             thread.start()
             self._threads.append(thread)
 
+    def clock(self) -> float:
+        """Seconds since the stream started: the time of :attr:`Sent.at_s`."""
+        return time.monotonic() - self._started
+
     def stop(self) -> None:
         """Stop sending and wait for the requests in flight (at most ``timeout_s``)."""
         self._stop.set()

@@ -122,10 +122,12 @@ class PodIndex:
 
     def refresh(self) -> None:
         pods = self.api.get("/api/v1/pods")["items"]
+        # A pod marked for deletion still holds its IP and serves while its preStop hook
+        # runs (kwok removes it afterwards, tests/live/kwok-pod-stages.yaml), as on a node.
         by_ip = {
             pod["status"]["podIP"]: _identity(pod)
             for pod in pods
-            if pod.get("status", {}).get("podIP") and not pod["metadata"].get("deletionTimestamp")
+            if pod.get("status", {}).get("podIP")
         }
         self.by_ip = by_ip
         self.read_at = time.monotonic()
@@ -136,10 +138,16 @@ class PodIndex:
         with self.lock:
             if time.monotonic() - self.read_at > self.REFRESH_S:
                 self.refresh()
-            return self.by_ip.get(ip)
+            found = self.by_ip.get(ip)
+            if found is None:
+                # A pod that has just started: Traefik can learn its endpoint (from the
+                # EndpointSlice) before the last read; refusing it would fail a request.
+                self.refresh()
+                found = self.by_ip.get(ip)
+            return found
 
     def exists(self, identity: PodIdentity) -> bool:
-        """The pod still runs (not deleted, not being deleted), as last read."""
+        """The pod still runs (its object exists, terminating or not), as last read."""
         with self.lock:
             if time.monotonic() - self.read_at > self.REFRESH_S:
                 self.refresh()
