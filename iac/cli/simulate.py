@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from iac.cli.process import bulk_work
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid
@@ -181,8 +182,9 @@ def _load_trace(
 
 def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:
     try:
-        stack = check_stack(path, warnings)
-        return compile_stack(stack, warnings), stack.spec.pricing
+        with bulk_work(leave_without_teardown=False):
+            stack = check_stack(path, warnings)
+            return compile_stack(stack, warnings), stack.spec.pricing
     except StackInvalid as exc:
         if which:
             raise IacError(f"the {which} stack is invalid:\n{exc}") from None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from iac.cli.process import bulk_work
 from iac.compile import Compiled, compile_release
 from iac.diagnostics import Diagnostics
 from iac.diff.plan import Plan, make_plan
@@ -75,10 +76,11 @@ def up_command(
     from iac.program.outputs import stack_sources
 
     diagnostics = Diagnostics()
-    head_stack, head_release = check_with_policies(stack, diagnostics)
+    with bulk_work(leave_without_teardown=False):  # not the Pulumi engine's run below
+        head_stack, head_release = check_with_policies(stack, diagnostics)
+        head = compile_release(head_stack, head_release)  # the release is built once
     for warning in diagnostics.sorted():
         click.echo(str(warning), err=True)
-    head = compile_release(head_stack, head_release)  # the release is built once
     # The stack files as applied: what a later run (and `iac plan --base live`) compares
     # with and rolls back to.
     engine = AutomationEngine(
@@ -87,8 +89,9 @@ def up_command(
         stack_sources(head_stack),
         report=lambda line: click.echo(line, err=True),
     )
-    base = live_compiled(engine.read_live_sources())
-    plan = make_plan(base, head, policies=head_stack.spec.policies)
+    with bulk_work(leave_without_teardown=False):
+        base = live_compiled(engine.read_live_sources())
+        plan = make_plan(base, head, policies=head_stack.spec.policies)
     click.echo(to_text(plan, f"iac up: {stack} on stack {stack_name}", click.style), nl=False)
     if plan.failed:
         sys.exit(1)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from iac.cli.teardown import skip_at_exit
+from iac.cli.process import bulk_work
 from iac.compile.fit import unfit_replicas
 from iac.compile.gke import gke_node_pools
 from iac.compile.release import Release
@@ -26,7 +26,14 @@ def validate(files: tuple[str, ...]) -> None:
     Every problem is printed as FILE:LINE:COL: error: MESSAGE on stderr (warnings and notes
     too). Exit 0 when all are valid, 1 otherwise.
     """
-    skip_at_exit()
+    with bulk_work(leave_without_teardown=True):
+        failed = _validate_all(files)
+    if failed:
+        sys.exit(1)
+
+
+def _validate_all(files: tuple[str, ...]) -> bool:
+    """Print each file's problems, or that it is ok: True when any is invalid."""
     failed = False
     for path in files:
         diagnostics = Diagnostics()
@@ -49,8 +56,7 @@ def validate(files: tuple[str, ...]) -> None:
             f"{stack.file}: ok ({_count(len(stack.models), 'model')}, "
             f"{_count(deployments, 'deployment')}, {_count(environments, 'environment')})"
         )
-    if failed:
-        sys.exit(1)
+    return failed
 
 
 def _validate_module(file: str) -> bool:

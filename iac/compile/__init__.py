@@ -33,7 +33,6 @@ from iac.compile.workload import (
 )
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
-from iac.gc_pause import without_gc
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Cluster
 
@@ -110,7 +109,6 @@ class Compiled:
     later compile may reuse (`compile_release(reuse=...)`)."""
 
 
-@without_gc
 def compile_stack(
     stack: ResolvedStack, diagnostics: Diagnostics | None = None, *, reuse: Compiled | None = None
 ) -> Compiled:

@@ -18,7 +18,6 @@ from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findi
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
 from iac.diff.objects import ObjectDiff, diff_cloud, diff_objects, joined
-from iac.gc_pause import without_gc
 from iac.rollout.planner import RolloutPlan, plan_rollout
 from iac.spec.policies import Policies
 from iac.spec.stack import Pricing
@@ -88,7 +87,6 @@ def errors_to_dict(errors: list[Diagnostic], problem: str | None = None) -> dict
     return {**empty.to_dict(), "errors": found}
 
 
-@without_gc
 def make_plan(
     base: Compiled | None,
     head: Compiled,
