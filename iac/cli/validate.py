@@ -7,8 +7,8 @@ import sys
 import click
 
 from iac.cli.process import bulk_work
-from iac.compile.fit import unfit_replicas
-from iac.compile.gke import gke_node_pools
+from iac.compile.capacity.fit import unfit_replicas
+from iac.compile.capacity.gke import gke_node_pools
 from iac.compile.release import Release
 from iac.diagnostics import Diagnostics
 from iac.errors import ModuleFileGiven, StackInvalid
@@ -77,7 +77,7 @@ def _check_cloud_resources(
     """What otherwise only compiling finds, so `iac validate` fails where `iac render` would:
     on GKE, a node pool no machine type can serve (the same choice and the same located
     errors as the compiled pools'); on Karpenter and on existing nodes of known types, a
-    replica no machine of its pool can hold (iac.compile.fit). Raises StackInvalid."""
+    replica no machine of its pool can hold (iac.compile.capacity.fit). Raises StackInvalid."""
     if release.cluster.provisioner == "gke":
         gke_node_pools(stack, release, diagnostics)
     if release.cluster.provisioner in ("karpenter", "existing"):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from iac.compile.coldstart import (
+from iac.compile.capacity.coldstart import (
     WARM_PRIORITY,
     WarmChunk,
     prepull_name,
@@ -28,14 +28,14 @@ from iac.compile.coldstart import (
     warm_chunks,
     warm_name,
 )
-from iac.compile.karpenter import DEFAULT_NODE_CLASS, node_class_name
+from iac.compile.capacity.karpenter import DEFAULT_NODE_CLASS, node_class_name
 from iac.compile.monitoring.model_dashboard import dashboard_name
 from iac.compile.monitoring.scrape import scraped
 from iac.compile.names import Identity
 from iac.compile.release import ModelRelease, Release
-from iac.compile.routes import grant_name, route_names
-from iac.compile.weights import claim_name, cluster_cached
-from iac.compile.workload import NETWORK_POLICY, has_disruption_budget
+from iac.compile.serving.routes import grant_name, route_names
+from iac.compile.serving.weights import claim_name, cluster_cached
+from iac.compile.serving.workload import NETWORK_POLICY, has_disruption_budget
 from iac.diagnostics import Diagnostics, Location, format_path
 from iac.spec.resolved import ResolvedStack, Written
 from iac.spec.stack import Cluster
