@@ -35,6 +35,7 @@ import yaml  # noqa: E402
 from benchmarks.doc import replace_section  # noqa: E402
 from benchmarks.generate import changed_stack, large_stack  # noqa: E402
 from benchmarks.timing import samples  # noqa: E402
+from iac.cli.process import gc_paused  # noqa: E402
 from iac.compile import compile_stack  # noqa: E402
 from iac.diff.plan import Plan, make_plan  # noqa: E402
 from iac.diff.report import to_text  # noqa: E402
@@ -63,9 +64,20 @@ def timed(fn: Callable[[], object], repeat: int) -> Timing:
     )
 
 
+def _bulk(fn: Callable[[], object]) -> Callable[[], object]:
+    """`fn` as a command of `iac` runs it: with the cyclic GC paused (`iac.cli.process`)."""
+
+    def paused() -> object:
+        with gc_paused():
+            return fn()
+
+    return paused
+
+
 def _render(path: str) -> tuple[object, ...]:
-    """What `iac render STACK` does, in-process. It returns all it built, to be freed after
-    the clock stops: `iac render` leaves without freeing it (`iac.cli.teardown`)."""
+    """What `iac render STACK` does, in-process (call it through `_bulk`). It returns all it
+    built, to be freed after the clock stops: `iac render` leaves without freeing it
+    (`iac.cli.process`)."""
     stack = check_stack(path)
     compiled = compile_stack(stack)
     return stack, compiled, render(compiled.objects)
@@ -73,8 +85,8 @@ def _render(path: str) -> tuple[object, ...]:
 
 def _plan(base: str, head: str) -> tuple[Plan, tuple[object, ...]]:
     """What `iac plan HEAD --base BASE` does, in-process (the head's compile reuses the
-    base's objects of the models that did not change, as `iac plan` does); returns all it
-    built, like `_render`."""
+    base's objects of the models that did not change, as `iac plan` does); call it through
+    `_bulk`; returns all it built, like `_render`."""
     base_stack = check_stack(base)
     head_stack = check_stack(head)
     base_compiled = compile_stack(base_stack)
@@ -131,16 +143,18 @@ def main() -> None:
         path = Path(tmp) / "stack.yaml"
         path.write_text(large_stack(args.models))
         size_kib = path.stat().st_size / 1024
-        stack = check_stack(str(path))
+        with gc_paused():
+            stack = check_stack(str(path))
         assert len(stack.models) == args.models
-        validate_times = timed(lambda: check_stack(str(path)), args.repeat)
+        validate_times = timed(_bulk(lambda: check_stack(str(path))), args.repeat)
         text = path.read_text()
         # Reference point: only parsing the same file with PyYAML's C loader, no checks.
         load_times = timed(lambda: yaml.load(text, Loader=yaml.CSafeLoader), args.repeat)
-        render_times = timed(lambda: _render(str(path)), args.repeat)
-        compile_times = timed(lambda: compile_stack(stack), args.repeat)
-        objects = compile_stack(stack).objects
-        text_times = timed(lambda: render(objects), args.repeat)
+        render_times = timed(_bulk(lambda: _render(str(path))), args.repeat)
+        compile_times = timed(_bulk(lambda: compile_stack(stack)), args.repeat)
+        with gc_paused():
+            objects = compile_stack(stack).objects
+        text_times = timed(_bulk(lambda: render(objects)), args.repeat)
         output_mb = len(render(objects).encode()) / 1e6
         dump_times = timed(
             lambda: yaml.dump_all(objects, Dumper=yaml.CSafeDumper, sort_keys=False), args.repeat
@@ -152,8 +166,9 @@ def main() -> None:
             unchanged_process = _render_process(path, out)
         head = Path(tmp) / "head.yaml"
         head.write_text(changed_stack(path.read_text()))
-        plan_times = timed(lambda: _plan(str(path), str(head)), args.repeat)
-        plan_events = len(_plan(str(path), str(head))[0].events)
+        plan_times = timed(_bulk(lambda: _plan(str(path), str(head))), args.repeat)
+        with gc_paused():
+            plan_events = len(_plan(str(path), str(head))[0].events)
     load_after = _load()
 
     rows = [
@@ -185,7 +200,7 @@ def main() -> None:
         f"Load average (1, 5, 15 min) {load_before} before, {load_after} after.",
         "Each time runs up to the call's return, as `iac` does: freeing what it built is "
         "timed apart (`iac validate`, `render` and `plan` leave without it, "
-        "`iac.cli.teardown`; the fresh-process figures below include everything). CPU time is "
+        "`iac.cli.process`; the fresh-process figures below include everything). CPU time is "
         "this process's (it leaves out waiting for a core); peak memory is what `tracemalloc` "
         "saw during one run (Python allocations).",
         "",

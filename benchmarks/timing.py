@@ -13,7 +13,7 @@ class Samples:
     waiting for a core on a loaded machine), and the time freeing what the call returned.
 
     Freeing is kept apart because `iac render`, `iac plan` and `iac validate` never pay it:
-    they leave without the interpreter's teardown (`iac.cli.teardown`)."""
+    they leave without the interpreter's teardown (`iac.cli.process`)."""
 
     wall: list[float]
     cpu: list[float]

@@ -1,7 +1,7 @@
 """`iac cost`: the monthly floor (min replicas always on) and ceiling (max replicas) of a
 stack, per model, environment, deployment and node pool; as text, markdown or JSON.
 
-Prices are those of `iac.compile.pricing` (the stack's `pricing:` overrides; on GKE the
+Prices are those of `iac.compile.capacity.pricing` (the stack's `pricing:` overrides; on GKE the
 pool's machine type; else the cheapest cloud instance carrying the accelerator, else
 Baseten's list price as a reference), so the totals per model and environment are exactly
 `release_cost`'s, which `iac plan` shows as a change.
@@ -13,7 +13,7 @@ A line counts the GPUs its replicas request. Where the provisioner buys whole ma
 (GKE node pools, Karpenter's instances), each pool whose nodes cost more than its lines
 has a `(whole nodes)` line for the difference (a partly filled node's idle GPUs are
 billed too), so the totals by node pool are what its nodes cost, and the stack's total is
-what the cloud bills (`iac.compile.pricing.whole_nodes`).
+what the cloud bills (`iac.compile.capacity.pricing.whole_nodes`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from iac.compile.coldstart import warm_chunks
-from iac.compile.pricing import (
+from iac.compile.capacity.coldstart import warm_chunks
+from iac.compile.capacity.pricing import (
     HOURS_PER_MONTH,
     WARM_CAPACITY,
     WHOLE_NODES,

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from iac.catalog import catalog
 from iac.cli import cli
 from iac.compile import compile_stack
-from iac.compile.machines import Machine, Replica, allocatable, nodes_needed, per_node
-from iac.compile.node_pools import PoolPlan
-from iac.compile.pricing import HOURS_PER_MONTH, release_cost, whole_nodes
+from iac.compile.capacity.machines import Machine, Replica, allocatable, nodes_needed, per_node
+from iac.compile.capacity.pricing import HOURS_PER_MONTH, release_cost, whole_nodes
+from iac.compile.release.node_pools import PoolPlan
 from iac.cost_report import cost_report, to_markdown, to_text
 from iac.errors import StackInvalid
 from iac.validate import check_stack

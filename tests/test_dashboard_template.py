@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.generate import large_stack
 from iac.compile import Compiled, compile_stack
-from iac.compile.dashboards import name_template, render
+from iac.compile.monitoring.dashboards import name_template, render
 from iac.compile.monitoring.model_dashboard import dashboard, templated_text
 from iac.validate import check_stack
 from tests.compile_helpers import ROOT

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from iac.cli import cli
 from iac.compile import Compiled
-from iac.compile.gke import GPU_TAINT, NODE_POOL_TYPE
-from iac.compile.machines import Machine, allocatable
-from iac.compile.node_pools import node_labels
+from iac.compile.capacity.gke import GPU_TAINT, NODE_POOL_TYPE
+from iac.compile.capacity.machines import Machine, allocatable
+from iac.compile.release.node_pools import node_labels
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid
 from iac.program import gke as program_gke

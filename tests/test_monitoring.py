@@ -22,7 +22,6 @@ from grafana_foundation_sdk.models import prometheus as grafana_prometheus
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from iac.compile import Compiled, compile_stack
-from iac.compile.dashboards import MAX_UID, render
 from iac.compile.monitoring import (
     ERROR_RATIO,
     INFLIGHT,
@@ -39,6 +38,7 @@ from iac.compile.monitoring import (
     monitoring_objects,
     prom_duration,
 )
+from iac.compile.monitoring.dashboards import MAX_UID, render
 from iac.object_validation import ObjectValidator
 from iac.validate import check_stack
 from tests.compile_helpers import ROOT, compile_text

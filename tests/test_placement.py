@@ -1,6 +1,6 @@
 """GPU placement (issue #19 item 4): every GPU workload selects its accelerator type, on every
 provisioner, by the labels its nodes really carry (`iac.catalog.node_labels`,
-`iac.compile.placement`), beside its pool's own labels."""
+`iac.compile.capacity.placement`), beside its pool's own labels."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from iac.catalog.node_labels import (
     gpu_labels_of,
 )
 from iac.compile import Compiled
-from iac.compile.node_pools import PoolPlan
-from iac.compile.placement import node_affinity, placement
+from iac.compile.capacity.placement import node_affinity, placement
+from iac.compile.release.node_pools import PoolPlan
 from iac.spec.stack import Cluster
 from tests.compile_helpers import compile_text, find
 

@@ -425,7 +425,7 @@ def test_pack_config_schemas_carry_no_defaults() -> None:
 )
 def test_the_budget_rule_prices_as_iac_cost_does(tmp_path: Path, stack: str, modules: str) -> None:
     """On GKE a pool's GPUs cost what its chosen machine costs, on Karpenter what the
-    instance a replica fits on costs (iac.compile.pricing.deployment_unit_price), not the
+    instance a replica fits on costs (iac.compile.capacity.pricing.deployment_unit_price), not the
     cheapest machine carrying the accelerator: the budget rule and `iac cost` agree."""
     import json
     import re

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from iac.compile import Compiled, compile_stack
-from iac.compile.workload import SKIP_AWAIT
+from iac.compile.serving.workload import SKIP_AWAIT
 from iac.diff.plan import make_plan
 from iac.rollout.executor import run
 from iac.rollout.readiness import (

@@ -282,7 +282,7 @@ def test_two_environments_promoted_in_one_change_advance_in_lockstep(tmp_path: P
     # Gates judge traffic the candidate took: none while it only comes up.
     assert [[g.name for _, g in s.gates] for s in found] == [[], ["errors"], ["errors"], []]
     # While v5 only comes up it is sent nothing: the route has v3 alone (a 0 % side is not a
-    # backend of the environment's rule, iac.compile.split).
+    # backend of the environment's rule, iac.compile.release.split).
     for stage, backends, held in [
         (found[0], [("llama-v3", None)], {"llama-v3": 4, "llama-v5": 2}),
         (found[1], [("llama-v3", 50), ("llama-v5", 50)], {"llama-v3": 2, "llama-v5": 4}),

@@ -893,3 +893,54 @@ def test_the_serving_model_is_written_in_short_functions() -> None:
                 if lines > 60:
                     long.append(f"{name}: {node.name} ({lines} lines)")
     assert long == []
+
+
+def test_replay_is_what_the_command_prints(tmp_path: Path) -> None:
+    """`iac simulate` parses flags and prints; `iac.simulate.replay` decides the rest."""
+    from iac.diagnostics import Diagnostics
+    from iac.simulate.replay import read_trace, replay, replayed_stack
+    from iac.simulate.report import SimulationView
+
+    base = write(tmp_path, "base.yaml", "{min_replicas: 1, max_replicas: 6}")
+    head = write(tmp_path, "head.yaml", "{min_replicas: 3, max_replicas: 6}")
+    spec = "poisson:rate=1,duration=20,hours=1,seed=1"
+    trace, notes = read_trace(spec, None, 30.0, 7)
+    assert notes == [
+        "--seed 7 does not apply: the generator's own seed=1 does (a parameter of the "
+        "generator wins over the flag)"
+    ]
+    alone = replay(replayed_stack(head, Diagnostics()), trace, Params())
+    assert (alone.model, alone.environment) == ("llm", "production")  # the defaults
+    assert {s.algorithm for s in alone.simulations} == {"compiled", "baseten"}
+    compared = replay(
+        replayed_stack(head, Diagnostics()),
+        trace,
+        Params(),
+        base=lambda: replayed_stack(base, Diagnostics(), "base"),
+    )
+    assert [(s.label, s.algorithm) for s in compared.simulations] == [
+        ("base", "compiled"),
+        ("head", "compiled"),
+    ]
+    args = ["simulate", head, "--base", base, "--trace", spec, "--seed", "7", "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == SimulationView(compared).json()
+
+
+def test_replay_names_an_invalid_base_and_a_trace_it_cannot_use(tmp_path: Path) -> None:
+    from iac.diagnostics import Diagnostics
+    from iac.simulate.replay import read_trace, replay, replayed_stack
+
+    head = write(tmp_path, "head.yaml", "{min_replicas: 1, max_replicas: 2}")
+    broken = write(tmp_path, "base.yaml", "{min_replicas: 3, max_replicas: 2}")
+    trace, _ = read_trace("steady:rate=1,hours=1", None, 30.0, None)
+    with pytest.raises(IacError, match=r"^the base stack is invalid:\n"):
+        replay(
+            replayed_stack(head, Diagnostics()),
+            trace,
+            Params(),
+            base=lambda: replayed_stack(broken, Diagnostics(), "base"),
+        )
+    with pytest.raises(IacError, match="must be above 0"):
+        read_trace("steady:rate=1,hours=1", None, 0.0, None)

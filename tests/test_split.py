@@ -1,5 +1,5 @@
 """Traffic splits (issue #19, item 2): how the sides share the environment's replica bounds
-(`iac.compile.split`, properties over random weights and bounds) and what a split compiles
+(`iac.compile.release.split`, properties over random weights and bounds) and what a split compiles
 to, a side at weight 0 included."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iac.compile.split import apportion, floor_giving, served, side_bounds, side_floor
+from iac.compile.release.split import apportion, floor_giving, served, side_bounds, side_floor
 from iac.diagnostics import Diagnostics
 from tests.compile_helpers import compile_text, find, kinds
 

@@ -3,7 +3,7 @@
 Whoever brings a GPU node up labels it with its device: NVIDIA GPU feature discovery (GFD,
 part of the GPU operator and of the device plugin's chart) on any Kubernetes, GKE on its
 GPU nodes, Karpenter on the nodes it launches. A workload selects its accelerator type by
-the labels of its cluster's labeller (`iac.compile.placement`); the values are the
+the labels of its cluster's labeller (`iac.compile.capacity.placement`); the values are the
 catalog's (accelerators.yaml, with the source of each under `label_sources`).
 """
 

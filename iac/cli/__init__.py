@@ -12,6 +12,7 @@ import traceback
 
 import click
 
+from iac.cli.process import Invocation, exit_code, exit_now, invocation
 from iac.errors import IacError
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -52,7 +53,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except IacError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if invocation(ctx).debug:
                 traceback.print_exc()
             click.echo(str(exc), err=True)
             sys.exit(exc.exit_code)
@@ -64,17 +65,16 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative infrastructure for GPU model serving: stack files → Kubernetes → Pulumi."""
-    ctx.obj = {"debug": debug}
+    invocation(ctx).debug = debug
 
 
 def main() -> None:
     """The `iac` executable: `cli`, then an exit that skips freeing the release when the
-    command asked for it (`iac.cli.teardown`)."""
-    from iac.cli import teardown
-
+    command asked for it (`iac.cli.process`)."""
+    run = Invocation()
     try:
-        cli(prog_name="iac")
+        cli(prog_name="iac", obj=run)
         code = 0
     except SystemExit as exc:
-        code = teardown.exit_code(exc)
-    teardown.exit_now(code)
+        code = exit_code(exc)
+    exit_now(code, run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from iac.cli.process import bulk_work
 from iac.compile import compile_stack
 from iac.cost_report import CostView, cost_report
 from iac.diagnostics import Diagnostics
@@ -24,8 +25,9 @@ def cost_command(stack: str, fmt: str) -> None:
     Warnings go to stderr. Exit 0, or 1 on invalid input.
     """
     diagnostics = Diagnostics()
-    checked = check_stack(stack, diagnostics)
-    compiled = compile_stack(checked, diagnostics)
+    with bulk_work(leave_without_teardown=False):
+        checked = check_stack(stack, diagnostics)
+        compiled = compile_stack(checked, diagnostics)
     for warning in diagnostics.sorted():
         click.echo(str(warning), err=True)
     report = cost_report(compiled.release, checked.spec.pricing)

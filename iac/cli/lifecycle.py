@@ -8,9 +8,13 @@ from typing import Any
 import click
 
 from iac import edit
+from iac.cli.process import bulk_work
 
 
-def _report(result: edit.Edit, dry_run: bool) -> None:
+def _report(change: Callable[[], edit.Edit], dry_run: bool) -> None:
+    """Make the change (checking the stack before and after it), and print it."""
+    with bulk_work(leave_without_teardown=False):  # it writes the file: the normal exit
+        result = change()
     click.echo(result.diff, nl=False)
     click.echo(result.summary, err=True)
     if dry_run and result.diff:
@@ -43,7 +47,7 @@ def promote_command(
     The deployment it replaces gets the environment's promotion cleanup. Prints the change to
     the file; `iac plan` shows what it will do, `iac up` does it.
     """
-    _report(edit.promote(stack, model, deployment, environment, copy, dry_run), dry_run)
+    _report(lambda: edit.promote(stack, model, deployment, environment, copy, dry_run), dry_run)
 
 
 @click.command("deactivate")
@@ -53,7 +57,7 @@ def promote_command(
 @_dry_run
 def deactivate_command(stack: str, model: str, deployment: str, dry_run: bool) -> None:
     """Deactivate DEPLOYMENT: its objects stay, it runs no pods and has no route."""
-    _report(edit.deactivate(stack, model, deployment, dry_run), dry_run)
+    _report(lambda: edit.deactivate(stack, model, deployment, dry_run), dry_run)
 
 
 @click.command("activate")
@@ -63,4 +67,4 @@ def deactivate_command(stack: str, model: str, deployment: str, dry_run: bool) -
 @_dry_run
 def activate_command(stack: str, model: str, deployment: str, dry_run: bool) -> None:
     """Activate a deactivated DEPLOYMENT again."""
-    _report(edit.activate(stack, model, deployment, dry_run), dry_run)
+    _report(lambda: edit.activate(stack, model, deployment, dry_run), dry_run)

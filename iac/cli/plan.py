@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from iac.cli.teardown import skip_at_exit
+from iac.cli.process import bulk_work
 from iac.compile import Compiled
 from iac.diff.base import Base
 from iac.diff.findings import Finding
@@ -97,31 +97,31 @@ def plan_command(
     Exit 0, or 2 with --detailed-exitcode when there are changes; 1 on invalid input or an
     error-level finding.
     """
-    if base != "live":  # the Automation API may leave clean-up for the normal exit
-        skip_at_exit()
-    title = f"iac plan: {stack} against {base}"
-    try:
-        if base == "live":
-            plan = _live_plan(stack, stack_name, project_dir)
-        else:
-            plan = plan_change(stack, file_base(base, stack))
-    except IacError as exc:
-        # A pull request gets the reason instead of an empty comment; stderr as always.
-        errors = exc.diagnostics if isinstance(exc, StackInvalid) else []
-        problem = None if isinstance(exc, StackInvalid) else str(exc)
-        no_plan = NoPlanView(title, errors, problem, max_chars)
+    # The Automation API (--base live) may leave clean-up for the normal exit.
+    with bulk_work(leave_without_teardown=base != "live"):
+        title = f"iac plan: {stack} against {base}"
+        try:
+            if base == "live":
+                plan = _live_plan(stack, stack_name, project_dir)
+            else:
+                plan = plan_change(stack, file_base(base, stack))
+        except IacError as exc:
+            # A pull request gets the reason instead of an empty comment; stderr as always.
+            errors = exc.diagnostics if isinstance(exc, StackInvalid) else []
+            problem = None if isinstance(exc, StackInvalid) else str(exc)
+            no_plan = NoPlanView(title, errors, problem, max_chars)
+            if json_file is not None:
+                json_file.write_text(no_plan.json(), encoding="utf-8")
+            click.echo(formatted(no_plan, fmt, click.style), nl=False)
+            raise
+        view = PlanView(plan, title, max_chars, _whole_plan(json_file, full_plan_url))
         if json_file is not None:
-            json_file.write_text(no_plan.json(), encoding="utf-8")
-        click.echo(formatted(no_plan, fmt, click.style), nl=False)
-        raise
-    view = PlanView(plan, title, max_chars, _whole_plan(json_file, full_plan_url))
-    if json_file is not None:
-        json_file.write_text(view.json(), encoding="utf-8")
-    click.echo(formatted(view, fmt, click.style), nl=False)
-    if plan.failed:
-        sys.exit(1)
-    if detailed_exitcode and plan.changed:
-        sys.exit(2)
+            json_file.write_text(view.json(), encoding="utf-8")
+        click.echo(formatted(view, fmt, click.style), nl=False)
+        if plan.failed:
+            sys.exit(1)
+        if detailed_exitcode and plan.changed:
+            sys.exit(2)
 
 
 def _whole_plan(json_file: Path | None, url: str | None) -> str | None:

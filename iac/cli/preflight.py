@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iac.cli.process import bulk_work
 from iac.compile import compile_stack
 from iac.errors import IacError
 from iac.preflight import check_cluster
@@ -26,8 +27,8 @@ def preflight_command(stack: str, kubeconfig: str | None, context: str | None) -
     `kubectl apply --server-side -f DIR`. One error per missing thing; exit 1 if any."""
     if kubeconfig is not None and not Path(kubeconfig).is_file():
         raise IacError(f"--kubeconfig {kubeconfig}: no such file")
-    checked = check_stack(stack)
-    compiled = compile_stack(checked)
+    with bulk_work(leave_without_teardown=False):  # the cluster's answers are not bulk
+        compiled = compile_stack(check_stack(stack))
     missing = check_cluster(
         compiled.objects, compiled.release.cluster, kubeconfig, context, Path.cwd()
     )

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from iac.cli.teardown import skip_at_exit
+from iac.cli.process import bulk_work
 from iac.compile import compile_stack
 from iac.diagnostics import Diagnostics
 from iac.render.text import FORMATS, render
@@ -36,7 +36,11 @@ def render_command(stack: str, directory: str | None, fmt: str) -> None:
     Warnings go to stderr. Exit 0, or 1 on invalid input or when a file iac did not
     write is in the way.
     """
-    skip_at_exit()
+    with bulk_work(leave_without_teardown=True):
+        _render(stack, directory, fmt)
+
+
+def _render(stack: str, directory: str | None, fmt: str) -> None:
     diagnostics = Diagnostics()
     compiled = compile_stack(check_stack(stack, diagnostics), diagnostics)
     for warning in diagnostics.sorted():

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import click
 
-from iac.compile import Compiled, compile_stack
+from iac.cli.process import bulk_work
 from iac.diagnostics import Diagnostics
-from iac.errors import IacError, StackInvalid
 from iac.reports import FORMATS, formatted
-from iac.simulate import ALGORITHMS, Params, default_environment, default_model, simulate
-from iac.simulate.generators import overridden
-from iac.simulate.report import Report, SimulationView, report_for
-from iac.simulate.setup import Setup
-from iac.simulate.sources import is_generator, load
-from iac.simulate.trace import DEFAULT_DURATION, DEFAULT_TOKENS_PER_SECOND, Trace
-from iac.spec.stack import Pricing
+from iac.simulate import ALGORITHMS, Params
+from iac.simulate.replay import (
+    ReplayedStack,
+    StackReader,
+    read_trace,
+    replay,
+    replayed_stack,
+)
+from iac.simulate.report import SimulationView
+from iac.simulate.trace import DEFAULT_DURATION, DEFAULT_TOKENS_PER_SECOND
 from iac.spec.types import parse_duration
-from iac.validate import check_stack
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -108,7 +109,9 @@ def simulate_command(
 
     Exit 0, or 1 on invalid input.
     """
-    trace = _load_trace(trace_arg, duration, tokens_per_second, seed)
+    trace, notes = read_trace(trace_arg, duration, tokens_per_second, seed)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     params = Params(
         node_seconds=node_time,
         image_seconds=image_time,
@@ -116,7 +119,20 @@ def simulate_command(
         engine_seconds=engine_time,
         free_gpus=free_gpus,
     )
-    report = _replayed(stack, base_stack, model, environment, algorithm, trace, params)
+    warnings = Diagnostics()
+    with bulk_work(leave_without_teardown=False):  # the compile, not the replay
+        head = replayed_stack(stack, warnings)
+    for warning in warnings.sorted():
+        click.echo(str(warning), err=True)
+    report = replay(
+        head,
+        trace,
+        params,
+        model=model,
+        environment=environment,
+        algorithm=algorithm,
+        base=_base_reader(base_stack) if base_stack else None,
+    )
     if plot_path:
         from iac.simulate.plot import write_plot
 
@@ -125,65 +141,11 @@ def simulate_command(
     click.echo(formatted(SimulationView(report), fmt, click.style), nl=False)
 
 
-def _replayed(
-    stack: str,
-    base_stack: str | None,
-    model: str | None,
-    environment: str | None,
-    algorithm: str | None,
-    trace: Trace,
-    params: Params,
-) -> Report:
-    """The trace replayed on the model's environment of `stack` (and of `base_stack`, its
-    runs first), by each algorithm asked for; the head's warnings on stderr."""
-    warnings = Diagnostics()
-    head, head_pricing = _compile(stack, warnings)
-    for warning in warnings.sorted():
-        click.echo(str(warning), err=True)
-    model = default_model(head, model)
-    env = environment or default_environment(head, model)
-    chosen = algorithm or ("compiled" if base_stack else "both")
-    algorithms = ALGORITHMS if chosen == "both" else (chosen,)
-    setups, simulations = simulate(
-        head, head_pricing, model, env, trace, params=params, algorithms=algorithms
-    )
-    base_setups: list[Setup] = []
-    if base_stack:
-        base, base_pricing = _compile(base_stack, Diagnostics(), "base")
-        base_setups, base_runs = simulate(
-            base,
-            base_pricing,
-            model,
-            env,
-            trace,
-            params=params,
-            algorithms=algorithms,
-            label="base",
-        )
-        simulations = base_runs + simulations
-    return report_for(stack, model, env, trace, setups, simulations, base_stack, base_setups)
+def _base_reader(path: str) -> StackReader:
+    """The base stack, compiled when `replay` gets to it."""
 
+    def read() -> ReplayedStack:
+        with bulk_work(leave_without_teardown=False):
+            return replayed_stack(path, Diagnostics(), "base")
 
-def _load_trace(
-    trace_arg: str, duration: float | None, tokens_per_second: float, seed: int | None
-) -> Trace:
-    """The trace `--trace` names; notes on stderr for flags its generator overrides."""
-    if (duration is not None and duration <= 0) or tokens_per_second <= 0:
-        raise IacError("--duration and --tokens-per-second must be above 0")
-    trace = load(trace_arg, duration=duration, tokens_per_second=tokens_per_second, seed=seed)
-    if is_generator(trace_arg):
-        for note in overridden(trace_arg, seed=seed, duration=duration):
-            click.echo(f"note: {note}", err=True)
-    if trace.seconds == 0:
-        raise IacError(f"{trace.source}: the trace is empty")
-    return trace
-
-
-def _compile(path: str, warnings: Diagnostics, which: str = "") -> tuple[Compiled, Pricing | None]:
-    try:
-        stack = check_stack(path, warnings)
-        return compile_stack(stack, warnings), stack.spec.pricing
-    except StackInvalid as exc:
-        if which:
-            raise IacError(f"the {which} stack is invalid:\n{exc}") from None
-        raise
+    return read

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from iac.cli.process import bulk_work
 from iac.reports import FORMATS, formatted
 from iac.rollout.executor import prometheus_reader
 from iac.status import Kubectl, StatusReport, read_status
@@ -19,7 +20,8 @@ def status_command(stack: str, context: str | None, prometheus: str | None, fmt:
     """What is live per model and environment: who serves it with which weights, replicas
     ready and desired, the last rollout, and (with --prometheus) in-flight requests, request
     rate and error ratio. Reads the cluster with kubectl."""
-    statuses = read_status(
-        check_stack(stack), Kubectl(context), prometheus_reader(prometheus) if prometheus else None
-    )
+    with bulk_work(leave_without_teardown=False):
+        checked = check_stack(stack)
+    prometheus_read = prometheus_reader(prometheus) if prometheus else None
+    statuses = read_status(checked, Kubectl(context), prometheus_read)
     click.echo(formatted(StatusReport(statuses), fmt, click.style), nl=False)

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from iac.cli.teardown import skip_at_exit
-from iac.compile.fit import unfit_replicas
-from iac.compile.gke import gke_node_pools
+from iac.cli.process import bulk_work
+from iac.compile.capacity.fit import unfit_replicas
+from iac.compile.capacity.gke import gke_node_pools
 from iac.compile.release import Release
 from iac.diagnostics import Diagnostics
 from iac.errors import ModuleFileGiven, StackInvalid
@@ -26,7 +26,14 @@ def validate(files: tuple[str, ...]) -> None:
     Every problem is printed as FILE:LINE:COL: error: MESSAGE on stderr (warnings and notes
     too). Exit 0 when all are valid, 1 otherwise.
     """
-    skip_at_exit()
+    with bulk_work(leave_without_teardown=True):
+        failed = _validate_all(files)
+    if failed:
+        sys.exit(1)
+
+
+def _validate_all(files: tuple[str, ...]) -> bool:
+    """Print each file's problems, or that it is ok: True when any is invalid."""
     failed = False
     for path in files:
         diagnostics = Diagnostics()
@@ -49,8 +56,7 @@ def validate(files: tuple[str, ...]) -> None:
             f"{stack.file}: ok ({_count(len(stack.models), 'model')}, "
             f"{_count(deployments, 'deployment')}, {_count(environments, 'environment')})"
         )
-    if failed:
-        sys.exit(1)
+    return failed
 
 
 def _validate_module(file: str) -> bool:
@@ -71,7 +77,7 @@ def _check_cloud_resources(
     """What otherwise only compiling finds, so `iac validate` fails where `iac render` would:
     on GKE, a node pool no machine type can serve (the same choice and the same located
     errors as the compiled pools'); on Karpenter and on existing nodes of known types, a
-    replica no machine of its pool can hold (iac.compile.fit). Raises StackInvalid."""
+    replica no machine of its pool can hold (iac.compile.capacity.fit). Raises StackInvalid."""
     if release.cluster.provisioner == "gke":
         gke_node_pools(stack, release, diagnostics)
     if release.cluster.provisioner in ("karpenter", "existing"):

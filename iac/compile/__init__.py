@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iac.compile import labels, options
-from iac.compile.coldstart import prepull_objects, warm_chunks, warm_objects
-from iac.compile.fit import unfit_replicas
-from iac.compile.gke import gke_node_pools
+from iac.compile.capacity.coldstart import prepull_objects, warm_chunks, warm_objects
+from iac.compile.capacity.fit import unfit_replicas
+from iac.compile.capacity.gke import gke_node_pools
+from iac.compile.capacity.karpenter import karpenter_objects
 from iac.compile.identities import check_unique_objects
-from iac.compile.karpenter import karpenter_objects
 from iac.compile.monitoring import monitoring_objects
 from iac.compile.names import identity, object_id
-from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.options import ObjectOptions
 from iac.compile.release import ModelRelease, Release, build_release
-from iac.compile.routes import interceptor_grant, model_routes
-from iac.compile.scaling import interceptor_route, scaled_object, scaling_diagnostics
-from iac.compile.weights import weights_claims
-from iac.compile.workload import (
+from iac.compile.release.node_pools import PoolPlan, node_labels
+from iac.compile.serving.routes import interceptor_grant, model_routes
+from iac.compile.serving.scaling import interceptor_route, scaled_object, scaling_diagnostics
+from iac.compile.serving.weights import weights_claims
+from iac.compile.serving.workload import (
     deployment_object,
     disruption_budget,
     network_policy,
@@ -33,7 +33,6 @@ from iac.compile.workload import (
 )
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
-from iac.gc_pause import without_gc
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Cluster
 
@@ -104,13 +103,12 @@ class Compiled:
     """Model → its previous names (aliases of the model's component)."""
     cloud: list[dict[str, Any]] = field(default_factory=list)
     """Cloud resources the Pulumi program creates beside them (GKE node pools, as
-    `iac.compile.gke` declares them); not Kubernetes objects."""
+    `iac.compile.capacity.gke` declares them); not Kubernetes objects."""
     models: Mapping[str, ModelObjects] = field(default_factory=dict)
     """Each model's own objects (the same dicts as in `objects`), with their key: what a
     later compile may reuse (`compile_release(reuse=...)`)."""
 
 
-@without_gc
 def compile_stack(
     stack: ResolvedStack, diagnostics: Diagnostics | None = None, *, reuse: Compiled | None = None
 ) -> Compiled:
@@ -142,7 +140,7 @@ def compile_release(
     built. The result is equal to a compile without it, and the warnings are this stack's
     (located in its file). Compiled objects are read-only: with `reuse`, two compiles share
     them, and parts common to many objects (a probe, a toleration, a scrape endpoint) are
-    one dict or list shared by all of them (see `iac.compile.workload`)."""
+    one dict or list shared by all of them (see `iac.compile.serving.workload`)."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     cluster = release.cluster
     objects = _cluster_objects(stack, release, diagnostics)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from iac.compile.coldstart import (
+from iac.compile.capacity.coldstart import (
     WARM_PRIORITY,
     WarmChunk,
     prepull_name,
@@ -28,16 +28,15 @@ from iac.compile.coldstart import (
     warm_chunks,
     warm_name,
 )
-from iac.compile.karpenter import DEFAULT_NODE_CLASS, node_class_name
+from iac.compile.capacity.karpenter import DEFAULT_NODE_CLASS, node_class_name
 from iac.compile.monitoring.model_dashboard import dashboard_name
 from iac.compile.monitoring.scrape import scraped
 from iac.compile.names import Identity
 from iac.compile.release import ModelRelease, Release
-from iac.compile.routes import grant_name, route_names
-from iac.compile.weights import claim_name, cluster_cached
-from iac.compile.workload import NETWORK_POLICY, has_disruption_budget
+from iac.compile.serving.routes import grant_name, route_names
+from iac.compile.serving.weights import claim_name, cluster_cached
+from iac.compile.serving.workload import NETWORK_POLICY, has_disruption_budget
 from iac.diagnostics import Diagnostics, Location, format_path
-from iac.gc_pause import without_gc
 from iac.spec.resolved import ResolvedStack, Written
 from iac.spec.stack import Cluster
 
@@ -68,7 +67,6 @@ def declared_objects(stack: ResolvedStack, release: Release) -> list[tuple[Ident
     return list(_declared(release, stack))
 
 
-@without_gc  # 17,000 tuples for 1,000 models: a full collection would rescan the stack
 def check_unique_objects(stack: ResolvedStack, release: Release, diagnostics: Diagnostics) -> None:
     """An error for each name two declarations' objects would share, at the one written
     later, naming the other and the kinds of the objects."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from iac.compile import labels
 from iac.compile.names import logical_name, object_id
-from iac.compile.weights import claim_name
+from iac.compile.serving.weights import claim_name
 from iac.spec.resolved import ResolvedDeployment, ResolvedModel, ResolvedStack
 
 Identity = tuple[str, str, str, str, str]

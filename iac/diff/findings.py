@@ -12,7 +12,7 @@ from typing import Any
 
 from iac.compile import Compiled
 from iac.compile.release import DeploymentRelease, EnvironmentRelease, ModelRelease, Release
-from iac.compile.scaling import COLD_NODE_SECONDS
+from iac.compile.serving.scaling import COLD_NODE_SECONDS
 from iac.diagnostics import Diagnostic, Severity
 from iac.diff.events import Event
 from iac.diff.objects import ObjectDiff

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import object_id
-from iac.compile.gke import NODE_POOL_TYPE, resource_id
+from iac.compile.capacity.gke import NODE_POOL_TYPE, resource_id
 
 IMMUTABLE: dict[str, tuple[str, ...]] = {
     "Deployment": ("spec.selector",),

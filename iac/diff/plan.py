@@ -11,14 +11,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iac.compile import Compiled
+from iac.compile.capacity.pricing import CostLine, release_cost
 from iac.compile.names import object_id
-from iac.compile.pricing import CostLine, release_cost
 from iac.diagnostics import Diagnostic, Severity, format_path
 from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
 from iac.diff.objects import ObjectDiff, diff_cloud, diff_objects, joined
-from iac.gc_pause import without_gc
 from iac.rollout.planner import RolloutPlan, plan_rollout
 from iac.spec.policies import Policies
 from iac.spec.stack import Pricing
@@ -88,7 +87,6 @@ def errors_to_dict(errors: list[Diagnostic], problem: str | None = None) -> dict
     return {**empty.to_dict(), "errors": found}
 
 
-@without_gc
 def make_plan(
     base: Compiled | None,
     head: Compiled,
@@ -131,7 +129,7 @@ RESTARTING_KINDS = ("image", "resources", "container")
 def with_restarts(events: list[Event], objects: ObjectDiff, head: Compiled) -> list[Event]:
     """`events` with `restarts` on each change of what runs in a deployment's pods: true
     when its Deployment's pod template changes while it is active (Kubernetes then replaces
-    every pod, one at a time: iac.compile.workload's rolling update), false when only other
+    every pod, one at a time: iac.compile.serving.workload's rolling update), false when only other
     objects change (a PodMonitor) or no pod runs (inactive)."""
     if not any(event["kind"] in RESTARTING_KINDS for event in events):
         return events

@@ -14,7 +14,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, did_you_mean
 from iac.errors import ModuleFileGiven
-from iac.gc_pause import without_gc
 from iac.load import validation_errors
 from iac.load.deployments import (
     Filling,
@@ -60,7 +59,6 @@ def stack_file(path: str) -> str:
     return os.path.join(path, STACK_FILE_NAME) if os.path.isdir(path) else path
 
 
-@without_gc
 def load_stack(path: str, diagnostics: Diagnostics) -> ResolvedStack | None:
     """Load and resolve one stack file, reporting problems to `diagnostics`.
 

@@ -7,9 +7,7 @@ registers.
 
 from __future__ import annotations
 
-from iac.compile.identities import check_unique_objects
-from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import (
+from iac.compile.capacity.pricing import (
     WARM_CAPACITY,
     WHOLE_NODES,
     deployment_unit_price,
@@ -17,7 +15,9 @@ from iac.compile.pricing import (
     release_cost,
     unit_price,
 )
+from iac.compile.identities import check_unique_objects
 from iac.compile.release import Release, build_release
+from iac.compile.release.node_pools import CLOUD_OF
 from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Location
 from iac.errors import StackInvalid
 from iac.policy.facts import DeploymentFacts, facts_from_release
@@ -57,7 +57,7 @@ def pricing_context(
 ) -> Context:
     """Prices for the rules: with the release, what `iac cost` says of each deployment (the
     machine a GKE pool gets, the instance a Karpenter replica fits on:
-    iac.compile.pricing.deployment_unit_price) and its ceilings, whole nodes included
+    iac.compile.capacity.pricing.deployment_unit_price) and its ceilings, whole nodes included
     (`release_cost`); without (the policy pack sees objects only), the cheapest machine
     carrying the accelerator."""
     cloud = (pricing.cloud if pricing and pricing.cloud else None) or CLOUD_OF.get(provisioner)

@@ -12,9 +12,9 @@ from typing import Any
 from iac.catalog import catalog
 from iac.compile import labels
 from iac.compile.release import DeploymentRelease, Release
-from iac.compile.route_backends import environment_backends
-from iac.compile.scaling import PAUSED_REPLICAS
-from iac.compile.split import served
+from iac.compile.release.split import served
+from iac.compile.serving.route_backends import environment_backends
+from iac.compile.serving.scaling import PAUSED_REPLICAS
 from iac.spec.stack import Promotion
 from iac.spec.types import parse_accelerator
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.catalog import catalog
-from iac.compile.pricing import HOURS_PER_MONTH
+from iac.compile.capacity.pricing import HOURS_PER_MONTH
 from iac.compile.quantity import memory_bytes
-from iac.compile.split import floor_giving
+from iac.compile.release.split import floor_giving
 from iac.diagnostics import Severity
 from iac.policy.facts import DeploymentFacts
 from iac.rollout.planner import plan_rollout
@@ -206,7 +206,7 @@ def _side(f: DeploymentFacts) -> str:
 
 def _min_replicas_fix(f: DeploymentFacts, wanted: int) -> str:
     """What to set so that this deployment keeps `wanted` replicas. A side of a split keeps
-    its weight's share of the environment's min_replicas (iac.compile.split): the hint names
+    its weight's share of the environment's min_replicas (iac.compile.release.split): the hint names
     the environment's floor that gives it enough, and the ways out."""
     floor = floor_giving(f.deployment, wanted, f.traffic) if len(f.traffic) > 1 else None
     if floor is None:

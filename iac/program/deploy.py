@@ -18,7 +18,6 @@ from iac.compile import Compiled, compile_release, object_id
 from iac.compile.options import ObjectOptions
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError
-from iac.gc_pause import gc_paused
 from iac.policy import check_with_policies
 from iac.program import kinds, settings
 from iac.program.layout import LayoutError, Timeouts, layout
@@ -95,15 +94,18 @@ def main() -> Deployed:
     (`iac.program.staging`); `iac up` registers its stages through `deploy` directly."""
     config = pulumi.Config(settings.NAMESPACE)
     root = _project_root()
+    gc.disable()  # the program is a process of its own: see settle_garbage_collector
     try:
         path = settings.stack_file(config.get(settings.STACK), os.environ, pulumi.get_stack(), root)
         stack, compiled = compile_file(path)
         update = staged_update(stack, compiled, path, root)
     except IacError as exc:
         raise pulumi.RunError(str(exc)) from None
+    finally:
+        settle_garbage_collector()
+        gc.enable()
     for note in update.notes:
         (pulumi.log.warn if note.level == "warning" else pulumi.log.info)(note.text)
-    settle_garbage_collector()
     deployed = deploy(
         update.compiled,
         ProviderSettings(
@@ -181,6 +183,11 @@ def settle_garbage_collector() -> None:
     that was about 40 % of the program's CPU time (docs/program.md, Benchmark). The compiled
     stack lives until the end and is never garbage, so it is moved out of the collector's
     sight (`gc.freeze`), and young objects are collected less often while resources register.
+
+    `main` compiles the stack with the collector off before (plain data, no cycles: a
+    collection would rescan it again and again and free nothing, as in `iac.cli.process`).
+    The program is a process of its own (`pulumi up` starts it), so these settings are its
+    entry point's, as `iac.cli.process`'s are the command line's.
     """
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
@@ -192,9 +199,8 @@ def compile_file(path: Path) -> tuple[ResolvedStack, Compiled]:
     one per line, as `iac validate` prints them), so an error-level policy violation stops
     `pulumi up` before anything is registered."""
     diagnostics = Diagnostics()
-    with gc_paused():  # plain data only, as in compile_stack (iac/gc_pause.py)
-        stack, release = check_with_policies(str(path), diagnostics)
-        compiled = compile_release(stack, release, diagnostics)
+    stack, release = check_with_policies(str(path), diagnostics)
+    compiled = compile_release(stack, release, diagnostics)
     for warning in diagnostics.sorted():
         pulumi.log.warn(str(warning))
     return stack, compiled

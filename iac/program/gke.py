@@ -1,6 +1,6 @@
-"""GKE node pools in the Pulumi program: each declaration of `iac.compile.gke` registered as
-a `pulumi_gcp.container.NodePool` under the cluster's component, with one explicit GCP
-provider, inputs exactly the rendered properties.
+"""GKE node pools in the Pulumi program: each declaration of `iac.compile.capacity.gke`
+registered as a `pulumi_gcp.container.NodePool` under the cluster's component, with one
+explicit GCP provider, inputs exactly the rendered properties.
 
 `pulumi_gcp` is an optional dependency (`pip install 'iac[gke]'`), imported only when the
 compiled stack has GKE node pools. Pods that select a pool's node labels wait for it
@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 
 from iac.compile import Compiled
-from iac.compile.gke import NODE_POOL_TYPE, resource_id
+from iac.compile.capacity.gke import NODE_POOL_TYPE, resource_id
 from iac.errors import IacError
 
 INSTALL_HINT = "pip install 'iac[gke]'"
@@ -32,7 +32,7 @@ class NodePools:
 
     provider: pulumi.ProviderResource | None = None
     resources: dict[str, pulumi.CustomResource] = field(default_factory=dict)
-    """By `iac.compile.gke.resource_id` (`gcp:container/nodePool:NodePool/gpu-h100`)."""
+    """By `iac.compile.capacity.gke.resource_id` (`gcp:container/nodePool:NodePool/gpu-h100`)."""
     node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     """By resource id: the labels the pool's nodes carry."""
 

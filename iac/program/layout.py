@@ -21,7 +21,7 @@ from typing import Any
 
 from iac.compile import labels
 from iac.compile.names import logical_name
-from iac.compile.scaling import COLD_NODE_SECONDS
+from iac.compile.serving.scaling import COLD_NODE_SECONDS
 
 NODE_PROVISIONING_SECONDS = COLD_NODE_SECONDS
 """Budget for a GPU node to be provisioned and the image pulled before a server starts."""

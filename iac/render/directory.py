@@ -51,7 +51,6 @@ import yaml
 from iac.compile import APPLY_ORDER
 from iac.compile.labels import MANAGED_BY
 from iac.errors import IacError
-from iac.gc_pause import without_gc
 from iac.render import yaml_text
 from iac.render.text import to_json
 
@@ -158,7 +157,6 @@ class FolderConflict(IacError):
         )
 
 
-@without_gc
 def write_directory(
     objects: Iterable[dict[str, Any]],
     directory: str,

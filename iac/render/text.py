@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from iac.gc_pause import without_gc
 from iac.render import yaml_text
 
 FORMATS = ("yaml", "json")
@@ -34,7 +33,6 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, indent=2) + "\n"
 
 
-@without_gc
 def render(
     objects: Iterable[dict[str, Any]],
     fmt: str = "yaml",

@@ -36,7 +36,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from iac.compile.split import side_bounds
+from iac.compile.release.split import side_bounds
 from iac.spec.stack import Promotion
 
 
@@ -142,7 +142,7 @@ def plan_rollout(
     replicas = max(1, replicas)
     weight = dict(from_traffic).get(candidate, 0)
     # What each side runs at the start: all of it on the previous deployment, or the split's
-    # shares of the environment's floor (iac.compile.split).
+    # shares of the environment's floor (iac.compile.release.split).
     running = (
         side_bounds(replicas, replicas, from_traffic)
         if from_traffic

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iac.compile import Compiled
-from iac.compile.scaling import COLD_NODE_SECONDS, PAUSED_REPLICAS
-from iac.compile.workload import SKIP_AWAIT
+from iac.compile.serving.scaling import COLD_NODE_SECONDS, PAUSED_REPLICAS
+from iac.compile.serving.workload import SKIP_AWAIT
 from iac.errors import IacError
 from iac.spec.types import format_duration
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from iac.compile import Compiled, compile_release
 from iac.compile.release import Release, build_release, needs_interceptor
-from iac.compile.split import apportion
+from iac.compile.release.split import apportion
 from iac.diagnostics import Diagnostics
 from iac.rollout.planner import RolloutPlan, Step
 from iac.spec.resolved import ResolvedStack

@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 from iac.catalog import catalog
 from iac.compile import Compiled
-from iac.compile.karpenter import EMPTY_NODE_GRACE
-from iac.compile.node_pools import CLOUD_OF
-from iac.compile.pricing import NodesBilled, deployment_nodes, deployment_unit_price
+from iac.compile.capacity.karpenter import EMPTY_NODE_GRACE
+from iac.compile.capacity.pricing import NodesBilled, deployment_nodes, deployment_unit_price
 from iac.compile.quantity import memory_bytes
 from iac.compile.release import DeploymentRelease
-from iac.compile.scaling import HPA_SYNC_PERIOD
+from iac.compile.release.node_pools import CLOUD_OF
+from iac.compile.serving.scaling import HPA_SYNC_PERIOD
 from iac.errors import IacError
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.stack import Pricing

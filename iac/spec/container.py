@@ -53,6 +53,12 @@ class Metrics(SpecModel):
     Prometheus while replicas run; without it, traffic goes through the HTTP add-on."""
 
 
+DEFAULT_CPU = "1"
+DEFAULT_MEMORY = "2Gi"
+"""Requests of a replica when no level sets them: Baseten's defaults (reference/baseten.md
+§4.1)."""
+
+
 class Resources(SpecModel):
     """Compute for one replica. With an accelerator the pod lands on a matching GPU node."""
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from iac.compile import labels
 from iac.compile.monitoring import ERROR_RATIO, INFLIGHT, REQUESTS
-from iac.compile.route_backends import environment_backends
+from iac.compile.serving.route_backends import environment_backends
 from iac.errors import IacError
 from iac.reports import Style
 from iac.spec.endpoints import model_endpoints

@@ -1,11 +1,23 @@
-"""Pausing the cyclic GC around bulk building: paused, resumed, and what was built is aged."""
+"""The command line's process-wide settings (`iac.cli.process`): the cyclic GC paused around
+bulk building, resumed with what was built aged; the library leaves the collector alone."""
 
 from __future__ import annotations
 
 import gc
 import weakref
+from pathlib import Path
 
-from iac.gc_pause import gc_paused, without_gc
+import pytest
+from click.testing import CliRunner
+
+from iac.cli import cli
+from iac.cli.process import gc_paused
+from iac.compile import compile_stack
+from iac.diff.plan import make_plan
+from iac.render.text import render
+from iac.validate import check_stack
+
+EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "01-single-model")
 
 
 class _Node:
@@ -13,13 +25,10 @@ class _Node:
 
 
 def test_what_a_pause_built_leaves_the_young_generation_and_the_collector_resumes() -> None:
-    @without_gc
-    def build() -> list[list[int]]:
-        assert not gc.isenabled()
-        return [[i] for i in range(10_000)]
-
     assert gc.isenabled()
-    data = build()
+    with gc_paused():
+        assert not gc.isenabled()
+        data = [[i] for i in range(10_000)]
     assert gc.isenabled()
     # Not scanned by the next young collection, but still tracked for a full one.
     young = {id(o) for o in gc.get_objects(generation=0)}
@@ -62,4 +71,36 @@ def test_nested_pauses_resume_once_at_the_outermost() -> None:
         with gc_paused():
             pass
         assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+@pytest.fixture
+def collector_untouchable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any change to the collector's state fails the test."""
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the library changed the garbage collector")
+
+    for name in ("disable", "enable", "freeze", "unfreeze", "set_threshold"):
+        monkeypatch.setattr(gc, name, refuse)
+
+
+def test_the_library_leaves_the_collector_alone(collector_untouchable: None) -> None:
+    """Loading, compiling, rendering and planning, as a program importing `iac` calls them."""
+    compiled = compile_stack(check_stack(EXAMPLE))
+    assert "kind: Deployment" in render(compiled.objects)
+    assert make_plan(compiled, compiled).changed is False
+
+
+def test_a_command_builds_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return compile_stack(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("iac.cli.render.compile_stack", watched)
+    result = CliRunner().invoke(cli, ["render", EXAMPLE])
+    assert result.exit_code == 0, result.output
+    assert seen == [False]
     assert gc.isenabled()

@@ -12,7 +12,8 @@ Grafana dashboard per model.
   names below, for dashboards and rollout gates) and alerts on the deployments that serve an
   environment.
 - A Grafana dashboard per model in a ConfigMap for the Grafana sidecar
-  (`iac.compile.dashboards`), with an environment selector and promotion/rollout annotations.
+  (`iac.compile.monitoring.dashboards`), with an environment selector and promotion/rollout
+  annotations.
 
 Which server metrics exist depends on the server. `SERVERS` maps the prefix of the
 `metrics.in_flight` names a container declares (`vllm:`, `te_`) to the metric names of that
@@ -26,7 +27,8 @@ Pure and deterministic: models, deployments and rules are visited in sorted orde
     scrape.py           a PodMonitor per scraped deployment
     rules.py            a PrometheusRule per model: recording rules, plus the alerts
     alerts.py           the alerts and their thresholds (Alerting)
-    model_dashboard.py  a Grafana dashboard per model (Grafana's JSON: iac.compile.dashboards)
+    model_dashboard.py  a Grafana dashboard per model: which panels, queries, annotations
+    dashboards.py       Grafana's dashboard JSON (panels, variables), in ConfigMaps
     promql.py           PromQL text: selectors, `by` clauses, durations, numbers
     object_labels.py    labels on the monitoring objects themselves
 """

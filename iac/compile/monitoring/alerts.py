@@ -17,7 +17,7 @@ from iac.compile.monitoring.promql import (
 from iac.compile.monitoring.series import ERROR_RATIO, static_labels
 from iac.compile.monitoring.servers import MetricGroup
 from iac.compile.release import DeploymentRelease
-from iac.compile.scaling import COLD_NODE_SECONDS
+from iac.compile.serving.scaling import COLD_NODE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def _labels(severity: str, extra: Mapping[str, str] | None = None) -> dict[str, 
 
 
 # Alerts carry few distinct label sets: one dict for each, shared by the rules that carry it,
-# as `iac.compile.workload` shares the common parts of Deployments (compiled objects are
+# as `iac.compile.serving.workload` shares the common parts of Deployments (compiled objects are
 # read-only); a 1,000-model stack has over ten thousand alerts.
 _CRITICAL = _labels("critical")
 _WARNING = _labels("warning")

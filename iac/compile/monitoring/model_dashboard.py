@@ -1,5 +1,6 @@
 """The Grafana dashboard of a model: which panels, queries and annotations it shows, in a
-ConfigMap for the Grafana sidecar. `iac.compile.dashboards` turns them into Grafana's JSON."""
+ConfigMap for the Grafana sidecar. `iac.compile.monitoring.dashboards` turns them into
+Grafana's JSON."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from iac.compile import dashboards
-from iac.compile.dashboards import Annotation, Panel, Target
+from iac.compile.monitoring import dashboards
+from iac.compile.monitoring.dashboards import Annotation, Panel, Target
 from iac.compile.monitoring.object_labels import model_labels
 from iac.compile.monitoring.promql import format_number
 from iac.compile.monitoring.series import (

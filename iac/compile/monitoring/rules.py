@@ -29,7 +29,7 @@ from iac.compile.monitoring.series import (
 )
 from iac.compile.monitoring.servers import MetricGroup, metric_groups, valid_in_flight
 from iac.compile.release import DeploymentRelease, ModelRelease
-from iac.compile.scaling import in_flight_query
+from iac.compile.serving.scaling import in_flight_query
 
 
 def prometheus_rule(
@@ -66,7 +66,7 @@ def prometheus_rule(
 
 # Labels and `by` clauses that many rules have in common, built once: a 1,000-model stack has
 # tens of thousands of rules. A labels dict is shared by the rules that carry it, as
-# `iac.compile.workload` shares the common parts of Deployments (compiled objects are
+# `iac.compile.serving.workload` shares the common parts of Deployments (compiled objects are
 # read-only).
 _BY = by_clause()
 _BY_LE = by_clause("le")

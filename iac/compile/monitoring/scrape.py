@@ -10,7 +10,7 @@ from typing import Any
 from iac.compile import labels
 from iac.compile.monitoring.object_labels import deployment_labels
 from iac.compile.release import DeploymentRelease
-from iac.compile.scaling import HPA_SYNC_PERIOD
+from iac.compile.serving.scaling import HPA_SYNC_PERIOD
 
 SCRAPE_INTERVAL = HPA_SYNC_PERIOD
 """Seconds between scrapes: KEDA polls every 15 s."""
@@ -24,7 +24,7 @@ def scraped(deployment: DeploymentRelease) -> bool:
 
 
 def metrics_port_name(deployment: DeploymentRelease) -> str:
-    """The container port serving metrics, named as `iac.compile.workload` names it."""
+    """The container port serving metrics, named as `iac.compile.serving.workload` names it."""
     metrics = deployment.container.metrics
     if metrics is not None and metrics.port and metrics.port != deployment.port:
         return "metrics"
@@ -62,7 +62,7 @@ def pod_monitor(deployment: DeploymentRelease, namespace: str) -> dict[str, Any]
 
 
 # What a PodMonitor scrapes and how depends on a few values that most deployments share: it
-# is built once per distinct value and shared by their monitors, as `iac.compile.workload`
+# is built once per distinct value and shared by their monitors, as `iac.compile.serving.workload`
 # shares the common parts of Deployments (compiled objects are read-only).
 
 

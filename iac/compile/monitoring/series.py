@@ -13,7 +13,7 @@ INFLIGHT = "iac:inflight_requests:sum"
 ones KEDA scales on."""
 INFLIGHT_AUTOSCALER = "iac:inflight_requests:avg_over_time"
 """Exactly the value KEDA's Prometheus trigger reads for a deployment: the in-flight requests
-averaged over its `autoscaling_window` (`iac.compile.scaling.in_flight_query`). A deployment
+averaged over its `autoscaling_window` (`iac.compile.serving.scaling.in_flight_query`). A deployment
 behind the scale-from-zero interceptor is scaled on the interceptor's count instead; this
 series still shows its server's view."""
 INFLIGHT_TARGET = "iac:inflight_requests_per_replica:target"

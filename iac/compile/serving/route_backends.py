@@ -1,4 +1,4 @@
-"""Who an environment's requests go to, read back from HTTPRoutes as `iac.compile.routes`
+"""Who an environment's requests go to, read back from HTTPRoutes as `iac.compile.serving.routes`
 writes them: what `iac status` finds applied in the cluster, and what the policy pack sees
 of a split among the objects Pulumi registers."""
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from iac.compile import labels
-from iac.compile.scaling import BACKEND_HEADER
+from iac.compile.serving.scaling import BACKEND_HEADER
 
 ENVIRONMENT_PATH = "/environments/"
 """What comes before an environment's name in a rule's path (after a model's prefix)."""

@@ -19,7 +19,7 @@ from typing import Any
 from iac.compile import labels
 from iac.compile.names import object_name
 from iac.compile.release import DeploymentRelease, ModelRelease
-from iac.compile.scaling import interceptor_header
+from iac.compile.serving.scaling import interceptor_header
 from iac.spec.stack import Cluster, Gateway, ScaleFromZero
 
 MAX_RULES = 16
@@ -84,7 +84,7 @@ def _endpoints(
 
 
 # The parts of routes that do not name a deployment are shared by every route and rule that
-# has them, as `iac.compile.workload` shares the common parts of Deployments (compiled
+# has them, as `iac.compile.serving.workload` shares the common parts of Deployments (compiled
 # objects are read-only): a handful of distinct values for thousands of rules.
 
 _REWRITE: dict[str, Any] = {

@@ -1,5 +1,5 @@
 """What a device, a node and an instance cost per hour, from the catalog's prices and the
-stack's `pricing:` (what a release costs per month is `iac.compile.pricing`).
+stack's `pricing:` (what a release costs per month is `iac.compile.capacity.pricing`).
 
 A replica costs its devices × the price of one device per hour. The device price is, in
 order: the stack's `pricing.gpu_hourly`; the cheapest per-device price of a cloud instance
@@ -8,7 +8,7 @@ catalog's), on the stack's cloud; Baseten's one-device price as a reference. A M
 costs its share of a device. CPU-only replicas are not priced. Of equal prices per device,
 the smaller instance is the basis (a p5.4xlarge, not a p5.48xlarge, for one H100).
 
-On GKE a pool's nodes are all one machine type, the one `iac.compile.gke` chooses, so a
+On GKE a pool's nodes are all one machine type, the one `iac.compile.capacity.gke` chooses, so a
 device there costs that machine's price ÷ its GPUs (or `gpu_hourly`), not the cheapest
 machine's; `node_price` is what one of those nodes costs, as GKE bills it: whole.
 
@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iac.catalog import catalog
-from iac.compile.gke import pool_machine
-from iac.compile.machines import Machine, Replica, per_node, pool_machines, replica_of
-from iac.compile.node_pools import CLOUD_OF, PoolPlan
+from iac.compile.capacity.gke import pool_machine
+from iac.compile.capacity.machines import Machine, Replica, per_node, pool_machines, replica_of
 from iac.compile.release import Release
+from iac.compile.release.node_pools import CLOUD_OF, PoolPlan
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
 

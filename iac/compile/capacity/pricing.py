@@ -1,5 +1,5 @@
 """Monthly cost of a release: a floor (min replicas always on) and a ceiling (max replicas),
-per model and environment, at the prices of `iac.compile.prices` (re-exported here).
+per model and environment, at the prices of `iac.compile.capacity.prices` (re-exported here).
 
 Each active deployment's replicas count their devices at their price; capacity kept warm
 runs all month. Where the provisioner buys whole machines, the nodes a pool is billed for
@@ -18,11 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from iac.compile.coldstart import warm_chunks
-from iac.compile.gke import pool_machine
-from iac.compile.machines import Machine, Replica, cores, nodes_needed, per_node, replica_of
-from iac.compile.node_pools import PoolPlan
-from iac.compile.prices import (
+from iac.compile.capacity.coldstart import warm_chunks
+from iac.compile.capacity.gke import pool_machine
+from iac.compile.capacity.machines import (
+    Machine,
+    Replica,
+    cores,
+    nodes_needed,
+    per_node,
+    replica_of,
+)
+from iac.compile.capacity.prices import (
     NodePrice,
     Price,
     deployment_unit_price,
@@ -35,6 +41,7 @@ from iac.compile.prices import (
 )
 from iac.compile.quantity import memory_bytes
 from iac.compile.release import Release
+from iac.compile.release.node_pools import PoolPlan
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
 

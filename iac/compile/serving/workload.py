@@ -17,17 +17,15 @@ from typing import Any
 from iac.catalog import catalog
 from iac.catalog.node_labels import GpuLabels
 from iac.compile import labels
-from iac.compile.node_pools import PoolPlan
-from iac.compile.placement import gpu_labels, gpu_resource, placement
+from iac.compile.capacity.placement import gpu_labels, gpu_resource, placement
 from iac.compile.quantity import format_mebibytes, memory_bytes
 from iac.compile.release import DeploymentRelease, object_metadata
-from iac.compile.weights import download_container, weights_mount, weights_volume
+from iac.compile.release.node_pools import PoolPlan
+from iac.compile.serving.weights import download_container, weights_mount, weights_volume
+from iac.spec.container import DEFAULT_CPU, DEFAULT_MEMORY
 from iac.spec.stack import Cluster
 from iac.spec.types import parse_accelerator
 
-DEFAULT_CPU = "1"
-DEFAULT_MEMORY = "2Gi"
-"""Requests when a level sets none: Baseten's defaults (reference/baseten.md §4.1)."""
 PROBE_PERIOD = 10
 """Seconds between probes; Baseten checks every 10 s."""
 DRAIN_SECONDS = 15

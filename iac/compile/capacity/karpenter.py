@@ -11,7 +11,7 @@ from typing import Any
 
 from iac.catalog.node_labels import accelerator_labels
 from iac.compile import labels
-from iac.compile.node_pools import PoolPlan, gpu_taint, node_labels
+from iac.compile.release.node_pools import PoolPlan, gpu_taint, node_labels
 from iac.spec.stack import Cluster
 
 DEFAULT_NODE_CLASS = "iac-gpu"
@@ -70,7 +70,7 @@ def _requirements(plan: PoolPlan) -> list[dict[str, Any]]:
             "operator": "In",
             "values": ["nvidia"],
         },
-        # The GPU by the labels its workloads select (iac.compile.placement): its name, and
+        # The GPU by the labels its workloads select (iac.compile.capacity.placement): its name, and
         # its memory, which tells A100 80GB from 40GB and a whole L4 from a g6f fraction.
         *(
             {"key": key, "operator": "In", "values": list(values)}

@@ -17,14 +17,14 @@ from typing import Any
 
 from iac.catalog.node_labels import GpuLabels
 from iac.compile import labels
-from iac.compile.gke import pool_machine
-from iac.compile.machines import node_units
+from iac.compile.capacity.gke import pool_machine
+from iac.compile.capacity.machines import node_units
+from iac.compile.capacity.placement import gpu_labels, gpu_resource, placement
 from iac.compile.names import MAX_NAME, distinct_names, object_name
-from iac.compile.node_pools import PoolPlan, node_labels
-from iac.compile.placement import gpu_labels, gpu_resource, placement
 from iac.compile.release import DeploymentRelease, Release
-from iac.compile.split import served
-from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
+from iac.compile.release.node_pools import PoolPlan, node_labels
+from iac.compile.release.split import served
+from iac.spec.container import DEFAULT_CPU, DEFAULT_MEMORY
 from iac.spec.stack import Cluster, Pricing
 from iac.spec.types import parse_accelerator
 

@@ -1,7 +1,7 @@
 """Replicas no node of their pool can hold, on pools whose machines iac does not choose.
 
 On GKE the pool's machine type is chosen to fit every replica, and compiling it reports
-when none does (`iac.compile.gke`). Karpenter launches instances of the types its pool
+when none does (`iac.compile.capacity.gke`). Karpenter launches instances of the types its pool
 allows (any carrying the device, or the pool's `instance_types`), and with `provisioner:
 existing` the nodes are what they are: where their sizes are known (the catalog's, for the
 instance types a pool names), a replica asking more GPUs, CPU or memory than the largest of
@@ -13,7 +13,7 @@ estimate elsewhere) is a warning. Existing nodes of unknown types are not judged
 from __future__ import annotations
 
 from iac.catalog import catalog
-from iac.compile.machines import (
+from iac.compile.capacity.machines import (
     Machine,
     Replica,
     largest_machine,
@@ -26,8 +26,8 @@ from iac.compile.machines import (
     replica_location,
     replica_shape,
 )
-from iac.compile.node_pools import PoolPlan
 from iac.compile.release import Release
+from iac.compile.release.node_pools import PoolPlan
 from iac.diagnostics import Diagnostics
 from iac.spec.resolved import ResolvedStack
 

@@ -2,7 +2,7 @@
 not read as something the stack could run.
 
 Maxima above what a pool's cap allows are reported with the pool (`pool-cap-below-demand`,
-`iac.compile.node_pools`), above a GPU quota by the `gpu-quota` policy; this module reports
+`iac.compile.release.node_pools`), above a GPU quota by the `gpu-quota` policy; this module reports
 a deployment that may scale to more pods than a Kubernetes cluster holds, and capacity kept
 warm past it, a warning at the number to lower.
 """

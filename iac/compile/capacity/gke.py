@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from iac.catalog import catalog
-from iac.compile.machines import (
+from iac.compile.capacity.machines import (
     Machine,
     Replica,
     largest_machine,
@@ -35,8 +35,8 @@ from iac.compile.machines import (
     replica_location,
     replica_shape,
 )
-from iac.compile.node_pools import PoolPlan, node_labels
 from iac.compile.release import Release
+from iac.compile.release.node_pools import PoolPlan, node_labels
 from iac.diagnostics import Diagnostics, KeyPath
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing

@@ -24,7 +24,7 @@ from typing import Any
 
 from iac.catalog import AcceleratorType, catalog
 from iac.catalog.node_labels import GpuLabels, accelerator_labels, gpu_labels_of
-from iac.compile.node_pools import PoolPlan, node_labels
+from iac.compile.release.node_pools import PoolPlan, node_labels
 from iac.spec.stack import Cluster
 
 WHOLE_GPU = "nvidia.com/gpu"
@@ -66,7 +66,7 @@ def placement(kind: AcceleratorType, pool: PoolPlan | None, cluster: Cluster) ->
 
 # A stack names a handful of accelerators and pools for thousands of Deployments: each
 # placement is built once and its dicts shared (compiled objects are read-only, see
-# `iac.compile.workload`).
+# `iac.compile.serving.workload`).
 @functools.lru_cache(maxsize=256)
 def _placement(
     accelerator: str,

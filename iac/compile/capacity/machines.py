@@ -1,6 +1,7 @@
 """Machines (cloud instance types) and the replicas placed on them: what a node of a pool
 offers, what a replica asks, and how many fit, for GKE's choice of a pool's machine
-(`iac.compile.gke`), Karpenter's fit check and the prices of both (`iac.compile.prices`).
+(`iac.compile.capacity.gke`), Karpenter's fit check and the prices of both
+(`iac.compile.capacity.prices`).
 
 A node's allocatable CPU and memory follow GKE's documented reservations; for an EKS node
 launched by Karpenter they are an estimate (EKS keeps less memory back on most sizes).
@@ -13,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from iac.catalog import catalog
-from iac.compile.node_pools import PoolPlan
 from iac.compile.quantity import memory_bytes
 from iac.compile.release import Release
-from iac.compile.workload import DEFAULT_CPU, DEFAULT_MEMORY
+from iac.compile.release.node_pools import PoolPlan
 from iac.diagnostics import KeyPath, Location
+from iac.spec.container import DEFAULT_CPU, DEFAULT_MEMORY
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator

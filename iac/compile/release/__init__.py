@@ -4,6 +4,12 @@ The release is the meaning of a stack, independent of how it becomes Kubernetes 
 which deployments run, which environment each serves with what share of traffic, how each
 scales and whether it is reached through the scale-from-zero interceptor. The object
 compiler renders it; `iac plan` compares two of them.
+
+Building it decides, beside this module:
+
+    node_pools.py  which pool each deployment runs on, and how large each pool may grow
+    split.py       how a traffic split shares its environment's replica bounds
+    maxima.py      replica maxima no cluster can reach (a warning at the number to lower)
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from iac.compile import labels, split
-from iac.compile.maxima import check_maxima
+from iac.compile import labels
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
-from iac.compile.node_pools import Demand, PoolPlan, place, plan_pools
+from iac.compile.release import split
+from iac.compile.release.maxima import check_maxima
+from iac.compile.release.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import DEFAULT_PORT, ContainerFields, Health, Kind, State
@@ -246,7 +253,7 @@ def needs_interceptor(state: State, scaling: Autoscaling, in_flight: tuple[str, 
 def _share(env: ResolvedEnvironment, name: str, weight: int) -> Autoscaling:
     """The environment's scaling for one of its deployments: alone (or the only side sent
     requests), the environment's settings as they are; in a split, its share of the bounds
-    and of each schedule's floor; at weight 0, 0..1 replicas (`iac.compile.split`)."""
+    and of each schedule's floor; at weight 0, 0..1 replicas (`iac.compile.release.split`)."""
     scaling = env.autoscaling
     low, high = split.side_bounds(scaling.min_replicas, scaling.max_replicas, env.traffic)[name]
     if weight <= 0:

@@ -109,7 +109,7 @@ def scaled_object(
     }
 
 
-# Shared by every ScaledObject with the same bounds, as `iac.compile.workload` shares the
+# Shared by every ScaledObject with the same bounds, as `iac.compile.serving.workload` shares the
 # common parts of Deployments (compiled objects are read-only): a handful of distinct values.
 @functools.lru_cache(maxsize=256)
 def _advanced(max_replicas: int, delay: int, max_scale_down_rate: int) -> dict[str, Any]:
