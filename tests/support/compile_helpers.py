@@ -1,0 +1,44 @@
+"""Compile stack text in tests."""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from iac.compile import Compiled, compile_stack
+from iac.diagnostics import Diagnostics
+from iac.object_validation import ObjectValidator
+from iac.validate import check_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def _validator() -> ObjectValidator:
+    return ObjectValidator()
+
+
+def compile_text(tmp_path: Path, text: str, diagnostics: Diagnostics | None = None) -> Compiled:
+    """Compile stack text; every object it yields must also pass offline schema validation."""
+    path = tmp_path / "stack.yaml"
+    path.write_text(textwrap.dedent(text).replace("MODULES", str(ROOT / "modules")))
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    compiled = compile_stack(check_stack(str(path), diagnostics), diagnostics)
+    problems = [p for obj in compiled.objects for p in _validator().problems(obj)]
+    assert problems == []
+    return compiled
+
+
+def find(compiled: Compiled, kind: str, name: str) -> dict[str, Any]:
+    for obj in compiled.objects:
+        if obj["kind"] == kind and obj["metadata"]["name"] == name:
+            return obj
+    raise AssertionError(
+        f"no {kind} {name} in {[o['kind'] + '/' + o['metadata']['name'] for o in compiled.objects]}"
+    )
+
+
+def kinds(compiled: Compiled, name: str) -> set[str]:
+    return {o["kind"] for o in compiled.objects if o["metadata"]["name"] == name}
