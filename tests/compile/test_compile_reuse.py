@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from iac.compile import Compiled, compile_stack
+from iac.compile import compile_stack
 from iac.diagnostics import Diagnostics
 from iac.diff.objects import diff_objects
 from iac.render.text import render
 from iac.validate import check_stack
-from tests.support.compile_helpers import ROOT
+from tests.support.stacks import compiled_stack
 
 CLUSTER = {
     "karpenter": "cluster: {name: c, provisioner: karpenter, domain: models.example.com}",
@@ -91,12 +91,6 @@ def stack_text(provisioner: str, models: dict[str, str], pool_labels: str = "{te
     )
 
 
-def load(tmp_path: Path, name: str, text: str, diagnostics: Diagnostics) -> Compiled:
-    path = tmp_path / name
-    path.write_text(text.replace("MODULES", str(ROOT / "modules")))
-    return compile_stack(check_stack(str(path), diagnostics), diagnostics)
-
-
 def heads(provisioner: str) -> dict[str, str]:
     base = {k: v for k, v in MODELS.items() if k != "foxtrot"}
     image = dict(base, alpha=base["alpha"].replace("v0.6.0", "v0.6.1"))
@@ -124,10 +118,12 @@ def heads(provisioner: str) -> dict[str, str]:
 @pytest.mark.parametrize("change", list(heads("karpenter")))
 def test_reuse_gives_the_full_compile(tmp_path: Path, provisioner: str, change: str) -> None:
     base_models = {k: v for k, v in MODELS.items() if k != "foxtrot"}
-    base = load(tmp_path, "base.yaml", stack_text(provisioner, base_models), Diagnostics())
+    base = compiled_stack(
+        tmp_path, stack_text(provisioner, base_models), "base.yaml", Diagnostics()
+    )
     text = heads(provisioner)[change]
     full_warnings, reuse_warnings = Diagnostics(), Diagnostics()
-    full = load(tmp_path, "head.yaml", text, full_warnings)
+    full = compiled_stack(tmp_path, text, "head.yaml", full_warnings)
     path = tmp_path / "head.yaml"
     reused = compile_stack(check_stack(str(path), reuse_warnings), reuse_warnings, reuse=base)
 
@@ -162,9 +158,9 @@ def test_reuse_gives_the_full_compile(tmp_path: Path, provisioner: str, change: 
 
 def test_a_changed_cluster_reuses_nothing(tmp_path: Path) -> None:
     models = {k: v for k, v in MODELS.items() if k != "foxtrot"}
-    base = load(tmp_path, "base.yaml", stack_text("karpenter", models), Diagnostics())
+    base = compiled_stack(tmp_path, stack_text("karpenter", models), "base.yaml", Diagnostics())
     text = stack_text("karpenter", models).replace("domain: models.example.com", "domain: x.io")
-    full = load(tmp_path, "head.yaml", text, Diagnostics())
+    full = compiled_stack(tmp_path, text, "head.yaml", Diagnostics())
     reused = compile_stack(check_stack(str(tmp_path / "head.yaml")), reuse=base)
     assert render(reused.objects) == render(full.objects)
     assert not any(found is base.models.get(name) for name, found in reused.models.items())
@@ -173,7 +169,7 @@ def test_a_changed_cluster_reuses_nothing(tmp_path: Path) -> None:
 def test_reuse_is_explicit(tmp_path: Path) -> None:
     """Without `reuse`, two compiles of one stack share no object."""
     text = textwrap.dedent(stack_text("karpenter", MODELS))
-    first = load(tmp_path, "a.yaml", text, Diagnostics())
-    second = load(tmp_path, "b.yaml", text, Diagnostics())
+    first = compiled_stack(tmp_path, text, "a.yaml", Diagnostics())
+    second = compiled_stack(tmp_path, text, "b.yaml", Diagnostics())
     assert first.objects == second.objects
     assert not {id(o) for o in first.objects} & {id(o) for o in second.objects}

@@ -15,7 +15,7 @@ from iac.compile import Compiled, compile_stack
 from iac.compile.dashboards import name_template, render
 from iac.compile.monitoring.model_dashboard import dashboard, templated_text
 from iac.validate import check_stack
-from tests.support.compile_helpers import ROOT
+from tests.support.stacks import ROOT, compiled_stack
 
 STACKS = [*sorted(ROOT.glob("examples/*/stack.yaml")), *sorted(ROOT.glob("stacks/*.yaml"))]
 
@@ -33,13 +33,6 @@ def _stack(models: str, cluster: str = "c1", namespace: str = "serving") -> str:
     head = "version: 1\nimports: [MODULES/vllm.yaml, MODULES/tei.yaml]\n"
     head += f"cluster: {{name: {cluster}, namespace: {namespace}}}\nmodels:\n"
     return head + models
-
-
-def _compile(tmp_path: Path, text: str) -> Compiled:
-    """Compile stack text (validated, as `iac render` does)."""
-    path = tmp_path / "stack.yaml"
-    path.write_text(text.replace("MODULES", str(ROOT / "modules")))
-    return compile_stack(check_stack(str(path)))
 
 
 def _dashboard_texts(compiled: Compiled) -> dict[str, str]:
@@ -120,7 +113,7 @@ SUBSTRINGS = (
 def test_names_that_are_substrings_of_the_dashboard_are_templated_exactly(
     tmp_path: Path,
 ) -> None:
-    compiled = _compile(tmp_path, _stack("".join(_model(name) for name in SUBSTRINGS)))
+    compiled = compiled_stack(tmp_path, _stack("".join(_model(name) for name in SUBSTRINGS)))
     _check(compiled)
     # Replacing every occurrence of the name would be wrong: the names are in other text.
     texts = _dashboard_texts(compiled)
@@ -132,7 +125,7 @@ def test_a_cluster_and_namespace_named_like_models_are_templated_exactly(
     tmp_path: Path,
 ) -> None:
     text = _stack("".join(_model(n) for n in ("iac", "models", "m")), "iac", "models")
-    _check(_compile(tmp_path, text))
+    _check(compiled_stack(tmp_path, text))
 
 
 # "iac-c1-" and a name of 33 characters make a uid of exactly 40: not cut.
@@ -155,7 +148,9 @@ def test_names_cut_with_a_hash_are_not_templated(tmp_path: Path) -> None:
     # A short name of each shape too, so each shape has a template the long names miss.
     short_long_deployment = workload_cut.replace(WORKLOAD_CUT, "w")
     models = [_model(n) for n in (UID_FITS, UID_CUT, BOTH_CUT, "short")]
-    compiled = _compile(tmp_path, _stack("".join(models) + workload_cut + short_long_deployment))
+    compiled = compiled_stack(
+        tmp_path, _stack("".join(models) + workload_cut + short_long_deployment)
+    )
     model = compiled.release.models[WORKLOAD_CUT]
     assert model.deployments[long_deployment].object_name != f"{WORKLOAD_CUT}-{long_deployment}"
     board = json.loads(_dashboard_texts(compiled)[UID_CUT])
@@ -220,7 +215,7 @@ def test_models_of_different_shapes_are_templated_exactly(tmp_path: Path) -> Non
     models = "".join(
         f"  {name}{copy}:\n{body}" for name, body in bodies.items() for copy in ("", "-copy")
     )
-    compiled = _compile(tmp_path, _stack(models))
+    compiled = compiled_stack(tmp_path, _stack(models))
     texts = _dashboard_texts(compiled)
     assert len(texts) == 2 * len(bodies)
     panels = {name: len(json.loads(text)["panels"]) for name, text in texts.items()}
@@ -230,12 +225,12 @@ def test_models_of_different_shapes_are_templated_exactly(tmp_path: Path) -> Non
 
 def test_a_template_from_one_stack_does_not_leak_into_another(tmp_path: Path) -> None:
     """The same model name in two stacks of different shapes: each gets its own text."""
-    first = _compile(tmp_path, _stack(_model("llm")))
+    first = compiled_stack(tmp_path, _stack(_model("llm")))
     _check(first)
     tei = "template: tei\n    params: {hf_model: BAAI/bge-large-en-v1.5}"
-    second = _compile(tmp_path, _stack(_model("llm", tei)))
+    second = compiled_stack(tmp_path, _stack(_model("llm", tei)))
     _check(second)
-    third = _compile(tmp_path, _stack(_model("llm")).replace("serving", "other"))
+    third = compiled_stack(tmp_path, _stack(_model("llm")).replace("serving", "other"))
     _check(third)
     texts = [_dashboard_texts(c)["llm"] for c in (first, second, third)]
     assert len(set(texts)) == 3

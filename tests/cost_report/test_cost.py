@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from iac.cost_report import cost_report, to_markdown, to_text
 from iac.errors import StackInvalid
 from iac.validate import check_stack
 from tests.support.compile_helpers import ROOT
+from tests.support.stacks import write_stack
 
 STACK = """\
 version: 1
@@ -62,9 +62,7 @@ models:
 
 
 def write(tmp_path: Path, text: str = STACK) -> str:
-    path = tmp_path / "stack.yaml"
-    path.write_text(textwrap.dedent(text).replace("MODULES", str(ROOT / "modules")))
-    return str(path)
+    return str(write_stack(tmp_path, text))
 
 
 def report_of(path: str):  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from iac.compile import compile_stack
 from iac.diff.objects import diff_objects
 from iac.validate import check_stack
 from tests.support.compile_helpers import ROOT
+from tests.support.stacks import write_stack
 
 BASE = """\
 version: 1
@@ -46,9 +46,7 @@ models:
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text).replace("MODULES", str(ROOT / "modules")))
-    return str(path)
+    return str(write_stack(tmp_path, text, name))
 
 
 def plan(tmp_path: Path, base: str, head: str, *args: str) -> Result:

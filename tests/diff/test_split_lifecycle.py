@@ -6,7 +6,6 @@ and of a side at weight 0."""
 from __future__ import annotations
 
 import difflib
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,10 @@ from iac.rollout.stages import stages
 from iac.simulate.setup import setup_for
 from iac.spec.stack import Promotion
 from iac.status import read_status
-from iac.validate import check_stack
 from tests.policy.test_policies import _as_engine_sends, _resources, _run, _strip
 from tests.status.test_status import Recorded
-from tests.support.compile_helpers import ROOT, _validator
+from tests.support.compile_helpers import _validator
+from tests.support.stacks import compiled_stack, load_stack, write_stack
 
 SPLIT = """\
 version: 1
@@ -52,15 +51,9 @@ models:
 """
 
 
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text).replace("MODULES", str(ROOT / "modules")))
-    return path
-
-
 def plan_of(tmp_path: Path, base: str, head: str) -> Any:
-    base_stack = check_stack(str(write(tmp_path, "base.yaml", base)))
-    head_stack = check_stack(str(write(tmp_path, "head.yaml", head)))
+    base_stack = load_stack(tmp_path, base, "base.yaml")
+    head_stack = load_stack(tmp_path, head, "head.yaml")
     return head_stack, make_plan(compile_stack(base_stack), compile_stack(head_stack))
 
 
@@ -76,7 +69,7 @@ def changed_lines(before: str, after: str) -> list[str]:
 
 
 def test_promote_out_of_a_split_cleans_up_the_other_side(tmp_path: Path) -> None:
-    path = write(tmp_path, "stack.yaml", SPLIT)
+    path = write_stack(tmp_path, SPLIT)
     before = path.read_text()
     result = edit.promote(str(path), "llama", "v4", "production")
     assert changed_lines(before, path.read_text()) == [
@@ -91,7 +84,7 @@ def test_promote_out_of_a_split_cleans_up_the_other_side(tmp_path: Path) -> None
 
 
 def test_a_rollback_out_of_a_split_cleans_up_the_canary(tmp_path: Path) -> None:
-    path = write(tmp_path, "stack.yaml", SPLIT.replace("cleanup: deactivate", "cleanup: keep"))
+    path = write_stack(tmp_path, SPLIT.replace("cleanup: deactivate", "cleanup: keep"))
     before = path.read_text()
     result = edit.promote(str(path), "llama", "v3", "production")
     assert changed_lines(before, path.read_text()) == [
@@ -111,9 +104,7 @@ def test_promote_out_of_a_three_way_split_cleans_up_every_other_side(tmp_path: P
     three = SPLIT.replace("      v3: {}\n", "      v3: {}\n      v5: {}\n").replace(
         "traffic: {v3: 90, v4: 10}", "traffic: {v3: 90, v4: 10, v5: 0}"
     )
-    path = write(
-        tmp_path, "stack.yaml", three.replace("cleanup: deactivate", "cleanup: scale_to_zero")
-    )
+    path = write_stack(tmp_path, three.replace("cleanup: deactivate", "cleanup: scale_to_zero"))
     result = edit.promote(str(path), "llama", "v4", "production")
     assert result.summary == (
         "v4 now serves production of llama; "
@@ -278,7 +269,7 @@ def test_the_min_replicas_hint_names_the_floor_that_gives_each_side_enough(
         .replace("      v4: {image", "      v5: {}\n      v4: {image")
         .replace("traffic: {v3: 90, v4: 10}", "traffic: {v3: 90, v4: 10, v5: 0}")
     )
-    result = CliRunner().invoke(cli, ["validate", str(write(tmp_path, "stack.yaml", text))])
+    result = CliRunner().invoke(cli, ["validate", str(write_stack(tmp_path, text))])
     assert result.exit_code == 1
     # v3 keeps 2 (its share of the floor); v4 gets 1; v5 (dark, 0..1) is not judged.
     assert result.stderr.splitlines() == [
@@ -299,7 +290,7 @@ def test_the_policy_pack_sees_splits_and_dark_sides_as_iac_does(tmp_path: Path) 
         "      staging:\n"
         "        traffic: {v5: 100, v6: 0}\n",
     )
-    compiled = compile_stack(check_stack(str(write(tmp_path, "stack.yaml", text))))
+    compiled = compiled_stack(tmp_path, text)
     from_release = facts_from_release(compiled.release)
     assert [_strip(f) for f in from_release] == [
         _strip(f) for f in facts_from_objects(compiled.objects)
@@ -315,7 +306,7 @@ def test_the_policy_pack_sees_splits_and_dark_sides_as_iac_does(tmp_path: Path) 
 
 def test_status_does_not_call_a_dark_side_drift(tmp_path: Path) -> None:
     text = SPLIT.replace("traffic: {v3: 90, v4: 10}", "traffic: {v3: 100, v4: 0}")
-    stack = check_stack(str(write(tmp_path, "stack.yaml", text)))
+    stack = load_stack(tmp_path, text)
     (status,) = read_status(stack, Recorded(compile_stack(stack).objects, {}))
     assert status.declared == {"v3": 100, "v4": 0}
     assert [(d.name, d.weight) for d in status.live] == [("v3", 100)]
@@ -326,7 +317,7 @@ def test_a_dark_side_is_sent_none_of_a_simulated_trace_nor_alerted_at_its_cap(
     tmp_path: Path,
 ) -> None:
     text = SPLIT.replace("traffic: {v3: 90, v4: 10}", "traffic: {v3: 100, v4: 0}")
-    compiled = compile_stack(check_stack(str(write(tmp_path, "stack.yaml", text))))
+    compiled = compiled_stack(tmp_path, text)
     assert [s.deployment for s in setup_for(compiled, None, "llama", "production")] == ["v3"]
     alerts = [
         rule

@@ -28,26 +28,22 @@ from iac.rollout.stages import Stage, stages
 from iac.spec.resolved import ResolvedStack
 from iac.validate import check_stack
 from tests.support.program_helpers import READ_STACK_OUTPUTS, ProgramRun, run_program
+from tests.support.stacks import llama_stack, write_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "iac up stacks/dev.yaml --stack dev"
 NOW = datetime(2026, 8, 21, 12, 0, 0, tzinfo=UTC)
-STACK = """\
-version: 1
-imports: [MODULES/vllm.yaml]
-cluster: {name: c, namespace: models, domain: models.example.com}
-models:
-  llama:
-    template: vllm
-    params: {hf_model: org/llama}
-    resources: {accelerator: H100, cpu: "8", memory: 64Gi}
-    deployments: {v1: {}, v2: {image: vllm/vllm-openai:v0.7.0}}
-    environments:
-      production:
-        deployment: PROD
-        autoscaling: {min_replicas: 2, max_replicas: 4}
-        promotion: {strategy: STRATEGY, max_surge_percent: 50, stabilization: 5m GATES}
-"""
+STACK = llama_stack(
+    """\
+deployments: {v1: {}, v2: {image: vllm/vllm-openai:v0.7.0}}
+environments:
+  production:
+    deployment: PROD
+    autoscaling: {min_replicas: 2, max_replicas: 4}
+    promotion: {strategy: STRATEGY, max_surge_percent: 50, stabilization: 5m GATES}
+""",
+    cluster="{name: c, namespace: models, domain: models.example.com}",
+)
 GATE = ", gates: [{name: errors, query: 'err{d=\"$deployment\"}', max: 0.02}]"
 PROMOTION = "llama/production is promoted from v1 to v2 with `strategy: rolling`"
 
@@ -67,12 +63,8 @@ class Change:
 
 
 def write(path: Path, prod: str, strategy: str = "rolling", gates: str = "") -> None:
-    path.write_text(
-        STACK.replace("MODULES", str(ROOT / "modules"))
-        .replace("PROD", prod)
-        .replace("STRATEGY", strategy)
-        .replace(" GATES", gates)
-    )
+    text = STACK.replace("PROD", prod).replace("STRATEGY", strategy).replace(" GATES", gates)
+    write_stack(path.parent, text, path.name)
 
 
 def promotion(tmp_path: Path, strategy: str = "rolling", gates: str = "") -> Change:

@@ -14,6 +14,7 @@ from iac.errors import StackInvalid
 from iac.validate import check_stack
 from tests.support.compile_helpers import compile_text
 from tests.support.program_helpers import run_program
+from tests.support.stacks import write_stack
 
 STACK = """\
 version: 1
@@ -126,8 +127,7 @@ def test_a_renamed_deployment_aliases_its_own_objects_only(tmp_path: Path) -> No
 def test_previous_names_in_use_are_refused(
     tmp_path: Path, edit: dict[str, str], expected: str
 ) -> None:
-    path = tmp_path / "stack.yaml"
-    path.write_text(stack(**edit).replace("MODULES", str(Path(__file__).parents[2] / "modules")))
+    path = write_stack(tmp_path, stack(**edit))
     with pytest.raises(StackInvalid) as invalid:
         check_stack(str(path), Diagnostics())
     assert [str(d).removeprefix(f"{path}:") for d in invalid.value.diagnostics] == [expected]
@@ -140,9 +140,7 @@ def named(alias_specs: list[dict[str, Any]]) -> list[str]:
 
 
 def test_the_program_registers_protect_and_aliases(tmp_path: Path) -> None:
-    path = tmp_path / "stack.yaml"
-    text = stack(protect="protect: true", previous="previous_names: [llama]")
-    path.write_text(text.replace("MODULES", str(Path(__file__).parents[2] / "modules")))
+    path = write_stack(tmp_path, stack(protect="protect: true", previous="previous_names: [llama]"))
     run = run_program(path)
     deployment = run.one("kubernetes:apps/v1:Deployment", "Deployment/models/chat-v1")
     assert deployment.protect is True

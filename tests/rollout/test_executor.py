@@ -12,29 +12,22 @@ from iac.compile import Compiled, compile_stack
 from iac.diff.plan import make_plan
 from iac.rollout.executor import EngineError, Progress, digest, run
 from iac.rollout.stages import stages
-from iac.validate import check_stack
-from tests.support.compile_helpers import ROOT
+from tests.support.stacks import llama_stack, load_stack
 
-STACK = """\
-version: 1
-imports: [MODULES/vllm.yaml]
-cluster: {name: c}
-models:
-  llama:
-    template: vllm
-    params: {hf_model: org/llama}
-    resources: {accelerator: H100, cpu: "8", memory: 64Gi}
-    deployments: {v3: {}, v5: {}}
-    environments:
-      production:
-        deployment: PROD
-        autoscaling: {min_replicas: 4, max_replicas: 8}
-        promotion:
-          strategy: rolling
-          max_surge_percent: 25
-          stabilization: 2m
-          gates: [{name: errors, query: 'err{env="$environment",d="$deployment"}', max: 0.02}]
+STACK = llama_stack(
+    """\
+deployments: {v3: {}, v5: {}}
+environments:
+  production:
+    deployment: PROD
+    autoscaling: {min_replicas: 4, max_replicas: 8}
+    promotion:
+      strategy: rolling
+      max_surge_percent: 25
+      stabilization: 2m
+      gates: [{name: errors, query: 'err{env="$environment",d="$deployment"}', max: 0.02}]
 """
+)
 
 
 class Recorder:
@@ -62,9 +55,7 @@ class Recorder:
 @pytest.fixture
 def change(tmp_path: Path) -> tuple[Compiled, list]:
     def load(name: str, prod: str) -> object:
-        path = tmp_path / name
-        path.write_text(STACK.replace("MODULES", str(ROOT / "modules")).replace("PROD", prod))
-        return check_stack(str(path))
+        return load_stack(tmp_path, STACK.replace("PROD", prod), name)
 
     base, head = load("base.yaml", "v3"), load("head.yaml", "v5")
     base_compiled = compile_stack(base)

@@ -25,35 +25,27 @@ from iac.rollout.readiness import (
     without_await,
 )
 from iac.rollout.stages import Stage, stages
-from iac.validate import check_stack
 from tests.rollout.test_executor import Recorder
-from tests.support.compile_helpers import ROOT
+from tests.support.stacks import llama_stack, load_stack
 
-STACK = """\
-version: 1
-imports: [MODULES/vllm.yaml]
-cluster: {name: c, namespace: models}
-models:
-  llama:
-    template: vllm
-    params: {hf_model: org/llama}
-    resources: {accelerator: H100, cpu: "8", memory: 64Gi}
-    health: {startup_timeout: 20s}
-    deployments: {v1: {}, v2: {}}
-    environments:
-      production:
-        deployment: PROD
-        autoscaling: {min_replicas: 2, max_replicas: 4}
-        promotion: {strategy: rolling, max_surge_percent: 50, stabilization: 3s}
-"""
+STACK = llama_stack(
+    """\
+health: {startup_timeout: 20s}
+deployments: {v1: {}, v2: {}}
+environments:
+  production:
+    deployment: PROD
+    autoscaling: {min_replicas: 2, max_replicas: 4}
+    promotion: {strategy: rolling, max_surge_percent: 50, stabilization: 3s}
+""",
+    cluster="{name: c, namespace: models}",
+)
 
 
 @pytest.fixture
 def change(tmp_path: Path) -> tuple[Compiled, list[Stage]]:
     def load(name: str, prod: str) -> Any:
-        path = tmp_path / name
-        path.write_text(STACK.replace("MODULES", str(ROOT / "modules")).replace("PROD", prod))
-        return check_stack(str(path))
+        return load_stack(tmp_path, STACK.replace("PROD", prod), name)
 
     base = compile_stack(load("base.yaml", "v1"))
     head = load("head.yaml", "v2")

@@ -15,7 +15,8 @@ from iac.diff.plan import make_plan
 from iac.rollout.planner import plan_rollout
 from iac.rollout.stages import stages
 from iac.spec.stack import Promotion
-from tests.support.compile_helpers import ROOT, _validator
+from tests.support.compile_helpers import _validator
+from tests.support.stacks import llama_stack, load_stack
 
 Shape = tuple[str, int, int, int, int, int]
 
@@ -228,41 +229,30 @@ def test_no_step_leaves_an_environment_with_nothing_ready(
     assert plan.peak_replicas == replicas + head_room + promotion.surge_replicas(replicas)
 
 
-HEAD = """\
-version: 1
-imports: [MODULES/vllm.yaml]
-cluster: {name: c, provisioner: karpenter}
-models:
-  llama:
-    template: vllm
-    params: {hf_model: org/llama}
-    resources: {accelerator: H100, cpu: "8", memory: 64Gi}
-    deployments: {v3: {}, v4: {image: "vllm/vllm-openai:v0.7.0"}, v5: {}, v6: {}}
-    environments:
-      production:
-        deployment: PROD
-        autoscaling: {min_replicas: 4, max_replicas: 8}
-        promotion: {strategy: rolling, max_surge_percent: 50, stabilization: 5m, cleanup: deactivate,
-                    gates: [{name: errors, query: "iac:request_errors:ratio_rate5m", max: 0.02}]}
-      staging:
-        deployment: STAGING
-        autoscaling: {min_replicas: 1, max_replicas: 2}
-"""
+HEAD = llama_stack(
+    """\
+deployments: {v3: {}, v4: {image: "vllm/vllm-openai:v0.7.0"}, v5: {}, v6: {}}
+environments:
+  production:
+    deployment: PROD
+    autoscaling: {min_replicas: 4, max_replicas: 8}
+    promotion: {strategy: rolling, max_surge_percent: 50, stabilization: 5m, cleanup: deactivate,
+                gates: [{name: errors, query: "iac:request_errors:ratio_rate5m", max: 0.02}]}
+  staging:
+    deployment: STAGING
+    autoscaling: {min_replicas: 1, max_replicas: 2}
+""",
+    cluster="{name: c, provisioner: karpenter}",
+)
 
 
 def test_two_environments_promoted_in_one_change_advance_in_lockstep(tmp_path: Path) -> None:
-    from iac.validate import check_stack
 
     def load(name: str, prod: str, staging: str, deactivate: str = "") -> object:
-        text = (
-            HEAD.replace("MODULES", str(ROOT / "modules"))
-            .replace("PROD", prod)
-            .replace("STAGING", staging)
-        )
+        text = HEAD.replace("PROD", prod).replace("STAGING", staging)
         if deactivate:
             text = text.replace(f"{deactivate}: {{}}", f"{deactivate}: {{state: inactive}}")
-        (tmp_path / name).write_text(text)
-        return check_stack(str(tmp_path / name))
+        return load_stack(tmp_path, text, name)
 
     base = load("base.yaml", "v3", "v4")
     head = load("head.yaml", "v5", "v6", deactivate="v3")

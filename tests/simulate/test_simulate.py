@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from iac.simulate.setup import Setup, setup_for
 from iac.simulate.trace import Trace
 from iac.validate import check_stack
 from tests.support.compile_helpers import ROOT
+from tests.support.stacks import compiled_stack, write_stack
 
 # A vLLM model: Prometheus in-flight metric, 64 slots per replica, target 64 × 70 % = 44.8.
 LLM = """\
@@ -63,13 +63,7 @@ models:
 
 
 def compiled(tmp_path: Path, text: str, autoscaling: str, name: str = "stack.yaml") -> Compiled:
-    path = tmp_path / name
-    path.write_text(
-        textwrap.dedent(text)
-        .replace("MODULES", str(ROOT / "modules"))
-        .replace("AUTOSCALING", autoscaling)
-    )
-    return compile_stack(check_stack(str(path)))
+    return compiled_stack(tmp_path, text.replace("AUTOSCALING", autoscaling), name)
 
 
 def one_setup(tmp_path: Path, text: str, autoscaling: str, params: Params | None = None) -> Setup:
@@ -552,13 +546,7 @@ def test_bundled_example_traces_load() -> None:
 
 
 def write(tmp_path: Path, name: str, autoscaling: str) -> str:
-    path = tmp_path / name
-    path.write_text(
-        textwrap.dedent(LLM)
-        .replace("MODULES", str(ROOT / "modules"))
-        .replace("AUTOSCALING", autoscaling)
-    )
-    return str(path)
+    return str(write_stack(tmp_path, LLM.replace("AUTOSCALING", autoscaling), name))
 
 
 def test_command_text_shows_figures_and_their_basis(tmp_path: Path) -> None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
-import textwrap
 from pathlib import Path
 from typing import Any
 
-from iac.compile import Compiled, compile_stack
+from iac.compile import Compiled
 from iac.diagnostics import Diagnostics
 from iac.object_validation import ObjectValidator
-from iac.validate import check_stack
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.stacks import ROOT as ROOT
+from tests.support.stacks import compiled_stack
 
 
 @functools.cache
@@ -22,10 +20,7 @@ def _validator() -> ObjectValidator:
 
 def compile_text(tmp_path: Path, text: str, diagnostics: Diagnostics | None = None) -> Compiled:
     """Compile stack text; every object it yields must also pass offline schema validation."""
-    path = tmp_path / "stack.yaml"
-    path.write_text(textwrap.dedent(text).replace("MODULES", str(ROOT / "modules")))
-    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-    compiled = compile_stack(check_stack(str(path), diagnostics), diagnostics)
+    compiled = compiled_stack(tmp_path, text, diagnostics=diagnostics)
     problems = [p for obj in compiled.objects for p in _validator().problems(obj)]
     assert problems == []
     return compiled
