@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fuzz_harness import mutations, run_one
+from tests.support.fuzz_harness import mutations, run_one
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.install_scripts import install
 from tests.live.fixtures import control_plane_bin, gateway_bin, live_cluster
+from tests.support.install_scripts import install
 
 __all__ = ["PulumiEngine", "control_plane_bin", "gateway_bin", "live_cluster", "pulumi_engine"]
 

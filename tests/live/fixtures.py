@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.install_scripts import install
 from tests.live.cluster import (
     INSTALL_SCRIPT,
     REPO_ROOT,
@@ -24,6 +23,7 @@ from tests.live.cluster import (
 )
 from tests.live.gateway import Gateway, start_gateway
 from tests.live.keda import KEDA_NAMESPACE, start_keda
+from tests.support.install_scripts import install
 
 INSTALL_TIMEOUT_S = int(os.environ.get("IAC_CONTROL_PLANE_INSTALL_TIMEOUT", "3600"))
 GATEWAY_INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-gateway"

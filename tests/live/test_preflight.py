@@ -1,7 +1,7 @@
 """Preflight against a real API server (issue #22, item 7): on a cluster of this module's
 own, with everything the demo stack needs installed as its installers would leave it,
 preflight finds nothing; each prerequisite removed in turn is reported by name, with what
-installs it, exactly as on recorded answers (tests/test_preflight.py), and put back.
+installs it, exactly as on recorded answers (tests/preflight/test_preflight.py), and put back.
 
 Not the session's `live_cluster`: removing CRDs and namespaces there would break the other
 live tests.
@@ -23,7 +23,7 @@ from iac.preflight import Missing, check_cluster
 from iac.validate import check_stack
 from tests.live.cluster import LiveCluster, start_cluster
 from tests.live.fixtures import CRD_DIR
-from tests.test_preflight import MISSING_ALONE
+from tests.preflight.test_preflight import MISSING_ALONE
 
 pytestmark = pytest.mark.live
 
