@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALL_INPUTS := pyproject.toml hatch_build.py iac/render/_yaml_walk.c
 STAMP := $(VENV)/.installed-$(shell cat $(INSTALL_INPUTS) | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo demo-live test lint schema bench golden
+.PHONY: setup demo demo-live test lint schema bench bench-gateway golden
 
 $(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,3 +44,8 @@ golden: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/simulate.py
+
+# Requests through a real Gateway during rollouts (a live cluster, Traefik, the Pulumi
+# engine: built on first use, then about 7 minutes).
+bench-gateway: setup
+	$(BIN)/python benchmarks/gateway.py

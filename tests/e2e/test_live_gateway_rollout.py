@@ -24,7 +24,6 @@ replica behind the environment.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import urllib.parse
@@ -46,7 +45,7 @@ from tests.e2e.live_stack import iac, use_engine_and_kubectl
 from tests.live.cluster import REPO_ROOT, gpu_nodes_for
 from tests.live.fixtures import start_prepared_cluster
 from tests.live.gateway import GATEWAY_CLASS, Gateway, start_gateway
-from tests.live.load import LoadStream, Sent
+from tests.live.load import LoadStream, Sent, binomial_bound
 from tests.live.prerequisites import stack_prerequisites
 from tests.live.timeline import RouteTimeline, Weights
 
@@ -234,13 +233,6 @@ def planned_weights(base: Path, head: Path) -> list[Weights]:
     return found
 
 
-def binomial_bound(n: int, p: float) -> float:
-    """How far a count of n requests may be from n·p: 4 standard deviations of a binomial,
-    plus one (a gateway choosing at random passes with probability above 0.9999; Traefik's
-    weighted round robin is exact up to where a stretch starts in its cycle)."""
-    return 4 * math.sqrt(n * p * (1 - p)) + 1
-
-
 @dataclass
 class Run:
     """What one change under the stream showed."""
@@ -351,9 +343,10 @@ def test_a_rolling_promotion_under_load_fails_no_request(
 def test_a_failed_gate_rolls_back_under_load_and_fails_no_request(
     gateway: Gateway, engine: PulumiEngine, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    # The gate passes after the first stage (the candidate has no traffic yet) and fails
-    # after the second (50 %): `iac up` rolls back to v1 alone.
-    prometheus = StandinPrometheus([0.0, 0.5])
+    # Gates are read after each stage that moves traffic (not after the first, which only
+    # brings candidates up): the first read, after the 50 % stage, fails, and `iac up` rolls
+    # back to v1 alone.
+    prometheus = StandinPrometheus([0.5])
     try:
         setup = set_up(gateway, engine, tmp_path, "deployment: v1", GATE, prometheus.url)
         assert not prometheus.gate_queries  # no promotion, no gate read
@@ -366,7 +359,7 @@ def test_a_failed_gate_rolls_back_under_load_and_fails_no_request(
     assert result.exit_code == 1, result.output + result.stderr
     assert "gate errors: 0.5 is above 0.05" in result.stderr
     assert "rolling back to the last good release" in result.stderr
-    assert len(prometheus.gate_queries) == 2
+    assert len(prometheus.gate_queries) == 1
     shares = check_run(run, [{V1: 100}, {V1: 50, V2: 50}, {V1: 100}], after=V1)
     assert ready_replicas(gateway, V1) == 2
     record_figures(request.node.name, run, shares)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import math
 import socket
 import threading
 import time
@@ -20,6 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 LOOPBACK = "127.0.0.1"
+
+
+def binomial_bound(requests: int, share: float) -> float:
+    """How far the count of ``requests`` one side of a split answered may be from
+    ``requests * share``: four standard deviations of the binomial (n, p), plus one for
+    rounding. A gateway choosing each request's backend at random independently passes with
+    probability above 0.9999 per side; Traefik's weighted round robin is exact up to where a
+    count starts in its cycle (data-plane.md), so a failure is a wrong weight, not chance."""
+    return 4.0 * math.sqrt(requests * share * (1 - share)) + 1
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ environment, with which weights; the URLs of `iac.spec.endpoints`), not from the
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from iac.diagnostics import Diagnostics
 from iac.validate import check_stack
 from tests.live.cluster import gpu_nodes_for
 from tests.live.gateway import GATEWAY_CLASS, Answer, Gateway
+from tests.live.load import binomial_bound
 from tests.live.prerequisites import stack_prerequisites
 
 pytestmark = pytest.mark.live
@@ -50,15 +50,6 @@ STACKS = [
 PROBE = "/v1/probe?q=1"  # what a client sends after an endpoint's prefix
 SETTLE_S = 60.0  # how long an endpoint may take to be served after its objects are applied
 SPLIT_REQUESTS = 200
-BOUND_SIGMAS = 4.0
-
-
-def binomial_bound(requests: int, share: float) -> float:
-    """How far a side's count may be from ``requests * share``: four standard deviations of
-    the binomial (n, p), plus one for rounding. A gateway choosing each request's backend at
-    random independently passes with probability above 0.9999 per side; Traefik's weighted
-    round robin is exact (data-plane.md), so any failure is a wrong weight, not chance."""
-    return BOUND_SIGMAS * math.sqrt(requests * share * (1 - share)) + 1
 
 
 def _stack_id(path: Path) -> str:
