@@ -1,9 +1,13 @@
 """`iac simulate`: replay a traffic trace against a stack's autoscaling, as compiled.
 
-    trace.py        request or rate CSVs, seeded generators (steady, poisson, diurnal, bursts)
+    replay.py       what `iac simulate` runs: the trace read, stacks compiled, runs, report
+    sources.py      what a `--trace` value names: a generator or a CSV file
+    trace.py        a trace's arrays; request or rate CSVs
+    generators.py   seeded synthetic traffic (steady, poisson, diurnal, bursts)
     setup.py        per deployment: the compiled autoscaler, serving slots, cold start, price
     autoscalers.py  KEDA + HPA as compiled; Baseten's documented algorithm for comparison
     engine.py       the serving model, second by second, with the fast path
+    run_state.py    one run's state (replicas, queue, counts) and the result built from it
     replicas.py     replicas starting, ready and removed; nodes and what is paid for
     flow.py         the free flow (in flight had nothing waited), in reused buffers
     result.py       one run's events, waits and the figures read from them

@@ -23,11 +23,11 @@ def test_arbitrary_bytes_exit_cleanly(raw: bytes) -> None:
     from click.testing import CliRunner
 
     from iac.cli import cli
-    from tests.support.fuzz_harness import _check
+    from tests.support.fuzz_harness import check_outcome
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stack.yaml"
         path.write_bytes(raw)
         result = CliRunner().invoke(cli, ["validate", str(path)])
-        _check(result, "validate")
+        check_outcome(result, "validate")
         assert result.exit_code == 1

@@ -25,7 +25,7 @@ from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.policy import check_with_policies
 from iac.validate import check_stack
-from tests.support.compile_helpers import ROOT, _validator, compile_text, find
+from tests.support.compile_helpers import ROOT, compile_text, find, object_validator
 
 KARPENTER = "version: 1\ncluster: {name: c, provisioner: karpenter}\n"
 EXISTING = "version: 1\ncluster: {name: c}\n"
@@ -513,6 +513,6 @@ def test_random_names_never_make_an_invalid_or_shared_name(data: dict[str, Any])
         name = obj["metadata"]["name"]
         assert len(name) <= 63, name
         assert LABEL.fullmatch(name), name
-    problems = [p for obj in compiled.objects for p in _validator().problems(obj)]
+    problems = [p for obj in compiled.objects for p in object_validator().problems(obj)]
     assert problems == []
     assert Counter(f for f, _ in declared_objects(stack, compiled.release)) == found

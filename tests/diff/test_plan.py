@@ -9,56 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from iac.cli import cli
 from iac.compile import compile_stack
 from iac.diff.objects import diff_objects
 from iac.validate import check_stack
 from tests.support.compile_helpers import ROOT
-from tests.support.stacks import write_stack
-
-BASE = """\
-version: 1
-imports: [MODULES/vllm.yaml]
-cluster: {name: c, provisioner: karpenter, domain: models.example.com}
-# These tests are about lifecycle events: policies have tests of their own.
-policies: {pinned_images: {enabled: false}, resources_declared: {enabled: false}}
-models:
-  llama:
-    template: vllm
-    params: {hf_model: org/llama}
-    resources: {accelerator: H100}
-    deployments:
-      v2: {state: inactive}
-      v3: {}
-      v4: {image: vllm/vllm-openai:v0.7.0}
-    environments:
-      production:
-        deployment: v3
-        autoscaling: {min_replicas: 2, max_replicas: 4}
-        promotion: {strategy: rolling, max_surge_percent: 50, stabilization: 5m}
-      staging: {deployment: v4}
-  old:
-    image: x
-    deployments: {v1: {}}
-"""
-
-
-def write(tmp_path: Path, name: str, text: str) -> str:
-    return str(write_stack(tmp_path, text, name))
-
-
-def plan(tmp_path: Path, base: str, head: str, *args: str) -> Result:
-    base_path = write(tmp_path, "base.yaml", base)
-    head_path = write(tmp_path, "head.yaml", head)
-    return CliRunner().invoke(cli, ["plan", head_path, "--base", base_path, *args])
-
-
-def plan_json(tmp_path: Path, base: str, head: str) -> dict[str, Any]:
-    result = plan(tmp_path, base, head, "--format", "json")
-    assert result.exit_code in (0, 1), result.output
-    return json.loads(result.stdout)
+from tests.support.plan_cli import BASE, plan, plan_json, write
 
 
 def kinds(data: dict[str, Any]) -> list[str]:

@@ -18,8 +18,8 @@ from iac.cli import cli
 from iac.diagnostics import Diagnostic, Location
 from iac.diff.markdown import DEFAULT_MAX_CHARS, GITHUB_COMMENT_LIMIT, errors_markdown
 from iac.program.live import live_base
-from tests.diff.test_plan import BASE, plan, plan_json, write
 from tests.support.compile_helpers import ROOT
+from tests.support.plan_cli import BASE, plan, plan_json, write
 
 
 def plan_files(base: Path, head: Path, *args: str) -> tuple[int, str, str]:

@@ -16,7 +16,7 @@ from iac.compile import compile_stack
 from iac.diff.plan import make_plan
 from iac.rollout.stages import stages
 from iac.validate import check_stack
-from tests.diff.test_plan import BASE, plan, plan_json, write
+from tests.support.plan_cli import BASE, plan, plan_json, write
 
 URL = "https://{model}.models.example.com/{what}/{name}/"
 

@@ -25,9 +25,14 @@ from iac.rollout.stages import stages
 from iac.simulate.setup import setup_for
 from iac.spec.stack import Promotion
 from iac.status import read_status
-from tests.policy.test_policies import _as_engine_sends, _resources, _run, _strip
-from tests.status.test_status import Recorded
-from tests.support.compile_helpers import _validator
+from tests.support.compile_helpers import object_validator
+from tests.support.policy_pack import (
+    as_engine_sends,
+    comparable_facts,
+    pack_resources,
+    run_policy,
+)
+from tests.support.recorded_kubectl import Recorded
 from tests.support.stacks import compiled_stack, load_stack, write_stack
 
 SPLIT = """\
@@ -198,7 +203,7 @@ def test_the_stages_of_a_promotion_out_of_a_split(tmp_path: Path) -> None:
 
     def production(stage: int) -> tuple[list[Any], dict[str, tuple[int, int]]]:
         objects = found[stage].compile().objects
-        assert [p for o in objects for p in _validator().problems(o)] == []
+        assert [p for o in objects for p in object_validator().problems(o)] == []
         rule = next(
             r
             for o in objects
@@ -292,8 +297,8 @@ def test_the_policy_pack_sees_splits_and_dark_sides_as_iac_does(tmp_path: Path) 
     )
     compiled = compiled_stack(tmp_path, text)
     from_release = facts_from_release(compiled.release)
-    assert [_strip(f) for f in from_release] == [
-        _strip(f) for f in facts_from_objects(compiled.objects)
+    assert [comparable_facts(f) for f in from_release] == [
+        comparable_facts(f) for f in facts_from_objects(compiled.objects)
     ]
     traffic = {f.deployment: (f.traffic, f.dark) for f in from_release}
     assert traffic == {
@@ -342,17 +347,17 @@ models:
         traffic: {v3: 90, v4: 10, v5: 0}
         autoscaling: {min_replicas: 2, max_replicas: 6}
 """
-    resources = _resources(tmp_path, model)
+    resources = pack_resources(tmp_path, model)
     for resource in resources:
-        resource.props = _as_engine_sends(resource.props)  # type: ignore[assignment]
-    reported = _run(make_policy("min-replicas"), resources, {"min": 2.0})
+        resource.props = as_engine_sends(resource.props)  # type: ignore[assignment]
+    reported = run_policy(make_policy("min-replicas"), resources, {"min": 2.0})
     assert [m for m, _ in reported] == [
         "[min-replicas] llama/production/v4: production of llama runs 1 replica(s) at least on "
         "v4, which gets 10 % of its requests; the policy asks for 2; set min_replicas: 16 on "
         "the environment (and max_replicas ≥ 16), as each side of a split keeps its weight's "
         "share of it; or give v4 more weight, or end the split"
     ]
-    zero = _run(make_policy("no-scale-to-zero"), resources, {"environments": ["production"]})
+    zero = run_policy(make_policy("no-scale-to-zero"), resources, {"environments": ["production"]})
     assert zero == []  # v5 is dark: 0..1, sent none of production's requests
 
 

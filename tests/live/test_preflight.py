@@ -23,7 +23,7 @@ from iac.preflight import Missing, check_cluster
 from iac.validate import check_stack
 from tests.live.cluster import LiveCluster, start_cluster
 from tests.live.fixtures import CRD_DIR
-from tests.preflight.test_preflight import MISSING_ALONE
+from tests.support.missing_prerequisites import MISSING_ALONE
 
 pytestmark = pytest.mark.live
 

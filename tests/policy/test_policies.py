@@ -15,9 +15,16 @@ from iac.compile import compile_stack
 from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.policy import check_with_policies
-from iac.policy.facts import STACK_ONLY, facts_from_objects, facts_from_release
+from iac.policy.facts import facts_from_objects, facts_from_release
+from iac.policy_pack.policies import all_policies, make_policy
 from iac.validate import check_stack
 from tests.support.compile_helpers import ROOT
+from tests.support.policy_pack import (
+    as_engine_sends,
+    comparable_facts,
+    pack_resources,
+    run_policy,
+)
 
 HEAD = """\
 version: 1
@@ -288,57 +295,17 @@ def test_facts_from_objects_agree_with_facts_from_the_release(path: Path) -> Non
     compiled = compile_stack(check_stack(str(path)))
     from_release = facts_from_release(compiled.release)
     from_objects = facts_from_objects(compiled.objects)
-    assert [_strip(f) for f in from_release] == [_strip(f) for f in from_objects]
-
-
-def _strip(facts: object) -> dict[str, object]:
-    values = {k: getattr(facts, k) for k in facts.__slots__}  # type: ignore[attr-defined]
-    for key in (*STACK_ONLY, "from_stack"):
-        values.pop(key)
-    return values
+    assert [comparable_facts(f) for f in from_release] == [
+        comparable_facts(f) for f in from_objects
+    ]
 
 
 # --- the Pulumi policy pack: the same rules on the registered resources ---------------------
 
-from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs  # noqa: E402
-
-from iac.policy_pack.policies import all_policies, make_policy  # noqa: E402
-
-
-def _resources(tmp_path: Path, model: str = MODEL) -> list[PolicyResource]:
-    path = tmp_path / "stack.yaml"
-    path.write_text(HEAD + model)
-    compiled = compile_stack(check_stack(str(path)))
-    options = PolicyResourceOptions(False, [], False, [], None, [])  # type: ignore[arg-type]
-    type_of = {"Deployment": "kubernetes:apps/v1:Deployment"}
-    return [
-        PolicyResource(
-            resource_type=type_of.get(o["kind"], f"kubernetes:{o['apiVersion']}:{o['kind']}"),
-            props=o,
-            urn=f"urn:pulumi:s::p::{o['kind']}::{o['metadata']['name']}",
-            name=o["metadata"]["name"],
-            opts=options,
-            provider=None,
-            parent=None,
-            dependencies=[],
-            property_dependencies={},
-        )
-        for o in compiled.objects
-    ]
-
-
-def _run(
-    policy: object, resources: list[PolicyResource], config: dict
-) -> list[tuple[str, str | None]]:
-    reported: list[tuple[str, str | None]] = []
-    args = StackValidationArgs(resources, config)
-    policy.validate(args, lambda message, urn: reported.append((message, urn)))  # type: ignore[attr-defined]
-    return reported
-
 
 def test_pack_reports_what_iac_reports(tmp_path: Path) -> None:
-    resources = _resources(tmp_path)
-    reported = _run(make_policy("gpu-quota"), resources, {"per_model": 8})
+    resources = pack_resources(tmp_path, MODEL)
+    reported = run_policy(make_policy("gpu-quota"), resources, {"per_model": 8})
     assert reported == [
         (
             "[gpu-quota] llama: llama may use 10 GPUs at max replicas; the quota is 8 per model; "
@@ -346,7 +313,7 @@ def test_pack_reports_what_iac_reports(tmp_path: Path) -> None:
             None,
         )
     ]
-    reported = _run(make_policy("no-scale-to-zero"), resources, {"environments": ["staging"]})
+    reported = run_policy(make_policy("no-scale-to-zero"), resources, {"environments": ["staging"]})
     assert reported == [
         (
             "[no-scale-to-zero] llama/staging/v2: staging of llama may scale to zero: its first "
@@ -355,23 +322,26 @@ def test_pack_reports_what_iac_reports(tmp_path: Path) -> None:
             "urn:pulumi:s::p::Deployment::llama-v2",
         )
     ]
-    assert _run(make_policy("no-scale-to-zero"), resources, {"environments": ["production"]}) == []
+    assert (
+        run_policy(make_policy("no-scale-to-zero"), resources, {"environments": ["production"]})
+        == []
+    )
 
 
 def test_pack_rules_without_settings_are_off_and_defaults_stay_on(tmp_path: Path) -> None:
-    resources = _resources(tmp_path, MODEL.replace("vllm/vllm-openai:v0.6.3", "example/server"))
-    assert _run(make_policy("budget"), resources, {}) == []
-    pinned = _run(make_policy("pinned-images"), resources, {})
+    resources = pack_resources(tmp_path, MODEL.replace("vllm/vllm-openai:v0.6.3", "example/server"))
+    assert run_policy(make_policy("budget"), resources, {}) == []
+    pinned = run_policy(make_policy("pinned-images"), resources, {})
     assert [m for m, _ in pinned] == [
         "[pinned-images] llama/v1: image example/server of v1 is not pinned: `latest` (or no "
         "tag) changes under you; name a version tag, or better a digest (`image@sha256:…`)",
         "[pinned-images] llama/v2: image example/server of v2 is not pinned: `latest` (or no "
         "tag) changes under you; name a version tag, or better a digest (`image@sha256:…`)",
     ]
-    assert _run(make_policy("budget"), resources, {"monthly": 10})[0][0].startswith(
+    assert run_policy(make_policy("budget"), resources, {"monthly": 10})[0][0].startswith(
         "[budget] at max replicas the stack costs $"
     )
-    bad = _run(make_policy("budget"), resources, {"monthly": -1})
+    bad = run_policy(make_policy("budget"), resources, {"monthly": -1})
     assert bad[0][0].startswith("[budget] invalid policy configuration")
     names = [policy.name for policy in all_policies()]
     assert names == [
@@ -380,32 +350,19 @@ def test_pack_rules_without_settings_are_off_and_defaults_stay_on(tmp_path: Path
     ]  # fmt: skip
 
 
-def _as_engine_sends(value: object) -> object:
-    """Properties as the engine hands them to a pack: every number a float."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _as_engine_sends(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_engine_sends(v) for v in value]
-    return value
-
-
 def test_pack_reads_the_engines_floats_as_the_compiler_wrote_them(tmp_path: Path) -> None:
     """Found with the real engine (tests/e2e/test_program_cli.py): numbers arrive as floats,
     in resource properties and in the pack's configuration."""
-    resources = _resources(tmp_path)
+    resources = pack_resources(tmp_path, MODEL)
     for resource in resources:
-        resource.props = _as_engine_sends(resource.props)  # type: ignore[assignment]
-    reported = _run(make_policy("min-replicas"), resources, {"min": 3.0})
+        resource.props = as_engine_sends(resource.props)  # type: ignore[assignment]
+    reported = run_policy(make_policy("min-replicas"), resources, {"min": 3.0})
     assert [m for m, _ in reported] == [
         "[min-replicas] llama/production/v1: production of llama runs 2 replica(s) at least; "
         "the policy asks for 3; set min_replicas: 3 on the environment"
     ]
     floor = {"min": 600.0, "when_startup_over": 300.0}
-    assert _run(make_policy("scale-down-delay-floor"), resources, floor) == []
+    assert run_policy(make_policy("scale-down-delay-floor"), resources, floor) == []
 
 
 def test_pack_config_schemas_carry_no_defaults() -> None:

@@ -10,8 +10,9 @@ import pytest
 
 from iac.compile import Compiled, compile_stack
 from iac.diff.plan import make_plan
-from iac.rollout.executor import EngineError, Progress, digest, run
+from iac.rollout.executor import Progress, digest, run
 from iac.rollout.stages import stages
+from tests.support.recording_engine import Recorder
 from tests.support.stacks import llama_stack, load_stack
 
 STACK = llama_stack(
@@ -28,28 +29,6 @@ environments:
       gates: [{name: errors, query: 'err{env="$environment",d="$deployment"}', max: 0.02}]
 """
 )
-
-
-class Recorder:
-    """Applies nothing; records what it was asked to apply, and can fail on a stage."""
-
-    def __init__(self, fail_at: int | None = None, recorded: Progress | None = None) -> None:
-        self.applied: list[tuple[str, Progress]] = []
-        self.fail_at = fail_at
-        self.recorded = recorded
-
-    def apply(self, compiled: Compiled, progress: Progress) -> None:
-        if (
-            self.fail_at is not None
-            and progress.stage == self.fail_at
-            and progress.status != "rolled-back"
-        ):
-            raise EngineError(f"Deployment llama-v5 did not become ready (stage {progress.stage})")
-        self.applied.append((digest(compiled), progress))
-        self.recorded = progress
-
-    def progress(self) -> Progress | None:
-        return self.recorded
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from iac.rollout.readiness import (
     without_await,
 )
 from iac.rollout.stages import Stage, stages
-from tests.rollout.test_executor import Recorder
+from tests.support.recording_engine import Recorder
 from tests.support.stacks import llama_stack, load_stack
 
 STACK = llama_stack(

@@ -15,7 +15,7 @@ from iac.diff.plan import make_plan
 from iac.rollout.planner import plan_rollout
 from iac.rollout.stages import stages
 from iac.spec.stack import Promotion
-from tests.support.compile_helpers import _validator
+from tests.support.compile_helpers import object_validator
 from tests.support.stacks import llama_stack, load_stack
 
 Shape = tuple[str, int, int, int, int, int]
@@ -278,7 +278,7 @@ def test_two_environments_promoted_in_one_change_advance_in_lockstep(tmp_path: P
         (found[1], [("llama-v3", 50), ("llama-v5", 50)], {"llama-v3": 2, "llama-v5": 4}),
     ]:
         compiled = stage.compile()
-        problems = [p for o in compiled.objects for p in _validator().problems(o)]
+        problems = [p for o in compiled.objects for p in object_validator().problems(o)]
         assert problems == []
         route = next(o for o in compiled.objects if o["kind"] == "HTTPRoute")
         # No domain: the models share one host, below /models/<model>.

@@ -15,29 +15,7 @@ from iac.reports import formatted
 from iac.status import Kubectl, StatusReport, read_status, to_json, to_text
 from iac.validate import check_stack
 from tests.support.compile_helpers import ROOT
-
-KIND_OF = {
-    "deployments.apps": "Deployment",
-    "scaledobjects.keda.sh": "ScaledObject",
-    "httproutes.gateway.networking.k8s.io": "HTTPRoute",
-}
-
-
-class Recorded:
-    """What `kubectl get -o json` returned: the applied objects plus their status."""
-
-    def __init__(self, objects: list[dict[str, Any]], status: dict[str, dict[str, Any]]) -> None:
-        self.objects = objects
-        self.status = status
-        self.calls: list[tuple[str, str]] = []
-
-    def list(self, kind: str, namespace: str) -> list[dict[str, Any]]:
-        self.calls.append((kind, namespace))
-        found = []
-        for obj in self.objects:
-            if obj["kind"] == KIND_OF[kind] and obj["metadata"].get("namespace") == namespace:
-                found.append({**obj, "status": self.status.get(obj["metadata"]["name"], {})})
-        return found
+from tests.support.recorded_kubectl import KIND_OF, Recorded
 
 
 def demo() -> tuple[Any, list[dict[str, Any]]]:

@@ -14,14 +14,15 @@ from tests.support.stacks import compiled_stack
 
 
 @functools.cache
-def _validator() -> ObjectValidator:
+def object_validator() -> ObjectValidator:
+    """The offline object validator, built once (it reads every schema)."""
     return ObjectValidator()
 
 
 def compile_text(tmp_path: Path, text: str, diagnostics: Diagnostics | None = None) -> Compiled:
     """Compile stack text; every object it yields must also pass offline schema validation."""
     compiled = compiled_stack(tmp_path, text, diagnostics=diagnostics)
-    problems = [p for obj in compiled.objects for p in _validator().problems(obj)]
+    problems = [p for obj in compiled.objects for p in object_validator().problems(obj)]
     assert problems == []
     return compiled
 

@@ -103,14 +103,15 @@ def run_one(text: str) -> int:
         path = Path(tmp) / "stack.yaml"
         path.write_text(text, encoding="utf-8")
         result = runner.invoke(cli, ["validate", str(path)])
-        _check(result, "validate")
+        check_outcome(result, "validate")
         if result.exit_code == 0:
-            _check(runner.invoke(cli, ["render", str(path)]), "render")
-            _check(runner.invoke(cli, ["plan", str(path), "--base", str(path)]), "plan")
+            check_outcome(runner.invoke(cli, ["render", str(path)]), "render")
+            check_outcome(runner.invoke(cli, ["plan", str(path), "--base", str(path)]), "plan")
         return result.exit_code
 
 
-def _check(result: Any, command: str) -> None:
+def check_outcome(result: Any, command: str) -> None:
+    """A command either succeeded or failed with located messages; it never crashed."""
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"{command} crashed") from result.exception
     if result.exit_code not in (0, 1):

@@ -27,7 +27,7 @@ from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.policy import check_with_policies
 from iac.spec.types import INT32_MAX
-from tests.support.compile_helpers import _validator
+from tests.support.compile_helpers import object_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -216,7 +216,7 @@ def rendered_problems(path: Path) -> list[str] | None:
         compiled = compile_stack(stack, diagnostics)
     except StackInvalid:
         return None
-    problems = [problem for obj in compiled.objects for problem in _validator().problems(obj)]
+    problems = [problem for obj in compiled.objects for problem in object_validator().problems(obj)]
     for declaration in compiled.cloud:  # GKE node pools: int32 node counts (GKE's API)
         nodes = declaration["properties"]["autoscaling"]["totalMaxNodeCount"]
         if not 1 <= nodes <= INT32_MAX:
