@@ -143,7 +143,7 @@ class Catalog(_Data):
         """Answers of `instances_for`, kept: a 1,000-model stack asks the same few thousands
         of times (placing, pricing and costing each deployment), and the catalog never
         changes. (Not a private attribute: pydantic reads those through `__getattr__`, which
-        made each answer cost 3 µs.)"""
+        costs more than the lookup it guards; docs/benchmarks.md, "What each speed device buys".)"""
         return {}
 
     def instances_for(self, cloud: str, accelerator: str) -> tuple[InstanceType, ...]:

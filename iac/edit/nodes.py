@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-try:  # the same events and positions; the C parser is ~10x faster on a large stack
+try:  # the same events and positions; the C parser is much faster on a large stack
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader

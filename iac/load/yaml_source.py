@@ -20,7 +20,7 @@ import yaml
 
 from iac.diagnostics import Diagnostics, KeyPath, Location
 
-try:  # The C composer is ~10x faster; fall back to pure Python where libyaml is missing.
+try:  # The C composer is much faster; fall back to pure Python where libyaml is missing.
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader = yaml.SafeLoader

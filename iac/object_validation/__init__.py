@@ -15,10 +15,10 @@ Every object is a plain dict, as it would appear in YAML. Three checks run on ea
   crd_schema.py).
 
 Schemas are compiled once (per Kubernetes version, per CRD folder) with jsonschema-rs, so
-10,000 objects take under a second. An object whose apiVersion/kind is neither built in nor
-defined by a CRD in that folder is a problem too: nothing passes unchecked. CEL rules
-(`x-kubernetes-validations`) and admission webhooks are not checked; see
-docs/object-validation.md.
+validating a large stack's objects costs little next to rendering them. An object whose
+apiVersion/kind is neither built in nor defined by a CRD in that folder is a problem too:
+nothing passes unchecked. CEL rules (`x-kubernetes-validations`) and admission webhooks are
+not checked; see docs/object-validation.md.
 
 Problems are strings ``apiVersion/kind/namespace/name: field.path: message`` (no namespace
 segment for a cluster-scoped kind; ``?`` for a missing part).

@@ -1,7 +1,8 @@
 """A small YAML writer for Kubernetes objects (plain dicts, lists, strings, numbers, bools).
 
-PyYAML's dumper spends most of its time in its Python representer layer: on a 1,000-model
-stack (17,000 objects) it alone takes about ten seconds. Manifests only hold plain data, so
+PyYAML's dumper spends most of its time in its Python representer layer, which on a large
+stack costs more than everything else `iac render` does (docs/benchmarks.md: the
+`yaml.dump_all` reference row). Manifests only hold plain data, so
 this writer emits block-style YAML directly, quoting (as JSON, which YAML reads as
 double-quoted scalars) every string that a YAML 1.1 or 1.2 reader could take for anything
 but that string. Tests hold `yaml.safe_load(dump(x)) == x` on every rendered object and on

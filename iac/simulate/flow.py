@@ -96,8 +96,9 @@ def free_flow(trace: Trace, extent: int | None = None, work: bool = False) -> Fl
 
 
 def block_max(shaped: FloatArray) -> FloatArray:
-    """The peak of each row: column by column, three times faster than `max(axis=1)` on
-    short rows (numpy reduces each 15-second row on its own)."""
+    """The peak of each row, column by column: on short rows `max(axis=1)` pays numpy's
+    per-row reduction overhead for each 15-second row (docs/benchmarks.md, "What each
+    speed device buys")."""
     peaks: FloatArray = WORK.array("block_max", shaped.shape[0])
     np.copyto(peaks, shaped[:, 0])
     for column in range(1, shaped.shape[1]):

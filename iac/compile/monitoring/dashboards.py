@@ -114,9 +114,9 @@ def render(board: Mapping[str, Any]) -> str:
     of its own.
 
     Fully indented JSON (`json.dumps(indent=2)`) is written by json's pure-Python encoder,
-    which took half the compile time of a 1,000-model stack; this layout writes each item
-    with the C encoder (about five times faster) and still shows a change to a panel as a
-    changed line.
+    which was the largest single cost of compiling a large stack; this layout writes each
+    item with the C encoder and still shows a change to a panel as a changed line
+    (docs/benchmarks.md, "What each speed device buys").
     """
     parts: list[str] = []
     _write(board, 0, parts)
