@@ -44,3 +44,4 @@ golden: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/pulumi_up.py
