@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,10 @@ user's own value wins."""
 
 IN_FLIGHT_FOLDER = ".iac"
 """Where, in the project folder, `iac up` records the apply in flight (`InFlight`)."""
+
+THIS_RUN = uuid.uuid4().hex
+"""Which process wrote a record (`InFlight`): not the pid, which a later run in a fresh
+container may well get again."""
 
 
 class AutomationEngine:
@@ -143,17 +148,7 @@ class AutomationEngine:
                 progress,
             )
             try:
-                with ctrl_c_after_the_engine() as interrupted:
-                    try:
-                        stack.up(
-                            on_output=WithoutOutputs(self.report),
-                            color="never",
-                            refresh=self._refreshes(),
-                        )
-                    finally:
-                        if interrupted:  # the engine ended (and saved) after the Ctrl-C
-                            in_flight.clear()
-                in_flight.clear()
+                self._up(stack, in_flight)
                 return
             except auto.ConcurrentUpdateError as exc:
                 in_flight.restore(before)  # nothing ran
@@ -175,6 +170,21 @@ class AutomationEngine:
             except auto.CommandError as exc:
                 in_flight.clear()
                 raise EngineError(_last_lines(str(exc))) from None
+
+    def _up(self, stack: auto.Stack, in_flight: InFlight) -> None:
+        """One `pulumi up`; the record of it goes once the engine has ended (and saved
+        the state), a Ctrl-C's included."""
+        with ctrl_c_after_the_engine() as interrupted:
+            try:
+                stack.up(
+                    on_output=WithoutOutputs(self.report),
+                    color="never",
+                    refresh=self._refreshes(),
+                )
+            finally:
+                if interrupted:  # the engine ended after the Ctrl-C
+                    in_flight.clear()
+        in_flight.clear()
 
     def _refreshes(self) -> bool:
         """Whether an apply refreshes first: on a cluster, so that a hand edit of a declared
@@ -244,7 +254,7 @@ class InFlight:
             "objects": declared,
             "sources": sources,
             "progress": progress.to_dict(),
-            "pid": os.getpid(),
+            "run": THIS_RUN,
         }
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(record), encoding="utf-8")
@@ -279,7 +289,7 @@ class InFlight:
                 f"{self.path} is not a record iac up can read: remove it once you have "
                 "checked that the cluster holds no object the stack does not declare"
             )
-        if record.get("pid") == os.getpid():
+        if record.get("run") == THIS_RUN:
             return set(map(str, recorded))
         missing = sorted(set(map(str, recorded)) - declared)
         if not missing:

@@ -21,11 +21,11 @@ SOURCES = {"stack": "stacks/dev.yaml", "files": {"stacks/dev.yaml": "version: 1\
 
 
 def killed_run(project: Path, objects: list[str]) -> InFlight:
-    """The record an `iac up` killed during its apply left (another process's pid)."""
+    """The record an `iac up` killed during its apply left (another process's)."""
     record = InFlight(project, "dev")
     record.write(objects, SOURCES, PROGRESS)
     data = json.loads(record.path.read_text())
-    record.path.write_text(json.dumps({**data, "pid": os.getpid() + 1}))
+    record.path.write_text(json.dumps({**data, "run": "another run"}))
     return record
 
 
@@ -63,7 +63,7 @@ def test_recorded_paths_stay_inside_the_folder(tmp_path: Path) -> None:
     record = InFlight(tmp_path, "dev")
     record.write(["a"], {"stack": "s.yaml", "files": {"../../escape.yaml": "x"}}, PROGRESS)
     data = json.loads(record.path.read_text())
-    record.path.write_text(json.dumps({**data, "pid": os.getpid() + 1}))
+    record.path.write_text(json.dumps({**data, "run": "another run"}))
     with pytest.raises(IacError):
         record.check(set(), print)
     assert not (tmp_path.parent / "escape.yaml").exists()
