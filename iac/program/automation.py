@@ -12,11 +12,16 @@ rolled back from there, never taken as done). The stack's settings (backend, sec
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import socket
-from collections.abc import Callable
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,7 @@ import pulumi
 import yaml
 from pulumi import automation as auto
 
-from iac.compile import Compiled
+from iac.compile import Compiled, object_id
 from iac.errors import IacError
 from iac.program import settings
 from iac.program.deploy import ProviderSettings, deploy
@@ -40,6 +45,23 @@ iac's after a hand edit took it over (`kubectl scale`, `kubectl edit`), so the a
 it instead of failing on the conflict (docs/drift.md). Only the fields iac declares are
 applied, so the replicas KEDA sets are never forced. The provider reads this variable only
 (its `enablePatchForce` setting is not read by the pinned v4.34.2); a user's own value wins."""
+
+SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS"
+"""The engine writes the stack's state once, when an update ends (a failed or cancelled one
+included), instead of after every step: with a checkpoint per step a first apply costs time
+quadratic in the stack's size (the whole state rewritten after each object; docs/program.md,
+"Large stacks"). Only the environment variable exists (no Automation API or Pulumi.yaml
+option in the pinned CLI, v3.274.1). What it costs: an update killed outright (SIGKILL, out
+of memory, a lost machine) saves nothing, so the state does not record the objects it
+created; `iac up` keeps its own record of the apply in flight for that (`InFlight`). A
+user's own value wins."""
+
+IN_FLIGHT_FOLDER = ".iac"
+"""Where, in the project folder, `iac up` records the apply in flight (`InFlight`)."""
+
+THIS_RUN = uuid.uuid4().hex
+"""Which process wrote a record (`InFlight`): not the pid, which a later run in a fresh
+container may well get again."""
 
 
 class AutomationEngine:
@@ -85,7 +107,7 @@ class AutomationEngine:
                 program=program,
                 opts=auto.LocalWorkspaceOptions(
                     work_dir=str(self.project_dir),
-                    env_vars={PATCH_FORCE: "true", **os.environ},
+                    env_vars={PATCH_FORCE: "true", SKIP_CHECKPOINTS: "true", **os.environ},
                     pulumi_command=command,
                 ),
             )
@@ -114,15 +136,22 @@ class AutomationEngine:
             pulumi.export(SOURCES, self.sources if finished else self.live_sources)
 
         stack = self._stack(program)
+        in_flight = InFlight(self.project_dir, self.stack_name)
+        ids = {object_id(obj) for obj in compiled.objects}
+        declared = sorted(ids | in_flight.check(ids, self.report))
         for attempt in (1, 2):
+            # Written before the engine starts; removed once it has ended and saved the
+            # state (after a failure or a Ctrl-C too), kept when it was killed.
+            before = in_flight.write(
+                declared,
+                self.live_sources if progress.status == "rolled-back" else self.sources,
+                progress,
+            )
             try:
-                stack.up(
-                    on_output=WithoutOutputs(self.report),
-                    color="never",
-                    refresh=self._refreshes(),
-                )
+                self._up(stack, in_flight)
                 return
             except auto.ConcurrentUpdateError as exc:
+                in_flight.restore(before)  # nothing ran
                 dead = dead_lock_holders(str(exc), socket.gethostname())
                 if attempt == 1 and dead:
                     # A crashed run (killed, out of memory) leaves a file backend's lock
@@ -139,7 +168,23 @@ class AutomationEngine:
                     f"a dead one\n{_lock_lines(str(exc))}"
                 ) from None
             except auto.CommandError as exc:
+                in_flight.clear()
                 raise EngineError(_last_lines(str(exc))) from None
+
+    def _up(self, stack: auto.Stack, in_flight: InFlight) -> None:
+        """One `pulumi up`; the record of it goes once the engine has ended (and saved
+        the state), a Ctrl-C's included."""
+        with ctrl_c_after_the_engine() as interrupted:
+            try:
+                stack.up(
+                    on_output=WithoutOutputs(self.report),
+                    color="never",
+                    refresh=self._refreshes(),
+                )
+            finally:
+                if interrupted:  # the engine ended after the Ctrl-C
+                    in_flight.clear()
+        in_flight.clear()
 
     def _refreshes(self) -> bool:
         """Whether an apply refreshes first: on a cluster, so that a hand edit of a declared
@@ -177,6 +222,144 @@ class AutomationEngine:
 
     def progress(self) -> Progress | None:
         return Progress.from_dict(self.outputs().get(ROLLOUT))
+
+
+class InFlight:
+    """`iac up`'s record of the apply in flight on a stack, in the project folder
+    (`.iac/STACK.in-flight.json`): the ids of the objects it declares, the stack files they
+    were compiled from and the rollout's progress.
+
+    With checkpoints skipped (`SKIP_CHECKPOINTS`), an update killed outright leaves the state
+    as it was before it, without the objects it had created; the record outlives it. The next
+    apply declaring every recorded object registers them all again (creating an object that
+    exists is a server-side apply, which takes it over; rendering to a folder rewrites the
+    file), so nothing is lost, and the record goes once that apply has ended. An apply that
+    no longer declares some of them would leave them in the cluster unknown to Pulumi: it is
+    refused, saying which, until the stack files the killed update was applying (written
+    next to the record) are applied first."""
+
+    def __init__(self, project_dir: Path, stack_name: str) -> None:
+        self.folder = project_dir / IN_FLIGHT_FOLDER
+        self.path = self.folder / f"{stack_name}.in-flight.json"
+        self.stack_name = stack_name
+
+    def write(self, declared: list[str], sources: Any, progress: Progress) -> str | None:
+        """Record an apply about to start; returns the record it replaces (if any)."""
+        try:
+            before: str | None = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            before = None
+        self.folder.mkdir(exist_ok=True)
+        record = {
+            "objects": declared,
+            "sources": sources,
+            "progress": progress.to_dict(),
+            "run": THIS_RUN,
+        }
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(record), encoding="utf-8")
+        partial.replace(self.path)  # never a half-written record
+        return before
+
+    def restore(self, before: str | None) -> None:
+        """Put back the record `write` replaced (an apply that did not start)."""
+        if before is None:
+            self.clear()
+        else:
+            self.path.write_text(before, encoding="utf-8")
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def check(self, declared: set[str], report: Callable[[str], None]) -> set[str]:
+        """Before an apply declaring `declared`: raise IacError when a killed update left
+        objects this apply would not register (see the class). Returns the recorded ids to
+        keep in the record: those of an apply of this process that a Ctrl-C interrupted
+        (its engine, still running, saves the state when it stops; until then they stay
+        recorded)."""
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return set()
+        except ValueError:
+            record = {}
+        recorded = record.get("objects") if isinstance(record, dict) else None
+        if not isinstance(recorded, list):
+            raise IacError(
+                f"{self.path} is not a record iac up can read: remove it once you have "
+                "checked that the cluster holds no object the stack does not declare"
+            )
+        if record.get("run") == THIS_RUN:
+            return set(map(str, recorded))
+        missing = sorted(set(map(str, recorded)) - declared)
+        if not missing:
+            report(
+                f"the last update of stack {self.stack_name} was killed before Pulumi saved "
+                "its state; this apply registers again every object it may have created"
+            )
+            return set()
+        sources = record.get("sources")
+        where = self.folder / f"{self.stack_name}.in-flight"
+        written = _write_sources(sources, where) if isinstance(sources, dict) else None
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        first = (
+            f"apply the stack files it was applying first: `iac up {written} --stack "
+            f"{self.stack_name}`, then this one"
+            if written
+            else "apply a stack declaring them first"
+        )
+        raise IacError(
+            f"the last update of stack {self.stack_name} was killed before Pulumi saved its "
+            f"state, while applying {len(missing)} object(s) this apply does not declare "
+            f"({shown}): they may exist in the cluster without Pulumi knowing, and would be "
+            f"left there. Nothing applied; {first} (or, having checked the cluster holds none "
+            f"of them, remove {self.path})"
+        )
+
+
+@contextmanager
+def ctrl_c_after_the_engine() -> Iterator[list[bool]]:
+    """A first Ctrl-C (SIGINT) while the engine runs is raised as KeyboardInterrupt only
+    once the engine has ended: it got the signal too (one process group), cancels the update
+    and saves the state, which takes a moment. Raised at once, the interrupt would leave the
+    engine saving behind iac's back. A second Ctrl-C is raised at once. Yields a list that
+    holds True once a Ctrl-C came."""
+    interrupted: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        interrupted.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield interrupted
+    except Exception:
+        if interrupted:  # the cancelled update's error
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _write_sources(sources: dict[str, Any], where: Path) -> Path | None:
+    """The recorded stack files written under `where`; the stack file's path."""
+    files = sources.get("files")
+    if not isinstance(files, dict) or not isinstance(sources.get("stack"), str):
+        return None
+    root = where.resolve()
+    for relative, text in files.items():
+        path = (root / str(relative)).resolve()
+        if path.is_relative_to(root):  # recorded paths stay inside the folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(str(text), encoding="utf-8")
+    return root / str(sources["stack"])
 
 
 def repair_file_backend(project_dir: Path, project: str, stack: str) -> list[Path]:
