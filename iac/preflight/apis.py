@@ -39,6 +39,11 @@ INSTALLERS: Mapping[str, str] = {
         "install the Gateway API CRDs >= v1.0.0, standard channel (standard-install.yaml of "
         "kubernetes-sigs/gateway-api's release, or your Gateway implementation's chart)"
     ),
+    "gateway.envoyproxy.io": (
+        "install Envoy Gateway >= v1.5 (Helm chart oci://docker.io/envoyproxy/gateway-helm), "
+        "whose SecurityPolicy asks for the stack's API keys; or, where another gateway checks "
+        "keys, set cluster.gateway.implementation: other and auth: {public: true}"
+    ),
     "monitoring.coreos.com": (
         "install the Prometheus Operator's CRDs >= v0.39.0 (Helm chart "
         "prometheus-community/kube-prometheus-stack, or prometheus-operator-crds); or set "

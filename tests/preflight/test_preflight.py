@@ -100,6 +100,7 @@ PREREQUISITES: dict[str, dict[str, Any]] = {
             }
         }
     },
+    "Envoy Gateway": {"served": {"gateway.envoyproxy.io": {"v1alpha1": ["SecurityPolicy"]}}},
     "the Prometheus Operator": {
         "served": {"monitoring.coreos.com": {"v1": ["PodMonitor", "PrometheusRule"]}}
     },
@@ -158,6 +159,7 @@ def test_an_empty_cluster_is_missing_everything_at_once() -> None:
     found = preflight(compiled.objects, compiled.release.cluster, cluster_with())
     by_id = [(m.id, m.message.split(",")[0].split(" (")[0]) for m in found]
     assert by_id == [
+        ("missing-crd", "the cluster does not serve API group gateway.envoyproxy.io"),
         ("missing-crd", "the cluster does not serve API group gateway.networking.k8s.io"),
         ("missing-crd", "the cluster does not serve API group http.keda.sh"),
         ("missing-crd", "the cluster does not serve API group karpenter.k8s.aws"),
