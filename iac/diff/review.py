@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import Compiled, compile_stack
-from iac.diagnostics import Diagnostics, Severity
+from iac.diagnostics import Diagnostics
 from iac.diff.base import Base, base_stack_path, read_base
 from iac.diff.findings import Finding
 from iac.diff.plan import Plan, make_plan
@@ -30,7 +30,6 @@ from iac.simulate.sources import load
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Pricing
 from iac.validate import check_stack
-from iac.validate.auth import silent_stack
 
 
 @dataclass(frozen=True)
@@ -58,9 +57,6 @@ def plan_change(stack: str, read_base_: BaseReader, cluster: ClusterCheck | None
         raise
     base = found.base
     head_stack = check_stack(stack, warnings)
-    silent = silent_stack(head_stack)
-    if silent is not None and silent.severity != Severity.ERROR:  # an error stopped above
-        warnings.add(silent)
     head = compile_head(head_stack, warnings, base.compiled)
     cluster_findings = cluster(base.compiled, head) if cluster is not None else []
     return make_plan(

@@ -115,10 +115,10 @@ class ServingRemovals(Rule):
 
 
 class PublicEndpoints(Rule):
-    """An endpoint anyone may call without an API key: one declared `public: true`, or any
-    of a stack with no `auth:` at all. Reported by `iac plan` for each public endpoint and
-    by `iac validate` for a stack with no `auth:`, at this level (a warning by default);
-    `level: error` fails both until the stack asks for keys, or a waiver
+    """An endpoint anyone may call without an API key: one declared `public: true` (a
+    stack that says nothing is refused by `iac validate`). Reported by `iac plan` for each
+    public endpoint, at this level (a warning by default); `level: error` fails the plan
+    until the stack asks for keys there, or a waiver
     (`waivers: [{rule: public-endpoints, model: ..., reason: ...}]`) accepts the endpoint."""
 
     level: Level = "warning"

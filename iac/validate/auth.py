@@ -2,22 +2,20 @@
 
 An endpoint nobody declared auth for would be open to anyone who reaches the Gateway (a GPU
 model answering unauthenticated requests at dollars a minute), so saying nothing is an
-error, located where the declaration belongs, with the lines to add. A stack with no `auth:`
-at all (written before it existed) is served without keys and reported at the level of
-`policies.public_endpoints`: by `iac plan` as a warning, by `iac validate` too once the
-policy makes it an error (`silent_stack`). Also errors: a key
-set named but not declared, one declared with no Secret, `api_keys` beside `public: true`,
-and keys asked of a Gateway iac cannot configure (`cluster.gateway.implementation:
-other`), which would leave the endpoint open while the stack says it is not.
+error, located where the declaration belongs, with the lines to add: a stack with models and
+no `auth:` (unless each model has its own), or a stack `auth:` naming only key sets. Also
+errors: a key set named but not declared, one declared with no Secret, `api_keys` beside
+`public: true`, and keys asked of a Gateway iac cannot configure
+(`cluster.gateway.implementation: other`), which would leave the endpoint open while the
+stack says it is not. Endpoints declared public are reported by `iac plan`
+(`iac.diff.access`, policy `public_endpoints`).
 """
 
 from __future__ import annotations
 
-from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, Severity, did_you_mean
+from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
 from iac.spec.auth import Auth, StackAuth
 from iac.spec.resolved import ResolvedStack
-
-PUBLIC_ENDPOINTS = "public-endpoints"
 
 _EXAMPLE = (
     "`auth: {{key_sets: {{clients: [model-api-keys]}}, api_keys: [clients]}}` (a Secret "
@@ -51,40 +49,33 @@ def check_auth(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
         if auth is not None:
             _check_level(stack, path, auth, declared, diagnostics)
     if stack_auth is None:
-        silent = silent_stack(stack)
-        if silent is not None and silent.severity == Severity.ERROR:
-            diagnostics.add(silent)
+        _check_silent(stack, diagnostics)
     else:
         _check_uncovered(stack, stack_auth, diagnostics)
     _check_implementation(stack, levels, diagnostics)
 
 
-def silent_stack(stack: ResolvedStack) -> Diagnostic | None:
-    """A stack with no `auth:` at all whose models say nothing either: they are served
-    without a key. Reported at the level of `policies.public_endpoints`, located at the
-    first such model, with the lines to add: a warning in `iac plan` by default (a stack
-    written before `auth:` existed still loads), an error in `iac validate` and `iac plan`
-    too once the policy says `level: error`."""
+def _check_silent(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
+    """A stack with no `auth:` whose models (some or all) say nothing either: an error at
+    `models:`, since the fix is one top-level line (or an `auth:` on each model)."""
     spec = stack.spec
-    if getattr(spec, "cluster", None) is None or spec.auth is not None:
-        return None
     uncovered = [name for name, model in spec.models.items() if not _says(model.auth)]
-    rule = spec.policies.public_endpoints
-    if not uncovered or not rule.enabled:
-        return None
-    waiver = next((w for w in spec.policies.waivers if w.rule == PUBLIC_ENDPOINTS), None)
-    where: KeyPath = ("models", uncovered[0])
-    message = (
-        "the stack says nothing about who may call its endpoints (no `auth:`), so "
-        f"model{'s' if len(uncovered) > 1 else ''} {', '.join(uncovered)} "
-        f"{'are' if len(uncovered) > 1 else 'is'} open to anyone who reaches the Gateway; "
-        "add at the top level " + _EXAMPLE.format(namespace=spec.cluster.namespace)
+    if not uncovered:
+        return
+    plural = len(uncovered) > 1
+    on_each = (
+        f", or an `auth:` on {'each of these models' if plural else 'this model'}"
+        if len(uncovered) < len(spec.models)
+        else ""
     )
-    severity = Severity(rule.level)
-    if waiver is not None and waiver.model is None:
-        message, severity = f"waived ({waiver.reason}): {message}", Severity.INFO
-    return Diagnostic(
-        stack.source.key(where), f"{message} [{PUBLIC_ENDPOINTS}]", ("auth",), severity
+    diagnostics.error(
+        stack.source.key(("models",)),
+        "nothing says who may call the endpoints of "
+        f"model{'s' if plural else ''} {', '.join(uncovered)} (no `auth:`): an endpoint "
+        "asks for an API key unless the stack says it is public. Add at the top level "
+        + _EXAMPLE.format(namespace=spec.cluster.namespace)
+        + on_each,
+        ("auth",),
     )
 
 

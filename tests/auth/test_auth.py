@@ -136,25 +136,59 @@ def test_a_policy_makes_public_endpoints_errors(tmp_path: Path) -> None:
     assert "public-endpoint" in result.output
 
 
-def test_a_stack_without_auth_is_flagged_located_and_a_policy_makes_it_an_error(
+def test_a_stack_without_auth_is_refused_at_its_models_with_the_lines_to_add(
     tmp_path: Path,
 ) -> None:
     silent = STACK.replace(STACK[STACK.index("auth:") : STACK.index("policies:")], "")
     silent = silent.replace("    auth: {public: true}\n", "").replace(
         ", auth: {api_keys: [staff, testers]}", ""
     )
-    plan = _plan(tmp_path, silent, silent)
-    flagged = [f for f in plan["findings"] if f["id"] == "public-endpoints"]
-    assert [f["message"].split(": the stack")[0] for f in flagged] == [
-        f"{tmp_path / 'head.yaml'}:5:3"
-    ]
-    assert "add at the top level `auth: {key_sets:" in flagged[0]["message"]
-    path = write_stack(
-        tmp_path, silent.replace("policies: {", "policies: {public_endpoints: {level: error}, ")
-    )
+    path = write_stack(tmp_path, silent)
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 1
-    assert f"{path}:5:3: error: auth: the stack says nothing about who may call" in result.output
+    assert result.stderr == (
+        f"{path}:4:1: error: auth: nothing says who may call the endpoints of models chat, "
+        "demo (no `auth:`): an endpoint asks for an API key unless the stack says it is "
+        "public. Add at the top level `auth: {key_sets: {clients: [model-api-keys]}, "
+        "api_keys: [clients]}` (a Secret `model-api-keys` in namespace models holding one "
+        "key per client), or `auth: {public: true}` to serve without a key on purpose\n"
+    )
+    # `iac plan` stops at the same error; a policy cannot lower it (only public endpoints').
+    (tmp_path / "base.yaml").write_text(STACK)
+    relaxed = silent.replace("policies: {", "policies: {public_endpoints: {enabled: false}, ")
+    (tmp_path / "head.yaml").write_text(relaxed)
+    plan = CliRunner().invoke(
+        cli, ["plan", str(tmp_path / "head.yaml"), "--base", str(tmp_path / "base.yaml")]
+    )
+    assert plan.exit_code == 1
+    assert "head.yaml:4:1: error: auth: nothing says who may call" in plan.output
+
+
+def test_a_model_left_out_by_a_stack_without_auth_is_named_and_may_say_it_itself(
+    tmp_path: Path,
+) -> None:
+    silent = STACK.replace(STACK[STACK.index("auth:") : STACK.index("policies:")], "")
+    silent = silent.replace(", auth: {api_keys: [staff, testers]}", "")
+    path = write_stack(tmp_path, silent)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "nothing says who may call the endpoints of model chat (no `auth:`): an endpoint asks "
+        "for an API key unless the stack says it is public. Add at the top level `auth: "
+        "{key_sets: {clients: [model-api-keys]}, api_keys: [clients]}` (a Secret "
+        "`model-api-keys` in namespace models holding one key per client), or `auth: "
+        "{public: true}` to serve without a key on purpose, or an `auth:` on this model\n"
+    )
+    covered = silent.replace(
+        "  chat:\n    image: vllm/vllm-openai:v0.6.3\n",
+        "  chat:\n    image: vllm/vllm-openai:v0.6.3\n    auth: {public: true}\n",
+    )
+    assert CliRunner().invoke(cli, ["validate", str(write_stack(tmp_path, covered))]).exit_code == 0
+
+
+def test_a_stack_of_no_models_needs_no_auth(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "version: 1\ncluster: {name: c}\nmodels: {}\n")
+    assert CliRunner().invoke(cli, ["validate", str(path)]).exit_code == 0
 
 
 def test_rotating_a_key_set_shows_in_the_plan_and_restarts_no_pod(tmp_path: Path) -> None:

@@ -209,6 +209,7 @@ SECRETS_STACK = """
           v1: {}
         environments:
           production: {deployment: v1, autoscaling: {min_replicas: 1, max_replicas: 2}}
+    auth: {public: true}
 """
 
 

@@ -424,6 +424,7 @@ models:
     autoscaling: {{scale_down_delay: 1h}}
     deployments:
       v1: {{}}
+auth: {{public: true}}
 """
     )
     diagnostics = Diagnostics()
