@@ -129,7 +129,14 @@ def test_render_is_applied_scheduled_and_reapplied_unchanged(
         )
         replica_sets = live_cluster.get("replicasets", "-n", meta["namespace"], "-l", selector)
         assert replica_sets, f"no ReplicaSet for Deployment {meta['namespace']}/{meta['name']}"
-        pods = live_cluster.get("pods", "-n", meta["namespace"], "-l", selector)
+        # Not the pods being deleted: those of an earlier example's ReplicaSet of a Deployment
+        # of the same name (bge-large-v1 in most), which kwok keeps Running through their
+        # preStop sleep (tests/live/test_kwok_drain.py) on that example's nodes.
+        pods = [
+            p
+            for p in live_cluster.get("pods", "-n", meta["namespace"], "-l", selector)
+            if "deletionTimestamp" not in p["metadata"]
+        ]
         running = [p for p in pods if p["status"].get("phase") == "Running"]
         assert running, f"no Running pod of {meta['namespace']}/{meta['name']}: {pods}"
         for pod in pods:
