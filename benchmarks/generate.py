@@ -15,6 +15,7 @@ def large_stack(models: int, deployments: int = 3, environments: int = 2) -> str
         f"imports: [{modules / 'vllm.yaml'}, {modules / 'tei.yaml'}]",
         "cluster: {name: bench, namespace: models, domain: models.example.com,"
         " provisioner: karpenter}",
+        "auth: {key_sets: {clients: [model-api-keys]}, api_keys: [clients]}",
         "defaults:",
         "  autoscaling: {scale_down_delay: 15m}",
         "models:",

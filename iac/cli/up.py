@@ -56,8 +56,10 @@ def up_command(
     its `promotion:` settings say, gates are checked after each step, and a failure rolls
     back to the release that was live. An interrupted run resumes. First, the cluster the
     stack applies to is checked for what the objects need (CRDs, namespaces, Secrets, the
-    Gateway): anything missing is an error each, and nothing is applied. Exit 0 when the
-    head is applied, 1 otherwise."""
+    Gateway): anything missing is an error each, and nothing is applied (warnings, such as a
+    Gateway taking the hosts over HTTP only, are printed). Exit 0 when the head is applied,
+    1 otherwise."""
+    from iac.preflight.missing import errors, shown
     from iac.up import checked_head, engine_for, missing_in_cluster, planned_change, roll_out
 
     diagnostics = Diagnostics()
@@ -76,11 +78,12 @@ def up_command(
     access = engine.cluster_access()
     missing = missing_in_cluster(head, access, project_dir)
     for found in missing:
-        click.echo(f"error: {found.message} [{found.id}]", err=True)
-    if missing:
+        click.echo(shown(found), err=True)
+    failed = errors(missing)
+    if failed:
         raise IacError(
-            f"nothing applied: the cluster lacks {len(missing)} "
-            f"thing{'s' if len(missing) != 1 else ''} the objects need (above)"
+            f"nothing applied: the cluster lacks {len(failed)} "
+            f"thing{'s' if len(failed) != 1 else ''} the objects need (above)"
         )
     if not yes and not click.confirm("Apply these changes?", default=False):
         raise IacError("nothing applied")

@@ -22,6 +22,7 @@ from iac.compile.names import identity, object_id
 from iac.compile.options import ObjectOptions
 from iac.compile.release import ModelRelease, Release, build_release
 from iac.compile.release.node_pools import PoolPlan, node_labels
+from iac.compile.serving.auth import security_policies
 from iac.compile.serving.routes import interceptor_grant, model_routes
 from iac.compile.serving.scaling import interceptor_route, scaled_object, scaling_diagnostics
 from iac.compile.serving.weights import weights_claims
@@ -63,11 +64,13 @@ APPLY_ORDER: tuple[str, ...] = (
     "InterceptorRoute",
     "ScaledObject",
     "ReferenceGrant",
+    "SecurityPolicy",
     "HTTPRoute",
     "PrometheusRule",
 )
 """Kinds in the order they are applied: what others refer to comes first (a ScaledObject
-needs its Deployment, a route its Services), and routes last, once their backends exist."""
+needs its Deployment, a route its Services), and routes last, once their backends exist and
+the policies asking for their API keys are in place (a route never answers before them)."""
 
 _RANK = {kind: index for index, kind in enumerate(APPLY_ORDER)}
 
@@ -85,7 +88,8 @@ class ModelObjects:
 
     key: tuple[Any, ...]
     serving: tuple[dict[str, Any], ...]
-    """Services, Deployments, PDBs, InterceptorRoutes, ScaledObjects, then HTTPRoutes."""
+    """Services, Deployments, PDBs, InterceptorRoutes, ScaledObjects, HTTPRoutes, then
+    SecurityPolicies."""
     monitoring: tuple[dict[str, Any], ...]
     """PodMonitors, the PrometheusRule and the dashboard (empty without monitoring)."""
     needs_interceptor: bool
@@ -282,6 +286,7 @@ def _model_objects(
             serving.append(interceptor_route(deployment, cluster, model.endpoints.host))
         serving.append(scaled_object(deployment, cluster, origins, diagnostics))
     serving.extend(model_routes(model, cluster))
+    serving.extend(security_policies(model, cluster))
     # monitoring_objects reads a release's cluster and models only: this model's alone.
     monitoring = (
         monitoring_objects(Release(cluster=cluster, models={model.name: model}))

@@ -33,6 +33,7 @@ from iac.compile.monitoring.model_dashboard import dashboard_name
 from iac.compile.monitoring.scrape import scraped
 from iac.compile.names import Identity
 from iac.compile.release import ModelRelease, Release
+from iac.compile.serving.auth import policy_names
 from iac.compile.serving.routes import grant_name, route_names
 from iac.compile.serving.weights import claim_name, cluster_cached
 from iac.compile.serving.workload import NETWORK_POLICY, has_disruption_budget
@@ -198,6 +199,8 @@ def _model_declared(model: ModelRelease, cluster: Cluster) -> Iterator[tuple[Ide
     owner = ("model", model.name)
     for route in route_names(model):
         yield ("gateway.networking.k8s.io", "HTTPRoute", namespace, route), owner
+    for policy in policy_names(model, cluster):
+        yield ("gateway.envoyproxy.io", "SecurityPolicy", namespace, policy), owner
     active = [d for d in model.deployments.values() if d.active]
     if cluster.monitoring and active:
         for deployment in sorted(active, key=lambda d: d.name):

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from iac.compile.release import DeploymentRelease, EnvironmentRelease, ModelRelease, Release
+from iac.spec.auth import PUBLIC
 from iac.spec.container import CONTAINER_FIELDS, ContainerFields
 from iac.spec.endpoints import ModelEndpoints
 
@@ -71,7 +72,11 @@ def lifecycle_events(base: Release | None, head: Release) -> list[Event]:
 
 def _empty(name: str) -> ModelRelease:
     return ModelRelease(
-        name=name, deployments={}, environments={}, endpoints=ModelEndpoints(None, "")
+        name=name,
+        deployments={},
+        environments={},
+        endpoints=ModelEndpoints(None, ""),
+        access=PUBLIC,
     )
 
 

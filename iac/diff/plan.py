@@ -14,6 +14,7 @@ from iac.compile import Compiled
 from iac.compile.capacity.pricing import CostLine, release_cost
 from iac.compile.names import object_id
 from iac.diagnostics import Diagnostic, Severity, format_path
+from iac.diff.access import access_findings
 from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
@@ -109,6 +110,7 @@ def make_plan(
     events = with_restarts(events, objects, head)
     rollouts = promotion_rollouts(events, head)
     found = findings(base, head, events, objects, rollouts, policies)
+    found.extend(access_findings(base, head, policies or Policies()))
     endpoints = endpoint_changes(base.release if base else None, head.release)
     found.extend(endpoint_findings(endpoints))
     found.extend(from_diagnostic(d) for d in head_warnings or [])

@@ -2,18 +2,20 @@
 objects need and iac does not create (issue #22, item 7):
 
 - each kind that Kubernetes does not build in, served at the version the objects use
-  (`iac.preflight.apis`: KEDA's, the HTTP add-on's, Gateway API's, Karpenter's, the
-  Prometheus Operator's CRDs);
+  (`iac.preflight.apis`: KEDA's, the HTTP add-on's, Gateway API's, Envoy Gateway's,
+  Karpenter's, the Prometheus Operator's CRDs), and an HTTPRoute CRD with rule names;
 - the namespaces the objects live in, the Secrets their pods read (`secrets:`,
-  `image_pull_secrets:`, `weights.secret`) and the Services their routes send to (the
+  `image_pull_secrets:`, `weights.secret`) and those holding the API keys their
+  SecurityPolicies accept (`auth.key_sets`), and the Services their routes send to (the
   HTTP add-on's interceptor) (`iac.preflight.references`);
-- the Gateway the routes attach to, with a listener that takes each route
-  (`iac.preflight.gateways`).
+- the Gateway the routes attach to, with a listener that takes each route, and an HTTPS
+  one for the models' hosts (`iac.preflight.gateways`).
 
 Each missing thing is one `Missing`, naming it, the objects that need it and what installs
-or creates it (or which stack key to change). `iac up` stops on any of them before it
-applies; `iac plan --base live` lists them as findings. The checks are pure over the
-objects and a `ClusterReader` (`kubectl`, or recorded answers in the tests).
+or creates it (or which stack key to change), at a level: `iac up` stops on any error
+before it applies and prints the warnings (a Gateway serving the hosts over HTTP only);
+`iac plan --base live` lists them as findings. The checks are pure over the objects and a
+`ClusterReader` (`kubectl`, or recorded answers in the tests).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from iac.diagnostics import Severity
 from iac.diff.findings import Finding
 from iac.diff.plan import DRIFT
-from iac.preflight.apis import missing_apis
+from iac.preflight.apis import missing_apis, old_route_crd
 from iac.preflight.cluster import ClusterReader, ClusterUnreadable, Kubectl, kubeconfig_file
 from iac.preflight.drift import Drift, find_drift
 from iac.preflight.gateways import gateway_findings
@@ -58,6 +60,7 @@ def preflight(
     HTTP add-on's, which the models'."""
     return [
         *missing_apis(objects, reader),
+        *old_route_crd(objects, reader),
         *missing_namespaces(objects, cluster, reader),
         *missing_secrets(objects, reader),
         *missing_services(objects, cluster, reader),
@@ -98,10 +101,10 @@ def drift_findings(found: Sequence[Drift]) -> list[Finding]:
 
 
 def as_findings(found: Sequence[Missing]) -> list[Finding]:
-    """Plan findings (errors: the apply would fail or serve nothing)."""
+    """Plan findings at their level (errors: the apply would fail, serve nothing or serve
+    without keys; warnings: it would serve, less safely)."""
     return [
-        Finding(m.id, Severity.ERROR, m.message, model=m.model, deployment=m.deployment)
-        for m in found
+        Finding(m.id, m.level, m.message, model=m.model, deployment=m.deployment) for m in found
     ]
 
 

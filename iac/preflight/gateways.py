@@ -9,6 +9,10 @@ the route, as Gateway API attaches routes:
 - its hostname matches one of the route's: none on either side matches anything, an exact
   name matches itself, `*.example.com` matches any name below example.com (not
   example.com itself).
+
+A route that only HTTP listeners take is a warning (`gateway-https`, one per Gateway): it is
+served, but requests and the API keys in their headers cross the network unencrypted,
+unless TLS ends in front of the Gateway (a cloud load balancer), which preflight cannot see.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from iac.diagnostics import Severity
 from iac.preflight.cluster import ClusterReader
 from iac.preflight.missing import Missing, missing, needed_by
 from iac.spec.stack import Cluster
@@ -102,7 +107,8 @@ def gateway_findings(
     objects: Sequence[Mapping[str, Any]], cluster: Cluster, reader: ClusterReader
 ) -> list[Missing]:
     """A `Missing` per Gateway the routes attach to that does not exist, and per route that
-    no listener of its Gateway takes."""
+    no listener of its Gateway takes; a warning per Gateway that takes some of the routes
+    over HTTP only."""
     routes = [o for o in objects if o.get("kind") == "HTTPRoute"]
     versions = reader.api_groups().get(GROUP, []) if routes else []
     version = next((v for v in ("v1", "v1beta1") if v in versions), None)
@@ -127,27 +133,67 @@ def gateway_findings(
                 )
             )
             continue
-        listeners = gateway.get("spec", {}).get("listeners") or []
-        for route, section in uses:
+        for route, _ in uses:
             route_namespace = route["metadata"].get("namespace", "default")
             if route_namespace not in namespace_labels:
                 namespace_labels[route_namespace] = _namespace_labels(
                     route_namespace, objects, reader
                 )
-            untaken = _untaken_route(
-                (namespace, name), listeners, route, section, namespace_labels[route_namespace]
-            )
-            if untaken is not None:
-                found.append(
-                    missing(
-                        "gateway-listener",
-                        f"{untaken}: add a listener for "
-                        f"{_wanted_hosts([route], cluster.domain)} that admits routes from "
-                        f"{route_namespace}, or name a Gateway that has one in cluster.gateway",
-                        [route],
-                    )
-                )
+        listeners = gateway.get("spec", {}).get("listeners") or []
+        found.extend(
+            _listener_findings((namespace, name), listeners, uses, namespace_labels, cluster)
+        )
     return found
+
+
+def _listener_findings(
+    gateway: tuple[str, str],
+    listeners: Sequence[Mapping[str, Any]],
+    uses: Sequence[tuple[Mapping[str, Any], str | None]],
+    namespace_labels: Mapping[str, Mapping[str, str]],
+    cluster: Cluster,
+) -> list[Missing]:
+    """An error per route no listener of `gateway` takes; a warning when some are taken
+    over HTTP only."""
+    https = [lst for lst in listeners if lst.get("protocol") == "HTTPS"]
+    found = []
+    plain: list[Mapping[str, Any]] = []
+    for route, section in uses:
+        route_namespace = route["metadata"].get("namespace", "default")
+        labels = namespace_labels[route_namespace]
+        untaken = _untaken_route(gateway, listeners, route, section, labels)
+        if untaken is not None:
+            found.append(
+                missing(
+                    "gateway-listener",
+                    f"{untaken}: add a listener for "
+                    f"{_wanted_hosts([route], cluster.domain)} that admits routes from "
+                    f"{route_namespace}, or name a Gateway that has one in cluster.gateway",
+                    [route],
+                )
+            )
+        elif _untaken_route(gateway, https, route, section, labels) is not None:
+            plain.append(route)
+    if plain:
+        found.append(_plain_http(gateway, plain, cluster.domain))
+    return found
+
+
+def _plain_http(
+    gateway: tuple[str, str], routes: Sequence[Mapping[str, Any]], domain: str | None
+) -> Missing:
+    namespace, name = gateway
+    wanted = _wanted_hosts(routes, domain)
+    return missing(
+        "gateway-https",
+        f"Gateway {namespace}/{name} has no HTTPS listener for {wanted}, so it takes "
+        f"{needed_by(routes)} over HTTP only: requests, and the API keys in their headers, "
+        f"cross the network unencrypted. Add an HTTPS listener for {wanted} with a "
+        "certificate for it (tls.certificateRefs), unless TLS ends in front of the Gateway "
+        "(a load balancer)",
+        routes,
+        Severity.WARNING,
+    )
 
 
 Routes = dict[tuple[str, str], list[tuple[Mapping[str, Any], str | None]]]

@@ -1,5 +1,7 @@
 """What preflight finds missing: one `Missing` per thing, naming it, the objects that need
-it and how to get it."""
+it and how to get it. Most are errors (the apply would fail, or serve nothing, or serve
+without the keys it asks for); a few are warnings (the objects work, less safely: a Gateway
+taking the models' hosts over HTTP only)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.compile import labels
+from iac.diagnostics import Severity
 
 SHOWN_OBJECTS = 3
 """Objects named in a message before `and N more`."""
@@ -23,6 +26,8 @@ class Missing:
     """The model whose objects need it, when only one model's do."""
     deployment: str | None = None
     """The deployment whose objects need it, when only one deployment's do."""
+    level: Severity = Severity.ERROR
+    """An error stops `iac up` (and fails `iac preflight`); a warning is printed only."""
 
 
 def describe(obj: Mapping[str, Any]) -> str:
@@ -41,13 +46,28 @@ def needed_by(objects: Sequence[Mapping[str, Any]]) -> str:
     return f"{shown} and {rest} more" if rest > 0 else shown
 
 
-def missing(finding_id: str, message: str, objects: Sequence[Mapping[str, Any]]) -> Missing:
+def missing(
+    finding_id: str,
+    message: str,
+    objects: Sequence[Mapping[str, Any]],
+    level: Severity = Severity.ERROR,
+) -> Missing:
     """A `Missing` whose model (and deployment) are those of `objects`, when they share one."""
     models = {_label(o, labels.MODEL) for o in objects}
     deployments = {_label(o, labels.DEPLOYMENT) for o in objects}
     model = next(iter(models)) if len(models) == 1 else None
     deployment = next(iter(deployments)) if model and len(deployments) == 1 else None
-    return Missing(finding_id, message, model, deployment)
+    return Missing(finding_id, message, model, deployment, level)
+
+
+def errors(found: Sequence[Missing]) -> list[Missing]:
+    """The findings that stop an apply."""
+    return [m for m in found if m.level == Severity.ERROR]
+
+
+def shown(found: Missing) -> str:
+    """`error: <message> [<id>]`, as `iac preflight` and `iac up` print each finding."""
+    return f"{found.level}: {found.message} [{found.id}]"
 
 
 def _label(obj: Mapping[str, Any], key: str) -> str | None:

@@ -1,5 +1,6 @@
 """What the objects name that iac does not create: the namespaces they live in, the Secrets
-their pods read and the Services their routes send to, each of which must already exist."""
+their pods read and those holding the API keys their SecurityPolicies accept, and the
+Services their routes send to, each of which must already exist."""
 
 from __future__ import annotations
 
@@ -72,13 +73,19 @@ SECRET_FIXES = {
         "create it (kubectl create secret generic {name} -n {namespace} "
         "--from-file=PATH); iac names it but never holds its values"
     ),
+    "apiKeyAuth": (
+        "create it (kubectl create secret generic {name} -n {namespace} "
+        "--from-literal=CLIENT=KEY, one entry per client); iac names it (auth.key_sets) but "
+        "never holds its keys. Until it exists, Envoy Gateway answers every request to those "
+        "endpoints with 500, whatever key it carries"
+    ),
 }
 """How to create a Secret, by how the pods use it."""
 
 
 def missing_secrets(objects: Objects, reader: ClusterReader) -> list[Missing]:
-    """A `Missing` per Secret the objects' pods read (not marked optional) that neither
-    exists nor is among the objects."""
+    """A `Missing` per Secret the objects' pods read (not marked optional), or whose API
+    keys a SecurityPolicy accepts, that neither exists nor is among the objects."""
     created = _created(objects, "Secret")
     wanted: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -86,9 +93,10 @@ def missing_secrets(objects: Objects, reader: ClusterReader) -> list[Missing]:
     for obj in objects:
         namespace = obj.get("metadata", {}).get("namespace")
         pod = _pod_spec(obj)
-        if not namespace or pod is None:
+        if not namespace:
             continue
-        for name, use in secret_references(pod):
+        references = secret_references(pod) if pod is not None else key_secret_references(obj)
+        for name, use in references:
             if (namespace, name) not in created:
                 wanted[(namespace, name)][use].append(obj)
     found = []
@@ -135,6 +143,17 @@ def secret_references(pod: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             projected = source.get("secret")
             if projected and not projected.get("optional"):
                 yield projected["name"], "volume"
+
+
+def key_secret_references(obj: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(Secret name, `apiKeyAuth`) for each Secret of API keys an Envoy Gateway
+    SecurityPolicy accepts (its namespace's)."""
+    if obj.get("kind") != "SecurityPolicy":
+        return
+    auth = (obj.get("spec") or {}).get("apiKeyAuth") or {}
+    for ref in auth.get("credentialRefs") or []:
+        if ref.get("group", "") == "" and ref.get("kind", "Secret") == "Secret":
+            yield ref["name"], "apiKeyAuth"
 
 
 def missing_services(objects: Objects, cluster: Cluster, reader: ClusterReader) -> list[Missing]:

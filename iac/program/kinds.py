@@ -41,6 +41,7 @@ CUSTOM: frozenset[tuple[str, str]] = frozenset(
         ("http.keda.sh/v1beta1", "InterceptorRoute"),
         ("gateway.networking.k8s.io/v1", "HTTPRoute"),
         ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
+        ("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy"),
         ("karpenter.sh/v1", "NodePool"),
         ("karpenter.k8s.aws/v1", "EC2NodeClass"),
         ("autoscaling.x-k8s.io/v1beta1", "CapacityBuffer"),
@@ -49,7 +50,7 @@ CUSTOM: frozenset[tuple[str, str]] = frozenset(
         ("monitoring.coreos.com/v1", "PrometheusRule"),
     }
 )
-"""Custom resources (their CRDs are installed with KEDA, Gateway API, Karpenter...)."""
+"""Custom resources (their CRDs come with KEDA, Gateway API, Envoy Gateway, Karpenter...)."""
 
 _SKIP = ("apiVersion", "kind")
 

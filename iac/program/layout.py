@@ -272,7 +272,17 @@ def _scaled_object(obj: dict[str, Any], namespace: str, index: _Index) -> Iterab
 def _http_route(obj: dict[str, Any], namespace: str, index: _Index) -> Iterable[int]:
     """A route sends traffic only once what it routes to exists and is ready: its Services
     and their workloads; through the interceptor, the InterceptorRoute its header selects
-    (and that route's Service and workload); in another namespace, the grant allowing it."""
+    (and that route's Service and workload); in another namespace, the grant allowing it.
+    It also waits for the SecurityPolicies that target it: a route created before the
+    policy asking for its API keys would answer without one meanwhile."""
+    route = obj["metadata"]["name"]
+    for i in index.of_kind("gateway.envoyproxy.io", "SecurityPolicy"):
+        policy = index.objects[i]
+        if policy["metadata"].get("namespace", "") == namespace and any(
+            ref.get("kind") == "HTTPRoute" and ref.get("name") == route
+            for ref in _get(policy, "spec", "targetRefs") or []
+        ):
+            yield i
     for rule in _get(obj, "spec", "rules") or []:
         for ref in rule.get("backendRefs") or []:
             if ref.get("group", "") != "" or ref.get("kind", "Service") != "Service":

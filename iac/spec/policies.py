@@ -1,10 +1,11 @@
 """The stack's `policies:`: guardrails checked before anything is applied.
 
 Each key is a rule (its ID is the key with dashes: `min_replicas` → `min-replicas`). A rule
-written here is enabled, at level `error` unless it says otherwise; four rules are on by
+written here is enabled, at level `error` unless it says otherwise; five rules are on by
 default at level `warning` (pinned images, declared resources, weights that fit, removals of
-what serves an environment) and one at level `error` (rolling promotions keep a replica
-ready). A violation can be waived with a reason under `waivers:`; the plan shows the waiver.
+what serves an environment, public endpoints) and one at level `error` (rolling promotions
+keep a replica ready). A violation can be waived with a reason under `waivers:`; the plan
+shows the waiver.
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ class ServingRemovals(Rule):
     level: Level = "warning"
 
 
+class PublicEndpoints(Rule):
+    """An endpoint anyone may call without an API key: one declared `public: true` (a
+    stack that says nothing is refused by `iac validate`). Reported by `iac plan` for each
+    public endpoint, at this level (a warning by default); `level: error` fails the plan
+    until the stack asks for keys there, or a waiver
+    (`waivers: [{rule: public-endpoints, model: ..., reason: ...}]`) accepts the endpoint."""
+
+    level: Level = "warning"
+
+
 class Waiver(SpecModel):
     """An accepted violation, with the reason a reviewer reads in the plan."""
 
@@ -141,4 +152,5 @@ class Policies(SpecModel):
     rollout_keeps_ready: RolloutKeepsReady = Field(default_factory=RolloutKeepsReady)
     scale_down_delay_floor: ScaleDownDelayFloor | None = None
     serving_removals: ServingRemovals = Field(default_factory=ServingRemovals)
+    public_endpoints: PublicEndpoints = Field(default_factory=PublicEndpoints)
     waivers: list[Waiver] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from iac.catalog.node_labels import GpuLabels
+from iac.spec.auth import Auth, StackAuth
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.base import SpecModel
 from iac.spec.container import ContainerFields, Kind, State
@@ -36,6 +37,12 @@ class Gateway(SpecModel):
     """Name of the Gateway."""
     namespace: Name = "gateway-system"
     """Namespace of the Gateway."""
+    implementation: Literal["envoy-gateway", "other"] = "envoy-gateway"
+    """Which Gateway API implementation runs the Gateway, so iac can make it ask for API
+    keys (`auth:`). `envoy-gateway`: Envoy Gateway, configured through its `SecurityPolicy`
+    objects (gateway.envoyproxy.io/v1alpha1). `other`: one iac cannot configure; a stack
+    that asks for keys there is refused by `iac validate` (declare `auth: {public: true}`
+    where your gateway checks keys itself)."""
 
 
 class Karpenter(SpecModel):
@@ -246,6 +253,9 @@ class Environment(SpecModel):
     """Scaling of the deployment(s) serving this environment, over the model's."""
     promotion: Promotion | None = None
     """How a change of `deployment` is rolled out."""
+    auth: Auth | None = None
+    """Who may call this environment's endpoint (`/environments/<name>/`), over the model's
+    and the stack's `auth`: `{api_keys: [set, ...]}` or `{public: true}`."""
     warm: Warm | None = None
     """Capacity kept ready for this environment's deployment (`{replicas: N}`)."""
     trace: str | None = None
@@ -283,6 +293,10 @@ class Model(ContainerFields):
     """A host of the model's own (`chat.example.com`) instead of the one `cluster.endpoints`
     gives it; its paths are then `/environments/<env>/` and `/deployments/<name>/`. No two
     models may answer on the same host and path."""
+    auth: Auth | None = None
+    """Who may call the model's endpoints, over the stack's `auth`: `{api_keys: [set,
+    ...]}` or `{public: true}`. Its `/deployments/<name>/` paths follow this; an
+    environment may set its own."""
     protect: bool = False
     """Pulumi's `protect` on every object of the model: `pulumi up` refuses to delete them
     (removing the model or renaming it) until this is set false and applied first."""
@@ -336,6 +350,11 @@ class Stack(SpecModel):
     """Prices for cost estimates, over the built-in catalog's."""
     policies: Policies = Field(default_factory=Policies)
     """Guardrails checked by `iac validate`, `iac plan` and the Pulumi policy pack."""
+    auth: StackAuth | None = None
+    """Who may call the endpoints: API-key sets (`key_sets`, each a list of Kubernetes
+    Secrets holding keys, never the keys) and which of them every endpoint accepts
+    (`api_keys`), or `public: true`. Required once the stack has models: an endpoint is
+    never open unless the stack says so. Models and environments may override it."""
     models: dict[ModelName, Model] = Field(default_factory=dict)
     """The models, by name."""
 

@@ -6,6 +6,7 @@ from iac.diagnostics import Diagnostics
 from iac.errors import StackInvalid
 from iac.load import load_stack
 from iac.spec.resolved import ResolvedStack
+from iac.validate.auth import check_auth
 from iac.validate.credentials import check_credentials
 from iac.validate.endpoints import check_endpoints
 from iac.validate.references import check_references
@@ -38,4 +39,5 @@ def checked_in_part(path: str, diagnostics: Diagnostics) -> ResolvedStack | None
         check_previous_names(stack, diagnostics)
         check_endpoints(stack, diagnostics)
         check_credentials(stack, diagnostics)
+        check_auth(stack, diagnostics)
     return stack

@@ -51,6 +51,7 @@ def test_weights_are_fetched_once_into_a_cache_mounted_read_only(
                 weights: {{source: "{source}", cache: {cache}, secret: hf-token}}
                 weights_size: 16Gi
                 deployments: {{v1: {{}}}}
+            auth: {{public: true}}
             """,
         ),
     )
@@ -92,6 +93,7 @@ def test_a_new_revision_gets_a_new_node_cache(tmp_path: Path) -> None:
                     image: x:1
                     weights: {{source: "hf://org/m@{revision}"}}
                     deployments: {{v1: {{}}}}
+                auth: {{public: true}}
                 """,
             ),
         )
@@ -112,6 +114,7 @@ def test_images_are_prepulled_on_the_pool_their_deployments_use(tmp_path: Path) 
               a: {image: "vllm/vllm-openai:v0.6.3", resources: {accelerator: H100}, deployments: {v1: {}, v2: {image: "vllm/vllm-openai:v0.7.0"}, old: {state: inactive, image: "old:1"}}}
               b: {image: "tei:1.5", resources: {accelerator: L4}, deployments: {v1: {}}}
               cpu: {image: "cpu:1", deployments: {v1: {}}}
+            auth: {public: true}
             """,
         ),
     )
@@ -141,6 +144,7 @@ def test_warm_capacity_is_a_capacity_buffer_with_karpenter(tmp_path: Path) -> No
                 deployments: {v1: {}}
                 environments:
                   production: {deployment: v1, warm: {replicas: 2}}
+            auth: {public: true}
             """,
         ),
     )
@@ -170,6 +174,7 @@ def test_warm_capacity_elsewhere_is_preemptible_placeholders(tmp_path: Path) -> 
                 deployments: {v1: {}}
                 environments:
                   production: {deployment: v1, warm: {replicas: 3}}
+            auth: {public: true}
             """,
         ),
     )
@@ -197,6 +202,7 @@ def test_a_warm_gke_node_is_the_pools_machine(tmp_path: Path) -> None:
             models:
               a: {image: x:1, resources: {accelerator: L4}, deployments: {v1: {}}}
               b: {image: x:1, resources: {accelerator: H100}, deployments: {v1: {}}}
+            auth: {public: true}
             """,
         ),
     )
@@ -230,6 +236,7 @@ def test_schedules_become_cron_triggers_in_their_time_zone(tmp_path: Path, zone:
                       schedules:
                         - {{start: "0 8 * * 1-5", end: "0 20 * * 1-5", timezone: {zone}, min_replicas: 2}}
                         - {{start: "0 12 * * *", end: "30 13 * * *", timezone: {zone}, min_replicas: 9}}
+            auth: {{public: true}}
             """,
         ),
     )
@@ -275,6 +282,7 @@ def test_one_startup_budget_reaches_probe_cooldown_and_interceptor(tmp_path: Pat
                 image: x:1
                 health: {startup_timeout: 45m}
                 deployments: {v1: {}}
+            auth: {public: true}
             """,
         ),
     )
@@ -288,7 +296,7 @@ def test_one_startup_budget_reaches_probe_cooldown_and_interceptor(tmp_path: Pat
 
 
 def test_plan_warns_when_a_cold_start_outlasts_the_gateway(tmp_path: Path) -> None:
-    text = "version: 1\ncluster: {name: c, gateway_timeout: 5m}\nmodels:\n  m: {image: x:1, deployments: {v1: {}}}\n"
+    text = "version: 1\ncluster: {name: c, gateway_timeout: 5m}\nmodels:\n  m: {image: x:1, deployments: {v1: {}}}\nauth: {public: true}\n"
     path = tmp_path / "stack.yaml"
     path.write_text(text)
     result = CliRunner().invoke(cli, ["plan", str(path), "--base", str(path), "--format", "json"])
@@ -305,7 +313,7 @@ def test_plan_warns_when_a_cold_start_outlasts_the_gateway(tmp_path: Path) -> No
 
 
 def test_plan_shows_what_warm_capacity_costs(tmp_path: Path) -> None:
-    base = "version: 1\ncluster: {name: c, provisioner: karpenter}\npricing: {gpu_hourly: {L4: 1.0}}\nmodels:\n  m: {image: x:1, resources: {accelerator: L4}, deployments: {v1: {}}}\n"
+    base = "version: 1\ncluster: {name: c, provisioner: karpenter}\npricing: {gpu_hourly: {L4: 1.0}}\nmodels:\n  m: {image: x:1, resources: {accelerator: L4}, deployments: {v1: {}}}\nauth: {public: true}\n"
     head = base.replace(
         "cluster: {name: c, provisioner: karpenter}",
         "cluster: {name: c, provisioner: karpenter}\nnode_pools: {l4: {accelerator: L4, warm: {nodes: 1}}}",

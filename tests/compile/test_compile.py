@@ -74,6 +74,7 @@ def test_gpu_count_taint_and_placement_for_h100x2(tmp_path: Path) -> None:
             params: {hf_model: org/big, tensor_parallel_size: 2}
             resources: {accelerator: "H100:2", cpu: "16", memory: 128Gi}
             deployments: {v1: {}}
+        auth: {public: true}
         """
         ),
     )
@@ -106,6 +107,7 @@ def test_workload_practice_probes_drain_security_secrets(tmp_path: Path) -> None
             secrets: [hf-token, other-secret]
             run_as_user: 1000
             deployments: {v1: {health: {startup_timeout: 45m}}}
+        auth: {public: true}
         """
         ),
     )
@@ -145,6 +147,7 @@ def test_autoscaling_mapping_for_a_bound_deployment(tmp_path: Path) -> None:
                 autoscaling: {min_replicas: 2, max_replicas: 6, scale_down_delay: 10m,
                               max_scale_down_rate: 25, autoscaling_window: 2m,
                               concurrency_target: 10, target_utilization: 70}
+        auth: {public: true}
         """
         ),
     )
@@ -189,6 +192,7 @@ def test_scale_to_zero_routes_through_the_interceptor(tmp_path: Path) -> None:
             deployments: {v1: {}}
             environments:
               production: {deployment: v1, autoscaling: {min_replicas: 0, max_replicas: 3}}
+        auth: {public: true}
         """
         ),
     )
@@ -235,6 +239,7 @@ def test_inactive_deployment_has_no_pods_and_no_route(tmp_path: Path) -> None:
             deployments: {v1: {state: inactive}, v2: {}}
             environments:
               production: {deployment: v2, autoscaling: {min_replicas: 1, max_replicas: 2}}
+        auth: {public: true}
         """
         ),
     )
@@ -263,6 +268,7 @@ def test_a_90_10_split_routes_directly_with_weights_and_keeps_a_replica_each(
               production:
                 traffic: {v3: 90, v4: 10}
                 autoscaling: {min_replicas: 0, max_replicas: 10}
+        auth: {public: true}
         """
         ),
     )
@@ -293,6 +299,7 @@ def test_split_without_in_flight_metric_warns_and_pins(tmp_path: Path) -> None:
             deployments: {a: {}, b: {}}
             environments:
               production: {traffic: {a: 50, b: 50}, autoscaling: {min_replicas: 2, max_replicas: 4}}
+        auth: {public: true}
         """,
         diagnostics,
     )
@@ -317,6 +324,7 @@ def test_development_deployment_is_zero_to_one_behind_the_interceptor(tmp_path: 
             params: {hf_model: org/m}
             autoscaling: {min_replicas: 1, max_replicas: 5}
             deployments: {dev: {kind: development}}
+        auth: {public: true}
         """
         ),
     )
@@ -337,6 +345,7 @@ def test_long_names_are_cut_with_a_stable_hash_and_fit_keda(tmp_path: Path) -> N
           {model}:
             image: example/server:1
             deployments: {{deployment-number-one: {{}}}}
+        auth: {{public: true}}
         """,
     )
     name = object_name(model, "deployment-number-one", limit=54)
@@ -358,6 +367,7 @@ def test_object_name_collisions_are_errors(tmp_path: Path) -> None:
             models:
               a-b: {image: x, deployments: {c: {}}}
               a: {image: x, deployments: {b-c: {}}}
+            auth: {public: true}
             """,
         )
     assert [str(d).split(": error: ")[1] for d in info.value.diagnostics] == [
@@ -378,6 +388,7 @@ def test_scale_down_delay_beyond_the_hpa_period_limit_warns(tmp_path: Path) -> N
             template: vllm
             params: {hf_model: org/m}
             deployments: {v1: {autoscaling: {scale_down_delay: 1h}}}
+        auth: {public: true}
         """
         ),
         diagnostics,
@@ -403,6 +414,7 @@ def test_namespace_object_only_when_asked_and_many_endpoints_split_routes(tmp_pa
           m:
             image: x
             deployments: {{{deployments}}}
+        auth: {{public: true}}
         """,
     )
     assert not [o for o in compiled.objects if o["kind"] == "Namespace"]
@@ -423,6 +435,7 @@ def test_network_policy_admits_only_gateway_interceptor_and_monitoring(tmp_path:
             image: example/server:1
             image_pull_secrets: [registry-creds]
             deployments: {v1: {}}
+        auth: {public: true}
         """,
     )
     policy = find(compiled, "NetworkPolicy", "iac-model-servers")
@@ -443,6 +456,7 @@ def test_network_policy_admits_only_gateway_interceptor_and_monitoring(tmp_path:
         cluster: {name: c, network_policy: false}
         models:
           m: {image: example/server:1, deployments: {v1: {}}}
+        auth: {public: true}
         """,
     )
     assert not [o for o in off.objects if o["kind"] == "NetworkPolicy"]
@@ -468,6 +482,7 @@ def test_args_that_drop_the_templates_flags_are_a_warning_naming_them(tmp_path: 
         "      v2: {}\n"
         "    environments:\n"
         "      production: {deployment: v2}\n"
+        "auth: {public: true}\n"
     )
     warnings = Diagnostics()
     check_stack(str(tmp_path / "stack.yaml"), warnings)

@@ -87,6 +87,7 @@ def stack_text(provisioner: str, models: dict[str, str], pool_labels: str = "{te
             f"  shared: {{accelerator: H100, labels: {pool_labels}}}",
             "models:",
             *models.values(),
+            "auth: {public: true}",
         ]
     )
 

@@ -32,7 +32,7 @@ def _model(name: str, body: str = "template: vllm\n    params: {hf_model: org/m}
 def _stack(models: str, cluster: str = "c1", namespace: str = "serving") -> str:
     head = "version: 1\nimports: [MODULES/vllm.yaml, MODULES/tei.yaml]\n"
     head += f"cluster: {{name: {cluster}, namespace: {namespace}}}\nmodels:\n"
-    return head + models
+    return head + models.rstrip("\n") + "\nauth: {public: true}\n"
 
 
 def _dashboard_texts(compiled: Compiled) -> dict[str, str]:

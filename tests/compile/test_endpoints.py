@@ -120,6 +120,7 @@ def test_path_style_routes_and_interceptor_hosts(tmp_path: Path) -> None:
             hostname: embed.example.org
             deployments: {v1: {}}
             environments: {production: {deployment: v1}}
+        auth: {public: true}
         """,
     )
     assert sorted(claims(compiled.objects)) == [

@@ -69,6 +69,7 @@ SHARED = """\
         resources: {accelerator: "H100:2", cpu: "16", memory: 128Gi}
         autoscaling: {max_replicas: 3}
         deployments: {v1: {}, old: {state: inactive}}
+    auth: {public: true}
     """
 
 
@@ -135,6 +136,7 @@ def test_mig_slices_partition_the_gpus(tmp_path: Path) -> None:
                 resources: {accelerator: H100_40GB, cpu: "4", memory: 32Gi}
                 autoscaling: {max_replicas: 5}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
     )
@@ -160,6 +162,7 @@ MIG = """\
         deployments: {v1: {}}
         environments:
           production: {deployment: v1, warm: {replicas: 1}}
+    auth: {public: true}
     """
 H100_NODES = {
     # GKE's names of the H100 on A3 High and on A3 Mega machines: the pool may get either.
@@ -244,6 +247,7 @@ def test_an_a3_mega_pool_is_labelled_as_its_pods_select(tmp_path: Path) -> None:
                 image: x
                 resources: {accelerator: H100, cpu: "8", memory: 64Gi}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
     )
@@ -276,6 +280,7 @@ def test_an_eight_gpu_replica_needs_an_eight_gpu_machine(tmp_path: Path) -> None
                 resources: {accelerator: "H100:8", cpu: "96", memory: 1000Gi}
                 autoscaling: {max_replicas: 2}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
     )
@@ -296,6 +301,7 @@ def test_cpu_and_memory_count_with_what_gke_reserves(tmp_path: Path) -> None:
                 resources: {accelerator: L4, cpu: "4", memory: 16Gi}
                 autoscaling: {max_replicas: 3}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
     )
@@ -321,6 +327,7 @@ def test_a_cap_is_counted_in_whole_nodes(tmp_path: Path) -> None:
             models:
               a: {image: x, resources: {accelerator: H100}, autoscaling: {max_replicas: 20}, deployments: {v1: {}}}
               b: {image: x, resources: {accelerator: L4}, autoscaling: {max_replicas: 5}, deployments: {v1: {}}}
+            auth: {public: true}
             """
         ),
         diagnostics,
@@ -341,6 +348,7 @@ def test_a_pool_past_gkes_node_count_is_an_error(tmp_path: Path) -> None:
                 models:
                   a: {{image: x, resources: {{accelerator: L4}}, {scaling}, deployments: {{v1: {{}}}}}}
                   b: {{image: x, resources: {{accelerator: L4}}, {scaling}, deployments: {{v1: {{}}}}}}
+                auth: {{public: true}}
                 """
             ),
         )
@@ -363,6 +371,7 @@ def test_declared_instance_types_are_respected(tmp_path: Path) -> None:
             models:
               a: {image: x, resources: {accelerator: L4, node_pool: l4}, autoscaling: {max_replicas: 5}, deployments: {v1: {}}}
               b: {image: x, resources: {accelerator: H100, node_pool: mega}, deployments: {v1: {}}}
+            auth: {public: true}
             """
         ),
     )
@@ -385,6 +394,7 @@ def test_n1_compositions_and_machines_the_stack_adds(tmp_path: Path) -> None:
             models:
               t4: {image: x, resources: {accelerator: T4}, deployments: {v1: {}}}
               v100: {image: x, resources: {accelerator: V100}, deployments: {v1: {}}}
+            auth: {public: true}
             """
         ),
     )
@@ -414,6 +424,7 @@ def test_pods_select_exactly_the_pool_labels_and_tolerate_its_taint(tmp_path: Pa
               l4: {accelerator: L4, labels: {team: search}}
             models:
               m: {image: x, resources: {accelerator: L4}, deployments: {v1: {}}}
+            auth: {public: true}
             """
         ),
     )
@@ -444,6 +455,7 @@ def test_other_provisioners_declare_no_cloud_resources(tmp_path: Path) -> None:
             cluster: {{name: c, provisioner: {provisioner}}}
             models:
               m: {{image: x, resources: {{accelerator: L4}}, deployments: {{v1: {{}}}}}}
+            auth: {{public: true}}
             """,
         )
         assert compiled.cloud == []
@@ -457,6 +469,7 @@ def test_other_provisioners_declare_no_cloud_resources(tmp_path: Path) -> None:
             node_pools: {l4: {accelerator: L4, instance_types: [g2-standard-4, p5.48xlarge]}}
             models:
               m: {image: x, resources: {accelerator: L4}, deployments: {v1: {}}}
+            auth: {public: true}
             """,
             "3:52: error: node_pools.l4.instance_types: p5.48xlarge: not a GCP machine type "
             "carrying L4 (known: g2-standard-12, g2-standard-16, g2-standard-24, "
@@ -471,6 +484,7 @@ def test_other_provisioners_declare_no_cloud_resources(tmp_path: Path) -> None:
                 image: x
                 resources: {accelerator: "L4:8", cpu: "100", memory: 64Gi}
                 deployments: {v1: {}}
+            auth: {public: true}
             """,
             "6:16: error: models.m.resources: no GCP machine type for node pool 'gpu-l4' fits "
             "a replica of m/v1 (8 × L4, 100 CPU, 64 GiB memory) on one node; the largest is "
@@ -481,6 +495,7 @@ def test_other_provisioners_declare_no_cloud_resources(tmp_path: Path) -> None:
             """\
             node_pools: {v100: {accelerator: V100}}
             models: {}
+            auth: {public: true}
             """,
             "3:34: error: node_pools.v100.accelerator: no GCP machine type in the catalog "
             "carries V100; choose another accelerator, or add the machine type under "
@@ -507,6 +522,7 @@ def test_validate_reports_what_render_would(tmp_path: Path) -> None:
                 image: x:1
                 resources: {accelerator: L4, cpu: "8", memory: 16Gi}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         )
     )

@@ -70,6 +70,7 @@ models:
       production:
         deployment: v1
         autoscaling: {min_replicas: 1, max_replicas: 4, scale_down_delay: 10m}
+auth: {public: true}
 """
 
 
@@ -282,6 +283,7 @@ def test_pod_monitor_uses_a_separate_metrics_port(tmp_path: Path) -> None:
         params: {hf_model: org/emb}
         deployments: {v1: {}}
         environments: {production: {deployment: v1}}
+    auth: {public: true}
     """
     compiled = compile_text(tmp_path, text)
     (endpoint,) = _one(_objects(compiled), "PodMonitor", "emb-v1")["spec"]["podMetricsEndpoints"]
@@ -627,6 +629,7 @@ def test_a_server_it_does_not_know_gets_in_flight_and_replica_rules(tmp_path: Pa
         metrics: {path: /stats, in_flight: [asr_active_streams]}
         deployments: {v1: {}}
         environments: {production: {deployment: v1}}
+    auth: {public: true}
     """
     objects = _stack(tmp_path, text)
     (endpoint,) = _one(objects, "PodMonitor", "asr-v1")["spec"]["podMetricsEndpoints"]
@@ -674,7 +677,8 @@ def test_scale_bounds_that_cannot_move_raise_no_stuck_alert(tmp_path: Path) -> N
 def test_a_model_without_active_deployments_has_no_monitoring(tmp_path: Path) -> None:
     old = "  old:\n    template: vllm\n    params: {hf_model: org/old}\n"
     old += "    deployments: {v0: {state: inactive}}\n"
-    text = ONE.replace("v1: {}", "v1: {}\n      v0: {state: inactive}") + old
+    text = ONE.replace("v1: {}", "v1: {}\n      v0: {state: inactive}")
+    text = text.replace("auth: {public: true}\n", old + "auth: {public: true}\n")
     names = {o["metadata"]["name"] for o in _stack(tmp_path, text)}
     assert not any(name.startswith("old") for name in names)
     assert "llm-v0" not in names

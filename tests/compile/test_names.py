@@ -103,6 +103,7 @@ node_pools:
 models:
   a: {{image: "x:1", resources: {{accelerator: H100, node_pool: {"p" * 63}, cpu: "4", memory: 16Gi}}, deployments: {{v1: {{}}}}}}
   b: {{image: "y:1", resources: {{accelerator: H100, node_pool: {"p" * 60}-zz, cpu: "4", memory: 16Gi}}, deployments: {{v1: {{}}}}}}
+auth: {{public: true}}
 """,
         )
     daemonsets = [o for o in compiled.objects if o["kind"] == "DaemonSet"]
@@ -131,6 +132,7 @@ node_pools:
   {pool}: {{accelerator: H100}}
 models:
   a: {{image: "x:1", resources: {{accelerator: H100, cpu: "4", memory: 16Gi}}, deployments: {{v1: {{}}}}}}
+auth: {{public: true}}
 """,
     )
     # Was `iac-prepull-...-platformxx-`, which the API server refuses.
@@ -151,6 +153,7 @@ node_pools:
   gpu-replicas: {accelerator: H100, warm: {nodes: 2}}
 models:
   a: {image: "x:1", resources: {accelerator: H100, node_pool: gpu, cpu: "4", memory: 16Gi}, deployments: {v1: {}}}
+auth: {public: true}
 """,
     )
     # Both were `iac-warm-pool-gpu-replicas`: one PodTemplate and CapacityBuffer for two.
@@ -180,6 +183,7 @@ node_pools:
   {pool}: {{accelerator: H100, labels: {{team: a}}, warm: {{nodes: 1, replicas: 2}}}}
 models:
   a: {{image: "x:1", resources: {{accelerator: H100, cpu: "4", memory: 16Gi}}, deployments: {{v1: {{}}}}}}
+auth: {{public: true}}
 """,
     )
     placeholders = [n for n in named(compiled, "Deployment") if n.startswith("iac-warm-")]
@@ -211,6 +215,7 @@ models:
     resources: {{accelerator: L4, cpu: "4", memory: 16Gi}}
     deployments: {{v1: {{}}}}
     environments: {{production: {{deployment: v1, warm: {{replicas: 1}}}}}}
+auth: {{public: true}}
 """,
     )
     assert named(compiled, "DaemonSet") == [f"iac-prepull-{images}", "iac-prepull-h100"]
@@ -241,6 +246,7 @@ models:
   iac:
     image: "x:1"
     deployments: {warm-m-v1: {}}
+auth: {public: true}
 """,
     ) == [
         "models.iac.deployments.warm-m-v1: objects of this deployment would be named "
@@ -259,6 +265,7 @@ def test_a_model_named_like_another_models_second_route_is_an_error(tmp_path: Pa
 models:
   m: {{image: "x:1", deployments: {{{deployments}}}}}
   m-2: {{image: "x:1", deployments: {{v1: {{}}}}}}
+auth: {{public: true}}
 """,
     ) == [
         "models.m-2: objects of this model would be named 'm-2' (HTTPRoute), like those of "
@@ -276,6 +283,7 @@ node_pools:
   gpu-h100: {accelerator: L4}
 models:
   a: {image: "x:1", resources: {accelerator: H100, cpu: "4", memory: 16Gi}, deployments: {v1: {}}}
+auth: {public: true}
 """,
     ) == [
         "models.a.resources.accelerator: no declared node pool has H100 nodes, and the name of "
@@ -294,6 +302,7 @@ def test_previous_names_that_would_collide_today_still_compile(tmp_path: Path) -
 models:
   x: {image: "x:1", previous_names: [a-b], deployments: {c: {}}}
   a: {image: "x:1", deployments: {b-c: {}}}
+auth: {public: true}
 """,
     )
     assert named(compiled, "Deployment") == ["a-b-c", "x-c"]
@@ -307,6 +316,7 @@ def test_iac_validate_reports_a_collision_where_it_is_written(tmp_path: Path) ->
 models:
   a-b: {image: x, deployments: {c: {}}}
   a: {image: x, deployments: {b-c: {}}}
+auth: {public: true}
 """
     )
     result = CliRunner().invoke(cli, ["validate", str(path)])
@@ -459,7 +469,13 @@ def random_stacks(draw: st.DrawFn) -> dict[str, Any]:
         warm = [n for n, p in pools.items() if p.get("warm", {}).get("nodes")]
         if warm and len(warm[0]) <= 49:
             models.setdefault("iac", {**image, "deployments": {f"warm-pool-{warm[0]}": {}}})
-    return {"version": 1, "cluster": cluster, "node_pools": pools, "models": models}
+    return {
+        "version": 1,
+        "cluster": cluster,
+        "node_pools": pools,
+        "models": models,
+        "auth": {"public": True},
+    }
 
 
 # A name made of the stack's names (a model's, a deployment's) that another object has:

@@ -48,6 +48,7 @@ def test_two_models_share_the_h100_pool_sized_with_surge(tmp_path: Path) -> None
                 resources: {accelerator: "H100:2"}
                 autoscaling: {max_replicas: 3}
                 deployments: {v1: {}, old: {state: inactive}}
+            auth: {public: true}
             """
         ),
     )
@@ -110,6 +111,7 @@ def test_the_surge_replica_a_rolling_promotion_adds_is_in_the_pool(
                     deployment: v1
                     autoscaling: {{min_replicas: 1, max_replicas: {max_replicas}}}
                     promotion: {{strategy: rolling, {promotion}}}
+            auth: {{public: true}}
             """
         ),
     )
@@ -128,6 +130,7 @@ def test_mig_slices_share_devices_and_configure_the_node(tmp_path: Path) -> None
                 resources: {accelerator: H100_40GB}
                 autoscaling: {max_replicas: 3}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
     )
@@ -154,6 +157,7 @@ def test_eight_gpu_shape(tmp_path: Path) -> None:
                 resources: {accelerator: "H100:8", memory: 900Gi}
                 autoscaling: {max_replicas: 2}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
     )
@@ -185,6 +189,7 @@ def test_declared_spot_pool_with_instance_types_and_named_placement(tmp_path: Pa
                 image: x
                 resources: {accelerator: L4}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
     )
@@ -222,6 +227,7 @@ def test_a_cap_below_demand_is_a_finding(tmp_path: Path) -> None:
                 resources: {accelerator: "H100:2"}
                 autoscaling: {max_replicas: 3}
                 deployments: {v1: {}}
+            auth: {public: true}
             """
         ),
         diagnostics,
@@ -243,6 +249,7 @@ def test_a_cap_below_demand_is_a_finding(tmp_path: Path) -> None:
             cluster: {name: c, provisioner: gke, gke: {cluster: k, location: us-central1}}
             models:
               m: {image: x, resources: {accelerator: A10G}, deployments: {v1: {}}}
+            auth: {public: true}
             """,
             "models.m.resources.accelerator: GKE offers no A10G nodes; choose one of A100, "
             "A100_40GB, B200, H100, H100_40GB, H200, L4, RTX_PRO_6000, T4, V100 (or "
@@ -254,6 +261,7 @@ def test_a_cap_below_demand_is_a_finding(tmp_path: Path) -> None:
             node_pools: {h100: {accelerator: H100}}
             models:
               m: {image: x, resources: {accelerator: L4, node_pool: h100}, deployments: {v1: {}}}
+            auth: {public: true}
             """,
             "models.m.resources.node_pool: node pool 'h100' has H100 nodes, but this "
             "deployment needs L4",
@@ -264,6 +272,7 @@ def test_a_cap_below_demand_is_a_finding(tmp_path: Path) -> None:
             node_pools: {h100: {accelerator: H100}}
             models:
               m: {image: x, resources: {accelerator: H100, node_pool: h10}, deployments: {v1: {}}}
+            auth: {public: true}
             """,
             "models.m.resources.node_pool: no node pool 'h10'; did you mean 'h100'? "
             "(pools of H100 nodes: gpu-h100, h100; declared: h100)",
@@ -274,6 +283,7 @@ def test_a_cap_below_demand_is_a_finding(tmp_path: Path) -> None:
             node_pools: {h100: {accelerator: H100}}
             models:
               m: {image: x, resources: {node_pool: h100}, deployments: {v1: {}}}
+            auth: {public: true}
             """,
             "models.m.resources.node_pool: node pool 'h100' is for GPU nodes, but this "
             "deployment sets no `resources.accelerator`",
@@ -297,6 +307,7 @@ def test_existing_nodes_are_selected_by_the_labels_the_stack_names(tmp_path: Pat
         models:
           m: {image: x, resources: {accelerator: A100}, deployments: {v1: {}}}
           n: {image: x, resources: {accelerator: L4}, deployments: {v1: {}}}
+        auth: {public: true}
         """,
     )
     assert not [o for o in compiled.objects if o["kind"] in ("NodePool", "EC2NodeClass")]
@@ -320,6 +331,7 @@ def test_an_existing_node_class_is_referenced_not_emitted(tmp_path: Path) -> Non
         cluster: {name: c, provisioner: karpenter, karpenter: {node_class: shared-gpu}}
         models:
           m: {image: x, resources: {accelerator: L4}, deployments: {v1: {}}}
+        auth: {public: true}
         """,
     )
     assert not [o for o in compiled.objects if o["kind"] == "EC2NodeClass"]
@@ -345,6 +357,7 @@ models:
     image: org/m:1
     resources: {accelerator: L4, cpu: "4", node_pool: picked}
     deployments: {v1: {}}
+auth: {public: true}
 """
 
 
@@ -396,6 +409,7 @@ models:
     image: org/m:1
     resources: {accelerator: L4, cpu: "7.8", memory: 16Gi, node_pool: picked}
     deployments: {v1: {}}
+auth: {public: true}
 """
 
 

@@ -190,6 +190,7 @@ MODELS = """\
         image: x
         resources: {accelerator: H100, cpu: "8", memory: 64Gi}
         deployments: {v1: {}}
+    auth: {public: true}
     """
 
 
@@ -261,6 +262,7 @@ def test_warm_placeholders_and_prepull_select_like_the_workload(tmp_path: Path) 
             image: x
             resources: {accelerator: H100, node_pool: serving, cpu: "8", memory: 64Gi}
             deployments: {v1: {}}
+        auth: {public: true}
         """,
     )
     workload = pod_spec(compiled, "Deployment", "m-v1")
@@ -285,6 +287,7 @@ def test_a_mig_slice_on_gpu_feature_discovery_nodes(tmp_path: Path) -> None:
             image: x
             resources: {accelerator: H100_40GB, cpu: "4", memory: 32Gi}
             deployments: {v1: {}}
+        auth: {public: true}
         """,
     )
     spec = pod_spec(compiled, "Deployment", "m-v1")
@@ -313,6 +316,7 @@ def test_karpenter_tells_a100_80gb_from_40gb_in_pool_and_pod(tmp_path: Path) -> 
         models:
           big: {image: x, resources: {accelerator: A100}, deployments: {v1: {}}}
           small: {image: x, resources: {accelerator: A100_40GB}, deployments: {v1: {}}}
+        auth: {public: true}
         """,
     )
     for pool, name, memory in (

@@ -152,6 +152,7 @@ models:
     deployments: {a: {}, b: {}}
     environments:
       production: {traffic: {a: 100, b: 0}, autoscaling: {min_replicas: 1, max_replicas: 2}}
+auth: {public: true}
 """,
         diagnostics,
     )
@@ -204,6 +205,7 @@ models:
           min_replicas: 3
           max_replicas: 11
           schedules: [{start: "0 8 * * *", end: "0 20 * * *", min_replicas: 9}]
+auth: {public: true}
 """,
     )
     rule = next(
@@ -241,6 +243,7 @@ models:
     deployments: {v1: {}, v2: {}}
     environments:
       production: {traffic: {v1: 100, v2: 0}, warm: {replicas: 2}}
+auth: {public: true}
 """,
     )
     assert find(compiled, "Deployment", "iac-warm-m-v1")["spec"]["replicas"] == 2

@@ -58,6 +58,7 @@ models:
     deployments: {v1: {}}
     environments:
       production: {deployment: v1, autoscaling: {min_replicas: 1, max_replicas: 2}}
+auth: {public: true}
 """
 
 
@@ -233,6 +234,7 @@ models:
     deployments: {v1: {}}
     environments:
       production: {deployment: v1, autoscaling: {min_replicas: 3, max_replicas: 3}}
+auth: {public: true}
 """
 A3_HIGH_8G = 88.4899999025753
 A3_HIGH_1G = 11.0612499878219
@@ -471,6 +473,7 @@ models:
     image: org/m:1
     resources: {accelerator: L4, node_pool: picked}
     deployments: {v1: {}}
+auth: {public: true}
 """
 
 

@@ -256,6 +256,7 @@ models:
       v2: {state: inactive}
     environments:
       production: {deployment: v1, autoscaling: {min_replicas: 1, max_replicas: 2}}
+auth: {public: true}
 """
 
 

@@ -53,6 +53,7 @@ models:
         traffic: {v3: 90, v4: 10}
         autoscaling: {min_replicas: 2, max_replicas: 6}
         promotion: {cleanup: deactivate}
+auth: {public: true}
 """
 
 
@@ -236,10 +237,11 @@ def test_a_candidate_with_every_request_already_waits_only_for_its_cleanup(
 ) -> None:
     """Beside another promotion in the same change, whose steps it must not break."""
     base = (
-        SPLIT.replace("traffic: {v3: 90, v4: 10}", "traffic: {v3: 100, v4: 0}").replace(
-            "      v4: {image", "      v5: {}\n      v6: {}\n      v4: {image"
+        SPLIT.replace("traffic: {v3: 90, v4: 10}", "traffic: {v3: 100, v4: 0}")
+        .replace("      v4: {image", "      v5: {}\n      v6: {}\n      v4: {image")
+        .replace(
+            "auth: {public: true}\n", "      staging: {deployment: v5}\nauth: {public: true}\n"
         )
-        + "      staging: {deployment: v5}\n"
     )
     head_text = (
         base.replace("traffic: {v3: 100, v4: 0}", "deployment: v3")
@@ -346,6 +348,7 @@ models:
       production:
         traffic: {v3: 90, v4: 10, v5: 0}
         autoscaling: {min_replicas: 2, max_replicas: 6}
+auth: {public: true}
 """
     resources = pack_resources(tmp_path, model)
     for resource in resources:

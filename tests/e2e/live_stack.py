@@ -56,6 +56,7 @@ models:
       production:
         traffic: {v1: 90, v2: 10}
         autoscaling: {min_replicas: 2, max_replicas: 6}
+auth: {public: true}
 """
 
 

@@ -85,6 +85,7 @@ models:
           stabilization: 3s
           cleanup: scale_to_zero
           GATES
+auth: {public: true}
 """
 GATE = """gates: [{name: errors, query: 'error_ratio{deployment="$deployment"}', max: 0.05}]"""
 RATE_PER_S = 40.0

@@ -3,7 +3,8 @@ anything (issue #22, item 7), through the real Pulumi engine; `iac plan --base l
 the same as findings; once they are there, the same `iac up` applies.
 
 A cluster of this test's own (tests/live/cluster.py), with the CRDs installed but not the
-Gateway nor the Secret the `iac init` stack reads.
+Gateway nor the Secrets the `iac init` stack reads (its pods' token, its API keys). The
+Gateway the user then creates has an HTTP listener only: a warning, and `iac up` applies.
 """
 
 from __future__ import annotations
@@ -33,12 +34,24 @@ MISSING = [
     "through envFrom: create it (kubectl create secret generic hf-token -n models "
     "--from-literal=KEY=VALUE); iac names it (secrets:, weights.secret) but never holds its "
     "values [missing-secret]",
+    "error: Secret models/model-api-keys does not exist, read by SecurityPolicy "
+    "models/llama-3-8b-keys-clients through apiKeyAuth: create it (kubectl create secret "
+    "generic model-api-keys -n models --from-literal=CLIENT=KEY, one entry per client); iac "
+    "names it (auth.key_sets) but never holds its keys. Until it exists, Envoy Gateway answers "
+    "every request to those endpoints with 500, whatever key it carries [missing-secret]",
     "error: Gateway gateway-system/inference does not exist, the parent of HTTPRoute "
     "models/llama-3-8b: create it with your Gateway API implementation, with a listener for "
     "*.models.example.com; or name your Gateway in cluster.gateway (name, namespace) "
     "[missing-gateway]",
-    "nothing applied: the cluster lacks 2 things the objects need (above)",
+    "nothing applied: the cluster lacks 3 things the objects need (above)",
 ]
+PLAIN_HTTP = (
+    "warning: Gateway gateway-system/inference has no HTTPS listener for *.models.example.com, "
+    "so it takes HTTPRoute models/llama-3-8b over HTTP only: requests, and the API keys in "
+    "their headers, cross the network unencrypted. Add an HTTPS listener for "
+    "*.models.example.com with a certificate for it (tls.certificateRefs), unless TLS ends in "
+    "front of the Gateway (a load balancer) [gateway-https]"
+)
 
 
 @pytest.fixture
@@ -80,7 +93,7 @@ def test_iac_up_stops_on_what_the_cluster_lacks_and_applies_nothing(
 
     stopped = up()
     assert stopped.exit_code == 1, stopped.output
-    assert stopped.stderr.splitlines()[-3:] == MISSING
+    assert stopped.stderr.splitlines()[-4:] == MISSING
     # Nothing reached the cluster, nor the Pulumi stack.
     assert cluster.kubectl("get", "namespace", "models", check=False).returncode != 0
     kinds = "deployments,services,configmaps,networkpolicies,scaledobjects,httproutes,podmonitors"
@@ -98,6 +111,7 @@ def test_iac_up_stops_on_what_the_cluster_lacks_and_applies_nothing(
     assert [line.split(":")[0].split()[1] for line in findings] == [
         "missing-gateway",
         "missing-secret",
+        "missing-secret",
     ]
 
     # The user creates what was named; the same command then applies.
@@ -112,6 +126,12 @@ def test_iac_up_stops_on_what_the_cluster_lacks_and_applies_nothing(
                 "stringData": {"HF_TOKEN": "not-a-real-token"},
             },
             {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "model-api-keys", "namespace": "models"},
+                "stringData": {"a-client": "not-a-real-key"},
+            },
+            {
                 "apiVersion": "gateway.networking.k8s.io/v1",
                 "kind": "Gateway",
                 "metadata": {"name": "inference", "namespace": "gateway-system"},
@@ -119,9 +139,9 @@ def test_iac_up_stops_on_what_the_cluster_lacks_and_applies_nothing(
                     "gatewayClassName": "any",
                     "listeners": [
                         {
-                            "name": "https",
-                            "protocol": "HTTPS",
-                            "port": 443,
+                            "name": "http",
+                            "protocol": "HTTP",
+                            "port": 80,
                             "hostname": "*.models.example.com",
                             "allowedRoutes": {"namespaces": {"from": "All"}},
                         }
@@ -133,6 +153,7 @@ def test_iac_up_stops_on_what_the_cluster_lacks_and_applies_nothing(
     cluster.apply(gpu_nodes_for(compile_stack(check_stack(stack_file)).objects, prefix="pf"))
     applied = up()
     assert applied.exit_code == 0, applied.output
+    assert PLAIN_HTTP in applied.stderr.splitlines()  # a warning: printed, and applied
     assert applied.stdout.strip().endswith("done")
     assert cluster.get(kinds, "-A", "-l", "app.kubernetes.io/managed-by=iac")  # the same query
     # iac's Namespace took over the one the user made for the Secret.

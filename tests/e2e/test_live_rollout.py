@@ -60,6 +60,7 @@ models:
           max_surge_percent: 50
           stabilization: 3s
           cleanup: scale_to_zero
+auth: {public: true}
 """
 NAMESPACE = "models"
 V1, V2 = "llama-v1", "llama-v2"

@@ -191,7 +191,7 @@ def test_an_error_level_policy_stops_pulumi_up_and_applies_nothing(
     output = failed.stdout + failed.stderr
     assert failed.returncode != 0, output
     assert (
-        f"{stack_file}:30:37: error: models.{MODEL}.environments.production.autoscaling."
+        f"{stack_file}:35:37: error: models.{MODEL}.environments.production.autoscaling."
         f"min_replicas: production of {MODEL} runs 1 replica(s) at least; the policy asks for "
         "2; set min_replicas: 2 on the environment [min-replicas]"
     ) in output

@@ -45,6 +45,7 @@ models:
   other:
     image: x
     deployments: {v5: {}}
+auth: {public: true}
 """
 
 

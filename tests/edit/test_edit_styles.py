@@ -185,6 +185,7 @@ def stack_data(style: Style) -> dict[str, Any]:
         "cluster": {"name": "c"},
         "policies": {"pinned_images": {"enabled": False}, "resources_declared": {"enabled": False}},
         "models": models,
+        "auth": {"public": True},
     }
 
 
@@ -593,6 +594,7 @@ models:
       v1: {}
       v2: {<<: *v2}
     environments: *envs
+auth: {public: true}
 """
 
 
@@ -639,6 +641,7 @@ imports:
 cluster:
   name: c
 policies: {pinned_images: {enabled: false}, resources_declared: {enabled: false}}
+auth: {public: true}
 models:
   llama:
     template: vllm
@@ -735,7 +738,7 @@ def test_a_value_in_a_form_iac_does_not_edit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IacError) as refused:
         edit.promote(str(path), "llama", "v3", "staging", copy=True)
     assert str(refused.value) == (
-        f"{path}:29:21: models.llama.environments.staging.deployment is written in a form iac "
+        f"{path}:30:21: models.llama.environments.staging.deployment is written in a form iac "
         "does not edit; write `deployment: v3-staging` there by hand"
     )
 

@@ -1,5 +1,6 @@
 """What a platform team creates on a cluster before iac applies a stack: its Gateway (with
-a listener for every host the stack's routes use) and the Secrets its pods read.
+a listener for every host the stack's routes use), the Secrets its pods read and those
+holding the API keys its SecurityPolicies accept.
 
 The cluster-wide prerequisites (CRDs, KEDA, the add-on's interceptor Service) are
 installed by tests/live/fixtures.py; these are the stack's own. Built from the compiled
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from iac.preflight.references import secret_references
+from iac.preflight.references import key_secret_references, secret_references
 
 
 def _pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -76,9 +77,7 @@ def stack_prerequisites(
     secrets: set[tuple[str, str]] = set()
     for obj in objects:
         pod = _pod_spec(obj)
-        if pod is None:
-            continue
-        for name, _ in secret_references(pod):
+        for name, _ in secret_references(pod) if pod is not None else key_secret_references(obj):
             key = (obj["metadata"]["namespace"], name)
             if key not in secrets and ("Secret", *key) not in created:
                 secrets.add(key)

@@ -51,6 +51,7 @@ models:
       production:
         deployment: v1
         autoscaling: {{min_replicas: 1, max_replicas: 1}}
+auth: {{public: true}}
 """
 
 

@@ -58,6 +58,7 @@ models:
       staging:
         deployment: v3
         autoscaling: {{min_replicas: 0, max_replicas: 2}}
+auth: {{public: true}}
 """
 
 

@@ -65,6 +65,7 @@ models:
       staging:
         deployment: v3
         autoscaling: {{min_replicas: 0, max_replicas: 3}}
+auth: {{public: true}}
 """
 
 

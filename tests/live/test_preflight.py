@@ -23,7 +23,7 @@ from iac.preflight import Missing, check_cluster
 from iac.validate import check_stack
 from tests.live.cluster import LiveCluster, start_cluster
 from tests.live.fixtures import CRD_DIR
-from tests.support.missing_prerequisites import MISSING_ALONE
+from tests.support.missing_prerequisites import MISSING_ALONE, OLD_CRD, old_route_crd
 
 pytestmark = pytest.mark.live
 
@@ -60,6 +60,15 @@ HF_TOKEN = {
     "metadata": {"name": "hf-token", "namespace": "models"},
     "stringData": {"HF_TOKEN": "not-a-real-token"},
 }
+KEY_SECRETS = [
+    {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": "models"},
+        "stringData": {"a-client": "not-a-real-key"},
+    }
+    for name in ("customer-api-keys", "tester-api-keys")
+]
 CRDS = {
     "KEDA": ["keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml"],
     "the HTTP add-on": [
@@ -71,6 +80,7 @@ CRDS = {
         "gateway.networking.k8s.io_httproutes.yaml",
         "gateway.networking.k8s.io_referencegrants.yaml",
     ],
+    "Envoy Gateway": ["gateway.envoyproxy.io_securitypolicies.yaml"],
     "the Prometheus Operator": [
         "monitoring.coreos.com_podmonitors.yaml",
         "monitoring.coreos.com_prometheusrules.yaml",
@@ -106,6 +116,8 @@ def install(cluster: LiveCluster, prerequisite: str) -> None:
         cluster.apply([_namespace("keda"), INTERCEPTOR])  # the add-on's install makes both
     elif prerequisite == "Secret hf-token":
         cluster.apply([HF_TOKEN])
+    elif prerequisite == "the key Secrets":
+        cluster.apply(KEY_SECRETS)
     elif prerequisite == "the interceptor":
         cluster.apply([INTERCEPTOR])
     elif prerequisite == "the Gateway":
@@ -119,6 +131,9 @@ def remove(cluster: LiveCluster, prerequisite: str) -> None:
         cluster.kubectl("delete", "namespace", "keda", "--wait", "--timeout=60s")
     elif prerequisite == "Secret hf-token":
         cluster.kubectl("delete", "secret", "hf-token", "-n", "models")
+    elif prerequisite == "the key Secrets":
+        names = [s["metadata"]["name"] for s in KEY_SECRETS]
+        cluster.kubectl("delete", "secret", *names, "-n", "models")
     elif prerequisite == "the interceptor":
         cluster.kubectl("delete", "service", INTERCEPTOR["metadata"]["name"], "-n", "keda")
     elif prerequisite == "the Gateway":
@@ -241,3 +256,22 @@ def test_a_kubeconfig_given_as_contents_reads_the_same_cluster(
     contents = complete.kubeconfig.read_text()
     found = check_cluster(demo.objects, demo.release.cluster, contents, "live", Path("/"))
     assert found == []
+
+
+def test_an_httproute_crd_without_rule_names_is_read_and_named(
+    complete: LiveCluster, demo: Compiled
+) -> None:
+    """The CRD as the API server serves it (read with kubectl, which needs the cluster-wide
+    permission to get CRDs), swapped for Gateway API v1.3.0's shape and put back."""
+    cluster = complete
+    path = CRD_DIR / "gateway.networking.k8s.io_httproutes.yaml"
+    current = yaml.safe_load(path.read_text())
+    older = cluster.work / "old-httproutes.yaml"
+    older.write_text(yaml.safe_dump(old_route_crd(current)))
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(older))
+    try:
+        found = settled(lambda: run_preflight(cluster, demo), lambda f: bool(f))
+    finally:
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+    assert [(m.id, m.message) for m in found] == [("old-crd", OLD_CRD)]
+    assert settled(lambda: run_preflight(cluster, demo), lambda found: not found) == []

@@ -55,6 +55,7 @@ def test_levels_merge_in_order_and_mappings_merge_by_key(tmp_path: Path) -> None
             deployments:
               v1: {}
               v2: {env: {A: from-deployment}, args: [--other], autoscaling: {min_replicas: 1}}
+        auth: {public: true}
         """,
     )
     v1 = stack.models["m"].deployments["v1"]
@@ -103,6 +104,7 @@ def test_environment_scaling_layers_over_the_model_not_the_deployment(tmp_path: 
               production:
                 deployment: v1
                 autoscaling: {min_replicas: 1}
+        auth: {public: true}
         """,
     )
     env = stack.models["m"].environments["production"]
@@ -127,6 +129,7 @@ def test_from_copies_container_fields_and_chains(tmp_path: Path) -> None:
               v1: {image: x/y:2, env: {K: v}, state: inactive}
               v1-copy: {from: v1}
               v1-copy2: {from: v1-copy, env: {L: w}}
+        auth: {public: true}
         """,
     )
     deployments = stack.models["m"].deployments
@@ -149,6 +152,7 @@ def test_development_deployments_are_pinned_to_zero_or_one(tmp_path: Path) -> No
             deployments:
               v1: {}
               dev: {kind: development}
+        auth: {public: true}
         """,
     )
     dev = stack.models["m"].deployments["dev"].autoscaling
@@ -167,6 +171,7 @@ def test_traffic_split_keeps_written_order(tmp_path: Path) -> None:
             deployments: {v3: {}, v4: {}}
             environments:
               production: {traffic: {v4: 10, v3: 90}}
+        auth: {public: true}
         """,
     )
     env = stack.models["m"].environments["production"]
@@ -188,6 +193,7 @@ def test_a_model_setting_inherited_twice_is_reported_once(tmp_path: Path) -> Non
                 deployments: {v1: {}, v2: {}}
                 environments:
                   production: {deployment: v1}
+            auth: {public: true}
             """,
         )
     messages = [str(d) for d in info.value.diagnostics]
@@ -210,6 +216,7 @@ def test_errors_collect_across_models(tmp_path: Path) -> None:
         "version: 1\ncluster: {name: c}\nmodels:\n"
         "  a: {deployments: {v1: {}}}\n"
         "  b: {image: x, deployments: {v1: {}}, environments: {p: {deployment: v2}}}\n"
+        "auth: {public: true}\n"
     )
     with pytest.raises(StackInvalid):
         check_stack(str(tmp_path / "stack.yaml"), diagnostics)
@@ -252,6 +259,7 @@ def test_a_mapping_written_empty_sets_nothing(tmp_path: Path) -> None:
                 resources:
                 autoscaling:
                 health:
+        auth: {public: true}
         """,
     )
     deployment = stack.models["m"].deployments["v1"]

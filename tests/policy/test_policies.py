@@ -47,6 +47,7 @@ models:
       staging:
         deployment: v2
         autoscaling: {min_replicas: 0, max_replicas: 1}
+auth: {public: true}
 """
 
 
@@ -161,6 +162,7 @@ def test_defaults_warn_on_unpinned_images_undeclared_resources_and_oversized_wei
         deployments:
           v1: {}
           v2: {image: "example/server:latest", resources: {cpu: "4", memory: 8Gi}}
+    auth: {public: true}
     """
     found = check(tmp_path, "", textwrap.dedent(model))
     assert found == [
@@ -180,7 +182,7 @@ def test_defaults_warn_on_unpinned_images_undeclared_resources_and_oversized_wei
 
 
 def test_rules_can_be_turned_off(tmp_path: Path) -> None:
-    model = "models:\n  m: {image: example/server, deployments: {v1: {}}}\n"
+    model = "models:\n  m: {image: example/server, deployments: {v1: {}}}\nauth: {public: true}\n"
     policies = "policies: {pinned_images: {enabled: false}, resources_declared: {enabled: false}}\n"
     assert check(tmp_path, policies, model) == []
 
@@ -229,6 +231,7 @@ models:
           max_surge_percent: 0
           max_unavailable_percent: 25
           allow_unavailable: true
+auth: {public: true}
 """
 
 NOTHING_READY = (

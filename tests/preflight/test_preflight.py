@@ -11,22 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from iac.cli import cli
 from iac.compile import Compiled, compile_stack
+from iac.diagnostics import Severity
+from iac.object_validation.crds import default_crd_dir
 from iac.preflight import ClusterUnreadable, Kubectl, Missing, kubeconfig_file, preflight
 from iac.preflight.gateways import hostnames_intersect, refusal, selector_matches
-from iac.preflight.references import secret_references
+from iac.preflight.references import key_secret_references, secret_references
 from iac.validate import check_stack
 from tests.support.compile_helpers import ROOT, compile_text
-from tests.support.missing_prerequisites import MISSING_ALONE
+from tests.support.missing_prerequisites import MISSING_ALONE, OLD_CRD, old_route_crd
 
 RESOURCE_KINDS = {
     "namespaces": "Namespace",
     "secrets": "Secret",
     "services": "Service",
     "gateways.v1.gateway.networking.k8s.io": "Gateway",
+    "customresourcedefinitions.apiextensions.k8s.io": "CustomResourceDefinition",
 }
 
 
@@ -77,6 +81,11 @@ def _gateway(*listeners: dict[str, Any], name: str = "inference") -> dict[str, A
     }
 
 
+ROUTE_CRD = yaml.safe_load(
+    (default_crd_dir() / "gateway.networking.k8s.io_httproutes.yaml").read_text()
+)
+"""The HTTPRoute CRD (Gateway API's standard channel, with rule names)."""
+
 WILDCARD_LISTENER = {
     "name": "https",
     "protocol": "HTTPS",
@@ -98,8 +107,10 @@ PREREQUISITES: dict[str, dict[str, Any]] = {
                 "v1": ["GRPCRoute", "Gateway", "GatewayClass", "HTTPRoute"],
                 "v1beta1": ["Gateway", "GatewayClass", "HTTPRoute", "ReferenceGrant"],
             }
-        }
+        },
+        "objects": [ROUTE_CRD],
     },
+    "Envoy Gateway": {"served": {"gateway.envoyproxy.io": {"v1alpha1": ["SecurityPolicy"]}}},
     "the Prometheus Operator": {
         "served": {"monitoring.coreos.com": {"v1": ["PodMonitor", "PrometheusRule"]}}
     },
@@ -112,6 +123,12 @@ PREREQUISITES: dict[str, dict[str, Any]] = {
     "namespace keda": {"objects": [_namespace("keda")]},
     "Secret hf-token": {
         "objects": [{"kind": "Secret", "metadata": {"name": "hf-token", "namespace": "models"}}]
+    },
+    "the key Secrets": {
+        "objects": [
+            {"kind": "Secret", "metadata": {"name": name, "namespace": "models"}}
+            for name in ("customer-api-keys", "tester-api-keys")
+        ]
     },
     "the interceptor": {
         "objects": [
@@ -158,6 +175,7 @@ def test_an_empty_cluster_is_missing_everything_at_once() -> None:
     found = preflight(compiled.objects, compiled.release.cluster, cluster_with())
     by_id = [(m.id, m.message.split(",")[0].split(" (")[0]) for m in found]
     assert by_id == [
+        ("missing-crd", "the cluster does not serve API group gateway.envoyproxy.io"),
         ("missing-crd", "the cluster does not serve API group gateway.networking.k8s.io"),
         ("missing-crd", "the cluster does not serve API group http.keda.sh"),
         ("missing-crd", "the cluster does not serve API group karpenter.k8s.aws"),
@@ -165,7 +183,9 @@ def test_an_empty_cluster_is_missing_everything_at_once() -> None:
         ("missing-crd", "the cluster does not serve API group keda.sh"),
         ("missing-crd", "the cluster does not serve API group monitoring.coreos.com"),
         ("missing-namespace", "namespace keda does not exist"),
+        ("missing-secret", "Secret models/customer-api-keys does not exist"),
         ("missing-secret", "Secret models/hf-token does not exist"),
+        ("missing-secret", "Secret models/tester-api-keys does not exist"),
         ("missing-service", "Service keda/keda-add-ons-http-interceptor-proxy does not exist"),
         # Without the Gateway API there is no Gateway to look for: the CRDs are the finding.
     ]
@@ -207,6 +227,7 @@ SECRETS_STACK = """
           v1: {}
         environments:
           production: {deployment: v1, autoscaling: {min_replicas: 1, max_replicas: 2}}
+    auth: {public: true}
 """
 
 
@@ -563,3 +584,113 @@ def test_iac_preflight_refuses_a_kubeconfig_that_is_not_a_file(tmp_path: Path) -
     )
     assert result.exit_code == 1
     assert result.output == f"--kubeconfig {missing}: no such file\n"
+
+
+# --- issue #25: HTTPS for the hosts, the key Secrets, rule names in the HTTPRoute CRD ---------
+
+PLAIN_HTTP = (
+    "Gateway gateway-system/inference has no HTTPS listener for *.models.example.com, so it "
+    "takes HTTPRoute models/bge-large, HTTPRoute models/llama-3-8b over HTTP only: requests, "
+    "and the API keys in their headers, cross the network unencrypted. Add an HTTPS listener "
+    "for *.models.example.com with a certificate for it (tls.certificateRefs), unless TLS ends "
+    "in front of the Gateway (a load balancer)"
+)
+HTTP_LISTENER = {**WILDCARD_LISTENER, "name": "http", "protocol": "HTTP", "port": 80}
+
+
+def test_a_gateway_taking_the_hosts_over_http_only_is_one_warning() -> None:
+    compiled = demo()
+    cluster = cluster_with(*PREREQUISITES)
+    cluster.objects = [o for o in cluster.objects if o["kind"] != "Gateway"]
+    cluster.objects.append(_gateway(HTTP_LISTENER))
+    found = preflight(compiled.objects, compiled.release.cluster, cluster)
+    assert found == [Missing("gateway-https", PLAIN_HTTP, level=Severity.WARNING)]
+    # An HTTPS listener beside it for the hosts: nothing to say.
+    cluster.objects[-1] = _gateway(HTTP_LISTENER, WILDCARD_LISTENER)
+    assert preflight(compiled.objects, compiled.release.cluster, cluster) == []
+    # One that does not take the routes (another domain) does not count.
+    cluster.objects[-1] = _gateway(
+        HTTP_LISTENER, {**WILDCARD_LISTENER, "hostname": "*.example.org"}
+    )
+    assert preflight(compiled.objects, compiled.release.cluster, cluster) == found
+
+
+def test_a_key_secret_a_policy_accepts_is_read_from_the_namespace() -> None:
+    policy = {
+        "kind": "SecurityPolicy",
+        "metadata": {"name": "p", "namespace": "m"},
+        "spec": {
+            "apiKeyAuth": {
+                "credentialRefs": [
+                    {"group": "", "kind": "Secret", "name": "a"},
+                    {"name": "b"},
+                    {"group": "example.com", "kind": "Vault", "name": "not-a-secret"},
+                ]
+            }
+        },
+    }
+    assert list(key_secret_references(policy)) == [("a", "apiKeyAuth"), ("b", "apiKeyAuth")]
+    assert list(key_secret_references({**policy, "kind": "BackendTrafficPolicy"})) == []
+
+
+def test_an_httproute_crd_without_rule_names_is_an_error_naming_the_release_to_install() -> None:
+    compiled = demo()
+    cluster = cluster_with(*PREREQUISITES)
+    cluster.objects = [o for o in cluster.objects if o["kind"] != "CustomResourceDefinition"]
+    cluster.objects.append(old_route_crd(ROUTE_CRD))
+    found = preflight(compiled.objects, compiled.release.cluster, cluster)
+    assert found == [Missing("old-crd", OLD_CRD)]
+
+
+def test_an_httproute_crd_that_cannot_be_read_is_a_warning() -> None:
+    class NoCrdAccess(RecordedCluster):
+        def get(
+            self, resource: str, name: str, namespace: str | None = None
+        ) -> dict[str, Any] | None:
+            if resource.startswith("customresourcedefinitions"):
+                raise ClusterUnreadable("forbidden")
+            return super().get(resource, name, namespace)
+
+    compiled = demo()
+    every = cluster_with(*PREREQUISITES)
+    found = preflight(
+        compiled.objects, compiled.release.cluster, NoCrdAccess(every.served, every.objects)
+    )
+    assert [(m.id, m.level, m.message.split(" (forbidden)")[0]) for m in found] == [
+        (
+            "crd-not-read",
+            Severity.WARNING,
+            "could not read the HTTPRoute CRD to check that its rules have a `name`, which "
+            "HTTPRoute models/bge-large, HTTPRoute models/llama-3-8b set",
+        )
+    ]
+
+
+def _preflight_cli(monkeypatch: pytest.MonkeyPatch, found: list[Missing]) -> tuple[int, str, str]:
+    import iac.cli.preflight
+
+    monkeypatch.setattr(iac.cli.preflight, "check_cluster", lambda *args: found)
+    result = CliRunner().invoke(cli, ["preflight", str(ROOT / "stacks" / "demo.yaml")])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_iac_preflight_prints_warnings_and_exits_0_unless_there_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stack = ROOT / "stacks" / "demo.yaml"
+    objects = len(demo().objects)
+    warning = Missing("gateway-https", PLAIN_HTTP, level=Severity.WARNING)
+    code, out, err = _preflight_cli(monkeypatch, [warning])
+    assert code == 0
+    assert err == f"warning: {PLAIN_HTTP} [gateway-https]\n"
+    assert (
+        out == f"{stack}: the cluster has everything its {objects} objects need (1 warning above)\n"
+    )
+    code, out, err = _preflight_cli(monkeypatch, [Missing("old-crd", OLD_CRD), warning])
+    assert code == 1
+    assert err.splitlines() == [
+        f"error: {OLD_CRD} [old-crd]",
+        f"warning: {PLAIN_HTTP} [gateway-https]",
+        f"{stack}: the cluster lacks 1 thing the objects need (above)",
+    ]
+    assert out == ""

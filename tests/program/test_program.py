@@ -399,7 +399,7 @@ def test_an_error_level_policy_violation_stops_the_program(tmp_path: Path) -> No
     with pytest.raises(pulumi.RunError) as failed:
         run_program(path)
     assert str(failed.value) == (
-        f"{path}:29:37: error: models.llama-3-8b.environments.production.autoscaling."
+        f"{path}:34:37: error: models.llama-3-8b.environments.production.autoscaling."
         "min_replicas: production of llama-3-8b runs 1 replica(s) at least; the policy asks "
         "for 2; set min_replicas: 2 on the environment [min-replicas]"
     )
@@ -424,6 +424,7 @@ models:
     autoscaling: {{scale_down_delay: 1h}}
     deployments:
       v1: {{}}
+auth: {{public: true}}
 """
     )
     diagnostics = Diagnostics()

@@ -38,6 +38,7 @@ models:
     params: {hf_model: org/embed}
     resources: {accelerator: L4, cpu: "4", memory: 16Gi}
     deployments: {v1: {}}
+auth: {public: true}
 """
 
 

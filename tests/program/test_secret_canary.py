@@ -91,7 +91,9 @@ def test_stack_files_name_secrets_and_no_command_reads_their_values(
     """The value lives in the cluster (or the environment of whoever runs iac); the stack
     names it. render, plan (every format), validate and cost never see it."""
     caplog.set_level(logging.DEBUG)
-    runner = CliRunner(env={"HF_TOKEN": CANARY, "PULUMI_CONFIG_PASSPHRASE": CANARY})
+    runner = CliRunner(
+        env={"HF_TOKEN": CANARY, "PULUMI_CONFIG_PASSPHRASE": CANARY, "IAC_API_KEY": CANARY}
+    )
     outputs = []
     for args in (
         ["validate", str(DEMO)],
@@ -107,5 +109,8 @@ def test_stack_files_name_secrets_and_no_command_reads_their_values(
         assert result.exit_code == 0, (args, result.output)
         outputs.append(result.output)
     assert "secretRef" in outputs[1]  # the Secret is referenced by name
+    # API keys (issue #25): the key Secrets are named in the SecurityPolicies' credentialRefs,
+    # their values (here the canary, as a key would be handed to a client) nowhere.
+    assert "name: customer-api-keys" in outputs[1]
     assert not [text for text in outputs if CANARY in text]
     assert CANARY not in caplog.text

@@ -43,6 +43,7 @@ models:
       production:
         deployment: v1
         autoscaling: AUTOSCALING
+auth: {public: true}
 """
 
 # One request at a time, no metric: reached through the interceptor (scale from zero).
@@ -59,6 +60,7 @@ models:
       production:
         deployment: v1
         autoscaling: AUTOSCALING
+auth: {public: true}
 """
 
 
@@ -796,6 +798,7 @@ def test_a_declared_cold_start_is_used_and_named(tmp_path: Path) -> None:
         "version: 1\ncluster: {name: c, provisioner: karpenter}\nmodels:\n"
         "  m: {image: x:1, resources: {accelerator: L4}, cold_start: {node: 2m, weights: 45s},"
         " deployments: {v1: {}}}\n"
+        "auth: {public: true}\n"
     )
     deployment = compile_stack(check_stack(str(path))).release.models["m"].deployments["v1"]
     parts = cold_start(deployment, "karpenter", Params())

@@ -64,7 +64,11 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
         },
         "gke": None,
     }
-    assert Gateway().model_dump() == {"name": "inference", "namespace": "gateway-system"}
+    assert Gateway().model_dump() == {
+        "name": "inference",
+        "namespace": "gateway-system",
+        "implementation": "envoy-gateway",
+    }
     assert NodePool(accelerator="H100").model_dump() == {
         "accelerator": "H100",
         "capacity_type": "on-demand",

@@ -4,6 +4,9 @@ and a real API server (tests/live/test_preflight.py) must both give exactly this
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 MISSING_ALONE: dict[str, list[tuple[str, str]]] = {
     "KEDA": [
         (
@@ -32,8 +35,22 @@ MISSING_ALONE: dict[str, list[tuple[str, str]]] = {
             "installed): HTTPRoute (gateway.networking.k8s.io/v1), ReferenceGrant "
             "(gateway.networking.k8s.io/v1beta1), needed by HTTPRoute models/bge-large, HTTPRoute "
             "models/llama-3-8b, ReferenceGrant keda/iac-models-to-interceptor: install the Gateway "
-            "API CRDs >= v1.0.0, standard channel (standard-install.yaml of "
-            "kubernetes-sigs/gateway-api's release, or your Gateway implementation's chart)",
+            "API CRDs >= v1.4.0, standard channel, or >= v1.2.0, experimental channel "
+            "(standard-install.yaml of kubernetes-sigs/gateway-api's release, or your Gateway "
+            "implementation's chart)",
+        )
+    ],
+    "Envoy Gateway": [
+        (
+            "missing-crd",
+            "the cluster does not serve API group gateway.envoyproxy.io (its CRDs are not "
+            "installed): SecurityPolicy (gateway.envoyproxy.io/v1alpha1), needed by "
+            "SecurityPolicy models/bge-large-keys-customers, SecurityPolicy "
+            "models/llama-3-8b-keys-customers, SecurityPolicy models/llama-3-8b-keys-customers-"
+            "testers: install Envoy Gateway >= v1.5 (Helm chart "
+            "oci://docker.io/envoyproxy/gateway-helm), whose SecurityPolicy asks for the stack's "
+            "API keys; or, where another gateway checks keys, set "
+            "cluster.gateway.implementation: other and auth: {public: true}",
         )
     ],
     "the Prometheus Operator": [
@@ -83,6 +100,27 @@ MISSING_ALONE: dict[str, list[tuple[str, str]]] = {
             "its values",
         )
     ],
+    "the key Secrets": [
+        (
+            "missing-secret",
+            "Secret models/customer-api-keys does not exist, read by SecurityPolicy "
+            "models/bge-large-keys-customers, SecurityPolicy models/llama-3-8b-keys-customers, "
+            "SecurityPolicy models/llama-3-8b-keys-customers-testers through apiKeyAuth: create "
+            "it (kubectl create secret generic customer-api-keys -n models "
+            "--from-literal=CLIENT=KEY, one entry per client); iac names it (auth.key_sets) but "
+            "never holds its keys. Until it exists, Envoy Gateway answers every request to "
+            "those endpoints with 500, whatever key it carries",
+        ),
+        (
+            "missing-secret",
+            "Secret models/tester-api-keys does not exist, read by SecurityPolicy "
+            "models/llama-3-8b-keys-customers-testers through apiKeyAuth: create it (kubectl "
+            "create secret generic tester-api-keys -n models --from-literal=CLIENT=KEY, one "
+            "entry per client); iac names it (auth.key_sets) but never holds its keys. Until it "
+            "exists, Envoy Gateway answers every request to those endpoints with 500, whatever "
+            "key it carries",
+        ),
+    ],
     "the interceptor": [
         (
             "missing-service",
@@ -103,3 +141,27 @@ MISSING_ALONE: dict[str, list[tuple[str, str]]] = {
     ],
 }
 """Each prerequisite by name, and what preflight says of the demo when it alone is missing."""
+
+
+OLD_CRD = (
+    "the cluster's HTTPRoute CRD (Gateway API v1.3.0, standard channel) has no rule `name`, "
+    "which HTTPRoute models/bge-large, HTTPRoute models/llama-3-8b set so that their "
+    "SecurityPolicies target the rules (sectionName): the API server would refuse the routes "
+    "or drop the names, and a policy whose rule is gone leaves its endpoint without a key: "
+    "install the Gateway API CRDs >= v1.4.0, standard channel, or >= v1.2.0, experimental "
+    "channel (standard-install.yaml of kubernetes-sigs/gateway-api's release, or your Gateway "
+    "implementation's chart)"
+)
+"""What preflight says of the demo on a cluster whose HTTPRoute CRD is `old_route_crd`'s."""
+
+
+def old_route_crd(crd: dict[str, Any]) -> dict[str, Any]:
+    """The HTTPRoute CRD `crd` (one with rule names) as Gateway API v1.3.0's standard
+    channel has it: its rules have no `name` (kubernetes-sigs/gateway-api#3826 moved it to
+    the standard channel in v1.4.0)."""
+    crd = copy.deepcopy(crd)
+    crd["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] = "v1.3.0"
+    for version in crd["spec"]["versions"]:
+        rule = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["rules"]
+        del rule["items"]["properties"]["name"]
+    return crd

@@ -16,7 +16,7 @@ BASE = """\
 version: 1
 imports: [MODULES/vllm.yaml]
 cluster: {name: c, provisioner: karpenter, domain: models.example.com}
-# These tests are about lifecycle events: policies have tests of their own.
+auth: {key_sets: {clients: [model-api-keys]}, api_keys: [clients]}  # (policies are tested apart)
 policies: {pinned_images: {enabled: false}, resources_declared: {enabled: false}}
 models:
   llama:

@@ -46,11 +46,11 @@ def compiled_stack(
     return compile_stack(load_stack(tmp_path, text, name, diagnostics), diagnostics)
 
 
-def llama_stack(model: str, cluster: str = "{name: c}") -> str:
+def llama_stack(model: str, cluster: str = "{name: c}", auth: str = "{public: true}") -> str:
     """A stack serving one model, `llama`: the bundled vLLM template running org/llama on an
     H100 with 8 CPUs and 64Gi. `model` holds the model's other keys (its deployments and
     environments), written as under `llama:` at any indentation; `cluster` is the cluster
-    mapping."""
+    mapping, `auth` the stack's `auth:` (its last line, so it moves no other line)."""
     return (
         "version: 1\n"
         "imports: [MODULES/vllm.yaml]\n"
@@ -60,5 +60,6 @@ def llama_stack(model: str, cluster: str = "{name: c}") -> str:
         "    template: vllm\n"
         "    params: {hf_model: org/llama}\n"
         '    resources: {accelerator: H100, cpu: "8", memory: 64Gi}\n'
-        + textwrap.indent(textwrap.dedent(model), "    ")
+        + textwrap.indent(textwrap.dedent(model).rstrip("\n") + "\n", "    ")
+        + f"auth: {auth}\n"
     )

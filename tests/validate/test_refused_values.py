@@ -24,6 +24,7 @@ models:
     env: {HF_TOKEN: hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ012345678}
     deployments: {v1: {}, v2: {}}
     environments: {production: {deployment: v1}}
+auth: {public: true}
 """
 
 
@@ -76,6 +77,7 @@ def test_a_derived_pool_is_named_as_iac_cost_shows_it(tmp_path: Path) -> None:
             image: org/embed:1
             resources: {accelerator: L4, cpu: "4", memory: 16Gi, node_pool: gpu-l4}
             deployments: {v1: {}}
+        auth: {public: true}
         """,
     )
     pool = find(compiled, "NodePool", "gpu-l4")
@@ -100,6 +102,7 @@ def test_maxima_no_cluster_can_run_are_said_where_cost_counts_them(tmp_path: Pat
             deployments: {v1: {}}
             environments:
               production: {deployment: v1, autoscaling: {max_replicas: 2000000000}}
+        auth: {public: true}
         """,
     )
     result = CliRunner().invoke(cli, ["cost", str(path)])
@@ -133,6 +136,7 @@ def test_a_rolling_promotions_overhead_is_bounded_too(tmp_path: Path) -> None:
                 deployment: v1
                 autoscaling: {min_replicas: 1000000000, max_replicas: 1000000000}
                 promotion: {strategy: rolling, replica_overhead_percent: 300}
+        auth: {public: true}
         """,
     )
     result = CliRunner().invoke(cli, ["validate", str(path)])
@@ -159,6 +163,7 @@ def test_a_placeholder_a_later_level_replaces_is_not_reported(tmp_path: Path) ->
             args: ["--model=${hf_modle}"]
             deployments:
               v1: {args: ["--model=${hf_model}", "--served-model-name=${hf_model}"]}
+        auth: {public: true}
         """,
     )
     container = find(compiled, "Deployment", "llama-v1")["spec"]["template"]["spec"]["containers"]

@@ -29,6 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "cases"
 
 BEYOND_THE_SCHEMA = {
+    # Who may call (issue #25): references between keys, and the Gateway that enforces them.
+    "auth-keys-and-public": "`api_keys` beside `public: true` (one or the other)",
+    "auth-keys-on-other-gateway": "keys asked of a Gateway iac cannot configure",
+    "auth-undeclared-key-set": "a key set not declared in `auth.key_sets`",
     # The YAML itself, before any value is read.
     "comments-only": "no YAML document",
     "custom-tag": "a YAML tag",

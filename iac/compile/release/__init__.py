@@ -24,6 +24,7 @@ from iac.compile.release import split
 from iac.compile.release.maxima import check_maxima
 from iac.compile.release.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
+from iac.spec.auth import PUBLIC, Access, access
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import DEFAULT_PORT, ContainerFields, Health, Kind, State
 from iac.spec.endpoints import ModelEndpoints, model_endpoints
@@ -81,6 +82,8 @@ class EnvironmentRelease:
     traffic: tuple[tuple[str, int], ...]
     """(deployment, weight), sorted by deployment name."""
     promotion: Promotion
+    access: Access
+    """Who may call its `/environments/<name>/` endpoint."""
     warm: Warm | None = None
     """Capacity kept ready for its deployment."""
 
@@ -92,6 +95,8 @@ class ModelRelease:
     environments: Mapping[str, EnvironmentRelease]
     endpoints: ModelEndpoints
     """Its host and path prefix (`iac.spec.endpoints`)."""
+    access: Access
+    """Who may call its `/deployments/<name>/` endpoints (each environment says its own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,20 +160,28 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
             name: _deployment(stack, model.deployments[name], serving.get(name), diagnostics)
             for name in sorted(model.deployments)
         }
+        spec = stack.spec.models[model_name]
+        # Nothing said (a stack with no `auth:`, reported by iac.validate.auth): public.
+        stack_auth = stack.spec.auth
         environments = {
             name: EnvironmentRelease(
                 model=model_name,
                 name=name,
                 traffic=tuple(sorted(model.environments[name].traffic)),
                 promotion=model.environments[name].promotion,
-                warm=stack.spec.models[model_name].environments[name].warm,
+                access=access(stack_auth, spec.auth, spec.environments[name].auth) or PUBLIC,
+                warm=spec.environments[name].warm,
             )
             for name in sorted(model.environments)
         }
-        endpoints = model_endpoints(
-            stack.spec.cluster, model_name, stack.spec.models[model_name].hostname
+        endpoints = model_endpoints(stack.spec.cluster, model_name, spec.hostname)
+        models[model_name] = ModelRelease(
+            model_name,
+            deployments,
+            environments,
+            endpoints,
+            access(stack_auth, spec.auth) or PUBLIC,
         )
-        models[model_name] = ModelRelease(model_name, deployments, environments, endpoints)
     pools = plan_pools(stack.spec, stack.source, _demands(models), diagnostics)
     check_maxima(stack, models, diagnostics)
     return Release(cluster=stack.spec.cluster, models=models, pools=tuple(pools))

@@ -5,6 +5,8 @@
 on the model's own host (`<model>.<domain>`, as Baseten's `model-<id>.api.baseten.co`), or
 below `/models/<model>` on a shared one (`iac.spec.endpoints`): no two models claim the same
 host and path. The prefix is rewritten away, so the server sees `/v1/chat/completions`.
+Each rule is named (`environment-<env>`, `deployment-<name>`), so a policy can target it
+(`iac.compile.serving.auth`: who may call it).
 A deployment that may scale to zero is reached through the KEDA HTTP add-on's interceptor (it
 holds requests while a replica starts); the Gateway stamps a header that tells the
 interceptor which one.
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from iac.compile import labels
 from iac.compile.names import object_name
 from iac.compile.release import DeploymentRelease, ModelRelease
 from iac.compile.serving.scaling import interceptor_header
+from iac.spec.auth import Access
 from iac.spec.stack import Cluster, Gateway, ScaleFromZero
 
 MAX_RULES = 16
@@ -28,7 +32,10 @@ MAX_RULES = 16
 
 def model_routes(model: ModelRelease, cluster: Cluster) -> list[dict[str, Any]]:
     endpoints = model.endpoints
-    rules = [_rule(prefix, backends, cluster) for prefix, backends in _endpoints(model)]
+    rules = [
+        _rule(endpoint.rule, endpoint.prefix, endpoint.backends, cluster)
+        for endpoint in model_endpoints(model)
+    ]
     routes = []
     for index, name in enumerate(route_names(model, len(rules))):
         spec: dict[str, Any] = {"parentRefs": _parent_refs(cluster.gateway)}
@@ -60,11 +67,37 @@ def route_names(model: ModelRelease, rules: int | None = None) -> list[str]:
     ]
 
 
-def _endpoints(
-    model: ModelRelease,
-) -> list[tuple[str, list[tuple[DeploymentRelease, int | None]]]]:
-    """Each routed path prefix of a model, with the deployments it sends to (and weights)."""
-    found: list[tuple[str, list[tuple[DeploymentRelease, int | None]]]] = []
+@dataclass(frozen=True, slots=True)
+class RoutedEndpoint:
+    """One rule of a model's routes: a path prefix and who answers there."""
+
+    rule: str
+    """The rule's name (`environment-production`, `deployment-v3`): what a policy's
+    `sectionName` targets (Gateway API's HTTPRouteRule name)."""
+    prefix: str
+    backends: list[tuple[DeploymentRelease, int | None]]
+    """The deployments it sends to, with weights during a split."""
+    access: Access
+    route: str = ""
+    """Name of the HTTPRoute holding it (set by `model_endpoints`)."""
+
+
+def rule_name(kind: str, name: str) -> str:
+    """`environment-<env>` or `deployment-<name>`: unique in a model, as a kind's names are."""
+    return f"{kind}-{name}"
+
+
+def model_endpoints(model: ModelRelease) -> list[RoutedEndpoint]:
+    """Each routed path prefix of a model, in rule order, with the route that holds it."""
+    found = _endpoints(model)
+    names = route_names(model, len(found))
+    return [
+        replace(endpoint, route=names[index // MAX_RULES]) for index, endpoint in enumerate(found)
+    ]
+
+
+def _endpoints(model: ModelRelease) -> list[RoutedEndpoint]:
+    found: list[RoutedEndpoint] = []
     deployments = model.deployments
     endpoints = model.endpoints
     for env in model.environments.values():
@@ -76,10 +109,24 @@ def _endpoints(
             if weight > 0 and name in deployments and deployments[name].active
         ]
         if backends:
-            found.append((endpoints.environment_path(env.name), backends))
+            found.append(
+                RoutedEndpoint(
+                    rule_name("environment", env.name),
+                    endpoints.environment_path(env.name),
+                    backends,
+                    env.access,
+                )
+            )
     for deployment in deployments.values():
         if deployment.routed:
-            found.append((endpoints.deployment_path(deployment.name), [(deployment, None)]))
+            found.append(
+                RoutedEndpoint(
+                    rule_name("deployment", deployment.name),
+                    endpoints.deployment_path(deployment.name),
+                    [(deployment, None)],
+                    model.access,
+                )
+            )
     return found
 
 
@@ -128,15 +175,18 @@ def _interceptor_refs(scale_from_zero: ScaleFromZero) -> list[dict[str, Any]]:
 
 
 def _rule(
-    prefix: str, backends: Sequence[tuple[DeploymentRelease, int | None]], cluster: Cluster
+    name: str,
+    prefix: str,
+    backends: Sequence[tuple[DeploymentRelease, int | None]],
+    cluster: Cluster,
 ) -> dict[str, Any]:
     if len(backends) == 1 and backends[0][0].via_interceptor:
-        name, value = interceptor_header(backends[0][0])
+        header, value = interceptor_header(backends[0][0])
         filters = [
             _REWRITE,
             {
                 "type": "RequestHeaderModifier",
-                "requestHeaderModifier": {"set": [{"name": name, "value": value}]},
+                "requestHeaderModifier": {"set": [{"name": header, "value": value}]},
             },
         ]
         refs = _interceptor_refs(cluster.scale_from_zero)
@@ -153,7 +203,7 @@ def _rule(
             if weight is not None and len(backends) > 1:
                 ref["weight"] = weight
             refs.append(ref)
-    return {"matches": _matches(prefix), "filters": filters, "backendRefs": refs}
+    return {"name": name, "matches": _matches(prefix), "filters": filters, "backendRefs": refs}
 
 
 def grant_name(cluster: Cluster) -> str:
