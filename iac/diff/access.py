@@ -3,8 +3,9 @@
 - `public-endpoint`: each environment endpoint served without an API key, and per model
   its `/deployments/<name>/` paths when they are, at the level of
   `policies.public_endpoints` (a warning by default; waivable with a reason).
-- `api-keys`: an endpoint whose accepted key sets or their Secrets change (a rotation: a
-  second Secret added to a set, the first removed later). Only the Gateway's policy
+- `api-keys`: endpoints whose accepted key sets or their Secrets change (a rotation: a
+  second Secret added to a set, the first removed later), one note per model and change,
+  naming every endpoint it touches. Only the Gateway's policy
   changes; the note says no model pod restarts, which the plan's events and object changes
   show too (no Deployment changes).
 """
@@ -18,6 +19,7 @@ from iac.compile.release import ModelRelease
 from iac.compile.serving.routes import RoutedEndpoint, model_endpoints
 from iac.diagnostics import Severity
 from iac.diff.findings import Finding
+from iac.spec.auth import Access
 from iac.spec.policies import Policies
 
 PUBLIC_ENDPOINTS = "public-endpoints"
@@ -83,18 +85,21 @@ def _environment(endpoint: RoutedEndpoint) -> str | None:
 
 
 def _changes(before: ModelRelease, after: ModelRelease) -> list[Finding]:
+    """One finding per change of access in the model: the endpoints that change the same
+    way (a rotation usually touches every endpoint of a key set) are named together."""
     old = {e.rule: e for e in model_endpoints(before)}
-    found = []
+    groups: dict[tuple[Access, Access], list[RoutedEndpoint]] = {}
     for endpoint in model_endpoints(after):
         was = old.get(endpoint.rule)
         if was is None or was.access == endpoint.access:
             continue
         if endpoint.access.public:
             continue  # said by its public-endpoint finding
-        env = _environment(endpoint)
-        url = after.endpoints.url(endpoint.prefix)
-        added = sorted(set(endpoint.access.secrets) - set(was.access.secrets))
-        removed = sorted(set(was.access.secrets) - set(endpoint.access.secrets))
+        groups.setdefault((was.access, endpoint.access), []).append(endpoint)
+    found = []
+    for (was_access, access), endpoints in groups.items():
+        added = sorted(set(access.secrets) - set(was_access.secrets))
+        removed = sorted(set(was_access.secrets) - set(access.secrets))
         secrets = "; ".join(
             part
             for part in (
@@ -103,16 +108,21 @@ def _changes(before: ModelRelease, after: ModelRelease) -> list[Finding]:
             )
             if part
         )
+        urls = ", ".join(after.endpoints.url(e.prefix) for e in endpoints)
+        only = endpoints[0] if len(endpoints) == 1 else None
+        env = _environment(only) if only is not None else None
         found.append(
             Finding(
                 "api-keys",
                 Severity.INFO,
-                f"{url} accepts {endpoint.access.describe()} (was "
-                f"{was.access.describe()}){': ' + secrets if secrets else ''}; only the "
+                f"{urls} accept{'s' if only is not None else ''} {access.describe()} (was "
+                f"{was_access.describe()}){': ' + secrets if secrets else ''}; only the "
                 "Gateway's SecurityPolicy changes, no model pod restarts",
                 after.name,
                 environment=env,
-                deployment=None if env else endpoint.rule.partition("-")[2],
+                deployment=(
+                    only.rule.partition("-")[2] if only is not None and env is None else None
+                ),
             )
         )
     return found

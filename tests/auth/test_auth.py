@@ -201,11 +201,18 @@ def test_rotating_a_key_set_shows_in_the_plan_and_restarts_no_pod(tmp_path: Path
         "gateway.envoyproxy.io/v1alpha1/SecurityPolicy/models/chat-keys-staff-testers",
     ]
     notes = [f["message"] for f in plan["findings"] if f["id"] == "api-keys"]
-    assert (
-        "https://chat.models.example.com/environments/production/ accepts key set staff "
-        "(staff-keys, staff-keys-2027) (was key set staff (staff-keys)): Secrets added: "
-        "staff-keys-2027; only the Gateway's SecurityPolicy changes, no model pod restarts"
-    ) in notes
+    # One note per change: the endpoints that change alike are named together.
+    host = "https://chat.models.example.com"
+    assert notes == [
+        f"{host}/environments/production/, {host}/deployments/v1/, {host}/deployments/v2/ "
+        "accept key set staff (staff-keys, staff-keys-2027) (was key set staff (staff-keys)): "
+        "Secrets added: staff-keys-2027; only the Gateway's SecurityPolicy changes, no model "
+        "pod restarts",
+        f"{host}/environments/staging/ accepts key sets staff (staff-keys, staff-keys-2027), "
+        "testers (tester-keys) (was key sets staff (staff-keys), testers (tester-keys)): "
+        "Secrets added: staff-keys-2027; only the Gateway's SecurityPolicy changes, no model "
+        "pod restarts",
+    ]
     removed = added.replace("[staff-keys, staff-keys-2027]", "[staff-keys-2027]")
     later = _plan(tmp_path, added, removed)
     assert not [c for c in later["objects"]["changed"] if "Deployment" in json.dumps(c)]
