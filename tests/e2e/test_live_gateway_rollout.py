@@ -234,6 +234,16 @@ def planned_weights(base: Path, head: Path) -> list[Weights]:
     return found
 
 
+def promote_v2(setup: Setup, work: Path) -> list[Weights]:
+    """`iac promote` of v2 to production in the stack file; the weights `iac plan` shows
+    for each stage of that change (:func:`planned_weights`)."""
+    base = work / "base.yaml"
+    base.write_text(setup.stack.read_text())
+    done = iac("promote", str(setup.stack), "llama", "v2", "--to", "production")
+    assert done.exit_code == 0, done.output
+    return planned_weights(base, setup.stack)
+
+
 @dataclass
 class Run:
     """What one change under the stream showed."""
@@ -328,11 +338,7 @@ def test_a_rolling_promotion_under_load_fails_no_request(
     gateway: Gateway, engine: PulumiEngine, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     setup = set_up(gateway, engine, tmp_path, "deployment: v1")
-    base = tmp_path / "base.yaml"
-    base.write_text(setup.stack.read_text())
-    done = iac("promote", str(setup.stack), "llama", "v2", "--to", "production")
-    assert done.exit_code == 0, done.output
-    expected = planned_weights(base, setup.stack)
+    expected = promote_v2(setup, tmp_path)
     assert expected == [{V1: 100}, {V1: 50, V2: 50}, {V2: 100}]
 
     result, run = under_stream(gateway, lambda: iac_up(setup.stack, setup.project))
@@ -370,11 +376,7 @@ def test_a_promotion_into_a_split_under_load_fails_no_request(
     gateway: Gateway, engine: PulumiEngine, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     setup = set_up(gateway, engine, tmp_path, "traffic: {v1: 80, v2: 20}")
-    base = tmp_path / "base.yaml"
-    base.write_text(setup.stack.read_text())
-    done = iac("promote", str(setup.stack), "llama", "v2", "--to", "production")
-    assert done.exit_code == 0, done.output
-    expected = planned_weights(base, setup.stack)
+    expected = promote_v2(setup, tmp_path)
     assert expected[0] == {V1: 80, V2: 20}, expected
     assert expected[-1] == {V2: 100}, expected
     assert len(expected) >= 3, expected  # a stage between: not all the traffic at once
@@ -389,11 +391,7 @@ def test_plain_pulumi_up_of_a_rolling_promotion_under_load_fails_no_request(
     gateway: Gateway, engine: PulumiEngine, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     setup = set_up(gateway, engine, tmp_path, "deployment: v1")
-    base = tmp_path / "base.yaml"
-    base.write_text(setup.stack.read_text())
-    done = iac("promote", str(setup.stack), "llama", "v2", "--to", "production")
-    assert done.exit_code == 0, done.output
-    expected = planned_weights(base, setup.stack)
+    expected = promote_v2(setup, tmp_path)
 
     def pulumi_up_until_done() -> list[str]:
         """`pulumi up` again while the program says a stage is left (its warning), as a CI
