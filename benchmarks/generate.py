@@ -7,14 +7,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def large_stack(models: int, deployments: int = 3, environments: int = 2) -> str:
-    """A valid stack of `models` vLLM models, written as a person would (flow mappings)."""
+def large_stack(models: int, deployments: int = 3, environments: int = 2, shards: int = 1) -> str:
+    """A valid stack of `models` vLLM models, written as a person would (flow mappings),
+    applied as `shards` Pulumi stacks of models (`cluster.shards`)."""
     modules = ROOT / "modules"
     lines = [
         "version: 1",
         f"imports: [{modules / 'vllm.yaml'}, {modules / 'tei.yaml'}]",
         "cluster: {name: bench, namespace: models, domain: models.example.com,"
-        " provisioner: karpenter}",
+        " provisioner: karpenter" + (f", shards: {shards}" if shards > 1 else "") + "}",
         "auth: {key_sets: {clients: [model-api-keys]}, api_keys: [clients]}",
         "defaults:",
         "  autoscaling: {scale_down_delay: 15m}",

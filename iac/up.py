@@ -20,6 +20,7 @@ from iac.preflight.cluster import Kubectl, kubeconfig_file
 from iac.program.automation import AutomationEngine, live_compiled
 from iac.program.outputs import stack_sources
 from iac.program.settings import ClusterAccess
+from iac.program.sharded import ShardedEngine, reshard
 from iac.rollout.executor import Outcome, prometheus_reader, run
 from iac.rollout.stages import stages
 from iac.spec.resolved import ResolvedStack
@@ -50,18 +51,28 @@ def checked_head(stack: str, diagnostics: Diagnostics) -> Head:
     return Head(checked, compile_release(checked, release))
 
 
+Engine = AutomationEngine | ShardedEngine
+
+
 def engine_for(
     head: Head, project_dir: Path, stack_name: str, report: Callable[[str], None]
-) -> AutomationEngine:
-    """The Pulumi stack the head goes to, recording the head's stack files as applied:
-    what a later run (and `iac plan --base live`) compares with and rolls back to."""
-    return AutomationEngine(project_dir.resolve(), stack_name, stack_sources(head.stack), report)
+) -> Engine:
+    """The Pulumi stack the head goes to (the stacks, when `cluster.shards` > 1), recording
+    the head's stack files as applied: what a later run (and `iac plan --base live`)
+    compares with and rolls back to."""
+    sources = stack_sources(head.stack)
+    count = head.compiled.release.cluster.shards
+    if count > 1:
+        return ShardedEngine(project_dir.resolve(), stack_name, sources, count, report)
+    return AutomationEngine(project_dir.resolve(), stack_name, sources, report)
 
 
-def planned_change(head: Head, engine: AutomationEngine) -> Change:
+def planned_change(head: Head, engine: Engine) -> Change:
     """The plan from the live release (the stack files the last run recorded) to the head,
     with the head's policies."""
     base = live_compiled(engine.read_live_sources())
+    if isinstance(engine, ShardedEngine):
+        engine.holding(base)  # of each stage, only the Pulumi stacks that change apply
     return Change(head, base, make_plan(base, head.compiled, policies=head.stack.spec.policies))
 
 
@@ -78,7 +89,7 @@ def missing_in_cluster(head: Head, access: ClusterAccess, project_dir: Path) -> 
 
 def roll_out(
     change: Change,
-    engine: AutomationEngine,
+    engine: Engine,
     access: ClusterAccess,
     project_dir: Path,
     *,
@@ -89,6 +100,13 @@ def roll_out(
     """Apply the plan's rollouts stage by stage (`iac.rollout.executor.run`), reading
     readiness from the cluster the apply goes to and gates from Prometheus."""
     reader = prometheus_reader(change.head.compiled.release.cluster.prometheus)
+    if change.base is not None:  # `cluster.shards` changed: the models' state moves first
+        reshard(
+            engine.cluster if isinstance(engine, ShardedEngine) else engine,
+            change.base,
+            change.head.compiled.release.cluster.shards,
+            report,
+        )
     with ExitStack() as cleanup:
         # Readiness is read from the cluster the apply goes to (none when it renders to a
         # folder): the same kubeconfig and context.

@@ -35,6 +35,7 @@ from iac.program import settings
 from iac.program.deploy import ProviderSettings, deploy
 from iac.program.live import live_compiled
 from iac.program.outputs import OUTPUTS, ROLLOUT, SOURCES
+from iac.program.shards import Part, select, whole
 from iac.rollout.executor import EngineError, Progress
 
 __all__ = ["ROLLOUT", "SOURCES", "AutomationEngine", "live_compiled"]
@@ -73,7 +74,12 @@ class AutomationEngine:
         stack_name: str,
         sources: dict[str, Any],
         report: Callable[[str], None] = print,
+        part: Part | None = None,
+        access: settings.ClusterAccess | None = None,
     ) -> None:
+        """`part`: what of the compiled objects this Pulumi stack holds (all by default);
+        `access`: where the provider goes, when not this stack's own `iac:*` config (a model
+        shard of `iac up` goes where the cluster's stack goes)."""
         if not (project_dir / "Pulumi.yaml").is_file():
             raise IacError(
                 f"{project_dir}: no Pulumi.yaml here; run `iac init` or pass --project-dir"
@@ -84,6 +90,8 @@ class AutomationEngine:
         self.live_sources: dict[str, Any] | None = None
         """The SOURCES output before this run (see `read_live_sources`)."""
         self.report = report
+        self.part = part or whole()
+        self.access = access
         self._refresh: bool | None = None
         with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
             self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
@@ -117,17 +125,13 @@ class AutomationEngine:
                 "install it (docs/pulumi-engine.md) and try again"
             ) from None
 
+    def select(self) -> auto.Stack:
+        """This Pulumi stack (created when it does not exist), for commands other than up."""
+        return self._stack(lambda: None)
+
     def apply(self, compiled: Compiled, progress: Progress) -> None:
         def program() -> None:
-            config = pulumi.Config(settings.NAMESPACE)
-            deployed = deploy(
-                compiled,
-                ProviderSettings(
-                    kubeconfig=config.get_secret(settings.KUBECONFIG),
-                    context=config.get(settings.CONTEXT),
-                    render_dir=_absolute(config.get(settings.RENDER_DIR), self.project_dir),
-                ),
-            )
+            deployed = deploy(compiled, self._provider_settings(), self.part)
             for name in OUTPUTS:
                 pulumi.export(name, deployed.outputs[name])
             pulumi.export(ROLLOUT, progress.to_dict())
@@ -137,7 +141,7 @@ class AutomationEngine:
 
         stack = self._stack(program)
         in_flight = InFlight(self.project_dir, self.stack_name)
-        ids = {object_id(obj) for obj in compiled.objects}
+        ids = {object_id(obj) for obj in select(compiled, self.part).objects}
         declared = sorted(ids | in_flight.check(ids, self.report))
         for attempt in (1, 2):
             # Written before the engine starts; removed once it has ended and saved the
@@ -171,6 +175,22 @@ class AutomationEngine:
                 in_flight.clear()
                 raise EngineError(_last_lines(str(exc))) from None
 
+    def _provider_settings(self) -> ProviderSettings:
+        """Read inside the program: the stack's own config, or the access given."""
+        if self.access is None:
+            config = pulumi.Config(settings.NAMESPACE)
+            return ProviderSettings(
+                kubeconfig=config.get_secret(settings.KUBECONFIG),
+                context=config.get(settings.CONTEXT),
+                render_dir=_absolute(config.get(settings.RENDER_DIR), self.project_dir),
+            )
+        kubeconfig = self.access.kubeconfig
+        return ProviderSettings(
+            kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig is not None else None,
+            context=self.access.context,
+            render_dir=_absolute(self.access.render_dir, self.project_dir),
+        )
+
     def _up(self, stack: auto.Stack, in_flight: InFlight) -> None:
         """One `pulumi up`; the record of it goes once the engine has ended (and saved
         the state), a Ctrl-C's included."""
@@ -192,7 +212,8 @@ class AutomationEngine:
         compares with its state only and sees nothing to do). Not when the stack renders to
         a folder: there is no cluster to read, and the provider fails the refresh."""
         if self._refresh is None:
-            self._refresh = self.cluster_access().render_dir is None
+            access = self.access or self.cluster_access()
+            self._refresh = access.render_dir is None
         return self._refresh
 
     def outputs(self) -> dict[str, Any]:

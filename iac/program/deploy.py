@@ -22,14 +22,17 @@ from iac.policy import check_with_policies
 from iac.program import kinds, settings
 from iac.program.layout import LayoutError, Timeouts, layout
 from iac.program.outputs import (
+    ENDPOINTS,
     OUTPUTS,
     READY_AT,
+    RELEASE,
     ROLLOUT,
     SOURCES,
     endpoints,
     stack_outputs,
     stack_sources,
 )
+from iac.program.shards import Part, models_of, part_of_stack, release_of, select, split_name, whole
 from iac.program.staging import Update, declares_rolling, format_time, plan_update
 from iac.spec.resolved import ResolvedStack
 from iac.spec.stack import Cluster
@@ -94,10 +97,14 @@ def main() -> Deployed:
     (`iac.program.staging`); `iac up` registers its stages through `deploy` directly."""
     config = pulumi.Config(settings.NAMESPACE)
     root = _project_root()
+    # `dev.s07` is shard 7 of the iac stack applied as `dev` (iac.program.shards): its
+    # stack file is dev's.
+    base_name, _ = split_name(pulumi.get_stack())
     gc.disable()  # the program is a process of its own: see settle_garbage_collector
     try:
-        path = settings.stack_file(config.get(settings.STACK), os.environ, pulumi.get_stack(), root)
+        path = settings.stack_file(config.get(settings.STACK), os.environ, base_name, root)
         stack, compiled = compile_file(path)
+        part = part_of_stack(pulumi.get_stack(), compiled.release.cluster.shards)
         update = staged_update(stack, compiled, path, root)
     except IacError as exc:
         raise pulumi.RunError(str(exc)) from None
@@ -113,6 +120,7 @@ def main() -> Deployed:
             context=config.get(settings.CONTEXT),
             render_dir=config.get(settings.RENDER_DIR),
         ),
+        part,
     )
     for name in OUTPUTS:
         pulumi.export(name, deployed.outputs[name])
@@ -134,7 +142,7 @@ def staged_update(stack: ResolvedStack, compiled: Compiled, path: Path, root: Pa
     if not declares_rolling(compiled.release):
         return Update(compiled)
     shown = os.path.relpath(path, root) if path.is_relative_to(root) else str(path)
-    command = f"iac up {shown} --stack {pulumi.get_stack()}"
+    command = f"iac up {shown} --stack {split_name(pulumi.get_stack())[0]}"
     return plan_update(stack, compiled, own_outputs(), datetime.now(UTC), command)
 
 
@@ -206,9 +214,14 @@ def compile_file(path: Path) -> tuple[ResolvedStack, Compiled]:
     return stack, compiled
 
 
-def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None) -> Deployed:
-    """Register the compiled objects; IacError (as pulumi.RunError) on an object the
-    program cannot register."""
+def deploy(
+    compiled: Compiled, provider_settings: ProviderSettings | None = None, part: Part | None = None
+) -> Deployed:
+    """Register the compiled objects that `part` holds (all of them by default: an
+    unsharded stack); IacError (as pulumi.RunError) on an object the program cannot
+    register."""
+    part = part or whole()
+    compiled = select(compiled, part)
     cluster = compiled.release.cluster
     try:
         placements = layout(compiled.objects)
@@ -222,7 +235,9 @@ def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None
     from iac.program import gke  # GKE node pools; none (and no pulumi_gcp) without them
 
     node_pools = gke.register(compiled, cluster_component)
-    model_names = sorted(set(compiled.release.models) | {p.model for p in placements if p.model})
+    model_names = models_of(
+        set(compiled.release.models) | {p.model for p in placements if p.model}, part
+    )
     models = {
         name: ModelComponent(name, _aliased(inherit, compiled.model_aliases.get(name, ())))
         for name in model_names
@@ -249,7 +264,7 @@ def deploy(compiled: Compiled, provider_settings: ProviderSettings | None = None
         resources[oid] = resource
     resources.update(node_pools.resources)
 
-    outputs = stack_outputs(compiled.release)
+    outputs = part_outputs(compiled, part)
     per_model = outputs_by_model(compiled)
     for name, component in models.items():
         component.register_outputs(per_model.get(name, {}))
@@ -268,6 +283,15 @@ def cluster_provider(cluster: Cluster, provider_settings: ProviderSettings) -> k
         context=provider_settings.context,
         render_yaml_to_directory=provider_settings.render_dir,
     )
+
+
+def part_outputs(compiled: Compiled, part: Part) -> dict[str, Any]:
+    """The stack outputs of the Pulumi stack of `part`: a model shard shows its own models."""
+    outputs = stack_outputs(compiled.release)
+    if part.index is not None:
+        outputs[RELEASE] = release_of(outputs[RELEASE], part)
+        outputs[ENDPOINTS] = {m: url for m, url in outputs[ENDPOINTS].items() if part.holds(m)}
+    return outputs
 
 
 def outputs_by_model(compiled: Compiled) -> dict[str, dict[str, Any]]:

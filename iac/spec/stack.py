@@ -139,6 +139,13 @@ class Cluster(SpecModel):
     """Settings of Karpenter node pools (`provisioner: karpenter`)."""
     gke: Gke | None = None
     """The GKE cluster node pools are created in (required with `provisioner: gke`)."""
+    shards: int = Field(1, ge=1, le=1000)
+    """How many Pulumi stacks the models are applied as, besides the stack that holds the
+    cluster-wide objects (docs/program.md, "Large stacks: sharding"). 1: one Pulumi stack
+    holds everything. With K > 1, Pulumi stack `NAME` holds the cluster-wide objects and
+    `NAME.s00` .. `NAME.s<K-1>` the models, each model in shard `crc32(name) mod K`, so
+    that a change previews and updates only the shards it touches. Change it deliberately:
+    `iac up` then moves the models' state between the Pulumi stacks (the objects stay)."""
 
 
 class Warm(SpecModel):

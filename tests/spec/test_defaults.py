@@ -63,6 +63,7 @@ def test_health_metrics_cluster_and_pool_defaults() -> None:
             "root_volume": "300Gi",
         },
         "gke": None,
+        "shards": 1,
     }
     assert Gateway().model_dump() == {
         "name": "inference",

@@ -1,0 +1,219 @@
+"""`iac up`'s engine for a sharded stack (`cluster.shards` > 1): one `AutomationEngine` per
+Pulumi stack (`iac.program.shards`), and of each stage only the Pulumi stacks whose objects
+change are updated.
+
+What changes is known without asking Pulumi: `iac up` starts from the release that is live
+(compiled from the stack files the cluster's stack recorded) and applies compiled stages, so
+each stage's objects are compared, part by part, with what the last apply left. Per stage:
+
+1. the cluster's stack, when its own objects change (a new node pool, say), first: the
+   models' pods need them. It records the progress of the stage before, so a run killed
+   after it applies this stage again;
+2. the model shards whose objects change, one after another (two cores gain nothing from
+   running Pulumi engines side by side: each is CPU bound rendering or diffing);
+3. the cluster's stack, last, recording the stage's progress and (once the rollout is done)
+   the stack files as live: the outputs `iac plan --base live`, `iac status` and the next
+   `iac up` read. Until then they say the run is not finished, whatever a shard holds.
+
+Each Pulumi stack keeps its own in-flight record (`InFlight`) and lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+from iac.compile import Compiled, object_id
+from iac.program.automation import AutomationEngine
+from iac.program.layout import owner
+from iac.program.settings import ClusterAccess
+from iac.program.shards import Part, parts, shard_of
+from iac.rollout.executor import Progress
+
+_CLUSTER = -1
+"""The key of the cluster's part in `_fingerprints` (shards are 0..K-1)."""
+
+
+class ShardedEngine:
+    """The Engine protocol (`iac.rollout.executor.Engine`) over every Pulumi stack of a
+    sharded iac stack."""
+
+    def __init__(
+        self,
+        project_dir: Path,
+        stack_name: str,
+        sources: dict[str, Any],
+        count: int,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self.cluster = AutomationEngine(project_dir, stack_name, sources, report, Part(None, count))
+        self.project_dir = project_dir
+        self.stack_name = stack_name
+        self.sources = sources
+        self.count = count
+        self.report = report
+        self.applied: dict[int, Any] | None = None
+        """What each Pulumi stack holds, by `_fingerprints` (None: not known, all apply)."""
+        self._shards: dict[int, AutomationEngine] = {}
+        self._recorded: Progress | None = None
+        self._access: ClusterAccess | None = None
+        self._existing: set[str] | None = None
+
+    # What the cluster's stack records, read as from an unsharded stack.
+
+    @property
+    def live_sources(self) -> dict[str, Any] | None:
+        return self.cluster.live_sources
+
+    def read_live_sources(self) -> dict[str, Any] | None:
+        return self.cluster.read_live_sources()
+
+    def outputs(self) -> dict[str, Any]:
+        return self.cluster.outputs()
+
+    def cluster_access(self) -> ClusterAccess:
+        if self._access is None:
+            self._access = self.cluster.cluster_access()
+        return self._access
+
+    def progress(self) -> Progress | None:
+        self._recorded = self.cluster.progress()
+        return self._recorded
+
+    def holding(self, live: Compiled | None) -> None:
+        """What the Pulumi stacks hold before the first apply: `live`, the release the
+        cluster's stack recorded (None: unknown, so every stack is applied)."""
+        if live is not None and live.release.cluster.shards == self.count:
+            self.applied = _fingerprints(live, self.count)
+
+    def apply(self, compiled: Compiled, progress: Progress) -> None:
+        wanted = _fingerprints(compiled, self.count)
+        before = self.applied or {}
+        changed = [i for i in range(self.count) if before.get(i) != wanted.get(i)]
+        cluster_changed = before.get(_CLUSTER) != wanted.get(_CLUSTER)
+        if cluster_changed and changed:
+            self.cluster.apply(compiled, self._before(progress))
+        for index in changed:
+            self._shard(index).apply(compiled, progress)
+        self.cluster.apply(compiled, progress)
+        self._recorded = progress
+        self.applied = wanted
+
+    def _before(self, progress: Progress) -> Progress:
+        """What the cluster's stack records while the shards of `progress`'s stage apply: the
+        stage before, so a run killed meanwhile applies this stage again."""
+        if progress.status == "rolled-back":
+            return progress
+        return Progress(progress.head, progress.stage - 1, progress.stages, "rolling")
+
+    def _shard(self, index: int) -> AutomationEngine:
+        if index not in self._shards:
+            part = Part(index, self.count)
+            engine = AutomationEngine(
+                self.project_dir,
+                part.stack_name(self.stack_name),
+                self.sources,
+                self.report,
+                part,
+                access=self.cluster_access(),
+            )
+            engine.live_sources = self.cluster.live_sources
+            self._create(engine)
+            self._shards[index] = engine
+        return self._shards[index]
+
+    def _create(self, shard: AutomationEngine) -> None:
+        """A model shard's Pulumi stack, created with the cluster stack's config the first
+        time, so that plain `pulumi up --stack NAME.sNN` goes where `iac up` went (`iac up`
+        itself passes the cluster stack's settings to the program: `access`)."""
+        cluster = self.cluster.select()
+        if self._existing is None:
+            self._existing = {s.name for s in cluster.workspace.list_stacks()}
+        if shard.stack_name in self._existing:
+            return
+        config = cluster.get_all_config()
+        shard.select().set_all_config(
+            {key: auto.ConfigValue(item.value, secret=item.secret) for key, item in config.items()}
+        )
+        self._existing.add(shard.stack_name)
+
+
+def _fingerprints(compiled: Compiled, count: int) -> dict[int, Any]:
+    """Per part (`_CLUSTER`, then shard numbers): everything its Pulumi stack registers
+    (objects in order, their resource options, its models' aliases, cloud resources), as a
+    value two compiles compare equal by exactly when the stack would see no change."""
+    grouped: dict[int, list[Any]] = {}
+    for obj in compiled.objects:
+        model = owner(obj)
+        key = _CLUSTER if model is None or count == 1 else shard_of(model, count)
+        grouped.setdefault(key, []).append((obj, compiled.options.get(object_id(obj))))
+    result: dict[int, Any] = {key: tuple(items) for key, items in grouped.items()}
+    result[_CLUSTER] = (result.get(_CLUSTER), compiled.cloud)
+    for model, aliases in compiled.model_aliases.items():
+        key = shard_of(model, count) if count > 1 else _CLUSTER
+        result[key] = (result.get(key), model, aliases)
+    return result
+
+
+__all__ = ["ShardedEngine"]
+
+
+MODEL_URN = "urn:pulumi:{stack}::{project}::iac:serving:Model::{model}"
+"""A model's component (`iac.program.deploy.MODEL_TYPE`, no parent): moving it moves every
+object of the model, its children."""
+
+
+def reshard(
+    cluster: AutomationEngine, live: Compiled, count: int, report: Callable[[str], None]
+) -> None:
+    """Move the state of every model of `live` (the release the Pulumi stacks hold) to the
+    Pulumi stack it belongs to with `count` shards, when `cluster.shards` changed: a change
+    of Pulumi's state only (`pulumi state move`), so the next apply finds each object where
+    it registers it and changes nothing in the cluster. Pulumi stacks of the old layout left
+    without a model are removed. `cluster`: the engine of the cluster's stack."""
+    before = live.release.cluster.shards
+    if before == count:
+        return
+    base = cluster.stack_name
+    names = set(live.release.models) | {m for m in map(owner, live.objects) if m is not None}
+    moves: dict[tuple[str, str], list[str]] = {}
+    for model in sorted(names):
+        source = _part(model, before).stack_name(base)
+        dest = _part(model, count).stack_name(base)
+        if source != dest:
+            urn = MODEL_URN.format(stack=source, project=cluster.project_name, model=model)
+            moves.setdefault((source, dest), []).append(urn)
+    stack = cluster.select()
+    workspace = stack.workspace
+    existing = {summary.name for summary in workspace.list_stacks()}
+    config = stack.get_all_config()
+    for (source, dest), urns in sorted(moves.items()):
+        if source not in existing:
+            continue  # nothing of it was ever applied
+        if dest not in existing:
+            AutomationEngine(cluster.project_dir, dest, {}, cluster.report).select().set_all_config(
+                {k: auto.ConfigValue(v.value, secret=v.secret) for k, v in config.items()}
+            )
+            existing.add(dest)
+        report(
+            f"moving {len(urns)} model(s) from Pulumi stack {source} to {dest} "
+            f"(cluster.shards {before} → {count}; Pulumi's state only, the objects stay)"
+        )
+        # The Automation API has no `state move`: the workspace runs the CLI as it does.
+        assert isinstance(workspace, auto.LocalWorkspace)
+        workspace._run_pulumi_cmd_sync(
+            ["state", "move", "--source", source, "--dest", dest, "--yes", *urns]
+        )
+    kept = {part.stack_name(base) for part in parts(count)}
+    for part in parts(before):
+        name = part.stack_name(base)
+        if name not in kept and name in existing:
+            report(f"removing Pulumi stack {name}: cluster.shards is {count}, its models moved")
+            workspace.remove_stack(name, force=True)
+
+
+def _part(model: str, count: int) -> Part:
+    return Part(shard_of(model, count) if count > 1 else None, count)
