@@ -51,6 +51,7 @@ from benchmarks.doc import replace_section  # noqa: E402
 from benchmarks.generate import changed_stack, large_stack  # noqa: E402
 from iac.compile import compile_stack  # noqa: E402
 from iac.program.project import default_virtualenv, scaffold  # noqa: E402
+from iac.program.shards import Part, shard_of  # noqa: E402
 from iac.validate import check_stack  # noqa: E402
 
 STACK = "dev"
@@ -161,6 +162,15 @@ def new_project(work: Path, name: str, models: int, env: dict[str, str], pulumi:
     return project
 
 
+def new_sharded_project(
+    work: Path, name: str, models: int, shards: int, env: dict[str, str], pulumi: Path
+) -> Path:
+    """`new_project`, its stack applied as `shards` Pulumi stacks of models."""
+    project = new_project(work, name, models, env, pulumi)
+    (project / "stacks" / f"{STACK}.yaml").write_text(large_stack(models, shards=shards))
+    return project
+
+
 def promote_one_model(project: Path) -> None:
     """Model 0's v2 gets a new image and its production moves to v2 (what
     `changed_stack` does to one model in ten, here to model 0 alone)."""
@@ -208,6 +218,12 @@ def main() -> None:
         default=100,
         help="run `iac up` of the promotion only up to this many models (it runs the program "
         "once per stage: three times the preview's time)",
+    )
+    parser.add_argument(
+        "--shards",
+        default="100",
+        help="cluster.shards for the sharded cases (comma-separated; 0: none), run at the "
+        "largest model count: first `iac up`, the promotion's `iac up` and its shard's preview",
     )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -257,6 +273,25 @@ def main() -> None:
                 run = timed(iac, project, env, args.timeout, work / f"iac-up-{models}.log")
                 record("`iac up` of that promotion, start to done (3 stages, no waits)",
                        models, objects, run)  # fmt: skip
+            shutil.rmtree(project, ignore_errors=True)
+        for shards in [int(n) for n in args.shards.split(",") if int(n) > 1]:
+            models = max(counts)
+            objects = count_objects(models, work)
+            name = f"sharded-{models}-{shards}"
+            project = new_sharded_project(work, name, models, shards, env, pulumi)
+            run = timed(iac, project, env, args.timeout, work / f"{name}-first.log")
+            record(f"first `iac up`, {shards} shards", models, objects, run)
+            if not (run.finished and run.returncode == 0):
+                continue
+            promote_one_model(project)
+            shard = Part(shard_of("model-0000", shards), shards).stack_name(STACK)
+            run = timed([*preview, "--stack", shard], project, skip, args.timeout,
+                        work / f"{name}-preview.log")  # fmt: skip
+            record(f"`pulumi preview --stack {shard}` of the promotion (its shard, of "
+                   f"{shards})", models, objects, run)  # fmt: skip
+            run = timed(iac, project, env, args.timeout, work / f"{name}-promote.log")
+            record(f"`iac up` of the promotion, start to done, {shards} shards",
+                   models, objects, run)  # fmt: skip
             shutil.rmtree(project, ignore_errors=True)
     finally:
         if not args.keep:

@@ -35,7 +35,7 @@ from iac.program import settings
 from iac.program.deploy import ProviderSettings, deploy
 from iac.program.live import live_compiled
 from iac.program.outputs import OUTPUTS, ROLLOUT, SOURCES
-from iac.program.shards import Part, select, whole
+from iac.program.shards import Part, select, split_name, whole
 from iac.rollout.executor import EngineError, Progress
 
 __all__ = ["ROLLOUT", "SOURCES", "AutomationEngine", "live_compiled"]
@@ -176,19 +176,22 @@ class AutomationEngine:
                 raise EngineError(_last_lines(str(exc))) from None
 
     def _provider_settings(self) -> ProviderSettings:
-        """Read inside the program: the stack's own config, or the access given."""
+        """Read inside the program: the stack's own config, or the access given. The values
+        as the program `iac init` writes reads them (a relative `renderDir` stays relative:
+        the provider runs in the project folder), so `pulumi preview` after `iac up` shows no
+        change to the provider."""
         if self.access is None:
             config = pulumi.Config(settings.NAMESPACE)
             return ProviderSettings(
                 kubeconfig=config.get_secret(settings.KUBECONFIG),
                 context=config.get(settings.CONTEXT),
-                render_dir=_absolute(config.get(settings.RENDER_DIR), self.project_dir),
+                render_dir=config.get(settings.RENDER_DIR),
             )
         kubeconfig = self.access.kubeconfig
         return ProviderSettings(
             kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig is not None else None,
             context=self.access.context,
-            render_dir=_absolute(self.access.render_dir, self.project_dir),
+            render_dir=self.access.render_dir,
         )
 
     def _up(self, stack: auto.Stack, in_flight: InFlight) -> None:
@@ -327,7 +330,7 @@ class InFlight:
         )
         first = (
             f"apply the stack files it was applying first: `iac up {written} --stack "
-            f"{self.stack_name}`, then this one"
+            f"{split_name(self.stack_name)[0]}`, then this one"
             if written
             else "apply a stack declaring them first"
         )
@@ -454,12 +457,6 @@ class WithoutOutputs:
 
 def _lock_lines(message: str) -> str:
     return "\n".join(line.strip() for line in message.splitlines() if _LOCK_HOLDER.search(line))
-
-
-def _absolute(path: str | None, root: Path) -> str | None:
-    if path is None or os.path.isabs(path):
-        return path
-    return str(root / path)
 
 
 def _last_lines(text: str, count: int = 15) -> str:

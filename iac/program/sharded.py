@@ -27,10 +27,10 @@ from typing import Any
 from pulumi import automation as auto
 
 from iac.compile import Compiled, object_id
-from iac.program.automation import AutomationEngine
+from iac.program.automation import AutomationEngine, InFlight
 from iac.program.layout import owner
 from iac.program.settings import ClusterAccess
-from iac.program.shards import Part, parts, shard_of
+from iac.program.shards import Part, parts, select, shard_of
 from iac.rollout.executor import Progress
 
 _CLUSTER = -1
@@ -60,6 +60,7 @@ class ShardedEngine:
         self._shards: dict[int, AutomationEngine] = {}
         self._recorded: Progress | None = None
         self._access: ClusterAccess | None = None
+        self._checked = False
         self._existing: set[str] | None = None
 
     # What the cluster's stack records, read as from an unsharded stack.
@@ -81,6 +82,10 @@ class ShardedEngine:
 
     def progress(self) -> Progress | None:
         self._recorded = self.cluster.progress()
+        if self._recorded is not None and self._recorded.status == "rolling":
+            # A run was interrupted between stages: its shards may hold any of that run's
+            # stages, not the release recorded as live. Every Pulumi stack applies once.
+            self.applied = None
         return self._recorded
 
     def holding(self, live: Compiled | None) -> None:
@@ -94,6 +99,8 @@ class ShardedEngine:
         before = self.applied or {}
         changed = [i for i in range(self.count) if before.get(i) != wanted.get(i)]
         cluster_changed = before.get(_CLUSTER) != wanted.get(_CLUSTER)
+        if not self._checked:
+            self._check_records(compiled, changed)
         if cluster_changed and changed:
             self.cluster.apply(compiled, self._before(progress))
         for index in changed:
@@ -104,10 +111,22 @@ class ShardedEngine:
 
     def _before(self, progress: Progress) -> Progress:
         """What the cluster's stack records while the shards of `progress`'s stage apply: the
-        stage before, so a run killed meanwhile applies this stage again."""
-        if progress.status == "rolled-back":
-            return progress
+        stage before, so a run killed meanwhile applies this stage again (and a rollback
+        killed half way goes on from the last stage recorded, as on one Pulumi stack)."""
+        if progress.status == "rolled-back" and self._recorded is not None:
+            return self._recorded
         return Progress(progress.head, progress.stage - 1, progress.stages, "rolling")
+
+    def _check_records(self, compiled: Compiled, changed: list[int]) -> None:
+        """Before anything is applied: no Pulumi stack about to apply has the record of a
+        killed update whose objects this apply would leave unknown (`InFlight.check`,
+        which each apply repeats; here, so that a refusal comes before any stack moved)."""
+        self._checked = True
+        for part in [Part(None, self.count)] + [Part(i, self.count) for i in changed]:
+            record = InFlight(self.project_dir, part.stack_name(self.stack_name))
+            if record.path.is_file():
+                declared = {object_id(obj) for obj in select(compiled, part).objects}
+                record.check(declared, lambda _: None)
 
     def _shard(self, index: int) -> AutomationEngine:
         if index not in self._shards:
