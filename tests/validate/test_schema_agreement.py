@@ -64,6 +64,13 @@ BEYOND_THE_SCHEMA = {
     "unfilled-placeholder": "a template's parameters (in another file)",
     "unknown-node-pool": "a pool of another accelerator type",
     "missing-image": "an image set by no level (defaults, template, model, deployment)",
+    "chain-entrypoint-missing": "a chain naming no entrypoint (said with its chainlets)",
+    "chain-entrypoint-unknown": "an entrypoint naming no chainlet of its chain",
+    "chain-call-unknown": "a call to no chainlet of the chain",
+    "chain-calls-cycle": "chainlets calling each other in a circle",
+    "chain-override-unknown": "a chain deployment or environment naming no chainlet",
+    "chain-name-taken": "a chainlet's model named like a model",
+    "chain-dangling-deployment": "a chain environment naming a missing deployment",
     # Settings wrong only together, or only against the catalog's machines.
     "allow-unavailable-with-surge": "allow_unavailable with a surge",
     "deployment-and-traffic": "deployment and traffic both set",
