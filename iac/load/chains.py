@@ -117,6 +117,15 @@ def _structure_ok(
     for env_name, env in chain.environments.items():
         where = (*path, "environments", env_name, "autoscaling")
         _check_named(name, env.autoscaling or {}, names, where, "scale", source, diagnostics)
+        if env.promotion is not None and env.promotion.strategy == "rolling":
+            where = (*path, "environments", env_name, "promotion", "strategy")
+            diagnostics.error(
+                source.value(where),
+                "a chain is promoted as one unit: every chainlet of the new deployment comes "
+                "up, then the entrypoint switches at once (Baseten's chains have no rolling "
+                "deployments either); use `strategy: immediate`, with `gates` to check it",
+                where,
+            )
     return len(diagnostics.errors) == errors
 
 

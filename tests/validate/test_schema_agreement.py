@@ -71,6 +71,7 @@ BEYOND_THE_SCHEMA = {
     "chain-override-unknown": "a chain deployment or environment naming no chainlet",
     "chain-name-taken": "a chainlet's model named like a model",
     "chain-dangling-deployment": "a chain environment naming a missing deployment",
+    "chain-rolling": "a rolling promotion of a chain",
     # Settings wrong only together, or only against the catalog's machines.
     "allow-unavailable-with-surge": "allow_unavailable with a surge",
     "deployment-and-traffic": "deployment and traffic both set",
