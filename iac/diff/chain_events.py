@@ -7,8 +7,8 @@ moves, and (in text and markdown) the rollout of its entrypoint; the same for cr
 deleting, deactivating and activating the chain, its deployments and its environments. Each
 such event has `kind`, `model: null` (it belongs to no one model, like `node_pool`),
 `chain`, `entrypoint`, `chainlets`, and the fields of the events it groups (`deployment`,
-`environment`, `from`, `to`, `changes`). Other events of a chainlet (`image`, `resources`, `container`,
-`autoscaling`) stay per chainlet, with `chain` and `chainlet` added.
+`environment`, `from`, `to`, `changes`). Other events of a chainlet (`image`, `resources`,
+`container`, `autoscaling`) stay per chainlet, with `chain` and `chainlet` added.
 """
 
 from __future__ import annotations
