@@ -50,11 +50,22 @@ def _validate_all(files: tuple[str, ...]) -> bool:
             continue
         for warning in diagnostics.sorted():
             click.echo(str(warning), err=True)
-        deployments = sum(len(m.deployments) for m in stack.models.values())
-        environments = sum(len(m.environments) for m in stack.models.values())
+        models = [m for m in stack.models.values() if m.chain is None]
+        deployments = sum(len(m.deployments) for m in models)
+        environments = sum(len(m.environments) for m in models)
+        chains = ""
+        if stack.chains:
+            written = [stack.spec.chains[name] for name in stack.chains]
+            chains = (
+                f"; {_count(len(written), 'chain')}: "
+                f"{_count(sum(len(c.chainlets) for c in written), 'chainlet')}, "
+                f"{_count(sum(len(c.deployments) for c in written), 'deployment')}, "
+                f"{_count(sum(len(c.environments) for c in written), 'environment')}"
+            )
         click.echo(
-            f"{stack.file}: ok ({_count(len(stack.models), 'model')}, "
-            f"{_count(deployments, 'deployment')}, {_count(environments, 'environment')})"
+            f"{stack.file}: ok ({_count(len(models), 'model')}, "
+            f"{_count(deployments, 'deployment')}, {_count(environments, 'environment')}"
+            f"{chains})"
         )
     return failed
 

@@ -27,6 +27,8 @@ from iac.compile.serving.routes import interceptor_grant, model_routes
 from iac.compile.serving.scaling import interceptor_route, scaled_object, scaling_diagnostics
 from iac.compile.serving.weights import weights_claims
 from iac.compile.serving.workload import (
+    chain_models,
+    chain_network_policy,
     deployment_object,
     disruption_budget,
     network_policy,
@@ -201,6 +203,8 @@ def _cluster_objects(
         )
     if cluster.network_policy and release.models:
         objects.append(network_policy(cluster))
+        for chain, members in chain_models(release).items():
+            objects.append(chain_network_policy(chain, members, cluster))
     if cluster.provisioner == "karpenter":
         objects.extend(karpenter_objects(release.pools, cluster))
     if cluster.provisioner in ("karpenter", "existing"):
@@ -283,7 +287,9 @@ def _model_objects(
             serving.append(budget)
         if deployment.via_interceptor:
             needs_interceptor = True
-            serving.append(interceptor_route(deployment, cluster, model.endpoints.host))
+            # A chainlet called inside the cluster: any host, told apart by the header.
+            host = model.endpoints.host if model.routed else None
+            serving.append(interceptor_route(deployment, cluster, host))
         serving.append(scaled_object(deployment, cluster, origins, diagnostics))
     serving.extend(model_routes(model, cluster))
     serving.extend(security_policies(model, cluster))

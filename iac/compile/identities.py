@@ -36,7 +36,12 @@ from iac.compile.release import ModelRelease, Release
 from iac.compile.serving.auth import policy_names
 from iac.compile.serving.routes import grant_name, route_names
 from iac.compile.serving.weights import claim_name, cluster_cached
-from iac.compile.serving.workload import NETWORK_POLICY, has_disruption_budget
+from iac.compile.serving.workload import (
+    NETWORK_POLICY,
+    chain_models,
+    chain_network_policy_name,
+    has_disruption_budget,
+)
 from iac.diagnostics import Diagnostics, Location, format_path
 from iac.spec.resolved import ResolvedStack, Written
 from iac.spec.stack import Cluster
@@ -173,6 +178,11 @@ def _cluster_declared(release: Release) -> Iterator[tuple[Identity, Owner]]:
             ("networking.k8s.io", "NetworkPolicy", namespace, NETWORK_POLICY),
             ("cluster", "network_policy"),
         )
+        for chain, models in chain_models(release).items():
+            yield (
+                ("networking.k8s.io", "NetworkPolicy", namespace, chain_network_policy_name(chain)),
+                ("model", models[0]),
+            )
     if cluster.provisioner == "karpenter":
         for plan in release.pools:
             yield ("karpenter.sh", "NodePool", "", plan.name), ("node pool", plan.name)

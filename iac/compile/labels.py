@@ -10,6 +10,9 @@ ACCELERATOR = "iac.dev/accelerator"
 NODE_POOL = "iac.dev/node-pool"
 """On GPU nodes and on the Deployments placed on them: the node pool's name."""
 MANAGED_BY = "app.kubernetes.io/managed-by"
+CHAIN = "iac.dev/chain"
+"""On a chain's own objects (its NetworkPolicy) and its chainlets' Deployments (not their
+pods): the chain's name."""
 
 
 def selector(model: str, deployment: str) -> dict[str, str]:

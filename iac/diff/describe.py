@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from iac.diff.chain_events import CHAIN_KINDS
 from iac.diff.endpoints import EndpointChanges
 from iac.diff.events import Event
 from iac.diff.plan import Plan
@@ -19,15 +20,23 @@ _SYMBOL = {
 }  # fmt: skip
 
 
+_MODEL_KIND = {chain_kind: kind for kind, chain_kind in CHAIN_KINDS.items()}
+
+
 def symbol(event: Event) -> str:
     """`+` what appears, `-` what goes, `~` what changes, `→` a promotion."""
     if event["kind"] == "node_pool":
         return "+" if event["from"] is None else "-" if event["to"] is None else "~"
-    return _SYMBOL[event["kind"]]
+    kind = str(event["kind"])
+    return _SYMBOL[_MODEL_KIND.get(kind, kind)]
 
 
 def describe(event: Event) -> str:
     """One line for an event: `promote production: v3 → v4`."""
+    if event["kind"] in _MODEL_KIND:  # a chain's: said as the model's, with its chainlets
+        said = describe({**event, "kind": _MODEL_KIND[event["kind"]]})
+        said = said.replace("new model", "new chain").replace("model deleted", "chain deleted")
+        return f"{said} (chainlets {', '.join(event['chainlets'])}, as one)"
     kind = event["kind"]
     if kind in _LIFECYCLE:
         return _describe_lifecycle(event)
@@ -234,7 +243,10 @@ def money_change(value: float) -> str:
 def events_by_model(plan: Plan) -> dict[str, list[Event]]:
     grouped: dict[str, list[Event]] = {}
     for event in plan.events:
-        grouped.setdefault(event["model"] or "node pools", []).append(event)
+        chain = event.get("chain")
+        grouped.setdefault(
+            f"chain {chain}" if chain else event["model"] or "node pools", []
+        ).append(event)
     return grouped
 
 

@@ -15,6 +15,7 @@ from iac.compile.capacity.pricing import CostLine, release_cost
 from iac.compile.names import object_id
 from iac.diagnostics import Diagnostic, Severity, format_path
 from iac.diff.access import access_findings
+from iac.diff.chain_events import chain_events
 from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
@@ -121,7 +122,10 @@ def make_plan(
         release_cost(base.release, base_pricing) if base else [],
         release_cost(head.release, head_pricing),
     )
-    return Plan(events, found, objects, cost, rollouts, endpoints, simulations or [])
+    # Reported: a chain's lifecycle as one event each (the findings and rollouts above are
+    # the chainlets', as models).
+    reported = chain_events(events, base.release if base else None, head.release)
+    return Plan(reported, found, objects, cost, rollouts, endpoints, simulations or [])
 
 
 RESTARTING_KINDS = ("image", "resources", "container")

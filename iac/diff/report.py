@@ -20,6 +20,7 @@ from iac.diff.describe import (
     restart_effect,
     symbol,
 )
+from iac.diff.events import Event
 from iac.diff.findings import Finding
 from iac.diff.markdown import errors_markdown, to_markdown
 from iac.diff.plan import Plan, errors_to_dict
@@ -51,8 +52,8 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
             effect = restart_effect(event)
             if effect:
                 lines.append(f"      {paint(effect, fg='yellow') if event['restarts'] else effect}")
-            rollout = rollouts.get((event["model"], event.get("environment") or ""))
-            if event["kind"] == "promote" and rollout:
+            rollout = rollouts.get((_rollout_model(event), event.get("environment") or ""))
+            if event["kind"] in ("promote", "promote_chain") and rollout:
                 lines.append(f"      {describe_rollout(rollout, deleted_deployments(plan, model))}")
                 if rollout.note:
                     lines.append(f"      {rollout.note}")
@@ -131,3 +132,11 @@ class NoPlanView:
 
     def json(self) -> str:
         return errors_json(self.errors, self.problem)
+
+
+def _rollout_model(event: Event) -> str:
+    """The model whose rollout an event shows: a chain's promotion shows its entrypoint's,
+    whose route is what switches (its other chainlets are brought up with it)."""
+    if event["kind"] == "promote_chain":
+        return f"{event['chain']}-{event['entrypoint']}"
+    return str(event["model"])

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
 from iac.load import validation_errors
-from iac.load.layers import Layer, Merged, merge
+from iac.load.layers import Layer, Merged, ModelPaths, merge
 from iac.load.modules import LoadedTemplate, fill, unfilled, unfilled_message
 from iac.load.yaml_source import SourceMap
 from iac.spec.autoscaling import Autoscaling
@@ -52,7 +52,7 @@ class SharedSettings:
 
 
 def copy_chain(
-    model: Model, name: str, path: KeyPath, source: SourceMap, diagnostics: Diagnostics
+    model: Model, name: str, paths: ModelPaths, source: SourceMap, diagnostics: Diagnostics
 ) -> list[tuple[str, Deployment]] | None:
     """The deployments `name` copies from (`from:`), oldest first, ending with itself."""
     chain: list[tuple[str, Deployment]] = []
@@ -63,7 +63,7 @@ def copy_chain(
         origin = spec.from_
         if origin is None:
             return chain[::-1]
-        where = (*path, "deployments", current, "from")
+        where = (*paths.deployment(current), "from")
         if origin not in model.deployments:
             diagnostics.error(
                 source.value(where),
@@ -87,23 +87,22 @@ def resolve_deployment(
     diagnostics: Diagnostics,
     shared: SharedSettings,
     filling: Filling,
+    paths: ModelPaths,
 ) -> ResolvedDeployment | None:
     """The deployment `name` of a model: the levels it copies from (`from:`) merged over
     the model's, its placeholders filled, validated; None (reported) when that fails."""
-    model_path: KeyPath = ("models", model_name)
-    path: KeyPath = (*model_path, "deployments", name)
-    chain = copy_chain(model, name, model_path, source, diagnostics)
+    path = paths.deployment(name)
+    chain = copy_chain(model, name, paths, source, diagnostics)
     if chain is None:
         return None
     layers = [
-        Layer(
-            fill(container_values(spec), filling.params), source, (*model_path, "deployments", link)
-        )
+        Layer(fill(container_values(spec), filling.params), source, paths.deployment_fields(link))
         for link, spec in chain
     ]
     merged, written = merge(layers, start=model_level)
     if written.get(("args",)) is not model_level[1].get(("args",)):  # this deployment's own
-        warn_dropped_args(filling.template, filling.params, (merged, written), path, diagnostics)
+        fields = paths.deployment_fields(name)
+        warn_dropped_args(filling.template, filling.params, (merged, written), fields, diagnostics)
     spec = model.deployments[name]
     for key in ("state", "kind", "from"):
         if source.has((*path, key)):
@@ -119,7 +118,8 @@ def resolve_deployment(
         return None
     autoscaling = shared.autoscaling(merged.pop("autoscaling", {}))
     if spec.kind == "development":
-        autoscaling = _development_scaling(spec, autoscaling, path, source, diagnostics)
+        fields = paths.deployment_fields(name)
+        autoscaling = _development_scaling(spec, autoscaling, fields, source, diagnostics)
     left = [*filling.left, *(found for layer in layers for found in unfilled(layer.values))]
     if not _filled_in(merged, left, origins, filling.template, diagnostics):
         return None

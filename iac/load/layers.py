@@ -8,7 +8,7 @@ was written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +25,50 @@ class Layer:
     values: dict[str, Any]
     source: SourceMap
     prefix: KeyPath
+    moved: Mapping[str, KeyPath] | None = None
+    """Top-level keys written elsewhere than below `prefix`: a chain environment's
+    `autoscaling.<chainlet>` is the `autoscaling` of that chainlet's model."""
 
     def written(self, rel: KeyPath) -> Written:
+        moved = self.moved.get(str(rel[0])) if self.moved is not None and rel else None
+        if moved is not None:
+            return Written(self.source, (*moved, *rel[1:]))
         return Written(self.source, self.prefix + rel)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPaths:
+    """Where a model's parts are written: under `models.<name>`, or, for the model a
+    chainlet runs as, spread over its chain (`chains.<chain>.chainlets.<chainlet>`,
+    `chains.<chain>.deployments.<d>.chainlets.<chainlet>`, ...)."""
+
+    model: KeyPath
+    """The model level's container fields (`models.M`, `chains.C.chainlets.X`)."""
+    owner: KeyPath
+    """Where its `deployments:` and `environments:` are (`models.M`, `chains.C`)."""
+    chainlet: str | None = None
+
+    @staticmethod
+    def of_model(name: str) -> ModelPaths:
+        return ModelPaths(("models", name), ("models", name))
+
+    def deployment(self, name: str) -> KeyPath:
+        """The deployment's key (its `state`, `kind`, `from` are below it)."""
+        return (*self.owner, "deployments", name)
+
+    def deployment_fields(self, name: str) -> KeyPath:
+        """Where the deployment's container fields are written."""
+        found = self.deployment(name)
+        return found if self.chainlet is None else (*found, "chainlets", self.chainlet)
+
+    def environment(self, name: str) -> KeyPath:
+        return (*self.owner, "environments", name)
+
+    def environment_scaling(self, name: str) -> Mapping[str, KeyPath] | None:
+        """Where the environment's `autoscaling` for this model is, when not below it."""
+        if self.chainlet is None:
+            return None
+        return {"autoscaling": (*self.environment(name), "autoscaling", self.chainlet)}
 
 
 Merged = tuple[dict[str, Any], dict[KeyPath, Written]]

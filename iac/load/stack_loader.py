@@ -8,13 +8,15 @@ well-formed data.
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from iac.diagnostics import Diagnostic, Diagnostics, KeyPath, did_you_mean
 from iac.errors import ModuleFileGiven
 from iac.load import validation_errors
+from iac.load.chains import chainlet_model_name, desugar_chains
 from iac.load.deployments import (
     Filling,
     SharedSettings,
@@ -22,7 +24,7 @@ from iac.load.deployments import (
     resolve_deployment,
     warn_dropped_args,
 )
-from iac.load.layers import Layer, Merged, merge
+from iac.load.layers import Layer, Merged, ModelPaths, merge
 from iac.load.modules import (
     Imports,
     LoadedTemplate,
@@ -35,13 +37,14 @@ from iac.load.modules import (
 from iac.load.yaml_source import SourceMap, read_yaml
 from iac.spec.resolved import (
     Origins,
+    ResolvedChain,
     ResolvedDeployment,
     ResolvedEnvironment,
     ResolvedModel,
     ResolvedStack,
     Written,
 )
-from iac.spec.stack import Defaults, Environment, Model, Stack
+from iac.spec.stack import Chain, Defaults, Environment, Model, Stack
 from iac.spec.types import Name
 
 STACK_FILE_NAME = "stack.yaml"
@@ -50,6 +53,7 @@ MAX_MODELS = 5000
 """Models in one stack file: past this, plans and applies get slow; split the stack."""
 
 _NAME = TypeAdapter(Name)
+_Part = TypeVar("_Part", Model, Chain)
 _IMPORTS: TypeAdapter[list[str]] = TypeAdapter(list[str])
 _DEFAULTS: TypeAdapter[Defaults] = TypeAdapter(Defaults)
 
@@ -86,7 +90,7 @@ def _load(file: str, diagnostics: Diagnostics) -> ResolvedStack | None:
         return None
     if looks_like_module(document.data):
         raise ModuleFileGiven(file, [Diagnostic(source.key(("templates",)), _module_given(file))])
-    stack, models = _validate(document.data, source, diagnostics)
+    stack, models, chains = _validate(document.data, source, diagnostics)
     imports = load_templates(file, stack.imports, source, diagnostics)
     resolved: dict[str, ResolvedModel] = {}
     shared = SharedSettings(stack)
@@ -94,12 +98,38 @@ def _load(file: str, diagnostics: Diagnostics) -> ResolvedStack | None:
         result = _resolve_model(name, model, shared, imports, source, diagnostics)
         if result is not None:
             resolved[name] = result
+    written_models = dict(models)
+    resolved_chains: dict[str, ResolvedChain] = {}
+    for chain_name, chainlets in desugar_chains(chains, models, source, diagnostics).items():
+        complete = True
+        for part in chainlets:
+            written_models[part.name] = part.model
+            result = _resolve_model(
+                part.name, part.model, shared, imports, source, diagnostics, part.paths
+            )
+            if result is None:
+                complete = False
+            else:
+                resolved[part.name] = replace(result, chain=part.member)
+        if complete:
+            resolved_chains[chain_name] = _resolved_chain(chain_name, chains[chain_name], source)
     return ResolvedStack(
         file=file,
-        spec=stack.model_copy(update={"models": models}),
+        spec=stack.model_copy(update={"models": written_models, "chains": chains}),
         models=resolved,
         files=(file, *imports.files),
         source=source,
+        chains=resolved_chains,
+        chainlet_models=frozenset(written_models) - set(models),
+    )
+
+
+def _resolved_chain(name: str, chain: Chain, source: SourceMap) -> ResolvedChain:
+    return ResolvedChain(
+        name=name,
+        entrypoint=chain.entrypoint or "",  # checked: set and a chainlet
+        chainlets={c: chainlet_model_name(name, c) for c in chain.chainlets},
+        origins=Origins(Written(source, ("chains", name), at_key=True)),
     )
 
 
@@ -112,13 +142,14 @@ def _module_given(file: str) -> str:
 
 def _validate(
     data: dict[str, Any], source: SourceMap, diagnostics: Diagnostics
-) -> tuple[Stack, dict[str, Model]]:
-    """Validate the stack's top level and each model on its own, reporting every error.
+) -> tuple[Stack, dict[str, Model], dict[str, Chain]]:
+    """Validate the stack's top level and each model and chain on its own, reporting every
+    error.
 
     When the top level has errors, the models are still resolved against what of it is
     valid (`imports`, `defaults`), so their own problems are reported in the same run.
     """
-    top = {k: v for k, v in data.items() if k != "models"}
+    top = {k: v for k, v in data.items() if k not in ("models", "chains")}
     try:
         stack = Stack.model_validate(top)
     except ValidationError as exc:
@@ -127,34 +158,48 @@ def _validate(
             imports=_valid_or(_IMPORTS, top.get("imports"), []),
             defaults=_valid_or(_DEFAULTS, top.get("defaults"), None),
         )
-    raw_models = data.get("models") or {}
-    models: dict[str, Model] = {}
-    if not isinstance(raw_models, dict):
+    models = _each(Model, "models", "model", data, source, diagnostics)
+    chains = _each(Chain, "chains", "chain", data, source, diagnostics)
+    return stack, models, chains
+
+
+def _each(
+    kind: type[_Part],
+    section: str,
+    what: str,
+    data: dict[str, Any],
+    source: SourceMap,
+    diagnostics: Diagnostics,
+) -> dict[str, _Part]:
+    """The entries of `section` (`models`, `chains`), each validated on its own."""
+    raw_parts = data.get(section) or {}
+    parts: dict[str, _Part] = {}
+    if not isinstance(raw_parts, dict):
         diagnostics.error(
-            source.value(("models",)),
-            "must be a mapping of model name to model",
-            ("models",),
+            source.value((section,)),
+            f"must be a mapping of {what} name to {what}",
+            (section,),
         )
-        return stack, models
-    if len(raw_models) > MAX_MODELS:
+        return parts
+    if len(raw_parts) > MAX_MODELS:
         diagnostics.error(
-            source.key(("models",)),
-            f"{len(raw_models)} models, over the limit of {MAX_MODELS} for one stack; split the "
-            "stack into several files (one per team or cluster)",
-            ("models",),
+            source.key((section,)),
+            f"{len(raw_parts)} {section}, over the limit of {MAX_MODELS} for one stack; split "
+            "the stack into several files (one per team or cluster)",
+            (section,),
         )
-        return stack, models
-    for name, raw in raw_models.items():
-        path: KeyPath = ("models", name)
+        return parts
+    for name, raw in raw_parts.items():
+        path: KeyPath = (section, name)
         name_ok = _check_name(name, path, source, diagnostics)
         try:
-            model = Model.model_validate(raw)
+            part = kind.model_validate(raw)
         except ValidationError as exc:
-            validation_errors.report(exc, Model, source, path, diagnostics)
+            validation_errors.report(exc, kind, source, path, diagnostics)
             continue
         if name_ok:
-            models[name] = model
-    return stack, models
+            parts[name] = part
+    return parts
 
 
 def _valid_or(adapter: TypeAdapter[Any], value: Any, fallback: Any) -> Any:
@@ -180,8 +225,10 @@ def _resolve_model(
     imports: Imports,
     source: SourceMap,
     diagnostics: Diagnostics,
+    paths: ModelPaths | None = None,
 ) -> ResolvedModel | None:
-    path: KeyPath = ("models", name)
+    paths = paths or ModelPaths.of_model(name)
+    path = paths.model
     base: list[Layer] = []
     if shared.defaults is not None:
         base.append(Layer(shared.defaults, source, ("defaults",)))
@@ -212,7 +259,7 @@ def _resolve_model(
     deployments: dict[str, ResolvedDeployment] = {}
     for deployment_name in model.deployments:
         deployment = resolve_deployment(
-            name, deployment_name, model, model_level, source, diagnostics, shared, filling
+            name, deployment_name, model, model_level, source, diagnostics, shared, filling, paths
         )
         if deployment is not None:
             deployments[deployment_name] = deployment
@@ -221,7 +268,7 @@ def _resolve_model(
         {rel: w for rel, w in model_level[1].items() if rel[0] == "autoscaling"},
     )
     environments = {
-        env_name: _resolve_environment(name, env_name, env, scaling_level, source, shared)
+        env_name: _resolve_environment(name, env_name, env, scaling_level, source, shared, paths)
         for env_name, env in model.environments.items()
     }
     return ResolvedModel(
@@ -263,12 +310,14 @@ def _resolve_environment(
     scaling_level: Merged,
     source: SourceMap,
     shared: SharedSettings,
+    paths: ModelPaths,
 ) -> ResolvedEnvironment:
-    path: KeyPath = ("models", model_name, "environments", name)
+    path = paths.environment(name)
     layers = []
     if env.autoscaling is not None:
         values = env.autoscaling.model_dump(exclude_unset=True)
-        layers.append(Layer({"autoscaling": values}, source, path))
+        moved = paths.environment_scaling(name)
+        layers.append(Layer({"autoscaling": values}, source, path, moved))
     merged, written = merge(layers, start=scaling_level)
     if env.deployment is not None:
         traffic: tuple[tuple[str, int], ...] = ((env.deployment, 100),)

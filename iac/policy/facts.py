@@ -133,6 +133,7 @@ def facts_from_objects(objects: Iterable[dict[str, Any]]) -> list[DeploymentFact
         model: environment_backends(routes, model)
         for model in {obj["metadata"]["labels"][labels.MODEL] for obj in deployments.values()}
     }
+    _chain_backends(deployments, backends)
     resources_by_name = {a.resource: a.name for a in catalog().accelerators.values() if a.mig}
     found = []
     for name, obj in deployments.items():
@@ -169,3 +170,30 @@ def facts_from_objects(objects: Iterable[dict[str, Any]]) -> list[DeploymentFact
             )
         )
     return sorted(found, key=lambda f: (f.model, f.deployment))
+
+
+def _chain_backends(
+    deployments: dict[str, dict[str, Any]],
+    backends: dict[str, dict[str, list[tuple[str, int]]]],
+) -> None:
+    """A chainlet other than the entrypoint has no route: its environments send it what the
+    entrypoint's route sends the entrypoint, deployment for deployment (by object name)."""
+    chains: dict[str, set[str]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for name, obj in deployments.items():
+        found = obj["metadata"]["labels"]
+        names[(found[labels.MODEL], found[labels.DEPLOYMENT])] = name
+        if labels.CHAIN in found:
+            chains.setdefault(found[labels.CHAIN], set()).add(found[labels.MODEL])
+    version = {name: key[1] for key, name in names.items()}
+    for models in chains.values():
+        routed = next((backends[m] for m in sorted(models) if backends[m]), {})
+        for model in models:
+            if backends[model]:
+                continue
+            backends[model] = {
+                env: [
+                    (names.get((model, version.get(ref, ref)), ref), weight) for ref, weight in refs
+                ]
+                for env, refs in routed.items()
+            }

@@ -16,7 +16,8 @@ from iac.spec.resolved import ResolvedStack
 RELEASE = "release"
 """`Release.to_dict()`: who serves what, with which autoscaling (JSON-able)."""
 ENDPOINTS = "endpoints"
-"""`{model: {environment: URL}}`: the stable endpoint of every environment."""
+"""`{model: {environment: URL}}`: the stable endpoint of every environment (a chain's, under
+the chain's name)."""
 SOURCES = "sources"
 """`{"stack": PATH, "files": {PATH: TEXT}}`: the stack files as applied (paths relative to
 their common folder), from which `iac plan --base live` and `iac up` rebuild what is live."""
@@ -43,8 +44,11 @@ def endpoints(release: Release) -> dict[str, dict[str, str]]:
     default, `iac.spec.endpoints`); without a host, the path alone (the Gateway's address is
     not known to the stack)."""
     return {
-        name: {env: model.endpoints.environment_url(env) for env in sorted(model.environments)}
-        for name, model in sorted(release.models.items())
+        model.answers_as: {  # a chain under its own name, its entrypoint's URLs (docs/chains.md)
+            env: model.endpoints.environment_url(env) for env in sorted(model.environments)
+        }
+        for _, model in sorted(release.models.items())
+        if model.routed
     }
 
 

@@ -14,7 +14,7 @@ from typing import Protocol
 from iac.diagnostics import KeyPath, Location
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import ContainerFields, Kind, State
-from iac.spec.stack import Promotion, Stack
+from iac.spec.stack import Model, Promotion, Stack
 
 
 class Locator(Protocol):
@@ -97,11 +97,44 @@ class ResolvedEnvironment:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainMember:
+    """What makes a model a chainlet: its chain, its name there, whom it calls."""
+
+    chain: str
+    chainlet: str
+    entrypoint: bool
+    """Only the entrypoint has endpoints outside the cluster."""
+    calls: tuple[str, ...]
+    """The chainlets (their names in the chain) it sends requests to."""
+
+
+@dataclass(frozen=True, slots=True)
 class ResolvedModel:
     name: str
     template: str | None
     deployments: Mapping[str, ResolvedDeployment]
     environments: Mapping[str, ResolvedEnvironment]
+    origins: Origins
+    chain: ChainMember | None = None
+    """Set on a chainlet's model (`<chain>-<chainlet>`)."""
+
+    @property
+    def answers_as(self) -> str:
+        """The name its endpoints are under: a chain's entrypoint answers as the chain."""
+        return self.chain.chain if self.chain is not None else self.name
+
+    @property
+    def described(self) -> str:
+        """How messages name what declares its deployments: `model 'x'`, `chain 'rag'`."""
+        return f"chain '{self.chain.chain}'" if self.chain is not None else f"model '{self.name}'"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedChain:
+    name: str
+    entrypoint: str
+    chainlets: Mapping[str, str]
+    """Chainlet → the name of the model it runs as (in `ResolvedStack.models`)."""
     origins: Origins
 
 
@@ -110,9 +143,20 @@ class ResolvedStack:
     file: str
     """The stack file, as named to the loader."""
     spec: Stack
-    """The stack file as written (validated)."""
+    """The stack file as written (validated); `spec.models` also holds the model each
+    chainlet runs as, desugared from `spec.chains` (`iac.load.chains`)."""
     models: Mapping[str, ResolvedModel]
+    """The models, and each chainlet of a chain as a model `<chain>-<chainlet>`
+    (`ResolvedModel.chain` says which)."""
     files: tuple[str, ...]
     """Every file read: the stack file and its imports."""
     source: Locator
     """Positions in the stack file, for problems found in its top-level sections."""
+    chains: Mapping[str, ResolvedChain] = field(default_factory=dict)
+    """The chains that loaded cleanly; their chainlets are in `models`."""
+    chainlet_models: frozenset[str] = frozenset()
+    """The names in `spec.models` that are chainlets' models (desugared, not written)."""
+
+    def written_models(self) -> dict[str, Model]:
+        """The models the stack file declares under `models:` (no chainlet)."""
+        return {n: m for n, m in self.spec.models.items() if n not in self.chainlet_models}

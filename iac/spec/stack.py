@@ -246,8 +246,9 @@ class Promotion(SpecModel):
         return max(1, count) if self.allow_unavailable else count
 
 
-class Environment(SpecModel):
-    """A stable endpoint (`/environments/<name>/`) served by one deployment, or split."""
+class Serving(SpecModel):
+    """Who serves an environment and how a change of it rolls out: the fields an
+    environment of a model and an environment of a chain share."""
 
     deployment: Name | None = None
     """The deployment serving this environment."""
@@ -256,13 +257,18 @@ class Environment(SpecModel):
     up to 100, e.g. `{v3: 90, v4: 10}`. Each side scales within its share of the
     environment's bounds and keeps a replica; a side at 0 (dark) runs 0..1 replicas, reached
     only on its own `/deployments/<name>/` path."""
-    autoscaling: Autoscaling | None = None
-    """Scaling of the deployment(s) serving this environment, over the model's."""
     promotion: Promotion | None = None
     """How a change of `deployment` is rolled out."""
     auth: Auth | None = None
     """Who may call this environment's endpoint (`/environments/<name>/`), over the model's
     and the stack's `auth`: `{api_keys: [set, ...]}` or `{public: true}`."""
+
+
+class Environment(Serving):
+    """A stable endpoint (`/environments/<name>/`) served by one deployment, or split."""
+
+    autoscaling: Autoscaling | None = None
+    """Scaling of the deployment(s) serving this environment, over the model's."""
     warm: Warm | None = None
     """Capacity kept ready for this environment's deployment (`{replicas: N}`)."""
     trace: str | None = None
@@ -270,28 +276,38 @@ class Environment(SpecModel):
     a CSV (relative to the stack file) or a generator such as `diurnal:peak=12,seed=7`."""
 
 
-class Deployment(ContainerFields):
-    """A version of a model: an image and its settings, running as its own workload."""
+class Version(SpecModel):
+    """The lifecycle fields of a deployment, of a model or of a chain."""
 
     state: State = "active"
     """`inactive` keeps the objects but runs no pods and routes nothing (deactivated)."""
     kind: Kind = "published"
     """`development` deployments run 0..1 replicas and never serve an environment."""
     from_: Name | None = Field(None, alias="from")
-    """Copy every container field of another deployment of this model (then override)."""
+    """Copy every field of another deployment (then override)."""
+
+
+class Deployment(Version, ContainerFields):
+    """A version of a model: an image and its settings, running as its own workload."""
+
     previous_names: list[Name] | None = None
     """Names this deployment had before a rename: the Pulumi program aliases each of its
     objects to the one of the old name, so Pulumi shows a replacement (Kubernetes names are
     immutable) rather than unrelated creates and deletes, and keeps options like protect."""
 
 
-class Model(ContainerFields):
-    """A model: its deployments (versions) and environments (stable endpoints)."""
+class Served(ContainerFields):
+    """Container fields, optionally from a template: what a model and a chainlet run."""
 
     template: Name | None = None
     """A template from an imported module that supplies container fields."""
     params: dict[str, ParamValue] | None = None
     """Values for the template's parameters (`${name}` in its fields)."""
+
+
+class Model(Served):
+    """A model: its deployments (versions) and environments (stable endpoints)."""
+
     deployments: dict[Name, Deployment]
     """The model's deployments, by name (`v1`, `v2`, ...)."""
     environments: dict[Name, Environment] = Field(default_factory=dict)
@@ -310,6 +326,53 @@ class Model(ContainerFields):
     previous_names: list[Name] | None = None
     """Names this model had before a rename: its objects are aliased to those of the old
     name (see `previous_names` of a deployment)."""
+
+
+class Chainlet(Served):
+    """One step of a chain: its own server, resources and autoscaling (Baseten's Chainlet).
+    It runs as a model named `<chain>-<chainlet>` would, in every deployment of the chain."""
+
+    calls: list[Name] = Field(default_factory=list)
+    """The chainlets of the same chain it sends requests to. Each is given to it as
+    environment variables (`IAC_CHAINLET_<NAME>_URL`, docs/chains.md), pointing at the
+    callee of the same chain deployment."""
+
+
+class ChainDeployment(Version):
+    """A version of a whole chain: every chainlet deployed together, as one unit."""
+
+    chainlets: dict[Name, ContainerFields] = Field(default_factory=dict)
+    """Container fields of chainlets that differ in this deployment, by chainlet
+    (`{generator: {image: ...}}`), over the chainlet's own. A development deployment runs
+    each chainlet at 0..1 replicas."""
+
+
+class ChainEnvironment(Serving):
+    """A stable endpoint of a chain (`/environments/<name>/` of its entrypoint), served by
+    one chain deployment (or split): every chainlet of it."""
+
+    autoscaling: dict[Name, Autoscaling] | None = None
+    """Scaling per chainlet while it serves this environment, over the chainlet's own
+    (`{generator: {min_replicas: 1, max_replicas: 4}}`)."""
+
+
+class Chain(SpecModel):
+    """Several chainlets deployed, promoted and scaled as one (Baseten's Chains): only the
+    entrypoint answers outside the cluster; the others are called by it, in the same chain
+    deployment."""
+
+    entrypoint: Name | None = None
+    """The chainlet that takes the chain's requests (required)."""
+    chainlets: dict[Name, Chainlet]
+    """The steps, by name."""
+    deployments: dict[Name, ChainDeployment]
+    """The chain's deployments (versions of every chainlet at once), by name."""
+    environments: dict[Name, ChainEnvironment] = Field(default_factory=dict)
+    """The chain's environments, by name (`production`, `staging`, ...)."""
+    hostname: Hostname | None = None
+    """A host of the chain's own instead of `<chain>.<domain>` (see `hostname` of a model)."""
+    auth: Auth | None = None
+    """Who may call the entrypoint's endpoints, over the stack's `auth`."""
 
 
 class Defaults(ContainerFields):
@@ -364,6 +427,9 @@ class Stack(SpecModel):
     never open unless the stack says so. Models and environments may override it."""
     models: dict[ModelName, Model] = Field(default_factory=dict)
     """The models, by name."""
+    chains: dict[ModelName, Chain] = Field(default_factory=dict)
+    """Chains of models deployed and promoted as one, by name. Each chainlet runs as a model
+    named `<chain>-<chainlet>` (docs/chains.md)."""
 
 
 class Param(SpecModel):

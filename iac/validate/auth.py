@@ -16,6 +16,7 @@ from __future__ import annotations
 from iac.diagnostics import Diagnostics, KeyPath, did_you_mean
 from iac.spec.auth import Auth, StackAuth
 from iac.spec.resolved import ResolvedStack
+from iac.spec.stack import Chain, Model
 
 _EXAMPLE = (
     "`auth: {{key_sets: {{clients: [model-api-keys]}}, api_keys: [clients]}}` (a Secret "
@@ -41,10 +42,12 @@ def check_auth(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
                 where,
             )
     levels: list[tuple[KeyPath, Auth | None]] = [(("auth",), stack_auth)]
-    for model_name, model in spec.models.items():
-        levels.append((("models", model_name, "auth"), model.auth))
-        for env_name, env in model.environments.items():
-            levels.append((("models", model_name, "environments", env_name, "auth"), env.auth))
+    owners = [*stack.written_models().items(), *getattr(spec, "chains", {}).items()]
+    for owner_name, owner in owners:
+        section = "chains" if isinstance(owner, Chain) else "models"
+        levels.append(((section, owner_name, "auth"), owner.auth))
+        for env_name, env in owner.environments.items():
+            levels.append(((section, owner_name, "environments", env_name, "auth"), env.auth))
     for path, auth in levels:
         if auth is not None:
             _check_level(stack, path, auth, declared, diagnostics)
@@ -59,19 +62,29 @@ def _check_silent(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
     """A stack with no `auth:` whose models (some or all) say nothing either: an error at
     `models:`, since the fix is one top-level line (or an `auth:` on each model)."""
     spec = stack.spec
-    uncovered = [name for name, model in spec.models.items() if not _says(model.auth)]
-    if not uncovered:
+    models = stack.written_models()
+    chains = getattr(spec, "chains", {})
+    uncovered = [name for name, model in models.items() if not _says(model.auth)]
+    uncovered_chains = [name for name, chain in chains.items() if not _says(chain.auth)]
+    if not uncovered and not uncovered_chains:
         return
-    plural = len(uncovered) > 1
+    plural = len(uncovered) + len(uncovered_chains) > 1
+    noun = "chain" if not uncovered else "model" if not uncovered_chains else "model and chain"
     on_each = (
-        f", or an `auth:` on {'each of these models' if plural else 'this model'}"
-        if len(uncovered) < len(spec.models)
+        f", or an `auth:` on {f'each of these {noun}s' if plural else f'this {noun}'}"
+        if len(uncovered) + len(uncovered_chains) < len(models) + len(chains)
         else ""
     )
+    named = [
+        f"{what}{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        for what, names in (("model", uncovered), ("chain", uncovered_chains))
+        if names
+    ]
+    section = "models" if uncovered else "chains"
     diagnostics.error(
-        stack.source.key(("models",)),
+        stack.source.key((section,)),
         "nothing says who may call the endpoints of "
-        f"model{'s' if plural else ''} {', '.join(uncovered)} (no `auth:`): an endpoint "
+        f"{' and '.join(named)} (no `auth:`): an endpoint "
         "asks for an API key unless the stack says it is public. Add at the top level "
         + _EXAMPLE.format(namespace=spec.cluster.namespace)
         + on_each,
@@ -125,16 +138,22 @@ def _check_uncovered(stack: ResolvedStack, stack_auth: StackAuth, diagnostics: D
     may call it."""
     if _says(stack_auth):
         return
-    for model_name, model in stack.spec.models.items():
-        if _says(model.auth):
+    owners: list[tuple[str, Model | Chain]] = [
+        *stack.written_models().items(),
+        *stack.spec.chains.items(),
+    ]
+    for owner_name, owner in owners:
+        if _says(owner.auth):
             continue
+        what = "chain" if isinstance(owner, Chain) else "model"
+        path: KeyPath = (f"{what}s", owner_name)
         diagnostics.error(
-            stack.source.key(("models", model_name)),
-            f"nothing says who may call model '{model_name}': the stack's `auth:` names no "
+            stack.source.key(path),
+            f"nothing says who may call {what} '{owner_name}': the stack's `auth:` names no "
             "`api_keys` and is not public; set `auth: {api_keys: [SET, ...]}` (or `auth: "
-            "{public: true}`, to serve without a key on purpose) on this model, or "
+            f"{{public: true}}`, to serve without a key on purpose) on this {what}, or "
             "`api_keys` in the stack's `auth:` for every model",
-            ("models", model_name, "auth"),
+            (*path, "auth"),
         )
 
 

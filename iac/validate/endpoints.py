@@ -36,8 +36,10 @@ def check_endpoints(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
     # (host, path) → (model, what answers there), in the stack file's order.
     claimed: dict[tuple[str, str], tuple[str, str]] = {}
     for name, model in stack.models.items():
+        if model.chain is not None and not model.chain.entrypoint:
+            continue  # called inside the cluster only: no endpoint
         hostname = stack.spec.models[name].hostname
-        endpoints = model_endpoints(cluster, name, hostname)
+        endpoints = model_endpoints(cluster, model.answers_as, hostname)
         if not _host_fits(stack, name, endpoints, diagnostics):
             continue
         paths = [

@@ -29,7 +29,7 @@ def check_references(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
         spec = stack.spec.models[model_name]
         bound: dict[str, tuple[str, Location]] = {}
         for env in model.environments.values():
-            _check_environment(spec, env, bound, diagnostics)
+            _check_environment(spec, env, bound, model.described, diagnostics)
         for deployment in model.deployments.values():
             _check_bounds(deployment.autoscaling, deployment.origins, diagnostics)
 
@@ -52,6 +52,7 @@ def _check_environment(
     model: Model,
     env: ResolvedEnvironment,
     bound: dict[str, tuple[str, Location]],
+    described: str,
     diagnostics: Diagnostics,
 ) -> None:
     path = env.origins.path()
@@ -71,7 +72,7 @@ def _check_environment(
         )
         return
     for deployment in env.deployments:
-        _check_served(model, env, deployment, bound, diagnostics)
+        _check_served(model, env, deployment, bound, described, diagnostics)
     total = sum(weight for _, weight in env.traffic)
     if written.traffic is not None and total != 100:
         # Each weight is a whole percent from 0 to 100 (checked with the file's types).
@@ -90,6 +91,7 @@ def _check_served(
     env: ResolvedEnvironment,
     deployment: str,
     bound: dict[str, tuple[str, Location]],
+    described: str,
     diagnostics: Diagnostics,
 ) -> None:
     """A deployment the environment sends traffic to exists, may serve (published and
@@ -102,7 +104,7 @@ def _check_served(
     if target is None:
         diagnostics.error(
             location,
-            f"no deployment '{deployment}' in model '{env.model}'"
+            f"no deployment '{deployment}' in {described}"
             f"{did_you_mean(deployment, model.deployments)}",
             key_path,
         )

@@ -55,5 +55,8 @@ def test_required_cases_exist() -> None:
         # issue 21, item 4: messages that point at the cause
         "import-twice", "import-same-file-twice", "import-folder", "invalid-template",
         "module-file", "tab-indentation",
+        # issue 27: chains
+        "chain-entrypoint-missing", "chain-entrypoint-unknown", "chain-call-unknown",
+        "chain-calls-cycle", "chain-override-unknown", "chain-name-taken",
     }  # fmt: skip
     assert required <= set(CASE_NAMES)

@@ -21,6 +21,7 @@ from typing import Any
 from iac.compile import labels
 from iac.compile.names import MAX_WORKLOAD_NAME, object_name
 from iac.compile.release import split
+from iac.compile.release.chains import wire_chains
 from iac.compile.release.maxima import check_maxima
 from iac.compile.release.node_pools import Demand, PoolPlan, place, plan_pools
 from iac.diagnostics import Diagnostics
@@ -28,7 +29,12 @@ from iac.spec.auth import PUBLIC, Access, access
 from iac.spec.autoscaling import Autoscaling
 from iac.spec.container import DEFAULT_PORT, ContainerFields, Health, Kind, State
 from iac.spec.endpoints import ModelEndpoints, model_endpoints
-from iac.spec.resolved import ResolvedDeployment, ResolvedEnvironment, ResolvedStack
+from iac.spec.resolved import (
+    ChainMember,
+    ResolvedDeployment,
+    ResolvedEnvironment,
+    ResolvedStack,
+)
 from iac.spec.stack import Cluster, Promotion, Warm
 from iac.spec.types import parse_accelerator
 
@@ -58,6 +64,11 @@ class DeploymentRelease:
     """Metrics that sum to the requests a pod holds; empty when the server declares none."""
     node_pool: str | None
     """GPU node pool it is placed on; None for CPU-only."""
+    chain: str | None = None
+    """The chain whose chainlet it is (None for a model's deployment)."""
+    chain_env: tuple[tuple[str, str], ...] = ()
+    """A chainlet's: where the chainlets it calls are, in the same chain deployment
+    (`IAC_CHAINLET_<NAME>_URL`..., `iac.compile.release.chains`), sorted by name."""
 
     @property
     def active(self) -> bool:
@@ -97,6 +108,19 @@ class ModelRelease:
     """Its host and path prefix (`iac.spec.endpoints`)."""
     access: Access
     """Who may call its `/deployments/<name>/` endpoints (each environment says its own)."""
+    chain: ChainMember | None = None
+    """A chainlet's model: its chain, and whether it is the entrypoint (the only chainlet
+    with endpoints)."""
+
+    @property
+    def routed(self) -> bool:
+        """Has endpoints on the Gateway: a model, or a chain's entrypoint."""
+        return self.chain is None or self.chain.entrypoint
+
+    @property
+    def answers_as(self) -> str:
+        """The name its endpoints are known by: a chain's entrypoint answers as the chain."""
+        return self.chain.chain if self.chain is not None else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +198,17 @@ def build_release(stack: ResolvedStack, diagnostics: Diagnostics) -> Release:
             )
             for name in sorted(model.environments)
         }
-        endpoints = model_endpoints(stack.spec.cluster, model_name, spec.hostname)
+        endpoints = model_endpoints(stack.spec.cluster, model.answers_as, spec.hostname)
         models[model_name] = ModelRelease(
             model_name,
             deployments,
             environments,
             endpoints,
             access(stack_auth, spec.auth) or PUBLIC,
+            model.chain,
         )
+    if stack.chains:
+        models = wire_chains(models, stack.spec.cluster)
     pools = plan_pools(stack.spec, stack.source, _demands(models), diagnostics)
     check_maxima(stack, models, diagnostics)
     return Release(cluster=stack.spec.cluster, models=models, pools=tuple(pools))

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from iac.compile import labels
-from iac.compile.serving.scaling import BACKEND_HEADER
+from iac.compile.release.chains import BACKEND_HEADER
 
 ENVIRONMENT_PATH = "/environments/"
 """What comes before an environment's name in a rule's path (after a model's prefix)."""

@@ -98,6 +98,8 @@ def model_endpoints(model: ModelRelease) -> list[RoutedEndpoint]:
 
 def _endpoints(model: ModelRelease) -> list[RoutedEndpoint]:
     found: list[RoutedEndpoint] = []
+    if not model.routed:
+        return found  # a chainlet other than the entrypoint: called inside the cluster only
     deployments = model.deployments
     endpoints = model.endpoints
     for env in model.environments.values():

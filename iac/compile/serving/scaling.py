@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from iac.compile.release import DeploymentRelease, object_metadata
+from iac.compile.release.chains import BACKEND_HEADER
 from iac.diagnostics import Diagnostics
 from iac.spec.resolved import Origins
 from iac.spec.stack import Cluster
@@ -28,10 +29,6 @@ HPA_SYNC_PERIOD = 15
 PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
 COLD_NODE_SECONDS = 600
 """Budget for a GPU node to be provisioned and the image pulled, before the server starts."""
-
-
-BACKEND_HEADER = "x-iac-backend"
-"""Header the Gateway sets so the interceptor knows which deployment a request is for."""
 
 
 def interceptor_header(release: DeploymentRelease) -> tuple[str, str]:

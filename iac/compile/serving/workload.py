@@ -18,8 +18,9 @@ from iac.catalog import catalog
 from iac.catalog.node_labels import GpuLabels
 from iac.compile import labels
 from iac.compile.capacity.placement import gpu_labels, gpu_resource, placement
+from iac.compile.names import object_name
 from iac.compile.quantity import format_mebibytes, memory_bytes
-from iac.compile.release import DeploymentRelease, object_metadata
+from iac.compile.release import DeploymentRelease, Release, object_metadata
 from iac.compile.release.node_pools import PoolPlan
 from iac.compile.serving.weights import download_container, weights_mount, weights_volume
 from iac.spec.container import DEFAULT_CPU, DEFAULT_MEMORY
@@ -178,6 +179,8 @@ def deployment_object(
         object_labels[labels.ACCELERATOR] = gpu.kind
     if release.node_pool:
         object_labels[labels.NODE_POOL] = release.node_pool
+    if release.chain:
+        object_labels[labels.CHAIN] = release.chain
     volumes, mounts = _volumes(release, gpu, memory)
     spec = _container_spec(release, _resources(cpu, memory, gpu), mounts)
     pod_spec = _pod_spec(release, spec, _gpu_placement(gpu, pool, cluster), volumes)
@@ -260,8 +263,10 @@ def _container_spec(
         spec["command"] = list(container.command)
     if container.args:
         spec["args"] = list(container.args)
-    if container.env:
-        spec["env"] = _env(tuple(sorted(container.env.items())))
+    if container.env or release.chain_env:
+        # A chainlet's callees (`iac.compile.release.chains`) over a variable of its own.
+        variables = {**(container.env or {}), **dict(release.chain_env)}
+        spec["env"] = _env(tuple(sorted(variables.items())))
     if container.secrets:
         spec["envFrom"] = _env_from(tuple(container.secrets))
     spec["ports"] = _container_ports(release.port, _metrics_port(release))
@@ -381,5 +386,40 @@ def network_policy(cluster: Cluster) -> dict[str, Any]:
                     ]
                 }
             ],
+        },
+    }
+
+
+def chain_models(release: Release) -> dict[str, list[str]]:
+    """Each chain of a release, with the models its chainlets run as (sorted)."""
+    found: dict[str, list[str]] = {}
+    for model in sorted(release.models.values(), key=lambda m: m.name):
+        if model.chain is not None:
+            found.setdefault(model.chain.chain, []).append(model.name)
+    return dict(sorted(found.items()))
+
+
+def chain_network_policy_name(chain: str) -> str:
+    return object_name("iac-chain", chain)
+
+
+def chain_network_policy(chain: str, models: list[str], cluster: Cluster) -> dict[str, Any]:
+    """A chain's chainlets take calls from each other, beside what `network_policy` admits
+    (policies add up): pods of other models and chains still cannot call them."""
+    members = {
+        "matchExpressions": [{"key": labels.MODEL, "operator": "In", "values": list(models)}]
+    }
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": chain_network_policy_name(chain),
+            "namespace": cluster.namespace,
+            "labels": {labels.MANAGED_BY: "iac", labels.CHAIN: chain},
+        },
+        "spec": {
+            "podSelector": members,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": members}]}],
         },
     }

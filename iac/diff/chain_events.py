@@ -1,0 +1,72 @@
+"""A chain's lifecycle events as one event each, not one per chainlet.
+
+`iac.diff.events` compares releases model by model, and a chain's chainlets are models
+(`<chain>-<chainlet>`), so promoting chain deployment `v2` gives one `promote` per chainlet.
+A plan reports them as what they are: one `promote_chain` naming the chain, the chainlets it
+moves, and (in text and markdown) the rollout of its entrypoint; the same for creating,
+deleting, deactivating and activating the chain, its deployments and its environments. Each
+such event has `kind`, `model: null` (it belongs to no one model, like `node_pool`),
+`chain`, `entrypoint`, `chainlets`, and the fields of the events it groups (`deployment`,
+`environment`, `from`, `to`, `changes`). Other events of a chainlet (`image`, `resources`,
+`container`, `autoscaling`) stay per chainlet, with `chain` and `chainlet` added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from iac.compile.release import ModelRelease, Release
+from iac.diff.events import Event
+
+CHAIN_KINDS: Mapping[str, str] = {
+    "create_model": "create_chain",
+    "delete_model": "delete_chain",
+    "create_deployment": "create_chain_deployment",
+    "delete_deployment": "delete_chain_deployment",
+    "create_environment": "create_chain_environment",
+    "delete_environment": "delete_chain_environment",
+    "promote": "promote_chain",
+    "deactivate": "deactivate_chain",
+    "activate": "activate_chain",
+}
+"""Each model event kind that a chain has as one unit, and the kind of the chain's event."""
+
+
+def chain_events(events: list[Event], base: Release | None, head: Release) -> list[Event]:
+    """`events` with the chainlets' lifecycle events grouped into one per chain (in the
+    place of the first), the others marked with their chain."""
+    members: dict[str, ModelRelease] = {**(base.models if base else {}), **head.models}
+    entrypoints = {
+        m.chain.chain: m.chain.chainlet
+        for m in members.values()
+        if m.chain is not None and m.chain.entrypoint
+    }
+    found: list[Event] = []
+    grouped: dict[tuple[object, ...], Event] = {}
+    for event in events:
+        model = members.get(event["model"] or "")
+        member = model.chain if model is not None else None
+        if member is None:
+            found.append(event)
+            continue
+        kind = CHAIN_KINDS.get(event["kind"])
+        if kind is None:
+            found.append({**event, "chain": member.chain, "chainlet": member.chainlet})
+            continue
+        fields = {k: v for k, v in event.items() if k not in ("kind", "model")}
+        key = (member.chain, kind, *sorted((k, repr(v)) for k, v in fields.items()))
+        if key in grouped:
+            grouped[key]["chainlets"].append(member.chainlet)
+            continue
+        grouped[key] = {
+            "kind": kind,
+            "model": None,
+            "chain": member.chain,
+            "entrypoint": entrypoints.get(member.chain),
+            **fields,
+        }
+        grouped[key]["chainlets"] = [member.chainlet]
+        found.append(grouped[key])
+    for event in grouped.values():
+        event["chainlets"] = sorted(event["chainlets"])
+    return found
