@@ -1,0 +1,131 @@
+"""Which Pulumi stack holds what of a sharded stack (`iac.program.shards`), and the program
+run per Pulumi stack under mocks: the union of what the stacks register is what `iac render`
+prints, each object once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from benchmarks.generate import large_stack
+from iac.compile import compile_stack
+from iac.errors import IacError
+from iac.program.layout import owner
+from iac.program.shards import Part, part_of_stack, parts, release_of, select, shard_of, split_name
+from iac.validate import check_stack
+from tests.support.program_helpers import run_program
+
+MODELS = 12
+SHARDS = 4
+
+
+@pytest.fixture(scope="module")
+def stack_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sharded") / "dev.yaml"
+    path.write_text(large_stack(MODELS, shards=SHARDS))
+    return path
+
+
+def test_a_model_s_shard_depends_on_its_name_and_the_count_only() -> None:
+    # crc32: the same on every machine and Python (unlike hash(), which is salted).
+    assert [shard_of(f"model-{i:04d}", 3) for i in range(6)] == [2, 1, 1, 1, 1, 2]
+    assert shard_of("llama-3-8b", 10) == shard_of("llama-3-8b", 10)
+
+
+def test_stack_names_are_the_base_and_a_zero_padded_shard_number() -> None:
+    assert [p.stack_name("dev") for p in parts(3)] == ["dev", "dev.s00", "dev.s01", "dev.s02"]
+    assert Part(7, 200).stack_name("prod") == "prod.s007"
+    assert [p.stack_name("dev") for p in parts(1)] == ["dev"]
+    assert split_name("dev.s07") == ("dev", 7)
+    assert split_name("team.dev") == ("team.dev", None)
+    assert part_of_stack("dev.s02", 3) == Part(2, 3)
+    assert part_of_stack("dev", 3) == Part(None, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "message"),
+    [
+        (
+            "dev.s05",
+            3,
+            "Pulumi stack dev.s05 names shard 5 of stack dev, whose stack file declares "
+            "cluster.shards: 3: its model shards are dev.s00 .. dev.s02. Select one of those, "
+            "or change cluster.shards",
+        ),
+        (
+            "dev.s01",
+            1,
+            "Pulumi stack dev.s01 names shard 1 of stack dev, whose stack file declares "
+            "cluster.shards: 1: it is applied as the one Pulumi stack dev. Select one of "
+            "those, or change cluster.shards",
+        ),
+        (
+            "dev.s1",
+            3,
+            None,
+        ),
+    ],
+)
+def test_a_stack_name_that_does_not_fit_the_count_is_an_error(
+    name: str, count: int, message: str | None
+) -> None:
+    if message is None:  # not a shard's name at all: the stack of the cluster
+        assert part_of_stack(name, count) == Part(None, count)
+        return
+    with pytest.raises(IacError) as raised:
+        part_of_stack(name, count)
+    assert str(raised.value) == message
+
+
+def test_every_object_is_in_exactly_one_part(stack_file: Path) -> None:
+    compiled = compile_stack(check_stack(str(stack_file)))
+    seen = Counter(id(obj) for part in parts(SHARDS) for obj in select(compiled, part).objects)
+    assert set(seen.values()) == {1}
+    assert len(seen) == len(compiled.objects)
+    for part in parts(SHARDS)[1:]:
+        assert {owner(obj) for obj in select(compiled, part).objects} <= {
+            f"model-{i:04d}"
+            for i in range(MODELS)
+            if shard_of(f"model-{i:04d}", SHARDS) == part.index
+        }
+    assert {owner(obj) for obj in select(compiled, parts(SHARDS)[0]).objects} == {None}
+
+
+def test_a_shard_s_release_output_holds_its_own_models() -> None:
+    release = {"models": {"a": 1, "b": 2, "c": 3}, "pools": []}
+    part = Part(shard_of("b", 2), 2)
+    mine = release_of(release, part)
+    assert set(mine["models"]) == {m for m in "abc" if shard_of(m, 2) == part.index}
+    assert mine["pools"] == []
+    assert release_of(release, Part(None, 2)) == release
+
+
+def test_the_program_run_per_pulumi_stack_registers_the_rendered_objects_once(
+    stack_file: Path,
+) -> None:
+    compiled = compile_stack(check_stack(str(stack_file)))
+    expected = Counter(
+        (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        for obj in compiled.objects
+    )
+    registered: Counter[tuple[str, str | None, str]] = Counter()
+    for part in parts(SHARDS):
+        run = run_program(stack_file, stack=part.stack_name("dev"))
+        for registration in run.kubernetes():
+            metadata = registration.inputs["metadata"]
+            registered[
+                (registration.inputs["kind"], metadata.get("namespace"), metadata["name"])
+            ] += 1
+        if part.index is not None:  # a model shard's outputs show its own models
+            mine = {f"model-{i:04d}" for i in range(MODELS) if part.holds(f"model-{i:04d}")}
+            assert set(run.exports["release"]["models"]) == mine
+            assert set(run.exports["endpoints"]) == mine
+    assert registered == expected
+
+
+def test_the_program_refuses_a_shard_the_stack_file_does_not_declare(stack_file: Path) -> None:
+    with pytest.raises(pulumi.RunError, match="names shard 9 of stack dev"):
+        run_program(stack_file, stack="dev.s09")
