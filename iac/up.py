@@ -70,7 +70,7 @@ def engine_for(
 def planned_change(head: Head, engine: Engine) -> Change:
     """The plan from the live release (the stack files the last run recorded) to the head,
     with the head's policies."""
-    base = live_compiled(engine.read_live_sources())
+    base = live_compiled(engine.read_live_sources(), reuse=head.compiled)
     if isinstance(engine, ShardedEngine):
         engine.holding(base)  # of each stage, only the Pulumi stacks that change apply
     return Change(head, base, make_plan(base, head.compiled, policies=head.stack.spec.policies))
@@ -125,4 +125,5 @@ def roll_out(
             report=report,
             cluster=cluster,
             ready_timeout=ready_timeout,
+            reuse=change.head.compiled,
         )

@@ -17,14 +17,15 @@ from iac.validate import check_stack
 __all__ = ["live_base", "live_compiled"]
 
 
-def live_compiled(sources: object) -> Compiled | None:
+def live_compiled(sources: object, reuse: Compiled | None = None) -> Compiled | None:
     """The release that is live, from the stack files recorded at the last apply (None
-    before the first one)."""
+    before the first one). `reuse`: another compile (the head's) whose models the live
+    release has unchanged keep their objects, compiled once (`compile_release`)."""
     with _written(sources) as where:
         if where is None:
             return None
         try:
-            return compile_stack(check_stack(where.path))
+            return compile_stack(check_stack(where.path), reuse=reuse)
         except StackInvalid as exc:
             raise IacError(
                 f"the live stack files no longer check ({exc}); apply with a fixed iac"

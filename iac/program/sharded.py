@@ -6,14 +6,16 @@ What changes is known without asking Pulumi: `iac up` starts from the release th
 (compiled from the stack files the cluster's stack recorded) and applies compiled stages, so
 each stage's objects are compared, part by part, with what the last apply left. Per stage:
 
-1. the cluster's stack, when its own objects change (a new node pool, say), first: the
-   models' pods need them. It records the progress of the stage before, so a run killed
-   after it applies this stage again;
+1. the cluster's stack, when it gains objects (a new node pool, say), first: the models'
+   pods need them. It records the progress of the stage before, so a run killed after it
+   applies this stage again;
 2. the model shards whose objects change, one after another (two cores gain nothing from
    running Pulumi engines side by side: each is CPU bound rendering or diffing);
-3. the cluster's stack, last, recording the stage's progress and (once the rollout is done)
-   the stack files as live: the outputs `iac plan --base live`, `iac status` and the next
-   `iac up` read. Until then they say the run is not finished, whatever a shard holds.
+3. the cluster's stack, last, with the changes to its existing objects (a pool's limits, the
+   images it pre-pulls: the pods do not wait for them), the deletions (after the pods that
+   used them), the stage's progress and (once the rollout is done) the stack files as live:
+   the outputs `iac plan --base live`, `iac status` and the next `iac up` read. Until then
+   they say the run is not finished, whatever a shard holds.
 
 Each Pulumi stack keeps its own in-flight record (`InFlight`) and lock.
 """
@@ -98,10 +100,12 @@ class ShardedEngine:
         wanted = _fingerprints(compiled, self.count)
         before = self.applied or {}
         changed = [i for i in range(self.count) if before.get(i) != wanted.get(i)]
-        cluster_changed = before.get(_CLUSTER) != wanted.get(_CLUSTER)
         if not self._checked:
             self._check_records(compiled, changed)
-        if cluster_changed and changed:
+        if changed and _adds(before.get(_CLUSTER), wanted[_CLUSTER]):
+            # New cluster-wide objects (a node pool, the Namespace) come before the pods
+            # that need them; changes to existing ones (a pool's limits, the images it
+            # pre-pulls) go with the outputs at the end, saving an update per stage.
             self.cluster.apply(compiled, self._before(progress))
         for index in changed:
             self._shard(index).apply(compiled, progress)
@@ -158,6 +162,19 @@ class ShardedEngine:
             {key: auto.ConfigValue(item.value, secret=item.secret) for key, item in config.items()}
         )
         self._existing.add(shard.stack_name)
+
+
+def _adds(before: Any, wanted: Any) -> bool:
+    """Whether the cluster's part `wanted` (a `_fingerprints` value) declares an object or
+    cloud resource that `before` does not."""
+    if before is None:
+        return True
+
+    def ids(fingerprint: Any) -> set[str]:
+        items, _ = fingerprint
+        return {object_id(obj) for obj, _ in items or ()}
+
+    return not ids(wanted) <= ids(before) or wanted[1] != before[1]
 
 
 def _fingerprints(compiled: Compiled, count: int) -> dict[int, Any]:

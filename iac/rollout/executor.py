@@ -110,11 +110,13 @@ def run(
     cluster: ClusterObjects | None = None,
     ready_timeout: int | None = None,
     clock: Callable[[], float] = time.monotonic,
+    reuse: Compiled | None = None,
 ) -> Outcome:
     """Apply `stages` in order (resuming after the last applied one of the same change).
     With `cluster`, wait after each stage until the deployments the rollout moves are ready
-    (`ready_timeout` seconds at most, else each one's startup budget)."""
-    compiled = [stage.compile() for stage in stages]
+    (`ready_timeout` seconds at most, else each one's startup budget). `reuse`: the head's
+    compile, whose unchanged models' objects the stages take as they are."""
+    compiled = [stage.compile(reuse=reuse) for stage in stages]
     head = digest(compiled[-1])
     # The deployments the rollout holds at a replica count: the candidates and those they
     # replace. Their readiness is waited for here, so Pulumi does not await them before the

@@ -35,10 +35,14 @@ class Stage:
     gates: tuple[tuple[RolloutPlan, Gate], ...]
     """Checked after the wait."""
 
-    def compile(self, diagnostics: Diagnostics | None = None) -> Compiled:
+    def compile(
+        self, diagnostics: Diagnostics | None = None, *, reuse: Compiled | None = None
+    ) -> Compiled:
+        """The stage's objects; `reuse`: a compile of the same stack (the head) whose
+        models the stage leaves as they are keep their objects (`compile_release`)."""
         diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         release = hold(build_release(self.stack, diagnostics), self.floors)
-        return compile_release(self.stack, release, diagnostics)
+        return compile_release(self.stack, release, diagnostics, reuse=reuse)
 
 
 def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
