@@ -44,6 +44,8 @@ def promote_command(
 ) -> None:
     """Make DEPLOYMENT serve ENV, in the stack file (only the lines that say so change).
 
+    MODEL may name a chain: its environment then names DEPLOYMENT for every chainlet.
+
     The deployment it replaces gets the environment's promotion cleanup. Prints the change to
     the file; `iac plan` shows what it will do, `iac up` does it.
     """
@@ -56,7 +58,10 @@ def promote_command(
 @click.argument("deployment")
 @_dry_run
 def deactivate_command(stack: str, model: str, deployment: str, dry_run: bool) -> None:
-    """Deactivate DEPLOYMENT: its objects stay, it runs no pods and has no route."""
+    """Deactivate DEPLOYMENT: its objects stay, it runs no pods and has no route.
+
+    MODEL may name a chain: every chainlet of its DEPLOYMENT is deactivated.
+    """
     _report(lambda: edit.deactivate(stack, model, deployment, dry_run), dry_run)
 
 
@@ -66,5 +71,5 @@ def deactivate_command(stack: str, model: str, deployment: str, dry_run: bool) -
 @click.argument("deployment")
 @_dry_run
 def activate_command(stack: str, model: str, deployment: str, dry_run: bool) -> None:
-    """Activate a deactivated DEPLOYMENT again."""
+    """Activate a deactivated DEPLOYMENT again (MODEL may name a chain)."""
     _report(lambda: edit.activate(stack, model, deployment, dry_run), dry_run)

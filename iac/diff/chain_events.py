@@ -14,9 +14,11 @@ such event has `kind`, `model: null` (it belongs to no one model, like `node_poo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from iac.compile.release import ModelRelease, Release
 from iac.diff.events import Event
+from iac.rollout.planner import RolloutPlan
 
 CHAIN_KINDS: Mapping[str, str] = {
     "create_model": "create_chain",
@@ -70,3 +72,32 @@ def chain_events(events: list[Event], base: Release | None, head: Release) -> li
     for event in grouped.values():
         event["chainlets"] = sorted(event["chainlets"])
     return found
+
+
+def chain_rollouts(rollouts: list[RolloutPlan], head: Release) -> list[RolloutPlan]:
+    """`rollouts` with a chain's promotion as one: its entrypoint's plan (whose route
+    switches), carrying its other chainlets' plans (`RolloutPlan.chainlets`), in the place
+    of the first."""
+    found: list[RolloutPlan] = []
+    chains: dict[tuple[str, str, str | None, str], list[RolloutPlan]] = {}
+    for rollout in rollouts:
+        member = head.models[rollout.model].chain
+        if member is None:
+            found.append(rollout)
+            continue
+        key = (member.chain, rollout.environment, rollout.previous, rollout.candidate)
+        if key not in chains:
+            chains[key] = []
+            found.append(rollout)  # a place holder, replaced below
+        chains[key].append(rollout)
+    grouped = {}
+    for (chain, *_), plans in chains.items():
+        first = next((p for p in plans if _is_entrypoint(head, p.model)), plans[0])
+        others = tuple(p for p in plans if p is not first)
+        grouped[id(plans[0])] = replace(first, chain=chain, chainlets=others)
+    return [grouped.get(id(r), r) for r in found]
+
+
+def _is_entrypoint(head: Release, model: str) -> bool:
+    member = head.models[model].chain
+    return member is not None and member.entrypoint

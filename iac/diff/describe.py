@@ -221,6 +221,11 @@ def describe_rollout(rollout: RolloutPlan, deleted: Collection[str] = ()) -> str
         if rollout.strategy == "rolling"
         else ""
     )
+    if rollout.chainlets:  # a chain: each chainlet's replicas, the route switched once
+        how = how.replace("up and ready", "every chainlet up and ready")
+        each = ", ".join(f"{p.model} {p.replicas}" for p in rollout.moved)
+        peak = sum(p.peak_replicas for p in rollout.moved)
+        return f"{how}, {each} replica(s), peak {peak}{ready}{then}"
     return f"{how}, {rollout.replicas} replica(s), peak {rollout.peak_replicas}{ready}{then}"
 
 

@@ -286,7 +286,7 @@ def _rollouts_markdown(plan: Plan, detail: _Detail, left: list[str]) -> list[str
     if detail.rollout_steps:
         for rollout in plan.rollouts:
             out += [
-                f"**{rollout.model} / {rollout.environment}**: {rollout.previous or '(none)'} → "
+                f"**{rollout.label} / {rollout.environment}**: {rollout.previous or '(none)'} → "
                 f"{rollout.candidate}, "
                 f"{describe_rollout(rollout, deleted_deployments(plan, rollout.model))}",
                 "",
@@ -311,7 +311,7 @@ def _rollouts_markdown(plan: Plan, detail: _Detail, left: list[str]) -> list[str
         left.append("the rollouts' steps")
         rows = [
             (
-                r.model,
+                r.label,
                 (
                     r.environment,
                     f"{r.previous or '(none)'} → {r.candidate}, "

@@ -15,7 +15,7 @@ from iac.compile.capacity.pricing import CostLine, release_cost
 from iac.compile.names import object_id
 from iac.diagnostics import Diagnostic, Severity, format_path
 from iac.diff.access import access_findings
-from iac.diff.chain_events import chain_events
+from iac.diff.chain_events import chain_events, chain_rollouts
 from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
@@ -125,7 +125,9 @@ def make_plan(
     # Reported: a chain's lifecycle as one event each (the findings and rollouts above are
     # the chainlets', as models).
     reported = chain_events(events, base.release if base else None, head.release)
-    return Plan(reported, found, objects, cost, rollouts, endpoints, simulations or [])
+    # A chain's promotion is one rollout: `iac up` moves its chainlets in the same stages.
+    staged = chain_rollouts(rollouts, head.release)
+    return Plan(reported, found, objects, cost, staged, endpoints, simulations or [])
 
 
 RESTARTING_KINDS = ("image", "resources", "container")

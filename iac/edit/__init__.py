@@ -21,7 +21,7 @@ from iac.edit.text import Editor, Path
 from iac.errors import IacError, StackInvalid
 from iac.load import stack_file
 from iac.load.yaml_source import parse_yaml
-from iac.spec.resolved import ResolvedDeployment, ResolvedStack
+from iac.spec.resolved import ResolvedDeployment, ResolvedModel, ResolvedStack
 from iac.validate import check_stack
 
 __all__ = ["Edit", "activate", "deactivate", "promote"]
@@ -49,19 +49,20 @@ def promote(
     the deployment(s) it replaces (every other side of a split); with `copy`, promote a new
     copy when the deployment is a development one or serves another environment."""
     file, stack = _checked(path)
-    resolved = _model(stack, model)
+    owner = _owner(stack, model)
+    resolved = owner.model
     env = resolved.environments.get(environment)
     if env is None:
         raise IacError(
-            f"model '{model}' has no environment '{environment}'"
+            f"{owner.described} has no environment '{environment}'"
             f"{did_you_mean(environment, resolved.environments)}; add it under "
-            f"`models.{model}.environments` first"
+            f"`{owner.section}.{model}.environments` first"
         )
-    target = _deployment(stack, model, deployment)
+    target = _deployment(owner, deployment)
     copy_name = f"{deployment}-{environment}"
     _refuse_unservable(target, path, model, copy_name, copy)
     if env.deployments == (deployment,):
-        return _nothing(file, f"{deployment} serves {environment} of {model} already")
+        return _nothing(file, f"{deployment} serves {environment} of {owner.label} already")
     serving = {name: e.name for e in resolved.environments.values() for name in e.deployments}
     elsewhere = serving.get(deployment, environment) != environment
     if elsewhere and not copy:
@@ -71,7 +72,7 @@ def promote(
             f"{{from: {deployment}}}` and promote that"
         )
     source, editor = _editor(file)
-    model_path: Path = ("models", model)
+    model_path: Path = (owner.section, model)
     promoted = deployment
     if elsewhere or target.kind == "development":
         promoted = copy_name
@@ -87,13 +88,11 @@ def promote(
     # Every deployment that served it and no longer does: one, or the other sides of a
     # split (the old one too, when the promotion goes back to it).
     replaced = [name for name in env.deployments if name != promoted]
-    notes = [f"{promoted} now serves {environment} of {model}"]
+    notes = [f"{promoted} now serves {environment} of {owner.label}"]
     if copy and promoted == deployment:
         # Said, not silently ignored: the user asked for a copy and gets none.
         notes[0] += f" (no copy: {deployment} is published and serves no other environment)"
-    notes += [
-        _cleanup(editor, model_path, env_path, name, env.promotion.cleanup) for name in replaced
-    ]
+    notes += [_cleanup(editor, owner, env_path, name, env.promotion.cleanup) for name in replaced]
     return _finish(source, editor, "; ".join(notes), dry_run)
 
 
@@ -119,34 +118,35 @@ def _refuse_unservable(
 def deactivate(path: str, model: str, deployment: str, dry_run: bool = False) -> Edit:
     """Deactivate a deployment: objects kept, no pods, no route."""
     file, stack = _checked(path)
-    resolved = _model(stack, model)
-    target = _deployment(stack, model, deployment)
-    for env in resolved.environments.values():
+    owner = _owner(stack, model)
+    target = _deployment(owner, deployment)
+    for env in owner.model.environments.values():
         if deployment in env.deployments:
             raise IacError(
                 f"'{deployment}' serves {env.name}; promote another deployment there first "
                 f"(iac promote {path} {model} OTHER --to {env.name})"
             )
     if not target.active:
-        return _nothing(file, f"{deployment} of {model} is inactive already")
+        return _nothing(file, f"{deployment} of {owner.label} is inactive already")
     source, editor = _editor(file)
-    editor.set(("models", model, "deployments", deployment), "state", "inactive")
-    summary = f"{deployment} of {model} is deactivated (no pods, no route)"
+    editor.set((owner.section, model, "deployments", deployment), "state", "inactive")
+    summary = f"{deployment} of {owner.label} is deactivated (no pods, no route)"
     return _finish(source, editor, summary, dry_run)
 
 
 def activate(path: str, model: str, deployment: str, dry_run: bool = False) -> Edit:
     file, stack = _checked(path)
-    target = _deployment(stack, model, deployment)
+    owner = _owner(stack, model)
+    target = _deployment(owner, deployment)
     if target.active:
-        return _nothing(file, f"{deployment} of {model} is active already")
+        return _nothing(file, f"{deployment} of {owner.label} is active already")
     source, editor = _editor(file)
-    written: Path = ("models", model, "deployments", deployment)
+    written: Path = (owner.section, model, "deployments", deployment)
     if editor.can_delete(written, "state"):
         editor.delete(written, "state")  # active is the default
     else:  # the only key of its block, or merged in with `<<`: say it
         editor.set(written, "state", "active")
-    return _finish(source, editor, f"{deployment} of {model} is active again", dry_run)
+    return _finish(source, editor, f"{deployment} of {owner.label} is active again", dry_run)
 
 
 def _checked(path: str) -> tuple[str, ResolvedStack]:
@@ -157,38 +157,91 @@ def _checked(path: str) -> tuple[str, ResolvedStack]:
         raise IacError(f"{file} has errors; fix them before editing it:\n{exc}") from None
 
 
-def _model(stack: ResolvedStack, model: str) -> Any:
-    found = stack.models.get(model)
-    if found is None:
-        raise IacError(f"no model '{model}'{did_you_mean(model, stack.models)}")
-    return found
+@dataclass(frozen=True)
+class _Owner:
+    """What declares the deployments a verb names: a model, or a chain (whose chainlets
+    share its deployments and environments, by the same names and states)."""
+
+    section: str
+    """`models` or `chains`: where it is written in the stack file."""
+    name: str
+    model: ResolvedModel
+    """The model itself, or the chain's entrypoint (each chainlet has the chain's
+    deployments and environments)."""
+    chainlets: tuple[str, ...] = ()
+
+    @property
+    def described(self) -> str:
+        return f"{self.section[:-1]} '{self.name}'"
+
+    @property
+    def label(self) -> str:
+        """How a summary names it: `llama`, `chain rag`."""
+        return f"chain {self.name}" if self.section == "chains" else self.name
 
 
-def _deployment(stack: ResolvedStack, model: str, deployment: str) -> Any:
-    found = _model(stack, model).deployments.get(deployment)
-    if found is None:
-        names = _model(stack, model).deployments
+def _owner(stack: ResolvedStack, name: str) -> _Owner:
+    """The model or chain called `name`; a chainlet's model is refused, naming its chain."""
+    chain = stack.chains.get(name)
+    if chain is not None:
+        entrypoint = stack.models[chain.chainlets[chain.entrypoint]]
+        return _Owner("chains", name, entrypoint, tuple(chain.chainlets))
+    found = stack.models.get(name)
+    if found is not None and found.chain is not None:
+        member = found.chain
         raise IacError(
-            f"model '{model}' has no deployment '{deployment}'{did_you_mean(deployment, names)}"
+            f"'{name}' is chainlet '{member.chainlet}' of chain '{member.chain}', whose "
+            f"deployments are the chain's: name the chain '{member.chain}' instead"
+        )
+    if found is None:
+        names = [*stack.written_models(), *stack.chains]
+        what = "model or chain" if stack.chains else "model"
+        raise IacError(f"no {what} '{name}'{did_you_mean(name, names)}")
+    return _Owner("models", name, found)
+
+
+def _deployment(owner: _Owner, deployment: str) -> Any:
+    found = owner.model.deployments.get(deployment)
+    if found is None:
+        names = owner.model.deployments
+        raise IacError(
+            f"{owner.described} has no deployment '{deployment}'{did_you_mean(deployment, names)}"
         )
     return found
 
 
-def _cleanup(editor: Editor, model_path: Path, env_path: Path, previous: str, policy: str) -> str:
+def _cleanup(editor: Editor, owner: _Owner, env_path: Path, previous: str, policy: str) -> str:
     """What the environment's cleanup policy does to the deployment it no longer runs."""
-    written: Path = (*model_path, "deployments", previous)
+    written: Path = (owner.section, owner.name, "deployments", previous)
     if policy == "deactivate":
         editor.set(written, "state", "inactive")
         return f"{previous} is deactivated (cleanup: deactivate)"
     if policy == "keep":
         scaling = editor.written_data((*env_path, "autoscaling"))
-        if scaling:
+        if scaling and owner.section == "chains":
+            # Per chainlet, into each one's override of the deployment.
+            overrides = {name: {"autoscaling": value} for name, value in scaling.items()}
+            _merge_deep(editor, written, "chainlets", overrides)
+        elif scaling:
             editor.merge_into(written, "autoscaling", scaling)
         return f"{previous} keeps running with the environment's scaling (cleanup: keep)"
     return (
         f"{previous} falls back to its own scaling and scales to zero when idle "
         "(cleanup: scale_to_zero)"
     )
+
+
+def _merge_deep(editor: Editor, mapping: Path, key: str, values: dict[str, Any]) -> None:
+    """`merge_into`, recursing into mappings written already on both sides."""
+    current = editor.written_data((*mapping, key))
+    if not isinstance(current, dict):
+        editor.set(mapping, key, values)
+        return
+    for sub, value in values.items():
+        if isinstance(value, dict) and isinstance(current.get(sub), dict):
+            _merge_deep(editor, (*mapping, key), sub, value)
+        elif current.get(sub) != value:
+            editor.set((*mapping, key), sub, value)
 
 
 def _editor(file: str) -> tuple[Source, Editor]:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from iac.compile import Compiled
 from iac.compile.release import Release
+from iac.diff.chain_events import chain_rollouts
 from iac.diff.events import lifecycle_events
 from iac.diff.plan import promotion_rollouts
 from iac.program.live import live_compiled
@@ -93,7 +94,8 @@ def plan_update(
     base = live_compiled(live.get(SOURCES))
     if base is None:
         return Update(head)
-    rollouts = promotion_rollouts(lifecycle_events(base.release, head.release), head)
+    events = lifecycle_events(base.release, head.release)
+    rollouts = chain_rollouts(promotion_rollouts(events, head), head.release)  # as `iac up`
     rolling = [r for r in rollouts if r.strategy == "rolling"]
     if not rolling:
         return Update(head)  # immediate promotions: Pulumi routes only to ready deployments

@@ -80,6 +80,22 @@ class RolloutPlan:
     from_traffic: tuple[tuple[str, int], ...] = ()
     """The environment's weights before, when it was split: the candidate starts from its
     share, and every other side is cleaned up."""
+    chain: str | None = None
+    """Set on a chain's promotion: this plan is its entrypoint's (whose route switches),
+    `chainlets` the other chainlets' (no route); `iac up` moves them all in the same stages,
+    so the route switches only once every chainlet of the candidate is ready."""
+    chainlets: tuple[RolloutPlan, ...] = ()
+    """A chain's other chainlets' plans (same environment, deployments and steps)."""
+
+    @property
+    def label(self) -> str:
+        """How progress messages name it: the model, or `chain rag`."""
+        return f"chain {self.chain}" if self.chain is not None else self.model
+
+    @property
+    def moved(self) -> tuple[RolloutPlan, ...]:
+        """Every plan this rollout moves: itself, and a chain's other chainlets."""
+        return (self, *self.chainlets)
 
     @property
     def leaving(self) -> tuple[str, ...]:
@@ -105,6 +121,13 @@ class RolloutPlan:
         return min((step.ready_replicas for step in self.steps), default=0)
 
     def to_dict(self) -> dict[str, Any]:
+        found = self._fields()
+        if self.chain is not None:
+            found["chain"] = self.chain
+            found["chainlets"] = [plan._fields() for plan in self.chainlets]
+        return found
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "environment": self.environment,

@@ -70,19 +70,25 @@ def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
             if not steps:
                 continue  # the candidate had every request already: only its cleanup is left
             step = steps[min(index, len(steps) - 1)]
-            stack = _at_step(stack, rollout, step)
-            floors[(rollout.model, rollout.candidate)] = (
-                step.candidate_replicas,
-                step.candidate_replicas,
-            )
-            floors[(rollout.model, rollout.previous or "")] = (
-                step.previous_replicas,
-                step.previous_replicas,
-            )
+            # A chain's chainlets are held at the same step of their own plans: every
+            # candidate chainlet is up (and waited for) before the entrypoint's route moves.
+            held = []
+            for plan in rollout.moved:
+                own = [s for s in plan.steps if s.action != "cleanup"]
+                if not own:
+                    continue
+                at = own[min(index, len(own) - 1)]
+                stack = _at_step(stack, plan, at)
+                floors[(plan.model, plan.candidate)] = (at.candidate_replicas,) * 2
+                floors[(plan.model, plan.previous or "")] = (at.previous_replicas,) * 2
+                whose = f"{plan.model} " if rollout.chainlets else ""
+                held.append(
+                    f"{whose}{at.candidate_replicas} replicas, {plan.previous} "
+                    f"{at.previous_replicas}"
+                )
             parts.append(
-                f"{rollout.model}/{rollout.environment}: {step.candidate_weight}% to "
-                f"{rollout.candidate} ({step.candidate_replicas} replicas, {rollout.previous} "
-                f"{step.previous_replicas})"
+                f"{rollout.label}/{rollout.environment}: {step.candidate_weight}% to "
+                f"{rollout.candidate} ({'; '.join(held)})"
             )
             if index < len(steps):
                 wait = max(wait, step.wait_seconds)
@@ -93,7 +99,7 @@ def stages(head: ResolvedStack, rollouts: list[RolloutPlan]) -> list[Stage]:
                 gates.extend((rollout, gate) for gate in env.promotion.gates or [])
         found.append(Stage(index, "; ".join(parts), stack, floors, wait, tuple(gates)))
     cleanup = "; ".join(
-        f"{r.model}/{r.environment}: {', '.join(r.leaving)} {r.cleanup.replace('_', ' ')}"
+        f"{r.label}/{r.environment}: {', '.join(r.leaving)} {r.cleanup.replace('_', ' ')}"
         for r in moving
     )
     found.append(Stage(count, cleanup or "apply", head, {}, 0, ()))

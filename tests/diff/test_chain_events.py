@@ -56,5 +56,8 @@ def test_a_chain_promotion_is_one_event_with_its_rollout(tmp_path: Path) -> None
     shown = to_text(plan, "plan")
     assert "chain rag\n" in shown
     assert "→ production: v1 → v2 (chainlets embedder, llm, router, as one)\n" in shown
-    # The entrypoint's rollout, under the chain's event.
-    assert "immediate: up and ready, then all traffic at once" in shown
+    # The chain's rollout, under the chain's event: every chainlet, one switch.
+    assert (
+        "      immediate: every chainlet up and ready, then all traffic at once, rag-router 2, "
+        "rag-embedder 1, rag-llm 1 replica(s), peak 8; then v1 scales to zero\n"
+    ) in shown
