@@ -6,6 +6,11 @@ pool's machine type; else the cheapest cloud instance carrying the accelerator, 
 Baseten's list price as a reference), so the totals per model and environment are exactly
 `release_cost`'s, which `iac plan` shows as a change.
 
+A chain's chainlets run as models (`<chain>-<chainlet>`, docs/chains.md), so each has its
+lines; `by chain` groups them: per environment of the chain its chainlets' totals, and the
+chain's total (what the chain costs: the sum of its chainlets' lines; a pool's whole nodes
+are shared by whatever runs there, so they are not a chain's).
+
 Capacity kept warm (`warm:`) has lines of its own, model `(warm capacity)`, named after
 its placeholders: it runs all month, so its floor is its ceiling.
 
@@ -37,6 +42,7 @@ from iac.compile.capacity.pricing import (
 )
 from iac.compile.release import Release
 from iac.reports import Style
+from iac.spec.resolved import ChainMember
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
 
@@ -144,6 +150,53 @@ def _nodes_for(group: NodeGroup, accelerator: str, at: int, idle: int, requested
 
 
 @dataclass(frozen=True, slots=True)
+class Total:
+    """Floor and ceiling of a group of lines, by the group's name."""
+
+    name: str
+    floor: float
+    ceiling: float
+
+    def to_dict(self, key: str) -> dict[str, Any]:
+        return {key: self.name, "floor": round(self.floor, 2), "ceiling": round(self.ceiling, 2)}
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEnvironmentCost:
+    """A chain in one environment (`(none)`: deployments no environment serves): each
+    chainlet's total there, by model name."""
+
+    total: Total
+    chainlets: tuple[tuple[str, Total], ...]
+    """(chainlet, its model's total), by chainlet name."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCost:
+    """A chain's total, and per environment its chainlets' (`by chain`)."""
+
+    total: Total
+    entrypoint: str
+    environments: tuple[ChainEnvironmentCost, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.total.to_dict("chain"),
+            "entrypoint": self.entrypoint,
+            "environments": [
+                {
+                    **env.total.to_dict("environment"),
+                    "chainlets": [
+                        {"chainlet": chainlet, **total.to_dict("model")}
+                        for chainlet, total in env.chainlets
+                    ],
+                }
+                for env in self.environments
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CostReport:
     cloud: str | None
     lines: tuple[DeploymentCost, ...]
@@ -156,6 +209,8 @@ class CostReport:
     provisioner: str = "existing"
     accelerators: Mapping[str, str] = field(default_factory=dict)
     """Each pool's accelerator type."""
+    chains: Mapping[str, ChainMember] = field(default_factory=dict)
+    """The models that are chainlets, by model name."""
 
     def groups(self, key: Callable[[DeploymentCost], str]) -> list[tuple[str, float, float]]:
         totals: dict[str, list[float]] = {}
@@ -170,6 +225,42 @@ class CostReport:
 
     def by_pool(self) -> list[tuple[str, float, float]]:
         return self.groups(lambda line: line.node_pool or "(CPU only)")
+
+    def by_chain(self) -> list[ChainCost]:
+        """Each chain (by name): its total, and per environment its chainlets' totals."""
+        sums: dict[str, dict[str, dict[str, list[float]]]] = {}
+        for line in self.lines:
+            member = self.chains.get(line.model)
+            if member is None:
+                continue
+            envs = sums.setdefault(member.chain, {})
+            total = envs.setdefault(line.environment or "(none)", {}).setdefault(
+                member.chainlet, [0.0, 0.0]
+            )
+            total[0] += line.floor
+            total[1] += line.ceiling
+        entrypoints = {m.chain: m.chainlet for m in self.chains.values() if m.entrypoint}
+        found = []
+        for chain, envs in sorted(sums.items()):
+            environments = []
+            for env, chainlets in sorted(envs.items()):
+                members = tuple(
+                    (chainlet, Total(f"{chain}-{chainlet}", floor, ceiling))
+                    for chainlet, (floor, ceiling) in sorted(chainlets.items())
+                )
+                environments.append(ChainEnvironmentCost(_sum(env, members), members))
+            found.append(
+                ChainCost(
+                    Total(
+                        chain,
+                        sum(e.total.floor for e in environments),
+                        sum(e.total.ceiling for e in environments),
+                    ),
+                    entrypoints.get(chain, ""),
+                    tuple(environments),
+                )
+            )
+        return found
 
     @property
     def floor(self) -> float:
@@ -208,7 +299,12 @@ class CostReport:
             "unpriced": self.unpriced,
             "inactive_deployments": self.inactive,
             "whole_nodes": [_group_dict(pool, g) for pool in self.nodes for g in pool.groups],
+            "chains": [chain.to_dict() for chain in self.by_chain()],
         }
+
+
+def _sum(name: str, members: tuple[tuple[str, Total], ...]) -> Total:
+    return Total(name, sum(t.floor for _, t in members), sum(t.ceiling for _, t in members))
 
 
 def _by_model_env(report: CostReport) -> dict[tuple[str, str | None], tuple[float, float]]:
@@ -260,7 +356,10 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
     bills = tuple(whole_nodes(release, pricing))
     lines.extend(_whole_node_lines(release, bills))
     kinds = {pool.name: pool.accelerator.name for pool in release.pools}
-    return CostReport(cloud, tuple(lines), inactive, bills, release.cluster.provisioner, kinds)
+    chains = {m.name: m.chain for m in release.models.values() if m.chain is not None}
+    return CostReport(
+        cloud, tuple(lines), inactive, bills, release.cluster.provisioner, kinds, chains
+    )
 
 
 def _whole_node_lines(release: Release, bills: tuple[PoolBill, ...]) -> list[DeploymentCost]:
@@ -405,6 +504,28 @@ def _notes(report: CostReport) -> list[str]:
     return notes
 
 
+def _chain_rows(chains: list[ChainCost], nested: bool = True) -> list[tuple[str, float, float]]:
+    """`by chain`: each chain's total (`rag (entrypoint router)`), then per environment
+    (`rag / production`) its total and its chainlets' models: indented under each other
+    (`nested`), or each named in full (`rag / production / rag-llm`)."""
+    rows: list[tuple[str, float, float]] = []
+    for chain in chains:
+        total = chain.total
+        rows.append((f"{total.name} (entrypoint {chain.entrypoint})", total.floor, total.ceiling))
+        for env in chain.environments:
+            where = f"{total.name} / {env.total.name}"
+            rows.append((f"  {where}" if nested else where, *_amounts(env.total)))
+            rows += [
+                (f"    {t.name}" if nested else f"{where} / {t.name}", *_amounts(t))
+                for _, t in env.chainlets
+            ]
+    return rows
+
+
+def _amounts(total: Total) -> tuple[float, float]:
+    return total.floor, total.ceiling
+
+
 def to_text(stack: str, report: CostReport, style: Callable[..., str] | None = None) -> str:
     paint = style or (lambda text, **_: text)
     headers, rows = _rows(report)
@@ -419,10 +540,12 @@ def to_text(stack: str, report: CostReport, style: Callable[..., str] | None = N
 
     out = [paint(_title(stack, report), bold=True), "", paint(line(headers), bold=True)]
     out += [line(r) for r in rows]
-    for title, groups in (
-        ("by environment", report.by_environment()),
-        ("by node pool", report.by_pool()),
-    ):
+    sections = [("by environment", report.by_environment())]
+    chains = _chain_rows(report.by_chain())
+    if chains:
+        sections.append(("by chain", chains))
+    sections.append(("by node pool", report.by_pool()))
+    for title, groups in sections:
         out += ["", paint(title, bold=True)]
         width = max((len(n) for n, _, _ in groups), default=0)
         out += [
@@ -443,10 +566,12 @@ def to_markdown(stack: str, report: CostReport) -> str:
     out.append("| " + " | ".join(headers) + " |")
     out.append("|" + "---|" * 5 + "---:|" * 4)
     out += ["| " + " | ".join(r) + " |" for r in rows]
-    for title, groups, name in (
-        ("By environment", report.by_environment(), "model / environment"),
-        ("By node pool", report.by_pool(), "node pool"),
-    ):
+    sections = [("By environment", report.by_environment(), "model / environment")]
+    chains = _chain_rows(report.by_chain(), nested=False)
+    if chains:
+        sections.append(("By chain", chains, "chain / environment / chainlet"))
+    sections.append(("By node pool", report.by_pool(), "node pool"))
+    for title, groups, name in sections:
         out += ["", f"**{title}**", "", f"| {name} | floor | ceiling |", "|---|---:|---:|"]
         out += [f"| {n} | {_money(f)} | {_money(c)} |" for n, f, c in groups]
     out += ["", f"**Total**: floor {_money(report.floor)}, ceiling {_money(report.ceiling)}", ""]
