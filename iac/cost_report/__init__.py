@@ -41,6 +41,7 @@ from iac.compile.capacity.pricing import (
     whole_nodes,
 )
 from iac.compile.release import Release
+from iac.cost_report.chains import ChainCost, by_chain, chain_rows
 from iac.reports import Style
 from iac.spec.resolved import ChainMember
 from iac.spec.stack import Pricing
@@ -150,53 +151,6 @@ def _nodes_for(group: NodeGroup, accelerator: str, at: int, idle: int, requested
 
 
 @dataclass(frozen=True, slots=True)
-class Total:
-    """Floor and ceiling of a group of lines, by the group's name."""
-
-    name: str
-    floor: float
-    ceiling: float
-
-    def to_dict(self, key: str) -> dict[str, Any]:
-        return {key: self.name, "floor": round(self.floor, 2), "ceiling": round(self.ceiling, 2)}
-
-
-@dataclass(frozen=True, slots=True)
-class ChainEnvironmentCost:
-    """A chain in one environment (`(none)`: deployments no environment serves): each
-    chainlet's total there, by model name."""
-
-    total: Total
-    chainlets: tuple[tuple[str, Total], ...]
-    """(chainlet, its model's total), by chainlet name."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChainCost:
-    """A chain's total, and per environment its chainlets' (`by chain`)."""
-
-    total: Total
-    entrypoint: str
-    environments: tuple[ChainEnvironmentCost, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.total.to_dict("chain"),
-            "entrypoint": self.entrypoint,
-            "environments": [
-                {
-                    **env.total.to_dict("environment"),
-                    "chainlets": [
-                        {"chainlet": chainlet, **total.to_dict("model")}
-                        for chainlet, total in env.chainlets
-                    ],
-                }
-                for env in self.environments
-            ],
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class CostReport:
     cloud: str | None
     lines: tuple[DeploymentCost, ...]
@@ -228,39 +182,7 @@ class CostReport:
 
     def by_chain(self) -> list[ChainCost]:
         """Each chain (by name): its total, and per environment its chainlets' totals."""
-        sums: dict[str, dict[str, dict[str, list[float]]]] = {}
-        for line in self.lines:
-            member = self.chains.get(line.model)
-            if member is None:
-                continue
-            envs = sums.setdefault(member.chain, {})
-            total = envs.setdefault(line.environment or "(none)", {}).setdefault(
-                member.chainlet, [0.0, 0.0]
-            )
-            total[0] += line.floor
-            total[1] += line.ceiling
-        entrypoints = {m.chain: m.chainlet for m in self.chains.values() if m.entrypoint}
-        found = []
-        for chain, envs in sorted(sums.items()):
-            environments = []
-            for env, chainlets in sorted(envs.items()):
-                members = tuple(
-                    (chainlet, Total(f"{chain}-{chainlet}", floor, ceiling))
-                    for chainlet, (floor, ceiling) in sorted(chainlets.items())
-                )
-                environments.append(ChainEnvironmentCost(_sum(env, members), members))
-            found.append(
-                ChainCost(
-                    Total(
-                        chain,
-                        sum(e.total.floor for e in environments),
-                        sum(e.total.ceiling for e in environments),
-                    ),
-                    entrypoints.get(chain, ""),
-                    tuple(environments),
-                )
-            )
-        return found
+        return by_chain(self.lines, self.chains)
 
     @property
     def floor(self) -> float:
@@ -301,10 +223,6 @@ class CostReport:
             "whole_nodes": [_group_dict(pool, g) for pool in self.nodes for g in pool.groups],
             "chains": [chain.to_dict() for chain in self.by_chain()],
         }
-
-
-def _sum(name: str, members: tuple[tuple[str, Total], ...]) -> Total:
-    return Total(name, sum(t.floor for _, t in members), sum(t.ceiling for _, t in members))
 
 
 def _by_model_env(report: CostReport) -> dict[tuple[str, str | None], tuple[float, float]]:
@@ -504,28 +422,6 @@ def _notes(report: CostReport) -> list[str]:
     return notes
 
 
-def _chain_rows(chains: list[ChainCost], nested: bool = True) -> list[tuple[str, float, float]]:
-    """`by chain`: each chain's total (`rag (entrypoint router)`), then per environment
-    (`rag / production`) its total and its chainlets' models: indented under each other
-    (`nested`), or each named in full (`rag / production / rag-llm`)."""
-    rows: list[tuple[str, float, float]] = []
-    for chain in chains:
-        total = chain.total
-        rows.append((f"{total.name} (entrypoint {chain.entrypoint})", total.floor, total.ceiling))
-        for env in chain.environments:
-            where = f"{total.name} / {env.total.name}"
-            rows.append((f"  {where}" if nested else where, *_amounts(env.total)))
-            rows += [
-                (f"    {t.name}" if nested else f"{where} / {t.name}", *_amounts(t))
-                for _, t in env.chainlets
-            ]
-    return rows
-
-
-def _amounts(total: Total) -> tuple[float, float]:
-    return total.floor, total.ceiling
-
-
 def to_text(stack: str, report: CostReport, style: Callable[..., str] | None = None) -> str:
     paint = style or (lambda text, **_: text)
     headers, rows = _rows(report)
@@ -541,7 +437,7 @@ def to_text(stack: str, report: CostReport, style: Callable[..., str] | None = N
     out = [paint(_title(stack, report), bold=True), "", paint(line(headers), bold=True)]
     out += [line(r) for r in rows]
     sections = [("by environment", report.by_environment())]
-    chains = _chain_rows(report.by_chain())
+    chains = chain_rows(report.by_chain())
     if chains:
         sections.append(("by chain", chains))
     sections.append(("by node pool", report.by_pool()))
@@ -567,7 +463,7 @@ def to_markdown(stack: str, report: CostReport) -> str:
     out.append("|" + "---|" * 5 + "---:|" * 4)
     out += ["| " + " | ".join(r) + " |" for r in rows]
     sections = [("By environment", report.by_environment(), "model / environment")]
-    chains = _chain_rows(report.by_chain(), nested=False)
+    chains = chain_rows(report.by_chain(), nested=False)
     if chains:
         sections.append(("By chain", chains, "chain / environment / chainlet"))
     sections.append(("By node pool", report.by_pool(), "node pool"))
