@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from iac.compile.monitoring.model_dashboard import dashboard, dashboard_shape, model_panels
+from iac.errors import StackInvalid
 from tests.support.compile_helpers import compile_text
 
 STACK = """\
@@ -118,3 +121,14 @@ def test_no_dashboard_for_a_chain_without_active_deployments_or_monitoring(
     assert sorted(_config_maps(tmp_path, inactive)) == ["solo-dashboard"]
     off = STACK.replace("namespace: serving}", "namespace: serving, monitoring: false}")
     assert _config_maps(tmp_path, off) == {}
+
+
+def test_a_model_named_like_the_chains_dashboard_is_refused_where_it_is(tmp_path: Path) -> None:
+    text = STACK.replace("  solo:", "  iac-chain-qa:")
+    with pytest.raises(StackInvalid) as caught:
+        compile_text(tmp_path, text)
+    assert [str(e) for e in caught.value.diagnostics if e.severity == "error"] == [
+        f"{tmp_path / 'stack.yaml'}:14:7: error: chains.qa.chainlets.front: objects of this "
+        "model would be named 'iac-chain-qa-dashboard' (ConfigMap), like those of model "
+        "'iac-chain-qa' (line 6); rename one"
+    ]
