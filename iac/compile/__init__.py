@@ -17,7 +17,7 @@ from iac.compile.capacity.fit import unfit_replicas
 from iac.compile.capacity.gke import gke_node_pools
 from iac.compile.capacity.karpenter import karpenter_objects
 from iac.compile.identities import check_unique_objects
-from iac.compile.monitoring import monitoring_objects
+from iac.compile.monitoring import chain_dashboards, model_monitoring
 from iac.compile.names import identity, object_id
 from iac.compile.options import ObjectOptions
 from iac.compile.release import ModelRelease, Release, build_release
@@ -161,6 +161,8 @@ def compile_release(
         objects.append(interceptor_grant(cluster))
     for name in sorted(per_model):  # monitoring_objects' order
         objects.extend(per_model[name].monitoring)
+    if cluster.monitoring:  # a chain's dashboard reads all its chainlets: built each time
+        objects.extend(chain_dashboards(release))
     deployments = [d for m in release.models.values() for d in m.deployments.values()]
     objects.extend(weights_claims(deployments, cluster))
     objects.extend(prepull_objects(release, cluster))
@@ -293,12 +295,7 @@ def _model_objects(
         serving.append(scaled_object(deployment, cluster, origins, diagnostics))
     serving.extend(model_routes(model, cluster))
     serving.extend(security_policies(model, cluster))
-    # monitoring_objects reads a release's cluster and models only: this model's alone.
-    monitoring = (
-        monitoring_objects(Release(cluster=cluster, models={model.name: model}))
-        if cluster.monitoring
-        else []
-    )
+    monitoring = model_monitoring(model, cluster) if cluster.monitoring else []
     return ModelObjects(key, tuple(serving), tuple(monitoring), needs_interceptor)
 
 

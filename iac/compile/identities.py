@@ -29,6 +29,7 @@ from iac.compile.capacity.coldstart import (
     warm_name,
 )
 from iac.compile.capacity.karpenter import DEFAULT_NODE_CLASS, node_class_name
+from iac.compile.monitoring.chain_dashboard import chain_dashboard_name, chainlets_shown
 from iac.compile.monitoring.model_dashboard import dashboard_name
 from iac.compile.monitoring.scrape import scraped
 from iac.compile.names import Identity
@@ -163,6 +164,10 @@ def _declared(release: Release, stack: ResolvedStack) -> Iterator[tuple[Identity
             ),
             ("cluster", "scale_from_zero"),
         )
+    if cluster.monitoring:
+        for chain, chainlets in chainlets_shown(release).items():
+            name = chain_dashboard_name(chain)
+            yield ("", "ConfigMap", cluster.namespace, name), ("model", chainlets[0].name)
     yield from _cache_claims(release)
     yield from _capacity_declared(release, stack)
 
@@ -220,7 +225,8 @@ def _model_declared(model: ModelRelease, cluster: Cluster) -> Iterator[tuple[Ide
                     ("deployment", model.name, deployment.name),
                 )
         yield (_MONITORING, "PrometheusRule", namespace, model.name), owner
-        yield ("", "ConfigMap", namespace, dashboard_name(model.name)), owner
+        if model.chain is None:  # a chainlet is shown on its chain's dashboard
+            yield ("", "ConfigMap", namespace, dashboard_name(model.name)), owner
 
 
 def _cache_claims(release: Release) -> Iterator[tuple[Identity, Owner]]:

@@ -12,6 +12,8 @@
     flow.py         the free flow (in flight had nothing waited), in reused buffers
     result.py       one run's events, waits and the figures read from them
     report.py       text, markdown and JSON; plot.py: the PNG
+    chain.py        a chain: the trace at its entrypoint, fanned out to the chainlets it calls
+    chain_report.py a chain's simulation as text, markdown and JSON
 
 `simulate()` runs one model's environment (every deployment of its traffic split, each with
 its share of the trace); `simulate_delta()` compares a base and a head release for `iac plan`.

@@ -8,13 +8,15 @@ such model or environment) is reported before a base's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
 from iac.errors import IacError, StackInvalid
 from iac.simulate import ALGORITHMS, Params, default_environment, default_model, simulate
+from iac.simulate.chain import chain_members, simulate_chain
+from iac.simulate.chain_report import ChainReport
 from iac.simulate.generators import overridden
 from iac.simulate.report import Report, report_for
 from iac.simulate.setup import Setup
@@ -102,3 +104,59 @@ def replay(
         )
         simulations = base_runs + simulations
     return report_for(head.path, model, env, trace, setups, simulations, base_path, base_setups)
+
+
+def chain_named(head: ReplayedStack, name: str | None) -> bool:
+    """Whether `--model` names a chain of the stack (and no model)."""
+    models = head.compiled.release.models
+    return name is not None and name not in models and bool(chain_members(head.compiled, name))
+
+
+def replay_chain(
+    head: ReplayedStack,
+    trace: Trace,
+    params: Params,
+    *,
+    chain: str,
+    environment: str | None = None,
+    algorithm: str | None = None,
+    durations: Mapping[str, float] | None = None,
+    base: bool = False,
+) -> ChainReport:
+    """The trace replayed at `chain`'s entrypoint in its environment (default: production,
+    else its only one), fanned out to its chainlets (`iac.simulate.chain`), by one
+    autoscaler (default: as compiled)."""
+    if base:
+        raise IacError(
+            f"--base is not supported for a chain yet: simulate each stack's chain '{chain}' "
+            "on its own and compare the chain columns"
+        )
+    if algorithm == "both":
+        raise IacError(
+            "a chain is simulated by one autoscaler at a time: --algorithm compiled (the "
+            "default) or --algorithm baseten"
+        )
+    entrypoint = chain_members(head.compiled, chain)[0].name
+    env = environment or _chain_environment(head, chain, entrypoint)
+    run = simulate_chain(
+        head.compiled,
+        head.pricing,
+        chain,
+        env,
+        trace,
+        params=params,
+        algorithm=algorithm or "compiled",
+        durations=durations,
+    )
+    return ChainReport(head.path, run)
+
+
+def _chain_environment(head: ReplayedStack, chain: str, entrypoint: str) -> str:
+    try:
+        return default_environment(head.compiled, entrypoint)
+    except IacError:
+        names = sorted(head.compiled.release.models[entrypoint].environments)
+        raise IacError(
+            f"chain '{chain}' has environments {', '.join(names) or '(none)'}; name one with "
+            "--environment"
+        ) from None

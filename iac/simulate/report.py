@@ -68,8 +68,8 @@ class Report:
                 "mean_duration": round(self.trace.mean_duration, 3),
             },
             "deployments": {
-                "head": [_setup_dict(s) for s in self.setups],
-                **({"base": [_setup_dict(s) for s in self.base_setups]} if self.base_stack else {}),
+                "head": [setup_dict(s) for s in self.setups],
+                **({"base": [setup_dict(s) for s in self.base_setups]} if self.base_stack else {}),
             },
             "runs": [
                 {
@@ -80,7 +80,7 @@ class Report:
                         r.setup.deployment: Simulation(s.label, s.algorithm, (r,)).summary()
                         for r in s.runs
                     },
-                    "replicas_per_minute": _per_minute(s.pods()),
+                    "replicas_per_minute": per_minute(s.pods()),
                     "warnings": s.warnings,
                 }
                 for s in self.simulations
@@ -93,7 +93,7 @@ class Report:
         }
 
 
-def _setup_dict(setup: Setup) -> dict[str, Any]:
+def setup_dict(setup: Setup) -> dict[str, Any]:
     return {
         "deployment": setup.deployment,
         "share": round(setup.share, 4),
@@ -108,7 +108,7 @@ def _setup_dict(setup: Setup) -> dict[str, Any]:
     }
 
 
-def _per_minute(series: FloatArray) -> list[int]:
+def per_minute(series: FloatArray) -> list[int]:
     """The most replicas in each minute."""
     minutes = -(-series.size // 60)
     padded = np.zeros(minutes * 60)
@@ -122,7 +122,7 @@ def to_json(report: Report) -> str:
 
 # Figures ---------------------------------------------------------------------------------
 
-_ROWS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
+ROWS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
     ("peak", "peak replicas", lambda s: f"{s['peak_replicas']}"),
     ("hours", "replica-hours", lambda s: f"{s['replica_hours']:,.1f}"),
     ("gpu", "GPU-hours (billed)", lambda s: f"{s['gpu_hours']:,.1f}"),
@@ -187,12 +187,12 @@ def _table(report: Report) -> tuple[list[str], list[list[str]]]:
             for a, _, _ in comparisons
         ]
     rows = []
-    for key, label, cell in _ROWS:
+    for key, label, cell in ROWS:
         rows.append([label, *(cell(s) for s in summaries), *(_DELTA[key](d) for d in deltas)])
     return headers, rows
 
 
-def _describe(report: Report) -> list[tuple[str, str]]:
+def describe(report: Report) -> list[tuple[str, str]]:
     trace = report.trace
     lines = [
         (
@@ -305,7 +305,7 @@ def to_text(report: Report, style: Callable[..., str] | None = None, width: int 
     if report.base_stack:
         title += f" against {report.base_stack}"
     lines = [paint(title, bold=True), ""]
-    described = _describe(report)
+    described = describe(report)
     key_width = max(len(k) for k, _ in described)
     lines += [f"{k.ljust(key_width)}  {v}" for k, v in described]
     lines.append("")
@@ -338,7 +338,7 @@ def to_text(report: Report, style: Callable[..., str] | None = None, width: int 
 def to_markdown(report: Report) -> str:
     title = f"### iac simulate: `{report.model}` / `{report.environment}`"
     lines = [title, ""]
-    lines += [f"- **{k}**: {v}" for k, v in _describe(report)]
+    lines += [f"- **{k}**: {v}" for k, v in describe(report)]
     lines.append("")
     headers, rows = _table(report)
     lines.append("| " + " | ".join(headers) + " |")
@@ -366,7 +366,7 @@ def delta_lines(found: dict[str, Any]) -> list[str]:
         f"Simulated {where} under {trace['source']} "
         f"({span(trace['seconds'])}, {trace['requests']:,.0f} requests):"
     ]
-    for key, label, cell in _ROWS:
+    for key, label, cell in ROWS:
         if key in ("served",):
             continue
         before = cell(base) if base else "-"
@@ -386,7 +386,7 @@ def delta_markdown(found: dict[str, Any]) -> list[str]:
         "| | base | head | change |",
         "|---|---:|---:|---:|",
     ]
-    for key, label, cell in _ROWS:
+    for key, label, cell in ROWS:
         if key == "served":
             continue
         lines.append(

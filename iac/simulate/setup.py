@@ -253,7 +253,9 @@ def default_model(compiled: Compiled, model: str | None) -> str:
             )
         return next(iter(models))
     if model not in models:
-        raise IacError(f"no model '{model}'; models: {', '.join(sorted(models)) or '-'}")
+        chains = sorted({m.chain.chain for m in models.values() if m.chain is not None})
+        named = f"; chains: {', '.join(chains)}" if chains else ""
+        raise IacError(f"no model '{model}'; models: {', '.join(sorted(models)) or '-'}{named}")
     return model
 
 

@@ -11,6 +11,8 @@ Sources:
   `output_tokens` (served at `tokens_per_second`);
 - a CSV of rates: `time` (or `timestamp`, `second`), `rate` (requests per second, held until
   the next row) and optionally `duration`;
+- for a chain (docs/simulate.md, "Chains"), either CSV may give a chainlet's own time per
+  call in a column `duration_<chainlet>` (`duration_embedder`);
 - a synthetic generator, seeded: `steady`, `poisson`, `diurnal`, `bursts`, written
   `KIND:key=value,...` on the command line (`diurnal:peak=12,trough=1,duration=20,seed=7`):
   `iac.simulate.generators`; `iac.simulate.sources.load` reads either kind.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -50,10 +52,15 @@ class Trace:
     """Mean serving time (seconds) of the requests arriving in each second; 0 where none."""
     source: str
     """Where it came from, for the reader (a path or a generator with its parameters)."""
+    chainlets: Mapping[str, FloatArray] = field(default_factory=dict)
+    """Per chainlet (a `duration_<chainlet>` column), the mean seconds a call to it takes,
+    for the requests arriving in each second, as `durations`."""
 
     def __post_init__(self) -> None:
         if self.arrivals.shape != self.durations.shape or self.arrivals.ndim != 1:
             raise ValueError("arrivals and durations must be 1-D arrays of the same length")
+        if any(d.shape != self.arrivals.shape for d in self.chainlets.values()):
+            raise ValueError("a chainlet's durations must be as long as the arrivals")
 
     @property
     def seconds(self) -> int:
@@ -70,30 +77,47 @@ class Trace:
 
     def share(self, fraction: float) -> Trace:
         """The part of the traffic a deployment gets from a weighted split."""
-        return Trace(self.arrivals * fraction, self.durations, self.source)
+        return Trace(self.arrivals * fraction, self.durations, self.source, self.chainlets)
+
+    def calls(self, per_request: float, durations: FloatArray) -> Trace:
+        """The calls a chainlet gets: `per_request` for each request, arriving with it, each
+        taking `durations` (per second, as `durations`)."""
+        return Trace(self.arrivals * per_request, durations, self.source)
 
 
 def from_requests(
-    times: npt.ArrayLike, durations: npt.ArrayLike, source: str, seconds: int | None = None
+    times: npt.ArrayLike,
+    durations: npt.ArrayLike,
+    source: str,
+    seconds: int | None = None,
+    chainlets: Mapping[str, npt.ArrayLike] | None = None,
 ) -> Trace:
     """A trace from individual requests: arrival times (seconds from the start) and their
-    serving times. `seconds` is the period simulated (default: up to the last arrival)."""
+    serving times (and, for a chain, each chainlet's time per call: `chainlets`). `seconds`
+    is the period simulated (default: up to the last arrival)."""
     at = np.asarray(times, dtype=np.float64)
     served = np.asarray(durations, dtype=np.float64)
-    if at.shape != served.shape:
+    per_chainlet = {k: np.asarray(v, dtype=np.float64) for k, v in (chainlets or {}).items()}
+    if any(at.shape != d.shape for d in [served, *per_chainlet.values()]):
         raise ValueError("one duration per request")
     if at.size and (at.min() < 0 or not np.isfinite(at).all()):
         raise IacError(f"{source}: arrival times must be finite and not negative")
-    if served.size and (served.min() <= 0 or not np.isfinite(served).all()):
-        raise IacError(f"{source}: every request needs a duration above 0")
+    for d in [served, *per_chainlet.values()]:
+        if d.size and (d.min() <= 0 or not np.isfinite(d).all()):
+            raise IacError(f"{source}: every request needs a duration above 0")
     second = np.floor(at).astype(np.int64)
     length = seconds if seconds is not None else (int(second.max()) + 1 if at.size else 0)
     keep = second < length
-    second, served = second[keep], served[keep]
+    second = second[keep]
     arrivals = np.bincount(second, minlength=length).astype(np.float64)[:length]
-    work = np.bincount(second, weights=served, minlength=length)[:length]
-    durations = np.divide(work, arrivals, out=np.zeros(length), where=arrivals > 0)
-    return Trace(arrivals, durations, source)
+
+    def mean(values: FloatArray) -> FloatArray:
+        work = np.bincount(second, weights=values[keep], minlength=length)[:length]
+        return np.divide(work, arrivals, out=np.zeros(length), where=arrivals > 0)
+
+    return Trace(
+        arrivals, mean(served), source, {k: mean(v) for k, v in sorted(per_chainlet.items())}
+    )
 
 
 def from_rates(
@@ -102,10 +126,12 @@ def from_rates(
     durations: npt.ArrayLike | float,
     source: str,
     seed: int | None = None,
+    chainlets: Mapping[str, npt.ArrayLike] | None = None,
 ) -> Trace:
     """A trace from rates held from each time until the next (the last for as long as the
-    step before it). Fluid (the rate itself arrives every second) unless `seed` is given,
-    then Poisson arrivals drawn from the rate."""
+    step before it), and each chainlet's time per call held as the rate is (`chainlets`).
+    Fluid (the rate itself arrives every second) unless `seed` is given, then Poisson
+    arrivals drawn from the rate."""
     start = np.asarray(times, dtype=np.float64)
     rate = np.asarray(rates, dtype=np.float64)
     if start.size == 0:
@@ -126,7 +152,13 @@ def from_rates(
     mean = np.repeat(served, lengths)
     if seed is not None:
         per_second = np.random.default_rng(seed).poisson(per_second).astype(np.float64)
-    return Trace(per_second, np.where(per_second > 0, mean, 0.0), source)
+    held = {}
+    for name, values in sorted((chainlets or {}).items()):
+        taken = np.asarray(values, dtype=np.float64)[order]
+        if taken.min() <= 0:
+            raise IacError(f"{source}: durations must be above 0")
+        held[name] = np.where(per_second > 0, np.repeat(taken, lengths), 0.0)
+    return Trace(per_second, np.where(per_second > 0, mean, 0.0), source, held)
 
 
 def load_csv(
@@ -175,15 +207,20 @@ def load_csv(
     reader = _RowReader(source, columns)
     times = reader.times([(line, row) for line, row in rows[1:]], time_key)
     values = {key: [reader.number(line, row, key) for line, row in rows[1:]] for key in value_keys}
+    chainlets = reader.chainlet_durations(rows[1:])
     if "rate" in columns:
         served: list[float] | float = values.get(
             "duration", duration if duration is not None else DEFAULT_DURATION
         )
-        return from_rates(times, values["rate"], served, source, seed)
+        return from_rates(times, values["rate"], served, source, seed, chainlets)
     if "duration" in values:
-        return from_requests(times, values["duration"], source)
+        return from_requests(times, values["duration"], source, chainlets=chainlets)
     each = [tokens / tokens_per_second for tokens in values["output_tokens"]]
-    return from_requests(times, each, source)
+    return from_requests(times, each, source, chainlets=chainlets)
+
+
+CHAINLET_DURATION = "duration_"
+"""The prefix of a column giving a chainlet's own time per call (`duration_llm`)."""
 
 
 _TIME_COLUMNS = ("timestamp", "time", "second")
@@ -236,9 +273,10 @@ class _RowReader:
             )
         return row[index].strip()
 
-    def number(self, line: int, row: list[str], key: str) -> float:
+    def number(self, line: int, row: list[str], key: str, kind: str = "") -> float:
+        """The number in column `key`, checked as a `kind` (default: the column's own)."""
         text = self.cell(line, row, key)
-        what, lowest, strict = _VALUES[key]
+        what, lowest, strict = _VALUES[kind or key]
         try:
             value = float(text)
         except ValueError:
@@ -247,6 +285,16 @@ class _RowReader:
             bound = "above 0" if strict else "0 or more"
             raise IacError(f"{self.source}:{line}: {key} '{text}': write {what}, {bound}")
         return value
+
+    def chainlet_durations(self, rows: list[tuple[int, list[str]]]) -> dict[str, list[float]]:
+        """Each `duration_<chainlet>` column's values, by chainlet."""
+        return {
+            key.removeprefix(CHAINLET_DURATION): [
+                self.number(line, row, key, "duration") for line, row in rows
+            ]
+            for key in self.columns
+            if key.startswith(CHAINLET_DURATION) and key != CHAINLET_DURATION
+        }
 
     def times(self, rows: list[tuple[int, list[str]]], key: str) -> list[float]:
         """Seconds from the first arrival's second: numbers are seconds, else ISO 8601 (one

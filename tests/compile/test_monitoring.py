@@ -19,7 +19,7 @@ import pytest
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import prometheus as grafana_prometheus
-from grafana_foundation_sdk.models.dashboard import Dashboard
+from grafana_foundation_sdk.models.dashboard import Dashboard, RowPanel
 
 from iac.compile import Compiled, compile_stack
 from iac.compile.monitoring import (
@@ -113,7 +113,7 @@ def _expressions(objects: list[Obj]) -> Iterator[str]:
             yield from (str(rule["expr"]) for rule in _rules(obj))
         elif obj["kind"] == "ConfigMap":
             board = _board(obj)
-            exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+            exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
             exprs += [a["expr"] for a in board["annotations"]["list"] if "expr" in a]
             yield from (e.replace("$environment", ".*") for e in exprs)
 
@@ -134,7 +134,12 @@ def test_objects_are_schema_valid_unique_and_deterministic(path: Path) -> None:
     assert len(ids) == len(set(ids))
     for obj in objects:
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "iac"
-        assert obj["metadata"]["labels"]["iac.dev/model"]
+        # A chain's dashboard belongs to the chain (cluster-wide for the program), the rest
+        # to a model.
+        owner = (
+            "iac.dev/chain" if obj["metadata"]["name"].startswith("iac-chain-") else "iac.dev/model"
+        )
+        assert obj["metadata"]["labels"][owner]
     again = monitoring_objects(compile_stack(check_stack(str(path))).release)
     assert json.dumps(again) == json.dumps(objects), "same stack, same bytes (key order too)"
 
@@ -184,6 +189,10 @@ def test_dashboards_load_as_grafana_dashboards(path: Path) -> None:
         assert model.schema_version == board["schemaVersion"]
         assert model.panels
         for panel in model.panels:
+            if isinstance(panel, RowPanel):  # a chain's dashboard: a row per chainlet
+                assert panel.title
+                assert not panel.collapsed
+                continue
             assert panel.targets
             for target in panel.targets:
                 assert isinstance(target, grafana_prometheus.Dataquery)

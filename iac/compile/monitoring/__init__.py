@@ -13,7 +13,8 @@ Grafana dashboard per model.
   environment.
 - A Grafana dashboard per model in a ConfigMap for the Grafana sidecar
   (`iac.compile.monitoring.dashboards`), with an environment selector and promotion/rollout
-  annotations.
+  annotations; a chain's chainlets have one dashboard per chain instead, a row per chainlet
+  (`iac.compile.monitoring.chain_dashboard`).
 
 Which server metrics exist depends on the server. `SERVERS` maps the prefix of the
 `metrics.in_flight` names a container declares (`vllm:`, `te_`) to the metric names of that
@@ -28,6 +29,7 @@ Pure and deterministic: models, deployments and rules are visited in sorted orde
     rules.py            a PrometheusRule per model: recording rules, plus the alerts
     alerts.py           the alerts and their thresholds (Alerting)
     model_dashboard.py  a Grafana dashboard per model: which panels, queries, annotations
+    chain_dashboard.py  a Grafana dashboard per chain: a row per chainlet
     dashboards.py       Grafana's dashboard JSON (panels, variables), in ConfigMaps
     promql.py           PromQL text: selectors, `by` clauses, durations, numbers
     object_labels.py    labels on the monitoring objects themselves
@@ -38,6 +40,7 @@ from __future__ import annotations
 from typing import Any
 
 from iac.compile.monitoring.alerts import ALERTING, Alerting
+from iac.compile.monitoring.chain_dashboard import chain_dashboards
 from iac.compile.monitoring.model_dashboard import dashboard_config_map, dashboard_uid
 from iac.compile.monitoring.promql import prom_duration
 from iac.compile.monitoring.rules import prometheus_rule
@@ -56,7 +59,8 @@ from iac.compile.monitoring.series import (
     TTFT,
 )
 from iac.compile.monitoring.servers import SERVERS, ServerMetrics, server_metrics
-from iac.compile.release import Release
+from iac.compile.release import ModelRelease, Release
+from iac.spec.stack import Cluster
 
 __all__ = [
     "ALERTING",
@@ -74,7 +78,9 @@ __all__ = [
     "TTFT",
     "Alerting",
     "ServerMetrics",
+    "chain_dashboards",
     "dashboard_uid",
+    "model_monitoring",
     "monitoring_objects",
     "pod_monitor",
     "prom_duration",
@@ -86,14 +92,25 @@ __all__ = [
 def monitoring_objects(release: Release, alerting: Alerting = ALERTING) -> list[dict[str, Any]]:
     """PodMonitors, PrometheusRules and dashboard ConfigMaps of a release."""
     objects: list[dict[str, Any]] = []
-    namespace = release.cluster.namespace
     for model_name in sorted(release.models):
-        model = release.models[model_name]
-        active = [model.deployments[n] for n in sorted(model.deployments)]
-        active = [d for d in active if d.active]
-        if not active:
-            continue
-        objects.extend(pod_monitor(d, namespace) for d in active if scraped(d))
-        objects.append(prometheus_rule(model, namespace, alerting))
-        objects.append(dashboard_config_map(model, release.cluster.name, namespace))
+        objects.extend(model_monitoring(release.models[model_name], release.cluster, alerting))
+    objects.extend(chain_dashboards(release))
+    return objects
+
+
+def model_monitoring(
+    model: ModelRelease, cluster: Cluster, alerting: Alerting = ALERTING
+) -> list[dict[str, Any]]:
+    """A model's own monitoring objects (none without an active deployment): PodMonitors,
+    its PrometheusRule and, unless it is a chainlet (its chain's dashboard shows it), its
+    dashboard."""
+    namespace = cluster.namespace
+    active = [model.deployments[n] for n in sorted(model.deployments)]
+    active = [d for d in active if d.active]
+    if not active:
+        return []
+    objects = [pod_monitor(d, namespace) for d in active if scraped(d)]
+    objects.append(prometheus_rule(model, namespace, alerting))
+    if model.chain is None:
+        objects.append(dashboard_config_map(model, cluster.name, namespace))
     return objects

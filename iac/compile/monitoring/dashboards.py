@@ -49,6 +49,14 @@ class Panel:
 
 
 @dataclass(frozen=True, slots=True)
+class Row:
+    """A titled row across the dashboard, with its panels under it (two per line)."""
+
+    title: str
+    panels: tuple[Panel, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Annotation:
     """Events from a Prometheus query: each step where it returns a series is marked."""
 
@@ -66,12 +74,13 @@ def dashboard(
     description: str,
     tags: Sequence[str],
     environments: Sequence[str],
-    panels: Sequence[Panel],
+    panels: Sequence[Panel | Row],
     annotations: Sequence[Annotation],
 ) -> dict[str, Any]:
     """A dashboard with a data source selector and an environment selector (multi-value,
     "All" by default, matching series without an environment too), panels laid out two per
-    row. Queries refer to `$environment`; `environment=~"$environment"` is the filter."""
+    line; a `Row` is a title across the dashboard with its own panels under it. Queries refer
+    to `$environment`; `environment=~"$environment"` is the filter."""
     if len(uid) > MAX_UID:
         raise ValueError(f"dashboard uid {uid!r} is longer than {MAX_UID} characters")
     return {
@@ -87,7 +96,44 @@ def dashboard(
         "timezone": "browser",
         "templating": {"list": [_datasource_variable(), _environment_variable(environments)]},
         "annotations": {"list": [_builtin_annotation(), *(_annotation(a) for a in annotations)]},
-        "panels": [_panel(index, panel) for index, panel in enumerate(panels)],
+        "panels": _layout(panels),
+    }
+
+
+def _layout(items: Sequence[Panel | Row]) -> list[dict[str, Any]]:
+    """Grafana's flat panel list: each row's own panel (a line high, across), then its
+    panels two per line under it; ids in order from 1."""
+    found: list[dict[str, Any]] = []
+    top = 0
+    loose: list[Panel] = []
+
+    def place(panels: Sequence[Panel]) -> None:
+        nonlocal top
+        for index, panel in enumerate(panels):
+            found.append(_panel(len(found), panel, index, top))
+        top += -(-len(panels) // (GRID_COLUMNS // PANEL_WIDTH)) * PANEL_HEIGHT
+
+    for item in items:
+        if isinstance(item, Panel):
+            loose.append(item)
+            continue
+        place(loose)
+        loose = []
+        found.append(_row(len(found), item.title, top))
+        top += 1
+        place(item.panels)
+    place(loose)
+    return found
+
+
+def _row(index: int, title: str, top: int) -> dict[str, Any]:
+    return {
+        "id": index + 1,
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": GRID_COLUMNS, "x": 0, "y": top},
+        "panels": [],
     }
 
 
@@ -261,7 +307,8 @@ def _annotation(annotation: Annotation) -> dict[str, Any]:
     }
 
 
-def _panel(index: int, panel: Panel) -> dict[str, Any]:
+def _panel(index: int, panel: Panel, place: int, top: int) -> dict[str, Any]:
+    """Panel number `index` of the dashboard, the `place`-th of its lines from `top`."""
     per_row = GRID_COLUMNS // PANEL_WIDTH
     return {
         "id": index + 1,
@@ -272,8 +319,8 @@ def _panel(index: int, panel: Panel) -> dict[str, Any]:
         "gridPos": {
             "h": PANEL_HEIGHT,
             "w": PANEL_WIDTH,
-            "x": (index % per_row) * PANEL_WIDTH,
-            "y": (index // per_row) * PANEL_HEIGHT,
+            "x": (place % per_row) * PANEL_WIDTH,
+            "y": top + (place // per_row) * PANEL_HEIGHT,
         },
         "fieldConfig": {"defaults": {"unit": panel.unit, "min": 0}, "overrides": []},
         "options": {

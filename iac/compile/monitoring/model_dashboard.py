@@ -148,21 +148,26 @@ def _board(shape: Shape, model: str, uid: str, workloads: Sequence[str]) -> dict
     `_template` builds it for stand-in names, so the model's name, the uid and the workload
     names must only go inside strings, never decide what is built (`name_template`)."""
     cluster, namespace = shape.cluster, shape.namespace
-    chosen = f'namespace="{namespace}",model="{model}",environment=~"$environment"'
-    panels = [
-        *_scaling_panels(shape, chosen),
-        *_server_panels(shape, chosen),
-        *_latency_panels(shape, chosen),
-    ]
     return dashboards.dashboard(
         uid=uid,
         title=f"{model} ({cluster})",
         description=f"Model {model} in namespace {namespace}, compiled by iac.",
         tags=("iac", model),
         environments=shape.environments,
-        panels=panels,
-        annotations=_annotations(namespace, model, chosen, workloads),
+        panels=model_panels(shape, model),
+        annotations=dashboard_annotations(namespace, f'model="{model}"', workloads),
     )
+
+
+def model_panels(shape: Shape, model: str) -> list[Panel]:
+    """The panels of a model's dashboard (a chain's dashboard has them in a row per
+    chainlet): what the autoscaler sees and does, requests and errors, latencies."""
+    chosen = f'namespace="{shape.namespace}",model="{model}",environment=~"$environment"'
+    return [
+        *_scaling_panels(shape, chosen),
+        *_server_panels(shape, chosen),
+        *_latency_panels(shape, chosen),
+    ]
 
 
 _WHO = "{{environment}} {{deployment}}"
@@ -265,12 +270,15 @@ def _latency_panels(shape: Shape, chosen: str) -> list[Panel]:
     return panels
 
 
-def _annotations(
-    namespace: str, model: str, chosen: str, workloads: Sequence[str]
+def dashboard_annotations(
+    namespace: str, models: str, workloads: Sequence[str]
 ) -> tuple[Annotation, ...]:
     """Marks on every panel where a deployment starts serving an environment, and where a
-    deployment's pods are replaced (a new ReplicaSet)."""
-    served = f'namespace="{namespace}",model="{model}"'
+    deployment's pods are replaced (a new ReplicaSet). `models`: the label matcher of the
+    models shown (`model="llm"`; a chain's `model=~"rag-llm|rag-router"`, whose chainlets
+    promoted together make one mark), `workloads` their active deployments' object names."""
+    served = f'namespace="{namespace}",{models}'
+    chosen = f'{served},environment=~"$environment"'
     replica_sets = "|".join(workloads)
     return (
         Annotation(

@@ -6,6 +6,11 @@ pool's machine type; else the cheapest cloud instance carrying the accelerator, 
 Baseten's list price as a reference), so the totals per model and environment are exactly
 `release_cost`'s, which `iac plan` shows as a change.
 
+A chain's chainlets run as models (`<chain>-<chainlet>`, docs/chains.md), so each has its
+lines; `by chain` groups them: per environment of the chain its chainlets' totals, and the
+chain's total (what the chain costs: the sum of its chainlets' lines; a pool's whole nodes
+are shared by whatever runs there, so they are not a chain's).
+
 Capacity kept warm (`warm:`) has lines of its own, model `(warm capacity)`, named after
 its placeholders: it runs all month, so its floor is its ceiling.
 
@@ -36,7 +41,9 @@ from iac.compile.capacity.pricing import (
     whole_nodes,
 )
 from iac.compile.release import Release
+from iac.cost_report.chains import ChainCost, by_chain, chain_rows
 from iac.reports import Style
+from iac.spec.resolved import ChainMember
 from iac.spec.stack import Pricing
 from iac.spec.types import parse_accelerator
 
@@ -156,6 +163,8 @@ class CostReport:
     provisioner: str = "existing"
     accelerators: Mapping[str, str] = field(default_factory=dict)
     """Each pool's accelerator type."""
+    chains: Mapping[str, ChainMember] = field(default_factory=dict)
+    """The models that are chainlets, by model name."""
 
     def groups(self, key: Callable[[DeploymentCost], str]) -> list[tuple[str, float, float]]:
         totals: dict[str, list[float]] = {}
@@ -170,6 +179,10 @@ class CostReport:
 
     def by_pool(self) -> list[tuple[str, float, float]]:
         return self.groups(lambda line: line.node_pool or "(CPU only)")
+
+    def by_chain(self) -> list[ChainCost]:
+        """Each chain (by name): its total, and per environment its chainlets' totals."""
+        return by_chain(self.lines, self.chains)
 
     @property
     def floor(self) -> float:
@@ -208,6 +221,7 @@ class CostReport:
             "unpriced": self.unpriced,
             "inactive_deployments": self.inactive,
             "whole_nodes": [_group_dict(pool, g) for pool in self.nodes for g in pool.groups],
+            "chains": [chain.to_dict() for chain in self.by_chain()],
         }
 
 
@@ -260,7 +274,10 @@ def cost_report(release: Release, pricing: Pricing | None) -> CostReport:
     bills = tuple(whole_nodes(release, pricing))
     lines.extend(_whole_node_lines(release, bills))
     kinds = {pool.name: pool.accelerator.name for pool in release.pools}
-    return CostReport(cloud, tuple(lines), inactive, bills, release.cluster.provisioner, kinds)
+    chains = {m.name: m.chain for m in release.models.values() if m.chain is not None}
+    return CostReport(
+        cloud, tuple(lines), inactive, bills, release.cluster.provisioner, kinds, chains
+    )
 
 
 def _whole_node_lines(release: Release, bills: tuple[PoolBill, ...]) -> list[DeploymentCost]:
@@ -419,10 +436,12 @@ def to_text(stack: str, report: CostReport, style: Callable[..., str] | None = N
 
     out = [paint(_title(stack, report), bold=True), "", paint(line(headers), bold=True)]
     out += [line(r) for r in rows]
-    for title, groups in (
-        ("by environment", report.by_environment()),
-        ("by node pool", report.by_pool()),
-    ):
+    sections = [("by environment", report.by_environment())]
+    chains = chain_rows(report.by_chain())
+    if chains:
+        sections.append(("by chain", chains))
+    sections.append(("by node pool", report.by_pool()))
+    for title, groups in sections:
         out += ["", paint(title, bold=True)]
         width = max((len(n) for n, _, _ in groups), default=0)
         out += [
@@ -443,10 +462,12 @@ def to_markdown(stack: str, report: CostReport) -> str:
     out.append("| " + " | ".join(headers) + " |")
     out.append("|" + "---|" * 5 + "---:|" * 4)
     out += ["| " + " | ".join(r) + " |" for r in rows]
-    for title, groups, name in (
-        ("By environment", report.by_environment(), "model / environment"),
-        ("By node pool", report.by_pool(), "node pool"),
-    ):
+    sections = [("By environment", report.by_environment(), "model / environment")]
+    chains = chain_rows(report.by_chain(), nested=False)
+    if chains:
+        sections.append(("By chain", chains, "chain / environment / chainlet"))
+    sections.append(("By node pool", report.by_pool(), "node pool"))
+    for title, groups, name in sections:
         out += ["", f"**{title}**", "", f"| {name} | floor | ceiling |", "|---|---:|---:|"]
         out += [f"| {n} | {_money(f)} | {_money(c)} |" for n, f, c in groups]
     out += ["", f"**Total**: floor {_money(report.floor)}, ceiling {_money(report.ceiling)}", ""]
