@@ -21,13 +21,19 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc  # type: ignore[import-untyped]  # no stubs; the SDK's own dependency
 import pulumi
 import yaml
 from pulumi import automation as auto
+from pulumi.automation._server import LanguageServer
+from pulumi.automation._stack import ExecKind
+from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
+from pulumi.runtime.proto import language_pb2_grpc
 
 from iac.compile import Compiled, object_id
 from iac.errors import IacError
@@ -93,10 +99,11 @@ class AutomationEngine:
         self.part = part or whole()
         self.access = access
         self._refresh: bool | None = None
+        self._outputs: dict[str, Any] | None = None
         with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
             self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
 
-    def _stack(self, program: Callable[[], None]) -> auto.Stack:
+    def _stack(self, program: Callable[[], None], create: bool = True) -> auto.Stack:
         for removed in repair_file_backend(self.project_dir, self.project_name, self.stack_name):
             self.report(
                 f"removed {removed}: an empty metadata file a killed update left behind "
@@ -109,7 +116,8 @@ class AutomationEngine:
             else None
         )
         try:
-            return auto.create_or_select_stack(
+            select = auto.create_or_select_stack if create else auto.select_stack
+            return select(
                 stack_name=self.stack_name,
                 project_name=self.project_name,
                 program=program,
@@ -129,6 +137,14 @@ class AutomationEngine:
         """This Pulumi stack (created when it does not exist), for commands other than up."""
         return self._stack(lambda: None)
 
+    def exists(self) -> bool:
+        """Whether this Pulumi stack exists (without creating it)."""
+        try:
+            self._stack(lambda: None, create=False)
+        except auto.StackNotFoundError:
+            return False
+        return True
+
     def apply(self, compiled: Compiled, progress: Progress) -> None:
         def program() -> None:
             deployed = deploy(compiled, self._provider_settings(), self.part)
@@ -140,6 +156,7 @@ class AutomationEngine:
             pulumi.export(SOURCES, self.sources if finished else self.live_sources)
 
         stack = self._stack(program)
+        self._outputs = None  # this apply writes them
         in_flight = InFlight(self.project_dir, self.stack_name)
         ids = {object_id(obj) for obj in select(compiled, self.part).objects}
         declared = sorted(ids | in_flight.check(ids, self.report))
@@ -199,11 +216,7 @@ class AutomationEngine:
         the state), a Ctrl-C's included."""
         with ctrl_c_after_the_engine() as interrupted:
             try:
-                stack.up(
-                    on_output=WithoutOutputs(self.report),
-                    color="never",
-                    refresh=self._refreshes(),
-                )
+                update(stack, WithoutOutputs(self.report), refresh=self._refreshes())
             finally:
                 if interrupted:  # the engine ended after the Ctrl-C
                     in_flight.clear()
@@ -220,11 +233,15 @@ class AutomationEngine:
         return self._refresh
 
     def outputs(self) -> dict[str, Any]:
-        try:
-            found = self._stack(lambda: None).outputs()
-        except auto.CommandError:
-            return {}
-        return {name: value.value for name, value in found.items()}
+        """The stack's outputs, read once until this engine applies (at a thousand models
+        the cluster's stack holds megabytes of them: about a second a read)."""
+        if self._outputs is None:
+            try:
+                found = self._stack(lambda: None).outputs()
+            except auto.CommandError:
+                return {}
+            self._outputs = {name: value.value for name, value in found.items()}
+        return self._outputs
 
     def cluster_access(self) -> settings.ClusterAccess:
         """Where the apply goes: the stack's `iac:kubeconfig`, `iac:context` and
@@ -246,6 +263,29 @@ class AutomationEngine:
 
     def progress(self) -> Progress | None:
         return Progress.from_dict(self.outputs().get(ROLLOUT))
+
+
+def update(stack: auto.Stack, on_output: Callable[[str], None], *, refresh: bool) -> None:
+    """`pulumi up` of `stack` with its inline program, as `auto.Stack.up` runs it, without
+    what `up` does once the update has ended: it reads the stack's outputs and its last
+    update's summary back, two more runs of the CLI (1 to 1.5 s an update at a thousand
+    models, docs/program.md, "Large stacks: sharding") for a result iac does not use (its
+    own outputs are read when needed, `AutomationEngine.outputs`). The steps are those of
+    the pinned SDK's `Stack.up` (pulumi 3.272.0, `automation/_stack.py`): a language server
+    for the program on a local port, named to the CLI with `--client` and `--exec-kind`."""
+    program = stack.workspace.program
+    assert program is not None  # every stack iac updates is made with its program
+    server = grpc.server(ThreadPoolExecutor(max_workers=4), options=_GRPC_CHANNEL_OPTIONS)
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageServer(program), server)
+    port = server.add_insecure_port(address="127.0.0.1:0")
+    server.start()
+    args = ["up", "--yes", "--skip-preview", "--color", "never"]
+    args += ["--refresh"] if refresh else []
+    args += [f"--client=127.0.0.1:{port}", "--exec-kind", ExecKind.INLINE.value]
+    try:
+        stack._run_pulumi_cmd_sync(args, on_output)
+    finally:
+        server.stop(0)
 
 
 class InFlight:

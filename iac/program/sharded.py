@@ -63,7 +63,6 @@ class ShardedEngine:
         self._recorded: Progress | None = None
         self._access: ClusterAccess | None = None
         self._checked = False
-        self._existing: set[str] | None = None
 
     # What the cluster's stack records, read as from an unsharded stack.
 
@@ -152,16 +151,12 @@ class ShardedEngine:
         """A model shard's Pulumi stack, created with the cluster stack's config the first
         time, so that plain `pulumi up --stack NAME.sNN` goes where `iac up` went (`iac up`
         itself passes the cluster stack's settings to the program: `access`)."""
-        cluster = self.cluster.select()
-        if self._existing is None:
-            self._existing = {s.name for s in cluster.workspace.list_stacks()}
-        if shard.stack_name in self._existing:
+        if shard.exists():  # (listing the stacks would read every one's state)
             return
-        config = cluster.get_all_config()
+        config = self.cluster.select().get_all_config()
         shard.select().set_all_config(
             {key: auto.ConfigValue(item.value, secret=item.secret) for key, item in config.items()}
         )
-        self._existing.add(shard.stack_name)
 
 
 def _adds(before: Any, wanted: Any) -> bool:
