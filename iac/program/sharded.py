@@ -29,7 +29,8 @@ from typing import Any
 from pulumi import automation as auto
 
 from iac.compile import Compiled, object_id
-from iac.program.automation import AutomationEngine, InFlight
+from iac.program.automation import AutomationEngine
+from iac.program.in_flight import InFlight
 from iac.program.layout import owner
 from iac.program.settings import ClusterAccess
 from iac.program.shards import Part, parts, select, shard_of

@@ -1,4 +1,4 @@
-"""`iac up`'s record of the apply in flight (`iac.program.automation.InFlight`), which
+"""`iac up`'s record of the apply in flight (`iac.program.in_flight.InFlight`), which
 stands in for Pulumi's per-step checkpoints that `iac up` skips, and the Ctrl-C deferral
 that lets the engine save its state first. The real engine, killed at random points:
 tests/e2e/test_interrupted_large_up.py."""
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from iac.errors import IacError
-from iac.program.automation import InFlight, ctrl_c_after_the_engine
+from iac.program.in_flight import InFlight, ctrl_c_after_the_engine
 from iac.rollout.executor import Progress
 
 PROGRESS = Progress("abc", 0, 2, "rolling")
