@@ -25,6 +25,14 @@ Cases, per model count:
   deployment scaled to zero, with no stabilization wait): the Automation API path, with the
   checkpoint setting `iac up` chooses (`--iac-up-max` sets up to which count it runs).
 
+Sharded (`cluster.shards` = models / `--models-per-shard`, 10 by default: 100 shards at
+1,000 models), per model count:
+- the first `iac up` (every Pulumi stack created and applied, one after another);
+- `pulumi preview --stack dev.sNN` of the one-model promotion: the shard holding model 0,
+  through the program `iac init` writes (it compiles the whole stack, registers its part);
+- `iac up` of that promotion, start to done (of each stage, model 0's shard and the
+  cluster's stack).
+
 Every command runs once (each takes minutes on 2 shared cores) under a timeout, in its own
 process group, killed as a whole when the timeout passes: the benchmark cannot hang. The load
 average is taken before and after each run.
@@ -220,10 +228,12 @@ def main() -> None:
         "once per stage: three times the preview's time)",
     )
     parser.add_argument(
-        "--shards",
-        default="100",
-        help="cluster.shards for the sharded cases (comma-separated; 0: none), run at the "
-        "largest model count: first `iac up`, the promotion's `iac up` and its shard's preview",
+        "--models-per-shard",
+        type=int,
+        default=10,
+        help="the sharded cases at each model count use cluster.shards = models / this "
+        "(0: no sharded cases): first `iac up`, its shard's preview of the promotion, and the "
+        "promotion's `iac up`",
     )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -274,8 +284,8 @@ def main() -> None:
                 record("`iac up` of that promotion, start to done (3 stages, no waits)",
                        models, objects, run)  # fmt: skip
             shutil.rmtree(project, ignore_errors=True)
-        for shards in [int(n) for n in args.shards.split(",") if int(n) > 1]:
-            models = max(counts)
+        for models in counts if args.models_per_shard else []:
+            shards = max(2, models // args.models_per_shard)
             objects = count_objects(models, work)
             name = f"sharded-{models}-{shards}"
             project = new_sharded_project(work, name, models, shards, env, pulumi)
