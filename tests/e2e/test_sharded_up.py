@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -196,13 +197,22 @@ def test_changing_the_shard_count_moves_state_and_no_object(
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("point", [0.3, 0.7], ids=["early", "late"])
+@pytest.mark.parametrize(("low", "high"), [(0.1, 0.5), (0.5, 0.9)], ids=["early", "late"])
 def test_a_sharded_iac_up_killed_part_way_loses_nothing(
-    project: Path, pulumi_engine: PulumiEngine, tmp_path: Path, point: float
+    project: Path,
+    pulumi_engine: PulumiEngine,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    low: float,
+    high: float,
 ) -> None:
-    """Kill the first `iac up` once a share of the objects is written (some shards done,
-    one in flight, others not started); the next `iac up` ends at the head with each object
-    once in the states, and a third changes nothing."""
+    """Kill the first `iac up` once a share of the objects drawn at random between `low`
+    and `high` is written (some shards done, one in flight, others not started; the seed is
+    printed); the next `iac up` ends at the head with each object once in the states, and a
+    third changes nothing."""
+    seed = random.randrange(2**32)
+    point = random.Random(seed).uniform(low, high)
+    print(f"{request.node.name}: kill point {point:.2f} of the objects (seed {seed})")
     env = dict(pulumi_engine.env)
     log = tmp_path / "up.log"
     wanted = int(point * len(head_objects(project)))
