@@ -226,6 +226,7 @@ def test_the_command_reports_each_chainlet_and_the_chain(tmp_path: Path) -> None
         (("--algorithm", "both"), "a chain is simulated by one autoscaler at a time"),
         (("--base", "other.yaml"), "--base is not supported for a chain yet"),
         (("--plot", "x.png"), "--plot draws a model's simulation; a chain's is not drawn yet"),
+        (("--environment", "prod"), "chain 'qa' has no environment 'prod' (it has: production)"),
     ],
 )  # fmt: skip
 def test_the_command_refuses_what_a_chain_cannot_take(
