@@ -8,7 +8,8 @@ deleting, deactivating and activating the chain, its deployments and its environ
 such event has `kind`, `model: null` (it belongs to no one model, like `node_pool`),
 `chain`, `entrypoint`, `chainlets`, and the fields of the events it groups (`deployment`,
 `environment`, `from`, `to`, `changes`). Other events of a chainlet (`image`, `resources`,
-`container`, `autoscaling`) stay per chainlet, with `chain` and `chainlet` added.
+`container`, `autoscaling`) stay per chainlet, with `chain` and `chainlet` added; so do
+findings about a chainlet, and one said alike of each chainlet is said once, of the chain.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import replace
 
 from iac.compile.release import ModelRelease, Release
 from iac.diff.events import Event
+from iac.diff.finding import Finding
 from iac.rollout.planner import RolloutPlan
 
 CHAIN_KINDS: Mapping[str, str] = {
@@ -101,3 +103,48 @@ def chain_rollouts(rollouts: list[RolloutPlan], head: Release) -> list[RolloutPl
 def _is_entrypoint(head: Release, model: str) -> bool:
     member = head.models[model].chain
     return member is not None and member.entrypoint
+
+
+ENDPOINT_FINDINGS = frozenset({"public-endpoint", "api-keys"})
+"""Findings of who may call an endpoint (`iac.diff.access`): of a chain, about the chain."""
+
+
+def chain_findings(found: list[Finding], base: Release | None, head: Release) -> list[Finding]:
+    """`found` with each finding about a chainlet's model naming its chain and chainlet;
+    those said alike of several chainlets of a chain (`v2 is new in this change...`) said
+    once, of the chain (no model, no chainlet), in the place of the first."""
+    members: dict[str, ModelRelease] = {**(base.models if base else {}), **head.models}
+    named: list[Finding] = []
+    for finding in found:
+        model = members.get(finding.model or "")
+        member = model.chain if model is not None else None
+        if member is not None and finding.chain is None:
+            # Its endpoints are the chain's (its entrypoint's, the only ones routed).
+            chainlet = None if finding.id in ENDPOINT_FINDINGS else member.chainlet
+            finding = replace(finding, chain=member.chain, chainlet=chainlet)
+        named.append(finding)
+    alike: dict[tuple[object, ...], list[Finding]] = {}
+    for finding in named:
+        if finding.chain is not None and finding.chainlet is not None:
+            alike.setdefault(_said(finding), []).append(finding)
+    kept: list[Finding] = []
+    for finding in named:
+        group = alike.get(_said(finding), []) if finding.chainlet is not None else []
+        if len({f.chainlet for f in group}) < 2:
+            kept.append(finding)
+        elif finding is group[0]:
+            kept.append(replace(finding, model=None, chainlet=None))
+    return kept
+
+
+def _said(finding: Finding) -> tuple[object, ...]:
+    """What a finding says, but for the chainlet it says it of."""
+    return (
+        finding.id,
+        finding.level,
+        finding.message,
+        finding.chain,
+        finding.environment,
+        finding.deployment,
+        finding.setting,
+    )

@@ -258,11 +258,34 @@ def events_by_model(plan: Plan) -> dict[str, list[Event]]:
 def endpoint_lines(changes: EndpointChanges) -> list[tuple[str, str, str]]:
     """(symbol, what, URL or `old → new`) for each endpoint that appears, moves or goes."""
 
-    def what(key: tuple[str, str, str]) -> str:
-        model, kind, name = key
-        return f"{model} {name}" if kind == "environment" else f"{model} deployment {name}"
+    def what(key: tuple[str, str, str, bool]) -> str:
+        owner, kind, name, chain = key
+        owner = f"chain {owner}" if chain else owner
+        return f"{owner} {name}" if kind == "environment" else f"{owner} deployment {name}"
 
     lines = [("+", what(key), url) for key, url in changes.added]
     lines += [("~", what(key), f"{old} → {new}") for key, old, new in changes.moved]
     lines += [("-", what(key), url) for key, url in changes.removed]
     return lines
+
+
+def chain_cost_lines(chains: list[dict[str, Any]]) -> list[str]:
+    """`cost.chains` in words (text and markdown), each level indented under the last:
+    `chain rag: floor $0 → $0 (+$0), ceiling ...`, `rag / production: ...`, `rag-llm: ...`."""
+    lines = []
+    for chain in chains:
+        lines.append(f"chain {chain['chain']}: {_cost_change(chain)}")
+        for env in chain["environments"]:
+            lines.append(
+                f"  {chain['chain']} / {env['environment'] or '(none)'}: {_cost_change(env)}"
+            )
+            lines += [f"    {c['model']}: {_cost_change(c)}" for c in env["chainlets"]]
+    return lines
+
+
+def _cost_change(entry: dict[str, Any]) -> str:
+    base, head = entry["base"], entry["head"]
+    return ", ".join(
+        f"{key} {money(base[key])} → {money(head[key])} ({money_change(head[key] - base[key])})"
+        for key in ("floor", "ceiling")
+    )

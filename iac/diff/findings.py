@@ -1,4 +1,4 @@
-"""Findings: what a reviewer should know about a change, with stable IDs and levels.
+"""Findings: what a reviewer should know about a change (`iac.diff.finding`), found.
 
 IDs are stable so that CI rules and suppressions can name them. Levels: `error` fails the
 plan, `warning` asks for attention, `info` explains.
@@ -6,51 +6,22 @@ plan, `warning` asks for attention, `info` explains.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from iac.compile import Compiled
 from iac.compile.release import DeploymentRelease, EnvironmentRelease, ModelRelease, Release
-from iac.compile.serving.scaling import COLD_NODE_SECONDS
-from iac.diagnostics import Diagnostic, Severity
+from iac.diagnostics import Severity
 from iac.diff.events import Event
+from iac.diff.finding import Finding, from_diagnostic
 from iac.diff.objects import ObjectDiff
+from iac.diff.scale_to_zero import gateway_timeout_findings, production_min_zero
 from iac.rollout.planner import RolloutPlan
 from iac.spec.policies import Policies, Waiver
-from iac.spec.types import format_duration, parse_accelerator
+from iac.spec.types import parse_accelerator
 
 LEVELS = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    id: str
-    level: Severity
-    message: str
-    model: str | None = None
-    environment: str | None = None
-    deployment: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"id": self.id, "level": self.level.value, "message": self.message}
-        for key in ("model", "environment", "deployment"):
-            if getattr(self, key) is not None:
-                found[key] = getattr(self, key)
-        return found
-
-
-_CODE = re.compile(r"\s*\[([a-z0-9-]+)\]$")
-
-
-def from_diagnostic(diagnostic: Diagnostic) -> Finding:
-    """A compile warning (`... [pool-cap-below-demand]`) as a finding."""
-    match = _CODE.search(diagnostic.message)
-    code = match.group(1) if match else "compile-warning"
-    message = _CODE.sub("", diagnostic.message)
-    level = diagnostic.severity
-    model = str(diagnostic.path[1]) if diagnostic.path[:1] == ("models",) else None
-    return Finding(code, level, f"{diagnostic.location}: {message}", model)
+__all__ = ["LEVELS", "Finding", "findings", "from_diagnostic", "removal_findings"]
 
 
 def findings(
@@ -72,9 +43,9 @@ def findings(
             found.extend(_promotion_findings(event, head.release, created))
         elif event["kind"] == "resources":
             found.extend(_gpu_type_change(event))
-    found.extend(_production_min_zero(base, head, events))
+    found.extend(production_min_zero(base, head, events))
     found.extend(_surge_findings(head.release, rollouts))
-    found.extend(_gateway_timeout_findings(head.release))
+    found.extend(gateway_timeout_findings(head.release))
     for change in objects.changed:
         if change.replaced_by:
             found.append(
@@ -86,7 +57,7 @@ def findings(
                 )
             )
     order = {level: i for i, level in enumerate(LEVELS)}
-    return sorted(found, key=lambda f: (order[f.level], f.model or "", f.id, f.message))
+    return sorted(found, key=lambda f: (order[f.level], f.about or "", f.id, f.message))
 
 
 def _gpu_type_change(event: Event) -> list[Finding]:
@@ -107,78 +78,6 @@ def _gpu_type_change(event: Event) -> list[Finding]:
             event["deployment"],
         )
     ]
-
-
-def _production_min_zero(
-    base: Compiled | None, head: Compiled, events: list[Event]
-) -> list[Finding]:
-    """Production served by a deployment that may scale to zero; said when this change
-    makes or touches it, not on every plan of the stack."""
-    found = []
-    touched = {(e["model"], e.get("environment")) for e in events}
-    for model in head.release.models.values():
-        env = model.environments.get("production")
-        if env is None:
-            continue
-        for name, weight in env.traffic:
-            if weight == 0:
-                continue  # dark: production sends it nothing
-            deployment = model.deployments.get(name)
-            cold = deployment and deployment.active and deployment.autoscaling.min_replicas == 0
-            was_cold = base is not None and _cold_production(base.release, model.name)
-            if cold and (not was_cold or (model.name, "production") in touched):
-                found.append(
-                    Finding(
-                        "production-min-zero",
-                        Severity.WARNING,
-                        f"production of {model.name} may scale to zero: the first request after "
-                        "an idle spell waits for a cold start. Set min_replicas ≥ 1 (Baseten "
-                        "recommends 2)",
-                        model.name,
-                        "production",
-                        name,
-                    )
-                )
-    return found
-
-
-def _gateway_timeout_findings(head: Release) -> list[Finding]:
-    """A request that wakes a deployment from zero waits for the whole cold start; a Gateway
-    that gives up sooner turns every wake-up into an error."""
-    timeout = head.cluster.gateway_timeout
-    if timeout is None:
-        return []
-    found = []
-    for model in head.models.values():
-        for deployment in model.deployments.values():
-            budget = deployment.health.startup_timeout + COLD_NODE_SECONDS
-            if deployment.active and deployment.autoscaling.min_replicas == 0 and budget > timeout:
-                found.append(
-                    Finding(
-                        "cold-start-exceeds-gateway-timeout",
-                        Severity.WARNING,
-                        f"{deployment.name} may scale to zero, and waking it can take up to "
-                        f"{format_duration(budget)} (node, image, startup budget), but the "
-                        f"Gateway gives up after {format_duration(timeout)}: keep min_replicas "
-                        "≥ 1, keep warm capacity, or raise the Gateway's timeout",
-                        model.name,
-                        deployment.environment,
-                        deployment.name,
-                    )
-                )
-    return found
-
-
-def _cold_production(release: Release, model_name: str) -> bool:
-    model = release.models.get(model_name)
-    env = model.environments.get("production") if model else None
-    if model is None or env is None:
-        return False
-    return any(
-        model.deployments[name].autoscaling.min_replicas == 0
-        for name, weight in env.traffic
-        if weight > 0 and name in model.deployments
-    )
 
 
 def _kind(accelerator: str | None) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from iac.diagnostics import Diagnostic, format_path
 from iac.diff.describe import (
+    chain_cost_lines,
     deleted_deployments,
     describe,
     describe_rollout,
@@ -26,6 +27,7 @@ from iac.diff.describe import (
 )
 from iac.diff.findings import Finding
 from iac.diff.plan import Plan
+from iac.rollout.planner import RolloutPlan, Step
 from iac.simulate.report import delta_markdown
 from iac.spec.types import format_duration
 
@@ -246,7 +248,7 @@ _ICON = {"error": "🛑", "warning": "⚠️", "info": "ℹ️"}
 
 def _findings_markdown(found: list[Finding], detail: _Detail, left: list[str]) -> list[str]:
     if detail.grouped:
-        keyed = _grouped((f.model or "", (f.level, f.id, f.message)) for f in found)
+        keyed = _grouped((f.about or "", (f.level, f.id, f.message)) for f in found)
         items = [
             f"- {_ICON[level]} **{level}** `{ident}`"
             + (f" ({_models([m for m in models if m])})" if any(models) else "")
@@ -256,7 +258,7 @@ def _findings_markdown(found: list[Finding], detail: _Detail, left: list[str]) -
     else:
         items = [
             f"- {_ICON[f.level]} **{f.level}** `{f.id}`"
-            + (f" ({f.model})" if f.model else "")
+            + (f" ({f.about})" if f.about else "")
             + f": {_cell(f.message)}"
             for f in found
         ]
@@ -275,7 +277,24 @@ def _cost_markdown(cost: dict[str, Any]) -> list[str]:
         f"| ceiling (max replicas) | {money(cost['base']['ceiling'])} | "
         f"{money(cost['head']['ceiling'])} | {money_change(cost['delta']['ceiling'])} |",
         "",
+        *_chain_cost_markdown(cost.get("chains", [])),
     ]
+
+
+def _chain_cost_markdown(chains: list[dict[str, Any]]) -> list[str]:
+    """Each chain whose cost changes, its environments and chainlets nested under it."""
+    if not chains:
+        return []
+    return [
+        "By chain:",
+        "",
+        *(f"{'  ' * _depth(line)}- {line.strip()}" for line in chain_cost_lines(chains)),
+        "",
+    ]
+
+
+def _depth(line: str) -> int:
+    return (len(line) - len(line.lstrip())) // 2
 
 
 def _rollouts_markdown(plan: Plan, detail: _Detail, left: list[str]) -> list[str]:
@@ -291,21 +310,7 @@ def _rollouts_markdown(plan: Plan, detail: _Detail, left: list[str]) -> list[str
                 f"{describe_rollout(rollout, deleted_deployments(plan, rollout.model))}",
                 "",
                 *([f"_{_cell(rollout.note)}_", ""] if rollout.note else []),
-                *_table(
-                    ["step", "previous", "candidate", "ready", "traffic to candidate", "wait"],
-                    ["---", "---:", "---:", "---:", "---:", "---:"],
-                    [
-                        [
-                            s.action,
-                            str(s.previous_replicas),
-                            str(s.candidate_replicas),
-                            str(s.ready_replicas),
-                            f"{s.candidate_weight}%",
-                            format_duration(s.wait_seconds),
-                        ]
-                        for s in rollout.steps
-                    ],
-                ),
+                *_steps_table(rollout),
             ]
     else:
         left.append("the rollouts' steps")
@@ -330,6 +335,32 @@ def _rollouts_markdown(plan: Plan, detail: _Detail, left: list[str]) -> list[str
         shown, more = _limited(items, detail, left, "rollout")
         out += [*shown, *([more] if more else []), ""]
     return [*out, "</details>", ""]
+
+
+def _steps_table(rollout: RolloutPlan) -> list[str]:
+    """The rollout's steps; a chain's, each step a row per chainlet (the entrypoint's first,
+    whose route moves the traffic), as `iac up` brings each chainlet up in the same stages."""
+    header = ["step", "previous", "candidate", "ready", "traffic to candidate", "wait"]
+    align = ["---", "---:", "---:", "---:", "---:", "---:"]
+
+    def cells(s: Step) -> list[str]:
+        return [
+            str(s.previous_replicas),
+            str(s.candidate_replicas),
+            str(s.ready_replicas),
+            f"{s.candidate_weight}%",
+            format_duration(s.wait_seconds),
+        ]
+
+    if rollout.chain is None:
+        return _table(header, align, [[s.action, *cells(s)] for s in rollout.steps])
+    prefix = f"{rollout.chain}-"
+    rows = [
+        [step.action, plan.model.removeprefix(prefix), *cells(plan.steps[i])]
+        for i, step in enumerate(rollout.steps)
+        for plan in rollout.moved
+    ]
+    return _table([header[0], "chainlet", *header[1:]], [align[0], "---", *align[1:]], rows)
 
 
 def _objects_markdown(plan: Plan, detail: _Detail, left: list[str]) -> list[str]:

@@ -7,21 +7,25 @@ promotion. It is the review surface: what CI prints on a pull request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iac.compile import Compiled
 from iac.compile.capacity.pricing import CostLine, release_cost
 from iac.compile.names import object_id
+from iac.compile.release import Release
 from iac.diagnostics import Diagnostic, Severity, format_path
 from iac.diff.access import access_findings
-from iac.diff.chain_events import chain_events, chain_rollouts
+from iac.diff.chain_cost import chain_costs
+from iac.diff.chain_events import chain_events, chain_findings, chain_rollouts
 from iac.diff.endpoints import EndpointChanges, endpoint_changes, endpoint_findings
 from iac.diff.events import Event, lifecycle_events
 from iac.diff.findings import Finding, findings, from_diagnostic
 from iac.diff.objects import ObjectDiff, diff_cloud, diff_objects, joined
 from iac.rollout.planner import RolloutPlan, plan_rollout
 from iac.spec.policies import Policies
+from iac.spec.resolved import ChainMember
 from iac.spec.stack import Pricing
 
 DRIFT = "drift"
@@ -116,11 +120,13 @@ def make_plan(
     found.extend(endpoint_findings(endpoints))
     found.extend(from_diagnostic(d) for d in head_warnings or [])
     found.extend(base_findings or [])
+    found = chain_findings(found, base.release if base else None, head.release)
     order = {"error": 0, "warning": 1, "info": 2}
-    found.sort(key=lambda f: (order[f.level], f.model or "", f.id, f.message))
+    found.sort(key=lambda f: (order[f.level], f.about or "", f.id, f.message))
     cost = _cost(
         release_cost(base.release, base_pricing) if base else [],
         release_cost(head.release, head_pricing),
+        _chainlets(base.release if base else None, head.release),
     )
     # Reported: a chain's lifecycle as one event each (the findings and rollouts above are
     # the chainlets', as models).
@@ -208,7 +214,18 @@ def promotion_rollouts(events: list[Event], head: Compiled) -> list[RolloutPlan]
     return plans
 
 
-def _cost(base: list[CostLine], head: list[CostLine]) -> dict[str, Any]:
+def _chainlets(base: Release | None, head: Release) -> dict[str, ChainMember]:
+    """Each chainlet's model, by name, in either release."""
+    models = {**(base.models if base else {}), **head.models}
+    return {name: m.chain for name, m in models.items() if m.chain is not None}
+
+
+def _cost(
+    base: list[CostLine], head: list[CostLine], chainlets: Mapping[str, ChainMember]
+) -> dict[str, Any]:
+    """`cost` of the plan's JSON: totals, each (model, environment) line that changes (a
+    chainlet's with its `chain` and `chainlet`), and `chains` (`iac.diff.chain_cost`)."""
+
     def totals(lines: list[CostLine]) -> dict[str, float]:
         return {
             "floor": round(sum(line.floor for line in lines), 2),
@@ -226,6 +243,9 @@ def _cost(base: list[CostLine], head: list[CostLine]) -> dict[str, Any]:
             "base": totals([before] if before else []),
             "head": totals([after] if after else []),
         }
+        member = chainlets.get(key[0])
+        if member is not None:
+            entry.update(chain=member.chain, chainlet=member.chainlet)
         if entry["base"] != entry["head"]:
             lines.append(entry)
     base_total, head_total = totals(base), totals(head)
@@ -237,4 +257,5 @@ def _cost(base: list[CostLine], head: list[CostLine]) -> dict[str, Any]:
         "delta": {k: round(head_total[k] - base_total[k], 2) for k in head_total},
         "lines": lines,
         "unpriced": sorted({a for line in head for a in line.unpriced}),
+        "chains": chain_costs(base, head, chainlets),
     }

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from iac.diagnostics import Diagnostic
 from iac.diff.describe import (
+    chain_cost_lines,
     deleted_deployments,
     describe,
     describe_rollout,
@@ -29,8 +30,8 @@ from iac.simulate.report import delta_lines
 
 
 def _finding_head(finding: Finding) -> str:
-    """`delete-environment (llama)`: the ID, and the model it is about."""
-    return f"{finding.id} ({finding.model})" if finding.model else finding.id
+    """`delete-environment (llama)`: the ID, and the model (or chain) it is about."""
+    return f"{finding.id} ({finding.about})" if finding.about else finding.id
 
 
 def to_json(plan: Plan) -> str:
@@ -78,6 +79,7 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
         f"({money_change(cost['delta']['floor'])}), ceiling {money(cost['base']['ceiling'])} → "
         f"{money(cost['head']['ceiling'])} ({money_change(cost['delta']['ceiling'])})"
     )
+    lines += [f"  {line}" for line in chain_cost_lines(cost.get("chains", []))]
     objects = plan.objects
     lines.append(
         f"Objects: {len(objects.added)} to add, {len(objects.changed)} to change, "

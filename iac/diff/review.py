@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from iac.compile import Compiled, compile_stack
 from iac.diagnostics import Diagnostics
 from iac.diff.base import Base, base_stack_path, read_base
 from iac.diff.findings import Finding
+from iac.diff.located import located
 from iac.diff.plan import Plan, make_plan
 from iac.errors import IacError
 from iac.policy import policy_diagnostics
@@ -59,7 +60,7 @@ def plan_change(stack: str, read_base_: BaseReader, cluster: ClusterCheck | None
     head_stack = check_stack(stack, warnings)
     head = compile_head(head_stack, warnings, base.compiled)
     cluster_findings = cluster(base.compiled, head) if cluster is not None else []
-    return make_plan(
+    plan = make_plan(
         base.compiled,
         head,
         found.pricing,
@@ -69,6 +70,7 @@ def plan_change(stack: str, read_base_: BaseReader, cluster: ClusterCheck | None
         policies=head_stack.spec.policies,
         base_findings=[*base.findings, *cluster_findings],
     )
+    return replace(plan, findings=located(plan.findings, head_stack))
 
 
 def file_base(base: str, stack: str) -> BaseReader:

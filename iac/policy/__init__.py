@@ -100,10 +100,11 @@ def policy_diagnostics(stack: ResolvedStack, release: Release) -> list[Diagnosti
     found = []
     for violation in violations(stack, release):
         location, path = locate(stack, violation)
+        said = f"{_whose(stack, violation)}{violation.message}"
         if violation.waived:
-            message = f"waived ({violation.waived}): {violation.message} [{violation.rule}]"
+            message = f"waived ({violation.waived}): {said} [{violation.rule}]"
         else:
-            message = f"{violation.message}; {violation.fix} [{violation.rule}]"
+            message = f"{said}; {violation.fix} [{violation.rule}]"
         found.append(Diagnostic(location, message, path, violation.level))
     return found
 
@@ -119,7 +120,18 @@ def locate(stack: ResolvedStack, violation: Violation) -> tuple[Location, KeyPat
             return env.origins(field), env.origins.path(field)
     if model is not None and violation.deployment in model.deployments:
         origins = model.deployments[violation.deployment or ""].origins
+        if model.chain is not None and origins.find(field) is origins.anchor:
+            # Not written for this chainlet: set where its every deployment reads it.
+            return model.origins(field), model.origins.path(field)
         return origins(field), origins.path(field)
     if model is not None:
         return model.origins(), model.origins.path()
     return stack.source.value(field), field
+
+
+def _whose(stack: ResolvedStack, violation: Violation) -> str:
+    """`chainlet 'llm' of chain 'rag': ` before what a violation says of a chainlet's model
+    (its deployments are the chain's: `v1` alone would not say whose), else nothing."""
+    model = stack.models.get(violation.model or "")
+    member = model.chain if model is not None else None
+    return f"chainlet '{member.chainlet}' of chain '{member.chain}': " if member else ""

@@ -20,7 +20,7 @@ from iac.compile import Compiled
 from iac.compile.capacity.karpenter import EMPTY_NODE_GRACE
 from iac.compile.capacity.pricing import NodesBilled, deployment_nodes, deployment_unit_price
 from iac.compile.quantity import memory_bytes
-from iac.compile.release import DeploymentRelease
+from iac.compile.release import DeploymentRelease, ModelRelease
 from iac.compile.release.node_pools import CLOUD_OF
 from iac.compile.serving.scaling import HPA_SYNC_PERIOD
 from iac.errors import IacError
@@ -232,7 +232,7 @@ def setup_for(
     env = found.environments.get(environment)
     if env is None:
         names = ", ".join(sorted(found.environments)) or "none"
-        raise IacError(f"model '{model}' has no environment '{environment}' (it has: {names})")
+        raise IacError(f"{_named(found)} has no environment '{environment}' (it has: {names})")
     total = sum(weight for _, weight in env.traffic) or 1
     objects = _objects_by_name(compiled.objects)
     return [
@@ -261,15 +261,21 @@ def default_model(compiled: Compiled, model: str | None) -> str:
 
 def default_environment(compiled: Compiled, model: str) -> str:
     """The model's `production` environment, else its only one."""
-    environments = compiled.release.models[model].environments
+    found = compiled.release.models[model]
+    environments = found.environments
     if "production" in environments:
         return "production"
     if len(environments) == 1:
         return next(iter(environments))
     raise IacError(
-        f"model '{model}' has environments {', '.join(sorted(environments)) or '(none)'}; "
+        f"{_named(found)} has environments {', '.join(sorted(environments)) or '(none)'}; "
         "name one with --environment"
     )
+
+
+def _named(model: ModelRelease) -> str:
+    """`model 'llama'`; a chainlet's model as its chain, whose environments are its own."""
+    return f"chain '{model.chain.chain}'" if model.chain else f"model '{model.name}'"
 
 
 def _objects_by_name(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:

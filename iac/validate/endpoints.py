@@ -4,14 +4,16 @@ Gateway API gives a host and path that two HTTPRoutes claim to one of them only,
 condition says so: sent through a real gateway, one model answered another's requests with
 HTTP 200 (reference/data-plane.md). Each model's endpoints are on its own host or below its
 own prefix (`iac.spec.endpoints`), so only a `hostname` a model sets can collide: with
-another model's host, or with another `hostname`.
+another model's host, or with another `hostname`. A chain answers as one (its entrypoint,
+on `<chain>.<domain>` or the chain's `hostname`): its messages name the chain and point
+at its lines (`chains.<chain>.hostname`).
 """
 
 from __future__ import annotations
 
 from iac.diagnostics import Diagnostics, KeyPath
 from iac.spec.endpoints import ModelEndpoints, endpoint_style, model_endpoints
-from iac.spec.resolved import ResolvedStack
+from iac.spec.resolved import ResolvedModel, ResolvedStack
 
 _MAX_HOST = 253
 
@@ -22,14 +24,19 @@ def check_endpoints(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
     if cluster is None:
         return
     if cluster.endpoints == "host" and not cluster.domain:
-        hostless = [name for name, m in stack.spec.models.items() if m.hostname is None]
+        hostless = [
+            _described(model)
+            for name, model in stack.models.items()
+            if (model.chain is None or model.chain.entrypoint)
+            and stack.spec.models[name].hostname is None
+        ]
         if hostless:
             where: KeyPath = ("cluster", "endpoints")
             diagnostics.error(
                 stack.source.value(where),
-                "`endpoints: host` puts each model on `<model>.<domain>`, but the cluster has "
-                f"no `domain` (models without a `hostname`: {', '.join(hostless)}); set "
-                "`cluster.domain`, or `endpoints: path`",
+                "`endpoints: host` puts each model on `<model>.<domain>` (a chain on "
+                "`<chain>.<domain>`), but the cluster has no `domain` (without a `hostname`: "
+                f"{', '.join(hostless)}); set `cluster.domain`, or `endpoints: path`",
                 where,
             )
             return
@@ -56,6 +63,7 @@ def check_endpoints(stack: ResolvedStack, diagnostics: Diagnostics) -> None:
             # Point at the `hostname` that causes the collision: this model's, else the other's.
             here, there = (name, what), owner
             if hostname is None and stack.spec.models[owner[0]].hostname is not None:
+                # (a chain's model is its entrypoint's, whose `hostname` is the chain's)
                 here, there = owner, (name, what)
             _collision(stack, here, there, endpoints.url(path), diagnostics)
 
@@ -68,25 +76,35 @@ def _collision(
     diagnostics: Diagnostics,
 ) -> None:
     """`here` (model, what answers) claims `url`, which `there` claims too."""
-    name = here[0]
-    hostname = stack.spec.models[name].hostname
-    own = model_endpoints(stack.spec.cluster, name, None)
+    model, other = stack.models[here[0]], stack.models[there[0]]
+    hostname = stack.spec.models[model.name].hostname
+    own = model_endpoints(stack.spec.cluster, model.answers_as, None)
     if hostname is not None:
-        where: KeyPath = ("models", name, "hostname")
+        where: KeyPath = (*_declared(model), "hostname")
         location = stack.source.value(where)
-        fix = f"give '{name}' another hostname"
+        fix = f"give {_described(model)} another hostname"
         if own.host or endpoint_style(stack.spec.cluster) == "path":
             fix += f", or remove it to answer on {own.url(own.prefix)}"
     else:
-        where = ("models", name)
+        where = _declared(model)
         location = stack.source.key(where)
-        fix = f"rename '{name}' or '{there[0]}'"
+        fix = f"rename {_described(model)} or {_described(other)}"
     diagnostics.error(
         location,
-        f"model '{name}' would answer on {url} ({here[1]}), as model '{there[0]}' does "
-        f"({there[1]}): a gateway sends such requests to one of them only; {fix}",
+        f"{_described(model)} would answer on {url} ({here[1]}), as {_described(other)} "
+        f"does ({there[1]}): a gateway sends such requests to one of them only; {fix}",
         where,
     )
+
+
+def _declared(model: ResolvedModel) -> KeyPath:
+    """Where what answers is declared: `models.<name>`, or its chain's `chains.<chain>`."""
+    return ("chains", model.chain.chain) if model.chain else ("models", model.name)
+
+
+def _described(model: ResolvedModel) -> str:
+    """`model 'llama'`, or `chain 'rag'` (which answers as its entrypoint)."""
+    return model.described
 
 
 def _host_fits(
@@ -96,13 +114,15 @@ def _host_fits(
     host = endpoints.host
     if host is None or len(host) <= _MAX_HOST:
         return True
-    where: KeyPath = ("models", name)
+    model = stack.models[name]
+    where = _declared(model)
     style = endpoint_style(stack.spec.cluster)
+    noun = "chain" if model.chain else "model"
     diagnostics.error(
         stack.source.key(where),
-        f"the host of model '{name}', '{host}', is longer than the {_MAX_HOST} characters a "
-        f"DNS name may have (`endpoints: {style}`); shorten the model's name or the domain, "
-        "or set a `hostname`",
+        f"the host of {_described(model)}, '{host}', is longer than the {_MAX_HOST} characters "
+        f"a DNS name may have (`endpoints: {style}`); shorten the {noun}'s name or the "
+        "domain, or set a `hostname`",
         where,
     )
     return False

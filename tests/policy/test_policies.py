@@ -181,6 +181,38 @@ def test_defaults_warn_on_unpinned_images_undeclared_resources_and_oversized_wei
     ]
 
 
+def test_a_chainlets_violation_names_the_chainlet_at_the_chains_lines(tmp_path: Path) -> None:
+    """A chainlet's deployments are its chain's (`v1`): the message says whose, and points
+    where the chainlet's settings are written (at it, when nothing was written)."""
+    chain = """\
+    chains:
+      qa:
+        entrypoint: front
+        chainlets:
+          front: {image: ghcr.io/example/front:1.0.0, calls: [llm]}
+          llm: {image: vllm/vllm-openai:v0.8.5}
+        deployments:
+          v1: {}
+          v2: {chainlets: {llm: {resources: {accelerator: "L4:1", memory: 16Gi}}}}
+    auth: {public: true}
+    """
+    found = check(tmp_path, "", textwrap.dedent(chain))
+    assert found == [
+        "7:7: warning: chains.qa.chainlets.front: chainlet 'front' of chain 'qa': v1 declares "
+        "no cpu or memory: the defaults (1 CPU, 2Gi) rarely fit a model server; set "
+        "resources.cpu and resources.memory [resources-declared]",
+        "7:7: warning: chains.qa.chainlets.front: chainlet 'front' of chain 'qa': v2 declares "
+        "no cpu or memory: the defaults (1 CPU, 2Gi) rarely fit a model server; set "
+        "resources.cpu and resources.memory [resources-declared]",
+        "8:7: warning: chains.qa.chainlets.llm: chainlet 'llm' of chain 'qa': v1 declares no "
+        "cpu or memory: the defaults (1 CPU, 2Gi) rarely fit a model server; set resources.cpu "
+        "and resources.memory [resources-declared]",
+        "11:41: warning: chains.qa.deployments.v2.chainlets.llm.resources: chainlet 'llm' of "
+        "chain 'qa': v2 declares no cpu: the defaults (1 CPU, 2Gi) rarely fit a model server; "
+        "set resources.cpu and resources.memory [resources-declared]",
+    ]
+
+
 def test_rules_can_be_turned_off(tmp_path: Path) -> None:
     model = "models:\n  m: {image: example/server, deployments: {v1: {}}}\nauth: {public: true}\n"
     policies = "policies: {pinned_images: {enabled: false}, resources_declared: {enabled: false}}\n"

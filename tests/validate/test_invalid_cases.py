@@ -58,5 +58,7 @@ def test_required_cases_exist() -> None:
         # issue 27: chains
         "chain-entrypoint-missing", "chain-entrypoint-unknown", "chain-call-unknown",
         "chain-calls-cycle", "chain-override-unknown", "chain-name-taken",
+        # issue 27: a chain's endpoint messages name the chain, at its lines
+        "chain-hostname-collision", "chain-host-without-domain", "chain-host-too-long",
     }  # fmt: skip
     assert required <= set(CASE_NAMES)
