@@ -322,6 +322,14 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     lines += [f"| {models} | {case} | {result} |" for models, case, result in rows]
+    skipped = [f"the checkpointed first up above {args.checkpointed_max} models"]
+    skipped += [f"`iac up` of the promotion on one Pulumi stack above {args.iac_up_max} models"]
+    lines += [
+        "",
+        f"Not run: {' and '.join(skipped)} (each about three times the largest that ran, "
+        "beyond the timeout). Sharded cases: `cluster.shards` = models / "
+        f"{args.models_per_shard}, the Pulumi stacks applied one after another.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
