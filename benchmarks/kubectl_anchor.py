@@ -30,13 +30,15 @@ this is timed. Cases:
   `iac up` runs it) with Pulumi's awaits.
 - `sharded`: the same with `cluster.shards: K` (`--shards`, default a tenth of the models:
   10 at 100, 100 at 1,000).
-- `parallel`: plain `pulumi up --yes --skip-preview --parallel P` of the same project
-  (`--parallel`, default 64; `PULUMI_SKIP_CHECKPOINTS=true`, as `iac up` sets it), up to
-  `--parallel-max` models (default 100). Not an `iac up` (no preflight, no record of the
-  apply in flight): it shows what the engine's parallelism costs. `iac up` runs the engine
-  with the CLI's default, 4 operations a core (8 here), and pulumi-kubernetes awaits every
-  Service with a selector for at least 10 s (its Endpoints "settle" time, `pkg/await/
-  service.go`), so each Service holds one of the 8 slots for 10 s.
+- `parallel`: the first `iac up` (`cluster.shards` 1) with `PULUMI_PARALLEL=P` in its
+  environment (`--parallel`, default 64), up to `--parallel-max` models (default 100). The
+  engine runs at most that many resource operations at once; unset, the CLI's default is 4
+  a core (8 here), and pulumi-kubernetes awaits every Service with a selector for at least
+  10 s (the Endpoints "settle" time of its `pkg/await/service.go`), so that each Service
+  holds one of the 8 slots for 10 s.
+
+`--case-timeout MODELS:CASE=SECONDS` (repeatable) sets one case's timeout at one count,
+for a case known to run far longer than the others.
 
 The cluster for `kubectl`, `iac` and `sharded` runs what Pulumi's awaits need and what the
 live e2e tests run (tests/e2e/test_live_pulumi_up.py): etcd, kube-apiserver, the controller
@@ -332,7 +334,13 @@ def kubectl_case(bench: Bench, size: Size) -> tuple[float | None, float | None]:
 
 
 def up_case(
-    bench: Bench, size: Size, name: str, shards: int, command: list[str], env: dict[str, str]
+    bench: Bench,
+    size: Size,
+    name: str,
+    shards: int,
+    command: list[str],
+    env: dict[str, str],
+    timeout: float,
 ) -> Row:
     """`command` run in a new project applying the stack (`shards` Pulumi stacks) to a
     fresh cluster."""
@@ -340,7 +348,7 @@ def up_case(
         project = iac_project(
             bench.work, name, large_stack(size.models, shards=shards), cluster, bench.env
         )
-        run = timed(command, project, env, size.timeout, bench.work / f"{name}.log")
+        run = timed(command, project, env, timeout, bench.work / f"{name}.log")
         row = size.row(cluster, FULL, "", run)
     shutil.rmtree(project, ignore_errors=True)
     return row
@@ -370,7 +378,14 @@ def main() -> None:
         help="seconds per command: one value, or one per model count (comma-separated)",
     )
     parser.add_argument(
-        "--parallel", type=int, default=64, help="--parallel of the `parallel` case's pulumi up"
+        "--parallel", type=int, default=64, help="PULUMI_PARALLEL of the `parallel` case"
+    )
+    parser.add_argument(
+        "--case-timeout",
+        action="append",
+        default=[],
+        metavar="MODELS:CASE=SECONDS",
+        help="one case's timeout at one model count (repeatable)",
     )
     parser.add_argument(
         "--parallel-max", type=int, default=100, help="run the `parallel` case up to this count"
@@ -383,6 +398,11 @@ def main() -> None:
     if len(limits) not in (1, len(counts)):
         parser.error("--timeout: one value, or one per model count")
     timeouts = dict(zip(counts, limits * len(counts) if len(limits) == 1 else limits, strict=True))
+    overrides: dict[tuple[int, str], float] = {}
+    for spec in args.case_timeout:
+        where, _, seconds = spec.partition("=")
+        count, _, case = where.partition(":")
+        overrides[int(count), case] = float(seconds)
     cases = [c for c in args.cases.split(",") if c]
     unknown = set(cases) - set(CASES)
     if unknown:
@@ -410,14 +430,11 @@ def main() -> None:
                 runs.append(("sharded", shards, f"first `iac up`, `cluster.shards: {shards}`",
                              iac_up, env))  # fmt: skip
             if "parallel" in cases and models <= args.parallel_max:
-                up = [str(engine / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive",
-                      "--color", "never", "--parallel", str(args.parallel)]  # fmt: skip
-                runs.append(("parallel", 1,
-                             f"first plain `pulumi up --parallel {args.parallel}` (not `iac up`; "
-                             "`PULUMI_SKIP_CHECKPOINTS=true`)",
-                             up, {**env, "PULUMI_SKIP_CHECKPOINTS": "true"}))  # fmt: skip
+                runs.append(("parallel", 1, f"first `iac up`, `PULUMI_PARALLEL={args.parallel}`",
+                             iac_up, {**env, "PULUMI_PARALLEL": str(args.parallel)}))  # fmt: skip
             for case, count, what, command, case_env in runs:
-                row = up_case(bench, size, f"{case}-{models}", count, command, case_env)
+                limit = overrides.get((models, case), size.timeout)
+                row = up_case(bench, size, f"{case}-{models}", count, command, case_env, limit)
                 row.command, row.anchor, row.anchor_ready = what, anchor, ready
                 bench.record(row)
     finally:
@@ -427,6 +444,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
     shown = ", ".join(f"{t:.0f} s at {m} models" for m, t in timeouts.items())
+    shown += "".join(f", {t:.0f} s for `{c}` at {m}" for (m, c), t in overrides.items())
     lines = [
         f"Measured by `benchmarks/kubectl_anchor.py` on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}: stacks from "
