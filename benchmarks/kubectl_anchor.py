@@ -493,7 +493,7 @@ def main() -> None:
         "`scripts/install-control-plane`, on loopback, sharing the 2 cores with everything "
         "else), with the CRDs, the Gateway and the Secrets created first (not timed); each "
         f"command run once, timeout {shown} (rows of other counts: from an earlier run, "
-        "each stopped run says when it stopped). Cluster: *{BARE}* is etcd and kube-apiserver "
+        f"each stopped run says when it stopped). Cluster: *{BARE}* is etcd and kube-apiserver "
         f"alone; *{FULL}* adds the controller manager, the scheduler and kwok, as the live "
         "e2e tests run them: the controllers make a ReplicaSet and a pod for each of the 3 "
         f"Deployments a model has, the scheduler binds them to kwok GPU nodes ({PODS_PER_NODE} "
