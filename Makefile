@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/pulumi_up.py
+	$(BIN)/python benchmarks/kubectl_anchor.py
 
 # Requests through a real Gateway during rollouts (a live cluster, Traefik, the Pulumi
 # engine: built on first use, then about 7 minutes).

@@ -191,8 +191,10 @@ def _kubeconfig(server: str, token: str) -> dict[str, Any]:
     }
 
 
-def start_cluster(bin_dir: Path, work: Path) -> LiveCluster:
-    """Start etcd, the API server, the controller manager, the scheduler and kwok in ``work``.
+def start_cluster(bin_dir: Path, work: Path, *, controllers: bool = True) -> LiveCluster:
+    """Start etcd, the API server, the controller manager, the scheduler and kwok in ``work``
+    (``controllers=False``: etcd and the API server only, a store that writes nothing back:
+    no ReplicaSet, pod or ServiceAccount is ever made).
 
     Returns once /readyz answers, the default ServiceAccount exists and kwok runs; on any
     failure everything started so far is stopped and ClusterError says which part failed.
@@ -208,14 +210,14 @@ def start_cluster(bin_dir: Path, work: Path) -> LiveCluster:
         bin_dir=bin_dir, work=work, kubeconfig=kubeconfig, server=server, token=token
     )
     try:
-        _start(cluster, api_port)
+        _start(cluster, api_port, controllers)
     except BaseException:
         cluster.stop()
         raise
     return cluster
 
 
-def _start(cluster: LiveCluster, api_port: int) -> None:
+def _start(cluster: LiveCluster, api_port: int, controllers: bool) -> None:
     work = cluster.work
     certs = work / "certs"
     sa_key = certs / "service-account.key"
@@ -261,6 +263,8 @@ def _start(cluster: LiveCluster, api_port: int) -> None:
         ],
     )
     _wait("kube-apiserver /readyz", cluster.readyz, cluster, "kube-apiserver")
+    if not controllers:
+        return
 
     kubeconfig = str(cluster.kubeconfig)
     cluster.start(

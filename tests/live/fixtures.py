@@ -52,8 +52,12 @@ INTERCEPTOR_SERVICE = {
 }
 
 
-def start_prepared_cluster(bin_dir: Path, work: Path) -> LiveCluster:
-    """A running cluster with the prerequisites iac's objects need, and KEDA at work.
+def start_prepared_cluster(
+    bin_dir: Path, work: Path, *, controllers: bool = True, keda: bool = True
+) -> LiveCluster:
+    """A running cluster with the prerequisites iac's objects need, and KEDA at work
+    (``keda=False``: neither the KEDA operator nor the stand-in scaler; ``controllers=False``:
+    etcd and the API server only, :func:`start_cluster`).
 
     Cluster prerequisites as the README lists them are installed the way their own
     installers would: the CRDs from IAC_CRD_DIR, the `keda` namespace that KEDA and its
@@ -64,14 +68,15 @@ def start_prepared_cluster(bin_dir: Path, work: Path) -> LiveCluster:
     """
     if not CRD_DIR.is_dir():
         pytest.fail(f"no CRDs in {CRD_DIR} (set IAC_CRD_DIR)", pytrace=False)
-    cluster = start_cluster(bin_dir, work)
+    cluster = start_cluster(bin_dir, work, controllers=controllers)
     try:
         crds = sorted(str(p) for p in CRD_DIR.glob("*.yaml"))
         cluster.kubectl("apply", "--server-side", *(a for p in crds for a in ("-f", p)))
         cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         cluster.kubectl("create", "namespace", KEDA_NAMESPACE)
         cluster.apply([INTERCEPTOR_SERVICE])
-        start_keda(cluster)
+        if keda:
+            start_keda(cluster)
     except BaseException:
         cluster.stop()
         raise
