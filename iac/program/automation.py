@@ -49,6 +49,15 @@ it instead of failing on the conflict (docs/drift.md). Only the fields iac decla
 applied, so the replicas KEDA sets are never forced. The provider reads this variable only
 (its `enablePatchForce` setting is not read by the pinned v4.34.2); a user's own value wins."""
 
+PARALLEL = "PULUMI_PARALLEL"
+PARALLEL_OPERATIONS = "64"
+"""How many resource operations the engine runs at once (the CLI's default is 4 a core: 8
+here). Against an API server most of an apply is waiting: pulumi-kubernetes holds each
+Service until its endpoints have settled for 10 s and each Deployment until a replica is
+available, so 8 at a time left a first `iac up` of 100 models at 494 s, 64 at 137 s
+(`make bench`, the kubectl anchor in docs/benchmarks.md). The CLI reads the variable as the
+default of `--parallel`; a user's own value wins."""
+
 SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS"
 """The engine writes the stack's state once, when an update ends (a failed or cancelled one
 included), instead of after every step: with a checkpoint per step a first apply costs time
@@ -112,7 +121,12 @@ class AutomationEngine:
                 program=program,
                 opts=auto.LocalWorkspaceOptions(
                     work_dir=str(self.project_dir),
-                    env_vars={PATCH_FORCE: "true", SKIP_CHECKPOINTS: "true", **os.environ},
+                    env_vars={
+                        PATCH_FORCE: "true",
+                        SKIP_CHECKPOINTS: "true",
+                        PARALLEL: PARALLEL_OPERATIONS,
+                        **os.environ,
+                    },
                     pulumi_command=command,
                 ),
             )
