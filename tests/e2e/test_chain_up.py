@@ -18,6 +18,7 @@ import iac.up
 from iac.cli import cli
 from iac.compile import compile_stack
 from iac.validate import check_stack
+from tests.support.render_project import render_project
 
 if TYPE_CHECKING:
     from conftest import PulumiEngine
@@ -33,18 +34,11 @@ def project(tmp_path: Path, pulumi_engine: PulumiEngine, monkeypatch: pytest.Mon
     """Example 09 with a gate on production's promotion, rendering to `rendered/`."""
     for key, value in pulumi_engine.env.items():
         monkeypatch.setenv(key, value)
-    directory = tmp_path / "project"
-    (directory / "stacks").mkdir(parents=True)
-    shutil.copytree(ROOT / "modules", directory / "modules")
     text = EXAMPLE.read_text().replace("../../modules/", "../modules/")
     text = text.replace("cleanup: scale_to_zero}", f"cleanup: scale_to_zero, {GATE}}}")
     assert GATE in text
-    stack_file(directory).write_text(text)
-    (directory / "Pulumi.yaml").write_text(
-        f"name: iac-e2e-{tmp_path.name.replace('_', '-')[-40:]}\nruntime: python\n"
-    )
-    pulumi_engine.run("stack", "init", STACK, cwd=directory)
-    pulumi_engine.run("config", "set", "iac:renderDir", "rendered", cwd=directory)
+    directory = render_project(tmp_path, pulumi_engine, text, STACK, program=False)
+    shutil.copytree(ROOT / "modules", directory / "modules")
     return directory
 
 

@@ -28,6 +28,7 @@ import yaml
 from benchmarks.generate import large_stack
 from iac.compile import compile_stack, object_id
 from iac.validate import check_stack
+from tests.support.render_project import render_project
 
 if TYPE_CHECKING:
     from conftest import PulumiEngine
@@ -43,16 +44,7 @@ KUBERNETES = "kubernetes:"
 def project(tmp_path: Path, pulumi_engine: PulumiEngine) -> Path:
     """A project as `iac init` writes it (`__main__.py` runs `iac.program.main()`), with a
     25-model stack (455 objects) rendering to `rendered/`."""
-    directory = tmp_path / "project"
-    (directory / "stacks").mkdir(parents=True)
-    (directory / "stacks" / f"{STACK}.yaml").write_text(large_stack(MODELS))
-    (directory / "__main__.py").write_text("from iac.program import main\n\nmain()\n")
-    (directory / "Pulumi.yaml").write_text(
-        f"name: iac-e2e-{tmp_path.name.replace('_', '-')[-40:]}\nruntime: python\n"
-    )
-    pulumi_engine.run("stack", "init", STACK, cwd=directory)
-    pulumi_engine.run("config", "set", "iac:renderDir", "rendered", cwd=directory)
-    return directory
+    return render_project(tmp_path, pulumi_engine, large_stack(MODELS), STACK)
 
 
 def written(project: Path) -> set[str]:

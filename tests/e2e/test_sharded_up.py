@@ -30,6 +30,7 @@ from iac.compile import compile_stack, object_id
 from iac.program.layout import owner
 from iac.program.shards import Part, parts, shard_of
 from iac.validate import check_stack
+from tests.support.render_project import render_project
 
 if TYPE_CHECKING:
     from conftest import PulumiEngine
@@ -46,16 +47,7 @@ CHANGED_OBJECT = re.compile(r"^\s*[-+~]\s+kubernetes:\S+ (\S+) (creating|updatin
 def project(tmp_path: Path, pulumi_engine: PulumiEngine) -> Path:
     """A project as `iac init` writes it, with an 8-model stack in 3 shards rendering to
     `rendered/`."""
-    directory = tmp_path / "project"
-    (directory / "stacks").mkdir(parents=True)
-    (directory / "stacks" / f"{STACK}.yaml").write_text(large_stack(MODELS, shards=SHARDS))
-    (directory / "__main__.py").write_text("from iac.program import main\n\nmain()\n")
-    (directory / "Pulumi.yaml").write_text(
-        f"name: iac-e2e-{tmp_path.name.replace('_', '-')[-40:]}\nruntime: python\n"
-    )
-    pulumi_engine.run("stack", "init", STACK, cwd=directory)
-    pulumi_engine.run("config", "set", "iac:renderDir", "rendered", cwd=directory)
-    return directory
+    return render_project(tmp_path, pulumi_engine, large_stack(MODELS, shards=SHARDS), STACK)
 
 
 def stack_file(project: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from iac.cli import cli
 from iac.edit import source
 from iac.errors import IacError
 from tests.support.compile_helpers import ROOT
+from tests.support.text_diff import changed_lines
 
 STACK = """\
 # The production stack. Reviewed by the platform team.
@@ -58,14 +58,6 @@ def stack(tmp_path: Path, cleanup: str = "scale_to_zero", text: str = STACK) -> 
                         "      v2x: {}\n      v3x: {}\n")  # fmt: skip
     path.write_text(body)
     return path
-
-
-def changed_lines(before: str, after: str) -> list[str]:
-    return [
-        line.rstrip("\n")
-        for line in difflib.unified_diff(before.splitlines(True), after.splitlines(True), n=0)
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
 
 
 def test_promote_an_unbound_deployment(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ chainlet at once (issue #27)."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 from iac import edit
 from iac.cli import cli
 from iac.errors import IacError
+from tests.support.text_diff import changed_lines
 
 STACK = """\
 version: 1
@@ -54,14 +54,6 @@ def stack(tmp_path: Path, cleanup: str = "scale_to_zero") -> Path:
                         "      dev: {kind: development}\n      old2: {}\n")  # fmt: skip
     path.write_text(body)
     return path
-
-
-def changed_lines(before: str, after: str) -> list[str]:
-    return [
-        line.rstrip("\n")
-        for line in difflib.unified_diff(before.splitlines(True), after.splitlines(True), n=0)
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
 
 
 def test_promote_a_chain_deployment_changes_the_chain_environment(tmp_path: Path) -> None:
