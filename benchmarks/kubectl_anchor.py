@@ -45,8 +45,8 @@ measure, so that counts can be measured in separate runs.
 The cluster for `kubectl`, `iac` and `sharded` runs what Pulumi's awaits need and what the
 live e2e tests run (tests/e2e/test_live_pulumi_up.py): etcd, kube-apiserver, the controller
 manager, the scheduler and kwok, with kwok GPU nodes of the pods' shape (labels, taint, GPUs:
-`tests.live.cluster.pod_node_shape`, as `gpu_nodes_for` makes them) so that every pod is
-scheduled and made Running and Ready. Unlike `gpu_nodes_for` (a node per replica), the nodes
+`tests.live.cluster.pod_node_shape`, as `nodes_for` makes them) so that every pod is
+scheduled and made Running and Ready. Unlike `nodes_for` (a node per replica), the nodes
 are packed, `PODS_PER_NODE` pods each: 3,000 nodes' heartbeats would load the API server more
 than the objects under test. KEDA does not run (its operator would add a writer per
 ScaledObject; without it every active Deployment keeps the one replica the API server
@@ -112,7 +112,7 @@ def control_plane_bin() -> Path:
 
 def packed_gpu_nodes(objects: Iterable[Mapping[str, Any]], prefix: str) -> list[dict[str, Any]]:
     """kwok nodes on which every GPU Deployment of `objects` runs all its replicas,
-    `PODS_PER_NODE` pods a node, shaped as `gpu_nodes_for` shapes one."""
+    `PODS_PER_NODE` pods a node, shaped as `nodes_for` shapes one."""
     replicas: Counter[Any] = Counter()
     for obj in objects:
         if obj.get("kind") != "Deployment":

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from iac.compile import compile_stack
 from iac.validate import check_stack
-from tests.live.cluster import gpu_nodes_for
+from tests.live.cluster import nodes_for
 from tests.live.fixtures import start_prepared_cluster
 from tests.live.prerequisites import stack_prerequisites
 
@@ -60,7 +60,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     cluster = start_prepared_cluster(args.bin, args.work)
     try:
-        cluster.apply(gpu_nodes_for(_at_most(objects), prefix="gpu"))
+        cluster.apply(nodes_for(_at_most(objects), prefix="gpu"))
         cluster.apply(stack_prerequisites(objects))
         print(cluster.kubeconfig, flush=True)
         while not stop.wait(1.0):

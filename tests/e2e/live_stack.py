@@ -18,7 +18,7 @@ from iac.cli import cli
 from iac.compile import Compiled, compile_stack
 from iac.validate import check_stack
 from tests.e2e.live_project import live_project
-from tests.live.cluster import REPO_ROOT, LiveCluster, gpu_nodes_for
+from tests.live.cluster import REPO_ROOT, LiveCluster, nodes_for
 from tests.live.prerequisites import stack_prerequisites
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def prepare(engine: PulumiEngine, cluster: LiveCluster, work: Path) -> tuple[Pat
     project = live_project(engine, cluster, stack_file, work / "project", STACK)
     compiled = compile_stack(check_stack(str(stack_file)))
     cluster.apply(stack_prerequisites(compiled.objects))
-    cluster.apply(gpu_nodes_for(compiled.objects, prefix="live"))
+    cluster.apply(nodes_for(compiled.objects, prefix="live"))
     return stack_file, project, compiled
 
 

@@ -27,7 +27,7 @@ import pytest
 from iac.compile import compile_stack
 from iac.validate import check_stack
 from tests.e2e.live_project import live_project
-from tests.live.cluster import KWOK_NODE_ANNOTATION, LiveCluster, gpu_nodes_for
+from tests.live.cluster import KWOK_NODE_ANNOTATION, LiveCluster, nodes_for
 from tests.live.fixtures import start_prepared_cluster
 from tests.live.prerequisites import stack_prerequisites
 from tests.live.watch import watch_pods
@@ -75,7 +75,7 @@ def test_pulumi_up_of_a_stack_on_a_live_cluster_then_nothing_to_change(
     namespace = next(o["metadata"]["name"] for o in objects if o["kind"] == "Namespace")
     cluster = start_prepared_cluster(control_plane_bin, tmp_path / "cluster")
     try:
-        cluster.apply(gpu_nodes_for(objects, prefix="gpu"))
+        cluster.apply(nodes_for(objects, prefix="gpu"))
         cluster.apply(stack_prerequisites(objects))
         project = live_project(pulumi_engine, cluster, stack, tmp_path / "project")
         with watch_pods(cluster, namespace, tmp_path) as watch:

@@ -42,7 +42,7 @@ from iac.diff.plan import make_plan
 from iac.validate import check_stack
 from tests.e2e.live_project import live_project
 from tests.e2e.live_stack import iac, use_engine_and_kubectl
-from tests.live.cluster import REPO_ROOT, gpu_nodes_for
+from tests.live.cluster import REPO_ROOT, nodes_for
 from tests.live.fixtures import start_prepared_cluster
 from tests.live.gateway import GATEWAY_CLASS, Gateway, start_gateway
 from tests.live.load import LoadStream, Sent, binomial_bound
@@ -179,7 +179,7 @@ def set_up(
     objects = compile_stack(check_stack(str(stack))).objects
     cluster = gateway.cluster
     cluster.apply(stack_prerequisites(objects, gateway_class=GATEWAY_CLASS, port=gateway.port))
-    cluster.apply(gpu_nodes_for(objects, prefix="h100"))
+    cluster.apply(nodes_for(objects, prefix="h100"))
     project = live_project(engine, cluster, stack, work / "project")
     first = iac_up(stack, project)
     assert first.exit_code == 0, first.output + first.stderr

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from iac.cli import cli
 from iac.compile import compile_stack
 from iac.validate import check_stack
-from tests.live.cluster import LiveCluster, gpu_nodes_for, start_cluster
+from tests.live.cluster import LiveCluster, nodes_for, start_cluster
 from tests.live.fixtures import CRD_DIR
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def test_iac_up_stops_on_what_the_cluster_lacks_and_applies_nothing(
             },
         ]
     )
-    cluster.apply(gpu_nodes_for(compile_stack(check_stack(stack_file)).objects, prefix="pf"))
+    cluster.apply(nodes_for(compile_stack(check_stack(stack_file)).objects, prefix="pf"))
     applied = up()
     assert applied.exit_code == 0, applied.output
     assert PLAIN_HTTP in applied.stderr.splitlines()  # a warning: printed, and applied

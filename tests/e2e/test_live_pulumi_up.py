@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from iac.cli import cli
 from iac.compile import compile_stack
 from iac.validate import check_stack
-from tests.live.cluster import LiveCluster, gpu_nodes_for
+from tests.live.cluster import LiveCluster, nodes_for
 
 if TYPE_CHECKING:
     from conftest import PulumiEngine
@@ -36,7 +36,7 @@ def test_pulumi_up_of_an_iac_init_project_applies_every_object_to_a_live_cluster
     created = CliRunner().invoke(cli, ["init", str(directory), "--name", name])
     assert created.exit_code == 0, created.output
     objects = compile_stack(check_stack(str(directory / "stacks" / f"{STACK}.yaml"))).objects
-    live_cluster.apply(gpu_nodes_for(objects, prefix="init"))
+    live_cluster.apply(nodes_for(objects, prefix="init"))
 
     run = pulumi_engine.run
     run("stack", "init", STACK, cwd=directory)

@@ -27,7 +27,7 @@ from iac.diff.plan import make_plan
 from iac.rollout import executor
 from iac.validate import check_stack
 from tests.e2e.live_project import live_project
-from tests.live.cluster import REPO_ROOT, LiveCluster, gpu_nodes_for
+from tests.live.cluster import REPO_ROOT, LiveCluster, nodes_for
 from tests.live.fixtures import start_prepared_cluster
 from tests.live.prerequisites import stack_prerequisites
 from tests.live.watch import ObjectWatch, watch_objects
@@ -95,7 +95,7 @@ def prepare(cluster: LiveCluster, pulumi_engine: PulumiEngine, tmp_path: Path, s
     """The stack's Gateway and Secret, H100 nodes (none of another accelerator), a project."""
     objects = compile_stack(check_stack(str(stack))).objects
     cluster.apply(stack_prerequisites(objects))
-    cluster.apply(gpu_nodes_for([o for o in objects if o["metadata"]["name"] == V1], "h100"))
+    cluster.apply(nodes_for([o for o in objects if o["metadata"]["name"] == V1], "h100"))
     return live_project(pulumi_engine, cluster, stack, tmp_path / "project")
 
 

@@ -359,22 +359,27 @@ def pod_node_shape(pod_spec: Mapping[str, Any]) -> NodeShape | None:
     return NodeShape(tuple(sorted(labels.items())), tuple(sorted(gpus.items())), tainted)
 
 
-def gpu_nodes_for(objects: Iterable[Mapping[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    """kwok Nodes on which every GPU Deployment of ``objects`` can run all its replicas.
+def nodes_for(objects: Iterable[Mapping[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """kwok Nodes on which every Deployment of ``objects`` can run all its replicas.
 
-    One node per replica (a Deployment without ``spec.replicas`` has one), shaped by
-    :func:`pod_node_shape`, with ``NODE_GPUS`` (or the pod's own count, if larger) of each
-    GPU resource and the ``nvidia.com/gpu:NoSchedule`` taint.
+    One node per replica (a Deployment without ``spec.replicas`` has one). A GPU
+    Deployment's are shaped by :func:`pod_node_shape`, with ``NODE_GPUS`` (or the pod's own
+    count, if larger) of each GPU resource and the ``nvidia.com/gpu:NoSchedule`` taint; a
+    Deployment that asks for no GPU (a chain's CPU router) gets untainted nodes with the
+    labels its nodeSelector asks for, what a cluster's CPU pool gives it.
     """
     nodes: list[dict[str, Any]] = []
     for obj in objects:
         if obj.get("kind") != "Deployment":
             continue
-        shape = pod_node_shape(obj["spec"]["template"]["spec"])
+        pod_spec = obj["spec"]["template"]["spec"]
+        shape = pod_node_shape(pod_spec)
+        kind = "gpu"
         if shape is None:
-            continue
+            labels = tuple(sorted((pod_spec.get("nodeSelector") or {}).items()))
+            shape, kind = NodeShape(labels, (), tainted=False), "cpu"
         for _ in range(max(1, int(obj["spec"].get("replicas", 1)))):
-            nodes.append(kwok_node(f"{prefix}-gpu-{len(nodes)}", shape))
+            nodes.append(kwok_node(f"{prefix}-{kind}-{len(nodes)}", shape))
     return nodes
 
 

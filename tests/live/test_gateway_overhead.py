@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.live.cluster import gpu_nodes_for
+from tests.live.cluster import nodes_for
 from tests.live.gateway import GATEWAY_CLASS, Gateway
 from tests.live.load import LoadStream, Sent
 from tests.live.prerequisites import stack_prerequisites
@@ -66,7 +66,7 @@ def _apply(gateway: Gateway, work: Path) -> list[dict[str, Any]]:
     assert proc.returncode == 0, proc.stderr
     objects = [yaml.safe_load(p.read_text()) for p in sorted(out.glob("*.yaml"))]
     cluster = gateway.cluster
-    cluster.apply(gpu_nodes_for(objects, prefix=NAMESPACE))
+    cluster.apply(nodes_for(objects, prefix=NAMESPACE))
     cluster.apply(stack_prerequisites(objects, gateway_class=GATEWAY_CLASS, port=gateway.port))
     cluster.kubectl("apply", "--server-side", "-f", str(out))
     gateway.wait_routes(o for o in objects if o["kind"] == "HTTPRoute")

@@ -33,7 +33,7 @@ from benchmarks.generate import large_stack
 from iac.compile.release import Release, build_release
 from iac.diagnostics import Diagnostics
 from iac.validate import check_stack
-from tests.live.cluster import gpu_nodes_for
+from tests.live.cluster import nodes_for
 from tests.live.gateway import GATEWAY_CLASS, Answer, Gateway
 from tests.live.load import binomial_bound
 from tests.live.prerequisites import stack_prerequisites
@@ -94,7 +94,7 @@ def applied(
     objects = _render(stack, out)
     release = build_release(check_stack(str(stack)), Diagnostics())
     cluster = gateway.cluster
-    nodes = gpu_nodes_for(objects, prefix=name)
+    nodes = nodes_for(objects, prefix=name)
     cluster.apply(nodes)
     cluster.apply(stack_prerequisites(objects, gateway_class=GATEWAY_CLASS, port=gateway.port))
     cluster.kubectl("apply", "--server-side", "-f", str(out))

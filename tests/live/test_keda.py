@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.live.cluster import LiveCluster, gpu_nodes_for
+from tests.live.cluster import LiveCluster, nodes_for
 from tests.live.watch import PodWatch, watch_pods
 
 pytestmark = pytest.mark.live
@@ -126,7 +126,7 @@ def applied(
     out, objects = _render(project)
     # Room for every replica the stack may run (up to 5 + 3 + 1), on L4 nodes of its pool.
     deployment = next(o for o in objects if o["kind"] == "Deployment")
-    live_cluster.apply(gpu_nodes_for([{**deployment, "spec": {**deployment["spec"], "replicas": 9}}],
+    live_cluster.apply(nodes_for([{**deployment, "spec": {**deployment["spec"], "replicas": 9}}],
                                      prefix="keda-live"))  # fmt: skip
     with watch_pods(live_cluster, NAMESPACE, project) as watch:
         live_cluster.kubectl("apply", "--server-side", "-f", str(out))

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.live.cluster import KWOK_NODE_ANNOTATION, LiveCluster, gpu_nodes_for
+from tests.live.cluster import KWOK_NODE_ANNOTATION, LiveCluster, nodes_for
 from tests.live.prerequisites import stack_prerequisites
 
 pytestmark = pytest.mark.live
@@ -98,7 +98,7 @@ def test_render_is_applied_scheduled_and_reapplied_unchanged(
 ) -> None:
     out = tmp_path / "render"
     objects = _render(stack, out)
-    live_cluster.apply(gpu_nodes_for(objects, prefix=_stack_id(stack)))
+    live_cluster.apply(nodes_for(objects, prefix=_stack_id(stack)))
 
     # With the stack's own prerequisites created as a platform team would (its Gateway, its
     # Secrets), `iac preflight` passes (what it says when one is missing:
