@@ -125,8 +125,12 @@ def _endpoints(
     release: Release,
 ) -> Iterator[tuple[str, str | None, str, dict[str, int]]]:
     """(what, host, path, {Deployment object name: weight}) for every endpoint the stack
-    declares; an empty mapping: nothing may answer (a deactivated deployment's)."""
+    declares; an empty mapping: nothing may answer (a deactivated deployment's). A chain's
+    endpoints are its entrypoint's: the other chainlets are reached inside the cluster only
+    (`_hidden_chainlets`)."""
     for model in release.models.values():
+        if model.chain is not None and not model.chain.entrypoint:
+            continue
         endpoints = model.endpoints
         deployments = model.deployments
         for env in model.environments.values():
@@ -150,8 +154,25 @@ def _endpoints(
             )
 
 
+def _hidden_chainlets(release: Release) -> Iterator[tuple[str, str | None, str, set[str]]]:
+    """(what, host, path, {Deployment object names}) for each deployment of a chainlet that
+    is not its chain's entrypoint, at the paths its model would answer on if it had routes:
+    none of those Deployments may answer there (the chain's host is its entrypoint's)."""
+    for model in release.models.values():
+        if model.chain is None or model.chain.entrypoint:
+            continue
+        names = {d.object_name for d in model.deployments.values()}
+        for deployment in model.deployments.values():
+            path = model.endpoints.deployment_path(deployment.name)
+            yield f"{model.name} deployment {deployment.name}", model.endpoints.host, path, names
+
+
 def test_every_endpoint_reaches_its_own_deployment(applied: Applied, gateway: Gateway) -> None:
     wrong: list[str] = []
+    for what, host, path, hidden in _hidden_chainlets(applied.release):
+        answer = gateway.request(host, path + PROBE)
+        if answer.deployment in hidden:
+            wrong.append(f"{what}: {host}{path} answered by chainlet {answer.deployment!r}")
     checked = 0
     for what, host, path, sides in _endpoints(applied.release):
         if not sides:
