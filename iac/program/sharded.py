@@ -67,15 +67,8 @@ class ShardedEngine:
 
     # What the cluster's stack records, read as from an unsharded stack.
 
-    @property
-    def live_sources(self) -> dict[str, Any] | None:
-        return self.cluster.live_sources
-
     def read_live_sources(self) -> dict[str, Any] | None:
         return self.cluster.read_live_sources()
-
-    def outputs(self) -> dict[str, Any]:
-        return self.cluster.outputs()
 
     def cluster_access(self) -> ClusterAccess:
         if self._access is None:
