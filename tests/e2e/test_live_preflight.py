@@ -60,7 +60,7 @@ def cluster(control_plane_bin: Path, tmp_path: Path) -> Iterator[LiveCluster]:
     try:
         crds = sorted(str(p) for p in CRD_DIR.glob("*.yaml"))
         live.kubectl("apply", "--server-side", *(a for p in crds for a in ("-f", p)))
-        live.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        live.wait_established("crd")
         yield live
     finally:
         live.stop()

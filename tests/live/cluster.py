@@ -99,11 +99,33 @@ class LiveCluster:
         return proc
 
     def get(self, *args: str) -> list[dict[str, Any]]:
-        """The items `kubectl get ARGS -o json` lists."""
-        items: list[dict[str, Any]] = json.loads(self.kubectl("get", *args, "-o", "json").stdout)[
-            "items"
-        ]
+        """The objects `kubectl get ARGS -o json` lists (one named by a single ``-f FILE`` too)."""
+        found: dict[str, Any] = json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+        items: list[dict[str, Any]] = found.get("items", [found])
         return items
+
+    def wait_established(self, *selector: str, timeout: float = 60) -> None:
+        """Wait until every CRD ``selector`` names (``crd``: all; ``-f FILE``...) is Established.
+
+        Polled here rather than with `kubectl wait --for=condition=Established`: that fails at
+        once ("accessor error: <nil>") on a CRD created an instant before, whose status has no
+        conditions yet (CI run of 530c734, tests/live/test_preflight.py).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            waiting = [
+                crd["metadata"]["name"]
+                for crd in self.get(*selector)
+                if not any(
+                    c.get("type") == "Established" and c.get("status") == "True"
+                    for c in crd.get("status", {}).get("conditions") or []
+                )
+            ]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise ClusterError(f"CRDs not Established after {timeout:.0f} s: {waiting}")
+            time.sleep(0.2)
 
     def apply(self, documents: Iterable[Mapping[str, Any]]) -> None:
         text = yaml.safe_dump_all(list(documents), sort_keys=False)

@@ -72,7 +72,7 @@ def start_prepared_cluster(
     try:
         crds = sorted(str(p) for p in CRD_DIR.glob("*.yaml"))
         cluster.kubectl("apply", "--server-side", *(a for p in crds for a in ("-f", p)))
-        cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        cluster.wait_established("crd")
         cluster.kubectl("create", "namespace", KEDA_NAMESPACE)
         cluster.apply([INTERCEPTOR_SERVICE])
         if keda:

@@ -187,7 +187,7 @@ def start_gateway(cluster: LiveCluster, install_dir: Path) -> Gateway:
         raise ClusterError("start_gateway needs a prepared cluster (KEDA and its scaler)")
     crds = install_dir / "gateway-api-crds"
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
-    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    cluster.wait_established("crd")
     port, api_port = free_port(), free_port()
     cluster.apply(
         [

@@ -84,7 +84,7 @@ def start_keda(cluster: LiveCluster) -> Keda:
     """
     crds = cluster.bin_dir.parent / "keda-crds"
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
-    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    cluster.wait_established("crd")
 
     # A loopback address of its own, so that the fixed port never collides with another run.
     address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"

@@ -98,7 +98,7 @@ def _namespace(name: str) -> dict[str, Any]:
 def install_crds(cluster: LiveCluster, component: str) -> None:
     files = [str(CRD_DIR / name) for name in CRDS[component]]
     cluster.kubectl("apply", "--server-side", *(a for f in files for a in ("-f", f)))
-    cluster.kubectl("wait", "--for=condition=Established", *(a for f in files for a in ("-f", f)))
+    cluster.wait_established(*(a for f in files for a in ("-f", f)))
 
 
 def remove_crds(cluster: LiveCluster, component: str) -> None:
