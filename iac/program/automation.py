@@ -98,10 +98,20 @@ class AutomationEngine:
         self.access = access
         self._refresh: bool | None = None
         self._outputs: dict[str, Any] | None = None
+        self._selected: auto.Stack | None = None
         with (project_dir / "Pulumi.yaml").open(encoding="utf-8") as handle:
             self.project_name = str((yaml.safe_load(handle) or {}).get("name") or project_dir.name)
 
-    def _stack(self, program: Callable[[], None], create: bool = True) -> auto.Stack:
+    def _stack(self) -> auto.Stack:
+        """This Pulumi stack, selected (or created) once per engine: each selection is a run
+        of the CLI, a third of a second (a hundred shards' first up ran five for each, before
+        any update). Its workspace's program does nothing: `apply` passes its own to
+        `update`."""
+        if self._selected is None:
+            self._selected = self._select()
+        return self._selected
+
+    def _select(self) -> auto.Stack:
         for removed in repair_file_backend(self.project_dir, self.project_name, self.stack_name):
             self.report(
                 f"removed {removed}: an empty metadata file a killed update left behind "
@@ -114,11 +124,10 @@ class AutomationEngine:
             else None
         )
         try:
-            select = auto.create_or_select_stack if create else auto.select_stack
-            return select(
+            return auto.create_or_select_stack(
                 stack_name=self.stack_name,
                 project_name=self.project_name,
-                program=program,
+                program=_nothing,
                 opts=auto.LocalWorkspaceOptions(
                     work_dir=str(self.project_dir),
                     env_vars={
@@ -138,15 +147,7 @@ class AutomationEngine:
 
     def select(self) -> auto.Stack:
         """This Pulumi stack (created when it does not exist), for commands other than up."""
-        return self._stack(lambda: None)
-
-    def exists(self) -> bool:
-        """Whether this Pulumi stack exists (without creating it)."""
-        try:
-            self._stack(lambda: None, create=False)
-        except auto.StackNotFoundError:
-            return False
-        return True
+        return self._stack()
 
     def apply(self, compiled: Compiled, progress: Progress) -> None:
         def program() -> None:
@@ -158,7 +159,7 @@ class AutomationEngine:
             finished = progress.status == "done"
             pulumi.export(SOURCES, self.sources if finished else self.live_sources)
 
-        stack = self._stack(program)
+        stack = self._stack()
         self._outputs = None  # this apply writes them
         in_flight = InFlight(self.project_dir, self.stack_name)
         ids = {object_id(obj) for obj in select(compiled, self.part).objects}
@@ -172,7 +173,7 @@ class AutomationEngine:
                 progress,
             )
             try:
-                self._up(stack, in_flight)
+                self._up(stack, program, in_flight)
                 return
             except auto.ConcurrentUpdateError as exc:
                 in_flight.restore(before)  # nothing ran
@@ -214,12 +215,12 @@ class AutomationEngine:
             render_dir=self.access.render_dir,
         )
 
-    def _up(self, stack: auto.Stack, in_flight: InFlight) -> None:
+    def _up(self, stack: auto.Stack, program: Callable[[], None], in_flight: InFlight) -> None:
         """One `pulumi up`; the record of it goes once the engine has ended (and saved
         the state), a Ctrl-C's included."""
         with ctrl_c_after_the_engine() as interrupted:
             try:
-                update(stack, WithoutOutputs(self.report), refresh=self._refreshes())
+                update(stack, program, WithoutOutputs(self.report), refresh=self._refreshes())
             finally:
                 if interrupted:  # the engine ended after the Ctrl-C
                     in_flight.clear()
@@ -240,7 +241,7 @@ class AutomationEngine:
         the cluster's stack holds megabytes of them: about a second a read)."""
         if self._outputs is None:
             try:
-                found = self._stack(lambda: None).outputs()
+                found = self._stack().outputs()
             except auto.CommandError:
                 return {}
             self._outputs = {name: value.value for name, value in found.items()}
@@ -250,7 +251,7 @@ class AutomationEngine:
         """Where the apply goes: the stack's `iac:kubeconfig`, `iac:context` and
         `iac:renderDir` (secrets decrypted)."""
         try:
-            found = self._stack(lambda: None).get_all_config()
+            found = self._stack().get_all_config()
         except auto.CommandError as exc:
             raise IacError(
                 f"cannot read the config of stack {self.stack_name}: {_last_lines(str(exc))}"
@@ -268,16 +269,20 @@ class AutomationEngine:
         return Progress.from_dict(self.outputs().get(ROLLOUT))
 
 
-def update(stack: auto.Stack, on_output: Callable[[str], None], *, refresh: bool) -> None:
-    """`pulumi up` of `stack` with its inline program, as `auto.Stack.up` runs it, without
+def update(
+    stack: auto.Stack,
+    program: Callable[[], None],
+    on_output: Callable[[str], None],
+    *,
+    refresh: bool,
+) -> None:
+    """`pulumi up` of `stack` with the inline `program`, as `auto.Stack.up` runs it, without
     what `up` does once the update has ended: it reads the stack's outputs and its last
     update's summary back, two more runs of the CLI (1 to 1.5 s an update at a thousand
     models, docs/program.md, "Large stacks: sharding") for a result iac does not use (its
     own outputs are read when needed, `AutomationEngine.outputs`). The steps are those of
     the pinned SDK's `Stack.up` (pulumi 3.272.0, `automation/_stack.py`): a language server
     for the program on a local port, named to the CLI with `--client` and `--exec-kind`."""
-    program = stack.workspace.program
-    assert program is not None  # every stack iac updates is made with its program
     server = grpc.server(ThreadPoolExecutor(max_workers=4), options=_GRPC_CHANNEL_OPTIONS)
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageServer(program), server)
     port = server.add_insecure_port(address="127.0.0.1:0")
@@ -289,6 +294,11 @@ def update(stack: auto.Stack, on_output: Callable[[str], None], *, refresh: bool
         stack._run_pulumi_cmd_sync(args, on_output)
     finally:
         server.stop(0)
+
+
+def _nothing() -> None:
+    """The program of the workspaces iac selects stacks with (the Automation API wants one
+    for an inline project); each update runs its own (`update`)."""
 
 
 def repair_file_backend(project_dir: Path, project: str, stack: str) -> list[Path]:

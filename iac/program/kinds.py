@@ -15,6 +15,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+# Imported here, not reached as `k8s.apiextensions.CustomResource` when first registering:
+# pulumi_kubernetes loads that subpackage lazily (importlib's LazyLoader, not thread-safe in
+# Python 3.11), and the program registers from the SDK's threads, side by side when `iac
+# up` applies shards at once: "module 'pulumi_kubernetes.apiextensions' has no attribute
+# 'CustomResource'" was seen once.
+from pulumi_kubernetes.apiextensions import CustomResource
+
 from iac.errors import IacError
 
 Constructor = Callable[..., pulumi.CustomResource]
@@ -80,7 +87,7 @@ def constructor(obj: Mapping[str, Any]) -> tuple[Constructor, dict[str, Any]]:
         arguments["metadata"] = obj["metadata"]
         if "spec" in obj:
             arguments["spec"] = obj["spec"]
-        return k8s.apiextensions.CustomResource, arguments
+        return CustomResource, arguments
     raise UnsupportedObject(
         f"no Pulumi resource class for {obj['apiVersion']} {obj['kind']}; add it to "
         "iac.program.kinds (BUILT_IN for a typed class, CUSTOM for a custom resource)"

@@ -22,6 +22,7 @@ from typing import Any
 from iac.compile import labels
 from iac.compile.names import logical_name
 from iac.compile.serving.scaling import COLD_NODE_SECONDS
+from iac.compile.serving.workload import SKIP_AWAIT
 
 NODE_PROVISIONING_SECONDS = COLD_NODE_SECONDS
 """Budget for a GPU node to be provisioned and the image pulled before a server starts."""
@@ -398,14 +399,15 @@ def _reduced(dependencies: Sequence[Sequence[int]], order: Sequence[int]) -> lis
 
 def _timeouts(obj: dict[str, Any], index: _Index) -> Timeouts | None:
     """Workloads, and the Services in front of Deployments (pulumi-kubernetes waits for
-    their endpoints to be ready too), wait for model servers: longer than the default."""
+    their endpoints to be ready too) unless they skip Pulumi's await, wait for model
+    servers: longer than the default."""
     kind = (group(obj["apiVersion"]), obj["kind"])
     if kind == ("apps", "Deployment"):
         return deployment_timeouts(obj, _max_replicas(obj, index))
     if kind == ("apps", "DaemonSet"):
         budget = pod_budget(obj)
         return Timeouts(create=budget, update=budget)
-    if kind == ("", "Service"):
+    if kind == ("", "Service") and not _skips_await(obj):
         own = key(obj)
         workloads = index.workloads_of_service(index.by_key[own])
         found = [
@@ -417,6 +419,11 @@ def _timeouts(obj: dict[str, Any], index: _Index) -> Timeouts | None:
                 create=max(t.create for t in found), update=max(t.update for t in found)
             )
     return None
+
+
+def _skips_await(obj: Mapping[str, Any]) -> bool:
+    annotations = _get(obj, "metadata", "annotations") or {}
+    return bool(annotations.get(SKIP_AWAIT) == "true")
 
 
 def pod_budget(workload: Mapping[str, Any]) -> int:

@@ -9,8 +9,8 @@ each stage's objects are compared, part by part, with what the last apply left. 
 1. the cluster's stack, when it gains objects (a new node pool, say), first: the models'
    pods need them. It records the progress of the stage before, so a run killed after it
    applies this stage again;
-2. the model shards whose objects change, one after another (two cores gain nothing from
-   running Pulumi engines side by side: each is CPU bound rendering or diffing);
+2. the model shards whose objects change, `SHARDS_AT_ONCE` at a time (their lines prefixed
+   with the Pulumi stack's name); when one fails, those running end and no other starts;
 3. the cluster's stack, last, with the changes to its existing objects (a pool's limits, the
    images it pre-pulls: the pods do not wait for them), the deletions (after the pods that
    used them), the stage's progress and (once the rollout is done) the stack files as live:
@@ -23,6 +23,7 @@ Each Pulumi stack keeps its own in-flight record (`InFlight`) and lock.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from pulumi import automation as auto
 
 from iac.compile import Compiled, object_id
 from iac.program.automation import AutomationEngine
-from iac.program.in_flight import InFlight
+from iac.program.in_flight import InFlight, ctrl_c_after_the_engine
 from iac.program.layout import owner
 from iac.program.settings import ClusterAccess
 from iac.program.shards import Part, parts, select, shard_of
@@ -38,6 +39,11 @@ from iac.rollout.executor import Progress
 
 _CLUSTER = -1
 """The key of the cluster's part in `_fingerprints` (shards are 0..K-1)."""
+
+SHARDS_AT_ONCE = 4
+"""How many model shards' Pulumi updates run side by side. Each update is a Pulumi CLI, a
+provider and the program's thread here; a shard's own work is short, and much of its time
+is starting those and loading its state (docs/program.md, "Large stacks: sharding")."""
 
 
 class ShardedEngine:
@@ -61,6 +67,9 @@ class ShardedEngine:
         self.applied: dict[int, Any] | None = None
         """What each Pulumi stack holds, by `_fingerprints` (None: not known, all apply)."""
         self._shards: dict[int, AutomationEngine] = {}
+        self._configured: set[str] = set()
+        self.config: dict[str, auto.ConfigValue] | None = None
+        """The cluster's stack's config, which a new shard's stack is given."""
         self._recorded: Progress | None = None
         self._access: ClusterAccess | None = None
         self._checked = False
@@ -100,8 +109,7 @@ class ShardedEngine:
             # that need them; changes to existing ones (a pool's limits, the images it
             # pre-pulls) go with the outputs at the end, saving an update per stage.
             self.cluster.apply(compiled, self._before(progress))
-        for index in changed:
-            self._shard(index).apply(compiled, progress)
+        self._apply_shards(changed, compiled, progress)
         self.cluster.apply(compiled, progress)
         self._recorded = progress
         self.applied = wanted
@@ -125,32 +133,70 @@ class ShardedEngine:
                 declared = {object_id(obj) for obj in select(compiled, part).objects}
                 record.check(declared, lambda _: None)
 
-    def _shard(self, index: int) -> AutomationEngine:
+    def _apply_shards(self, changed: list[int], compiled: Compiled, progress: Progress) -> None:
+        """Apply the model shards `changed`, `SHARDS_AT_ONCE` at a time. A Ctrl-C reaches
+        every running engine (one process group): each cancels and saves its state, and is
+        waited for, as on one stack (`ctrl_c_after_the_engine`)."""
+        access = self.cluster_access()  # read once, before the threads share it
+        if self.config is None:
+            self.config = dict(self.cluster.select().get_all_config())
+        engines = {index: self._shard(index, access) for index in changed}
+        with (
+            ThreadPoolExecutor(max_workers=SHARDS_AT_ONCE) as pool,
+            ctrl_c_after_the_engine() as interrupted,
+        ):
+            running: set[Future[None]] = {
+                pool.submit(self._apply_shard, engine, compiled, progress)
+                for engine in engines.values()
+            }
+            failed: BaseException | None = None
+            while running:
+                done, running = wait(running, timeout=0.5, return_when=FIRST_EXCEPTION)
+                errors = (f.exception() for f in done if not f.cancelled())
+                failed = failed or next((e for e in errors if e is not None), None)
+                if failed is not None or interrupted:
+                    for future in running:
+                        future.cancel()  # those not started; the others end
+            if failed is not None:
+                raise failed
+
+    def _apply_shard(self, engine: AutomationEngine, compiled: Compiled, p: Progress) -> None:
+        if engine.stack_name not in self._configured:
+            self._configure(engine)
+            self._configured.add(engine.stack_name)
+        engine.apply(compiled, p)
+
+    def _shard(self, index: int, access: ClusterAccess) -> AutomationEngine:
         if index not in self._shards:
             part = Part(index, self.count)
+            name = part.stack_name(self.stack_name)
             engine = AutomationEngine(
                 self.project_dir,
-                part.stack_name(self.stack_name),
+                name,
                 self.sources,
-                self.report,
+                lambda line: self.report(f"{name} | {line}"),
                 part,
-                access=self.cluster_access(),
+                access=access,
             )
             engine.live_sources = self.cluster.live_sources
-            self._create(engine)
             self._shards[index] = engine
         return self._shards[index]
 
-    def _create(self, shard: AutomationEngine) -> None:
-        """A model shard's Pulumi stack, created with the cluster stack's config the first
-        time, so that plain `pulumi up --stack NAME.sNN` goes where `iac up` went (`iac up`
-        itself passes the cluster stack's settings to the program: `access`)."""
-        if shard.exists():  # (listing the stacks would read every one's state)
-            return
-        config = self.cluster.select().get_all_config()
-        shard.select().set_all_config(
-            {key: auto.ConfigValue(item.value, secret=item.secret) for key, item in config.items()}
-        )
+    def _configure(self, shard: AutomationEngine) -> None:
+        """A model shard's Pulumi stack (created the first time) with the cluster stack's
+        config, so that plain `pulumi up --stack NAME.sNN` goes where `iac up` went (`iac up`
+        itself passes the cluster stack's settings to the program: `access`). Compared
+        first, and set only when it differs: setting rewrites the stack's config file (a
+        secret with a new ciphertext). Each run checks: a run interrupted between creating
+        a shard's stack and setting its config, or a kubeconfig changed since, is mended."""
+        assert self.config is not None
+        stack = shard.select()
+        wanted = {k: (v.value, v.secret) for k, v in self.config.items()}
+        found = {k: (v.value, v.secret) for k, v in stack.get_all_config().items()}
+        if any(found.get(k) != v for k, v in wanted.items()):
+            stack.set_all_config(
+                {k: auto.ConfigValue(v.value, secret=v.secret) for k, v in self.config.items()}
+            )
 
 
 def _adds(before: Any, wanted: Any) -> bool:

@@ -10,9 +10,10 @@ deployment's startup budget: its startup probe's time plus a cold node's
 has, or `iac up --ready-timeout`. A deployment not ready in time fails the stage (the
 executor rolls back), with what its pods say (Pending and why, a container waiting and why).
 
-While it waits, Pulumi must not: the stage's applies register the moved deployments and their
-Services with `pulumi.com/skipAwait` (`without_await`), so that an apply returns at once and
-a candidate that never becomes ready is judged by this wait's budget, not Pulumi's.
+While it waits, Pulumi must not: the stage's applies register the moved deployments with
+`pulumi.com/skipAwait` (`without_await`; Services always have it), so that an apply returns
+at once and a candidate that never becomes ready is judged by this wait's budget, not
+Pulumi's.
 """
 
 from __future__ import annotations
@@ -224,9 +225,9 @@ def wait_ready(
 
 
 def without_await(compiled: Compiled, keys: Iterable[DeploymentKey]) -> Compiled:
-    """`compiled` with the Deployments of `keys` and their Services registered without
-    Pulumi's await (`pulumi.com/skipAwait`): `wait_ready` judges their readiness. The
-    objects changed are copies (compiled objects are shared and read-only)."""
+    """`compiled` with the Deployments of `keys` registered without Pulumi's await
+    (`pulumi.com/skipAwait`; their Services are compiled so): `wait_ready` judges their
+    readiness. The objects changed are copies (compiled objects are shared and read-only)."""
     names = set()
     for model, key in keys:
         release = compiled.release.models.get(model)
@@ -237,7 +238,7 @@ def without_await(compiled: Compiled, keys: Iterable[DeploymentKey]) -> Compiled
         return compiled
     objects = []
     for obj in compiled.objects:
-        if obj["kind"] in ("Deployment", "Service") and obj["metadata"]["name"] in names:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] in names:
             metadata = dict(obj["metadata"])
             metadata["annotations"] = {**(metadata.get("annotations") or {}), SKIP_AWAIT: "true"}
             obj = {**obj, "metadata": metadata}

@@ -196,7 +196,7 @@ def test_scalers_wait_for_their_deployment_and_routes_for_their_backends(
             assert dep not in others, (registered.name, dep)
 
 
-def test_deployments_and_services_wait_longer_than_the_default_for_model_servers(
+def test_deployments_wait_longer_than_the_default_for_model_servers_and_services_not_at_all(
     example: tuple[Path, list[dict[str, Any]], ProgramRun],
 ) -> None:
     _, objects, run = example
@@ -217,8 +217,9 @@ def test_deployments_and_services_wait_longer_than_the_default_for_model_servers
             if probe:  # a model server: longer than Pulumi's 10 minutes
                 assert budget > 600
         elif obj["kind"] == "Service":
-            deployment = _registered(run, {**obj, "apiVersion": "apps/v1", "kind": "Deployment"})
-            assert timeouts == deployment.custom_timeouts
+            # Not awaited (its Deployment is, for the pods it selects): no timeout to set.
+            assert obj["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+            assert timeouts is None, expected_name(obj)
         else:
             assert timeouts is None, expected_name(obj)
 

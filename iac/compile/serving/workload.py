@@ -319,7 +319,11 @@ def service_object(release: DeploymentRelease, cluster: Cluster) -> dict[str, An
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": object_metadata(release, cluster),
+        # Not awaited by Pulumi: pulumi-kubernetes calls a Service ready 10 s after the last
+        # change to its endpoints, pods or not, so a first apply of 100 models spent 375 s in
+        # these waits (docs/program.md, "a first apply to a live API server"). They prove
+        # nothing the Deployment's own await does not: it waits for the pods this selects.
+        "metadata": object_metadata(release, cluster) | {"annotations": {SKIP_AWAIT: "true"}},
         "spec": {
             "type": "ClusterIP",
             "selector": labels.selector(release.model, release.name),
