@@ -18,3 +18,13 @@ def replace_section(path: Path, name: str, text: str) -> None:
     else:
         updated = (current.rstrip() + "\n\n" if current.strip() else "") + section + "\n"
     path.write_text(updated)
+
+
+def section_rows(path: Path, name: str) -> list[str]:
+    """The table rows (lines starting `| ` and a digit) now in section `name` of `path`."""
+    text = path.read_text() if path.exists() else ""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    if start not in text or end not in text:
+        return []
+    section = text.split(start, 1)[1].split(end, 1)[0]
+    return [line for line in section.splitlines() if line[:2] == "| " and line[2:3].isdigit()]

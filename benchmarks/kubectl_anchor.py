@@ -16,8 +16,8 @@ this is timed. Cases:
 - `bare`: etcd and kube-apiserver only (no controller manager, scheduler, kwok or KEDA), then
   `kubectl apply --server-side --force-conflicts -f objects.yaml`: the API server's and
   etcd's cost of the writes alone, as the issue measured it. `iac up` cannot run on such a
-  cluster: Pulumi awaits each Deployment (and its Service's endpoints) until its pods are
-  ready, which needs the controllers and nodes.
+  cluster: Pulumi awaits each Deployment until its pods are ready, which needs the
+  controllers and nodes.
 - `kubectl`: the cluster the `iac up` cases get (below), then the same `kubectl apply`, and
   after it returns `kubectl wait --for=condition=Available deployment --all` and the
   DaemonSet's rollout: the time until the objects are applied, and until what Pulumi awaits
@@ -30,12 +30,11 @@ this is timed. Cases:
   `iac up` runs it) with Pulumi's awaits.
 - `sharded`: the same with `cluster.shards: K` (`--shards`, default a tenth of the models:
   10 at 100, 100 at 1,000).
-- `parallel`: the first `iac up` (`cluster.shards` 1) with `PULUMI_PARALLEL=P` in its
-  environment (`--parallel`, default 64), up to `--parallel-max` models (default 100). The
-  engine runs at most that many resource operations at once; unset, the CLI's default is 4
-  a core (8 here), and pulumi-kubernetes awaits every Service with a selector for at least
-  10 s (the Endpoints "settle" time of its `pkg/await/service.go`), so that each Service
-  holds one of the 8 slots for 10 s.
+
+The engine runs up to 64 resource operations at once in every `iac up` case (`iac up`'s
+`PULUMI_PARALLEL`; the CLI's default, 8 here, made a first `iac up` of 100 models 494 s
+when each Service was also awaited 10 s: docs/program.md, "a first apply to a live API
+server").
 
 `--case-timeout MODELS:CASE=SECONDS` (repeatable) sets one case's timeout at one count,
 for a case known to run far longer than the others (`ready`: the wait after `kubectl
@@ -78,7 +77,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.doc import replace_section  # noqa: E402
+from benchmarks.doc import replace_section, section_rows  # noqa: E402
 from benchmarks.generate import large_stack  # noqa: E402
 from benchmarks.pulumi_up import STACK, Run, engine_bin, engine_env, timed  # noqa: E402
 from iac.compile import compile_stack  # noqa: E402
@@ -92,7 +91,7 @@ NAMESPACE = "models"
 PODS_PER_NODE = 100
 """Pods a packed kwok GPU node takes (its GPUs; its CPU, memory and pod count leave room
 for the pre-pull DaemonSet's pod and the servers' requests)."""
-CASES = ("bare", "kubectl", "iac", "sharded", "parallel")
+CASES = ("bare", "kubectl", "iac", "sharded")
 
 FULL = "with controllers"
 """etcd, kube-apiserver, the controller manager, the scheduler and kwok with GPU nodes."""
@@ -379,16 +378,6 @@ def up_case(
 SECTION = "kubectl-anchor"
 
 
-def earlier_rows(doc: Path) -> list[str]:
-    """The table rows now in the section of `doc`."""
-    text = doc.read_text() if doc.exists() else ""
-    start, end = f"<!-- bench:{SECTION}:start -->", f"<!-- bench:{SECTION}:end -->"
-    if start not in text or end not in text:
-        return []
-    section = text.split(start, 1)[1].split(end, 1)[0]
-    return [line for line in section.splitlines() if line[:2] == "| " and line[2:3].isdigit()]
-
-
 def row_models(line: str) -> int:
     return int(line[2:].split(" ", 1)[0])
 
@@ -417,17 +406,11 @@ def main() -> None:
         help="seconds per command: one value, or one per model count (comma-separated)",
     )
     parser.add_argument(
-        "--parallel", type=int, default=64, help="PULUMI_PARALLEL of the `parallel` case"
-    )
-    parser.add_argument(
         "--case-timeout",
         action="append",
         default=[],
         metavar="MODELS:CASE=SECONDS",
         help="one case's timeout at one model count (repeatable)",
-    )
-    parser.add_argument(
-        "--parallel-max", type=int, default=100, help="run the `parallel` case up to this count"
     )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -469,9 +452,6 @@ def main() -> None:
             if "sharded" in cases:
                 runs.append(("sharded", shards, f"first `iac up`, `cluster.shards: {shards}`",
                              iac_up, env))  # fmt: skip
-            if "parallel" in cases and models <= args.parallel_max:
-                runs.append(("parallel", 1, f"first `iac up`, `PULUMI_PARALLEL={args.parallel}`",
-                             iac_up, {**env, "PULUMI_PARALLEL": str(args.parallel)}))  # fmt: skip
             for case, count, what, command, case_env in runs:
                 limit = overrides.get((models, case), size.timeout)
                 row = up_case(bench, size, f"{case}-{models}", count, command, case_env, limit)
@@ -498,7 +478,7 @@ def main() -> None:
         "e2e tests run them: the controllers make a ReplicaSet and a pod for each of the 3 "
         f"Deployments a model has, the scheduler binds them to kwok GPU nodes ({PODS_PER_NODE} "
         "pods a node) and kwok makes them Running and Ready, so that Pulumi's awaits (every "
-        "Deployment available, every Service with endpoints) end as on a real cluster; KEDA "
+        "Deployment available) end as on a real cluster; KEDA "
         "does not run (no operator: each Deployment keeps the one replica the API server "
         "defaults). `iac up` is timed from start to exit (compile, preflight, the "
         "update with checkpoints skipped, the awaits). Ratio: the time over `kubectl "
@@ -510,7 +490,8 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     measured = {row.models for row in bench.rows}
-    kept = [line for line in earlier_rows(Path(args.out)) if row_models(line) not in measured]
+    earlier = section_rows(Path(args.out), SECTION)
+    kept = [line for line in earlier if row_models(line) not in measured]
     lines += sorted(kept + [row.line() for row in bench.rows], key=row_models)
     text = "\n".join(lines) + "\n"
     print(text)

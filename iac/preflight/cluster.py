@@ -38,6 +38,10 @@ class ClusterReader(Protocol):
         """One object (`services`, `gateways.v1.gateway.networking.k8s.io`), None if absent."""
 
 
+_NOT_SERVED = '{"resources": []}'
+"""A group version's discovery document serving no kind."""
+
+
 class ClusterUnreadable(IacError):
     """kubectl could not answer: not installed, the cluster unreachable, access refused."""
 
@@ -66,8 +70,10 @@ class Kubectl:
     def kinds(self, group_version: str) -> list[str]:
         if group_version not in self._kinds:
             path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
-            listed = json.loads(self._kubectl("get", "--raw", path))
-            resources = listed.get("resources", [])
+            # Not found though `/apis` listed it: its CRDs were deleted (or created) between
+            # the two reads, and the discovery lists lag. It serves nothing now.
+            answer = self._kubectl("get", "--raw", path, not_found=_NOT_SERVED)
+            resources = json.loads(answer).get("resources", [])
             # `deployments/scale` and the like are subresources, not kinds of their own.
             self._kinds[group_version] = sorted(
                 {r["kind"] for r in resources if "/" not in r.get("name", "")}
@@ -90,7 +96,8 @@ class Kubectl:
         items: list[dict[str, Any]] = json.loads(found).get("items", [])
         return items
 
-    def _kubectl(self, *args: str) -> str:
+    def _kubectl(self, *args: str, not_found: str | None = None) -> str:
+        """kubectl's output; `not_found` (when given) in place of a NotFound answer."""
         command = ["kubectl", *args]
         if self.kubeconfig:
             command += ["--kubeconfig", self.kubeconfig]
@@ -106,6 +113,8 @@ class Kubectl:
             raise ClusterUnreadable(
                 f"preflight could not read the cluster: `kubectl {' '.join(args)}` took over 60 s"
             ) from None
+        if done.returncode != 0 and not_found is not None and "(NotFound)" in done.stderr:
+            return not_found
         if done.returncode != 0:
             raise ClusterUnreadable(
                 f"preflight could not read the cluster: `kubectl {' '.join(args)}`: "

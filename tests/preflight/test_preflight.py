@@ -530,6 +530,21 @@ def test_kubectl_failures_say_what_could_not_be_read() -> None:
     )
 
 
+def test_a_group_version_listed_but_not_found_serves_no_kind() -> None:
+    """Its CRDs were deleted between the read of `/apis` and this one (seen in CI: a
+    preflight right after Envoy Gateway's CRD was removed)."""
+
+    def gone(command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(
+            command, 1, "", "Error from server (NotFound): the server could not find the "
+            "requested resource\n",
+        )  # fmt: skip
+
+    assert Kubectl(run=gone).kinds("gateway.envoyproxy.io/v1alpha1") == []
+    with pytest.raises(ClusterUnreadable):  # elsewhere NotFound is still an error
+        Kubectl(run=gone).api_groups()
+
+
 def test_a_kubeconfig_setting_is_a_path_or_the_contents(tmp_path: Path) -> None:
     (tmp_path / "kc.yaml").write_text("apiVersion: v1\n")
     with kubeconfig_file("kc.yaml", tmp_path) as path:
