@@ -329,9 +329,14 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     measured = [f"| {models} | {case} | {result} |" for models, case, result in rows]
-    if args.sharded_only:  # the one-stack rows of an earlier run, then these
+    if args.sharded_only:  # an earlier run's rows but the sharded ones of these counts
         kept = section_rows(Path(args.out), "pulumi-up")
-        measured = [line for line in kept if " shards" not in line.split(" | ")[1]] + measured
+
+        def replaced(line: str) -> bool:
+            models, case = line[2:].split(" | ")[:2]
+            return "shard" in case and int(models.split(" ")[0]) in counts
+
+        measured = [line for line in kept if not replaced(line)] + measured
     lines += measured
     skipped = [f"the checkpointed first up above {args.checkpointed_max} models"]
     skipped += [f"`iac up` of the promotion on one Pulumi stack above {args.iac_up_max} models"]
@@ -339,7 +344,12 @@ def main() -> None:
         "",
         f"Not run: {' and '.join(skipped)} (each about three times the largest that ran, "
         "beyond the timeout). Sharded cases: `cluster.shards` = models / "
-        f"{args.models_per_shard}, the model shards applied {SHARDS_AT_ONCE} at a time.",
+        f"{args.models_per_shard}, the model shards applied {SHARDS_AT_ONCE} at a time."
+        + (
+            f" Rows other than the sharded ones of {args.models} models: from an earlier run."
+            if args.sharded_only
+            else ""
+        ),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

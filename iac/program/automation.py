@@ -108,10 +108,24 @@ class AutomationEngine:
         any update). Its workspace's program does nothing: `apply` passes its own to
         `update`."""
         if self._selected is None:
-            self._selected = self._select()
+            self._selected = self._select(auto.create_or_select_stack)
         return self._selected
 
-    def _select(self) -> auto.Stack:
+    def create(self) -> bool:
+        """Select this Pulumi stack, trying to create it first; whether it was new. A new
+        stack costs one run of the CLI (`create_or_select` tries to select it first: two),
+        an existing one two: right for the shards of a first apply, all new."""
+        if self._selected is not None:
+            return False
+        try:
+            self._selected = self._select(auto.create_stack)
+        except (auto.StackAlreadyExistsError, auto.ConcurrentUpdateError):
+            # It exists (locked: by a killed run, which `apply` deals with, or a live one).
+            self._selected = self._select(auto.select_stack)
+            return False
+        return True
+
+    def _select(self, select: Callable[..., auto.Stack]) -> auto.Stack:
         for removed in repair_file_backend(self.project_dir, self.project_name, self.stack_name):
             self.report(
                 f"removed {removed}: an empty metadata file a killed update left behind "
@@ -124,7 +138,7 @@ class AutomationEngine:
             else None
         )
         try:
-            return auto.create_or_select_stack(
+            return select(
                 stack_name=self.stack_name,
                 project_name=self.project_name,
                 program=_nothing,

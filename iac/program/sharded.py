@@ -40,10 +40,11 @@ from iac.rollout.executor import Progress
 _CLUSTER = -1
 """The key of the cluster's part in `_fingerprints` (shards are 0..K-1)."""
 
-SHARDS_AT_ONCE = 4
-"""How many model shards' Pulumi updates run side by side. Each update is a Pulumi CLI, a
-provider and the program's thread here; a shard's own work is short, and much of its time
-is starting those and loading its state (docs/program.md, "Large stacks: sharding")."""
+SHARDS_AT_ONCE = 2
+"""How many model shards' Pulumi updates run side by side: each is a Pulumi CLI, a provider
+and the program's thread here, and while one starts or saves another works. Two fill two
+cores: a first `iac up` of 1,000 models in 100 shards took 216 s two at a time, 220 and
+232 s four at a time (342 s one at a time, with three more CLI runs a shard than now) (docs/program.md, "Large stacks: sharding")."""
 
 
 class ShardedEngine:
@@ -190,9 +191,10 @@ class ShardedEngine:
         secret with a new ciphertext). Each run checks: a run interrupted between creating
         a shard's stack and setting its config, or a kubeconfig changed since, is mended."""
         assert self.config is not None
+        new = shard.create()
         stack = shard.select()
         wanted = {k: (v.value, v.secret) for k, v in self.config.items()}
-        found = {k: (v.value, v.secret) for k, v in stack.get_all_config().items()}
+        found = {} if new else {k: (v.value, v.secret) for k, v in stack.get_all_config().items()}
         if any(found.get(k) != v for k, v in wanted.items()):
             stack.set_all_config(
                 {k: auto.ConfigValue(v.value, secret=v.secret) for k, v in self.config.items()}
