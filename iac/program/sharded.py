@@ -43,8 +43,8 @@ _CLUSTER = -1
 SHARDS_AT_ONCE = 2
 """How many model shards' Pulumi updates run side by side: each is a Pulumi CLI, a provider
 and the program's thread here, and while one starts or saves another works. Two fill two
-cores: a first `iac up` of 1,000 models in 100 shards took 216 s two at a time, 220 and
-232 s four at a time (342 s one at a time, with three more CLI runs a shard than now) (docs/program.md, "Large stacks: sharding")."""
+cores: a first `iac up` of 1,000 models in 100 shards took 211 and 216 s two at a time,
+220 and 232 s four at a time (docs/program.md, "Large stacks: sharding")."""
 
 
 class ShardedEngine:
@@ -138,17 +138,18 @@ class ShardedEngine:
         """Apply the model shards `changed`, `SHARDS_AT_ONCE` at a time. A Ctrl-C reaches
         every running engine (one process group): each cancels and saves its state, and is
         waited for, as on one stack (`ctrl_c_after_the_engine`)."""
+        if not changed:
+            return
         access = self.cluster_access()  # read once, before the threads share it
         if self.config is None:
             self.config = dict(self.cluster.select().get_all_config())
-        engines = {index: self._shard(index, access) for index in changed}
+        engines = [self._shard(index, access) for index in changed]
         with (
             ThreadPoolExecutor(max_workers=SHARDS_AT_ONCE) as pool,
             ctrl_c_after_the_engine() as interrupted,
         ):
             running: set[Future[None]] = {
-                pool.submit(self._apply_shard, engine, compiled, progress)
-                for engine in engines.values()
+                pool.submit(self._apply_shard, engine, compiled, progress) for engine in engines
             }
             failed: BaseException | None = None
             while running:
@@ -175,7 +176,7 @@ class ShardedEngine:
                 self.project_dir,
                 name,
                 self.sources,
-                lambda line: self.report(f"{name} | {line}"),
+                lambda line: self.report(f"{name} | {line}".rstrip()),
                 part,
                 access=access,
             )
