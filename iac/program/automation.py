@@ -176,6 +176,7 @@ class AutomationEngine:
         stack = self._stack()
         self._outputs = None  # this apply writes them
         in_flight = InFlight(self.project_dir, self.stack_name)
+        in_flight.clear_if_saved(lambda: self.outputs().get(ROLLOUT))
         ids = {object_id(obj) for obj in select(compiled, self.part).objects}
         declared = sorted(ids | in_flight.check(ids, self.report))
         for attempt in (1, 2):

@@ -73,6 +73,22 @@ class InFlight:
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    def clear_if_saved(self, saved: Callable[[], Any]) -> None:
+        """Drop a record of another run whose update Pulumi saved: `saved()` (the stack's
+        `rollout` output, read only when a record exists) is the record's progress. The
+        outputs are saved with the state when an update ends, so that run was killed
+        between the engine's end and the record's removal, and the state knows every object
+        it declared (seen in CI: a kill right after stage 1 refused the resumed stage 2)."""
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return
+        if not isinstance(record, dict) or record.get("run") == THIS_RUN:
+            return
+        progress = record.get("progress")
+        if progress is not None and progress == saved():
+            self.clear()
+
     def check(self, declared: set[str], report: Callable[[str], None]) -> set[str]:
         """Before an apply declaring `declared`: raise IacError when a killed update left
         objects this apply would not register (see the class). Returns the recorded ids to
