@@ -12,11 +12,12 @@ rolled back from there, never taken as done). The stack's settings (backend, sec
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,14 @@ from iac.program.deploy import ProviderSettings, deploy
 from iac.program.in_flight import InFlight, ctrl_c_after_the_engine
 from iac.program.live import live_compiled
 from iac.program.outputs import OUTPUTS, ROLLOUT, SOURCES
+from iac.program.sdk_costs import mute_debug_messages, settle_outputs
 from iac.program.shards import Part, select, whole
 from iac.rollout.executor import EngineError, Progress
 
 __all__ = ["ROLLOUT", "SOURCES", "AutomationEngine", "live_compiled"]
+
+Program = Callable[[], Awaitable[None] | None]
+"""An inline Pulumi program: registers resources, returns what is left to wait for."""
 
 PATCH_FORCE = "PULUMI_K8S_ENABLE_PATCH_FORCE"
 """The Kubernetes provider forces server-side apply conflicts: a field iac declares stays
@@ -132,11 +137,7 @@ class AutomationEngine:
                 "(Pulumi's file backend writes it in place, and cannot load the stack with it)"
             )
         binary = shutil.which("pulumi")
-        command = (
-            auto.PulumiCommand(root=str(Path(binary).parent.parent), skip_version_check=True)
-            if binary
-            else None
-        )
+        command = _pulumi_command(binary) if binary else None
         try:
             return select(
                 stack_name=self.stack_name,
@@ -164,7 +165,7 @@ class AutomationEngine:
         return self._stack()
 
     def apply(self, compiled: Compiled, progress: Progress) -> None:
-        def program() -> None:
+        def program() -> Awaitable[None]:
             deployed = deploy(compiled, self._provider_settings(), self.part)
             for name in OUTPUTS:
                 pulumi.export(name, deployed.outputs[name])
@@ -172,6 +173,7 @@ class AutomationEngine:
             # Only a finished rollout makes the head the live release.
             finished = progress.status == "done"
             pulumi.export(SOURCES, self.sources if finished else self.live_sources)
+            return settle_outputs()
 
         stack = self._stack()
         self._outputs = None  # this apply writes them
@@ -230,7 +232,7 @@ class AutomationEngine:
             render_dir=self.access.render_dir,
         )
 
-    def _up(self, stack: auto.Stack, program: Callable[[], None], in_flight: InFlight) -> None:
+    def _up(self, stack: auto.Stack, program: Program, in_flight: InFlight) -> None:
         """One `pulumi up`; the record of it goes once the engine has ended (and saved
         the state), a Ctrl-C's included."""
         with ctrl_c_after_the_engine() as interrupted:
@@ -286,7 +288,7 @@ class AutomationEngine:
 
 def update(
     stack: auto.Stack,
-    program: Callable[[], None],
+    program: Program,
     on_output: Callable[[str], None],
     *,
     refresh: bool,
@@ -298,6 +300,7 @@ def update(
     own outputs are read when needed, `AutomationEngine.outputs`). The steps are those of
     the pinned SDK's `Stack.up` (pulumi 3.272.0, `automation/_stack.py`): a language server
     for the program on a local port, named to the CLI with `--client` and `--exec-kind`."""
+    mute_debug_messages()
     server = grpc.server(ThreadPoolExecutor(max_workers=4), options=_GRPC_CHANNEL_OPTIONS)
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageServer(program), server)
     port = server.add_insecure_port(address="127.0.0.1:0")
@@ -309,6 +312,13 @@ def update(
         stack._run_pulumi_cmd_sync(args, on_output)
     finally:
         server.stop(0)
+
+
+@functools.cache
+def _pulumi_command(binary: str) -> auto.PulumiCommand:
+    """The CLI at `binary`, for every stack of this process: each `PulumiCommand` runs
+    `pulumi version` when made (a tenth of a second of CPU; a hundred shards made one each)."""
+    return auto.PulumiCommand(root=str(Path(binary).parent.parent), skip_version_check=True)
 
 
 def _nothing() -> None:

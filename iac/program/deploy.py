@@ -287,11 +287,13 @@ def cluster_provider(cluster: Cluster, provider_settings: ProviderSettings) -> k
 
 def part_outputs(compiled: Compiled, part: Part) -> dict[str, Any]:
     """The stack outputs of the Pulumi stack of `part`: a model shard shows its own models."""
-    outputs = stack_outputs(compiled.release)
-    if part.index is not None:
-        outputs[RELEASE] = release_of(outputs[RELEASE], part)
-        outputs[ENDPOINTS] = {m: url for m, url in outputs[ENDPOINTS].items() if part.holds(m)}
-    return outputs
+    if part.index is None:
+        return stack_outputs(compiled.release)
+    every = endpoints(compiled.release)
+    return {
+        RELEASE: release_of(compiled.release, part).to_dict(),
+        ENDPOINTS: {m: urls for m, urls in every.items() if part.holds(m)},
+    }
 
 
 def outputs_by_model(compiled: Compiled) -> dict[str, dict[str, Any]]:

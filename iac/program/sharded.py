@@ -34,7 +34,7 @@ from iac.program.automation import AutomationEngine
 from iac.program.in_flight import InFlight, ctrl_c_after_the_engine
 from iac.program.layout import owner
 from iac.program.settings import ClusterAccess
-from iac.program.shards import Part, parts, select, shard_of
+from iac.program.shards import Part, parts, select, shard_of, split
 from iac.rollout.executor import Progress
 
 _CLUSTER = -1
@@ -148,8 +148,10 @@ class ShardedEngine:
             ThreadPoolExecutor(max_workers=SHARDS_AT_ONCE) as pool,
             ctrl_c_after_the_engine() as interrupted,
         ):
+            held = split(compiled, self.count)  # once for every shard of the stage
             running: set[Future[None]] = {
-                pool.submit(self._apply_shard, engine, compiled, progress) for engine in engines
+                pool.submit(self._apply_shard, engine, held[engine.part.index], progress)
+                for engine in engines
             }
             failed: BaseException | None = None
             while running:

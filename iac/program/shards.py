@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from iac.compile import Compiled
+from iac.compile.release import Release
 from iac.errors import IacError
 from iac.program.layout import owner
 
@@ -98,13 +99,26 @@ def part_of_stack(stack_name: str, count: int) -> Part:
 
 def select(compiled: Compiled, part: Part) -> Compiled:
     """The objects (and cloud resources) of `compiled` that `part` registers."""
-    if part.count == 1:
-        return compiled
-    return replace(
-        compiled,
-        objects=[obj for obj in compiled.objects if part.holds(owner(obj))],
-        cloud=compiled.cloud if part.index is None else [],
-    )
+    return split(compiled, part.count)[part.index]
+
+
+def split(compiled: Compiled, count: int) -> dict[int | None, Compiled]:
+    """`select` of every part of `count` at once, in one pass over the objects, keyed by
+    `Part.index`: what a stage gives its model shards (a hundred passes over 18,000 objects
+    cost seconds of `iac up`'s CPU)."""
+    if count == 1:
+        return {None: compiled}
+    held: dict[int | None, list[dict[str, Any]]] = {None: [], **{i: [] for i in range(count)}}
+    shards: dict[str, int] = {}
+    for obj in compiled.objects:
+        model = owner(obj)
+        if model is not None and model not in shards:
+            shards[model] = shard_of(model, count)
+        held[None if model is None else shards[model]].append(obj)
+    return {
+        index: replace(compiled, objects=objects, cloud=compiled.cloud if index is None else [])
+        for index, objects in held.items()
+    }
 
 
 def models_of(names: Iterable[str], part: Part) -> list[str]:
@@ -112,11 +126,12 @@ def models_of(names: Iterable[str], part: Part) -> list[str]:
     return sorted(name for name in names if part.holds(name))
 
 
-def release_of(release: dict[str, Any], part: Part) -> dict[str, Any]:
-    """The RELEASE output of a model shard: the part of `release` (`Release.to_dict()`)
-    about its own models. The cluster's stack keeps the whole release, which `iac status`
-    and other tools read."""
+def release_of(release: Release, part: Part) -> Release:
+    """What the RELEASE output of `part` shows: a model shard, the part of `release` about
+    its own models (the cluster and its pools as they are). The cluster's stack keeps the
+    whole release, which `iac status` and other tools read."""
     if part.index is None:
         return release
-    models = release.get("models", {})
-    return {**release, "models": {name: models[name] for name in models_of(models, part)}}
+    return replace(
+        release, models={name: release.models[name] for name in models_of(release.models, part)}
+    )

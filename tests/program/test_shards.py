@@ -14,7 +14,16 @@ from benchmarks.generate import large_stack
 from iac.compile import compile_stack
 from iac.errors import IacError
 from iac.program.layout import owner
-from iac.program.shards import Part, part_of_stack, parts, release_of, select, shard_of, split_name
+from iac.program.shards import (
+    Part,
+    part_of_stack,
+    parts,
+    release_of,
+    select,
+    shard_of,
+    split,
+    split_name,
+)
 from iac.validate import check_stack
 from tests.support.program_helpers import run_program
 
@@ -94,13 +103,35 @@ def test_every_object_is_in_exactly_one_part(stack_file: Path) -> None:
     assert {owner(obj) for obj in select(compiled, parts(SHARDS)[0]).objects} == {None}
 
 
-def test_a_shard_s_release_output_holds_its_own_models() -> None:
-    release = {"models": {"a": 1, "b": 2, "c": 3}, "pools": []}
-    part = Part(shard_of("b", 2), 2)
-    mine = release_of(release, part)
-    assert set(mine["models"]) == {m for m in "abc" if shard_of(m, 2) == part.index}
-    assert mine["pools"] == []
-    assert release_of(release, Part(None, 2)) == release
+def test_a_shard_s_release_output_holds_its_own_models(stack_file: Path) -> None:
+    release = compile_stack(check_stack(str(stack_file))).release
+    whole_release = release.to_dict()
+    for part in parts(SHARDS)[1:]:
+        mine = release_of(release, part).to_dict()
+        assert mine == {
+            **whole_release,
+            "models": {
+                m: v
+                for m, v in whole_release["models"].items()
+                if shard_of(m, SHARDS) == part.index
+            },
+        }
+    assert release_of(release, parts(SHARDS)[0]) == release
+
+
+def test_split_gives_each_part_what_select_gives_it(stack_file: Path) -> None:
+    compiled = compile_stack(check_stack(str(stack_file)))
+    held = split(compiled, SHARDS)
+    assert sorted(held, key=lambda i: -1 if i is None else i) == [p.index for p in parts(SHARDS)]
+    for part in parts(SHARDS):
+        assert held[part.index].objects == [
+            obj
+            for obj in compiled.objects
+            if (owner(obj) is None) == (part.index is None)
+            and (owner(obj) is None or shard_of(str(owner(obj)), SHARDS) == part.index)
+        ]
+        assert held[part.index].cloud == (compiled.cloud if part.index is None else [])
+    assert split(compiled, 1) == {None: compiled}
 
 
 def test_the_program_run_per_pulumi_stack_registers_the_rendered_objects_once(
