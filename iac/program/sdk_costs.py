@@ -21,6 +21,9 @@ import asyncio
 import pulumi
 from pulumi.runtime.settings import SETTINGS
 
+SDK_DEBUG = pulumi.log.debug
+"""The SDK's own `pulumi.log.debug`, as this module found it (before any mute)."""
+
 
 def mute_debug_messages() -> None:
     """Drop the SDK's debug messages in this process (every inline program in it)."""

@@ -12,7 +12,7 @@ import pytest
 from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime.settings import SETTINGS
 
-from iac.program.sdk_costs import mute_debug_messages, settle_outputs
+from iac.program.sdk_costs import SDK_DEBUG, mute_debug_messages, settle_outputs
 
 T = TypeVar("T")
 
@@ -42,7 +42,9 @@ def test_debug_messages_are_dropped_before_the_rpc_and_others_still_sent(
 ) -> None:
     engine = RecordingEngine()
     monkeypatch.setattr(SETTINGS, "engine", engine)
-    monkeypatch.setattr(pulumi.log, "debug", pulumi.log.debug)  # put back afterwards
+    # The SDK's own function (an `iac up` run earlier in this process muted it), put back
+    # as it was afterwards.
+    monkeypatch.setattr(pulumi.log, "debug", SDK_DEBUG)
 
     pulumi.log.debug("sent")
     mute_debug_messages()
