@@ -34,7 +34,7 @@ from pulumi.runtime.proto import language_pb2_grpc
 from iac.compile import Compiled, object_id
 from iac.errors import IacError
 from iac.program import settings
-from iac.program.deploy import ProviderSettings, deploy
+from iac.program.deploy import ProviderSettings, deploy_paced
 from iac.program.in_flight import InFlight, ctrl_c_after_the_engine
 from iac.program.live import live_compiled
 from iac.program.outputs import OUTPUTS, ROLLOUT, SOURCES
@@ -188,15 +188,15 @@ class AutomationEngine:
         return self._stack()
 
     def apply(self, compiled: Compiled, progress: Progress) -> None:
-        def program() -> Awaitable[None]:
-            deployed = deploy(compiled, self._provider_settings(), self.part)
+        async def program() -> None:
+            deployed = await deploy_paced(compiled, self._provider_settings(), self.part)
             for name in OUTPUTS:
                 pulumi.export(name, deployed.outputs[name])
             pulumi.export(ROLLOUT, progress.to_dict())
             # Only a finished rollout makes the head the live release.
             finished = progress.status == "done"
             pulumi.export(SOURCES, self.sources if finished else self.live_sources)
-            return settle_outputs()
+            await settle_outputs()
 
         stack = self._stack()
         self._outputs = None  # this apply writes them

@@ -4,12 +4,14 @@ object, registered with the object's own fields as inputs (nothing added, nothin
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -220,6 +222,40 @@ def deploy(
     """Register the compiled objects that `part` holds (all of them by default: an
     unsharded stack); IacError (as pulumi.RunError) on an object the program cannot
     register."""
+    steps = deploying(compiled, provider_settings, part)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(Deployed, done.value)
+
+
+async def deploy_paced(
+    compiled: Compiled, provider_settings: ProviderSettings | None = None, part: Part | None = None
+) -> Deployed:
+    """`deploy`, giving the event loop a turn after each resource: `iac up`'s inline program.
+
+    Constructing a resource only schedules its registration: the SDK's RPC to the engine
+    runs on the event loop, which a plain loop over 18,006 constructors (1,000 models) held
+    for about 35 s while the engine, the provider and the API server waited for the first
+    request. With a turn after each, they work while the rest is constructed: a first `iac
+    up` of 1,000 models on a live cluster 428.8 s → 385.8 s (docs/program.md, "what the
+    Python SDK costs"). A project's own `__main__.py` runs `deploy` (the language host runs
+    the module's code, with no loop to hand turns to)."""
+    steps = deploying(compiled, provider_settings, part)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(Deployed, done.value)
+        await asyncio.sleep(0)
+
+
+def deploying(
+    compiled: Compiled, provider_settings: ProviderSettings | None, part: Part | None
+) -> Generator[None, None, Deployed]:
+    """`deploy`'s steps: yields after each resource constructed, returns what was
+    registered."""
     part = part or whole()
     compiled = select(compiled, part)
     cluster = compiled.release.cluster
@@ -262,6 +298,7 @@ def deploy(
         resource = cls(placement.logical_name, opts=opts, **arguments)
         registered.append(resource)
         resources[oid] = resource
+        yield
     resources.update(node_pools.resources)
 
     outputs = part_outputs(compiled, part)

@@ -4,15 +4,18 @@ prints, each object once."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi.runtime.sync_await import _sync_await
 
 from benchmarks.generate import large_stack
 from iac.compile import compile_stack
 from iac.errors import IacError
+from iac.program.deploy import Deployed, deploy, deploy_paced
 from iac.program.layout import owner
 from iac.program.shards import (
     Part,
@@ -160,3 +163,34 @@ def test_the_program_run_per_pulumi_stack_registers_the_rendered_objects_once(
 def test_the_program_refuses_a_shard_the_stack_file_does_not_declare(stack_file: Path) -> None:
     with pytest.raises(pulumi.RunError, match="names shard 9 of stack dev"):
         run_program(stack_file, stack="dev.s09")
+
+
+@pytest.mark.parametrize("index", [None, 1])
+def test_iac_ups_paced_registration_registers_what_deploy_registers(
+    stack_file: Path, index: int | None
+) -> None:
+    """`iac up`'s inline program hands the event loop a turn after each resource
+    (`deploy_paced`); what it registers, with every option, is `deploy`'s."""
+    compiled = compile_stack(check_stack(str(stack_file)))
+    part = Part(index, SHARDS)
+
+    def plain() -> Deployed:
+        return deploy(compiled, part=part)
+
+    def paced() -> Deployed:
+        return _sync_await(deploy_paced(compiled, part=part))
+
+    # Compared regardless of the order the RPCs reach the engine, which the turns change
+    # (the engine orders the steps by their dependencies), and of the order the SDK lists a
+    # resource's dependencies in (it gathers them in a set).
+    runs = [
+        {
+            r.urn: dataclasses.replace(r, dependencies=tuple(sorted(r.dependencies)))
+            for r in run_program(None, entry=entry).registrations
+        }
+        for entry in (plain, paced)
+    ]
+    assert runs[0] == runs[1]
+    assert sum(r.type.startswith("kubernetes:") for r in runs[1].values()) == len(
+        select(compiled, part).objects
+    )
