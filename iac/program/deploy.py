@@ -223,11 +223,9 @@ def deploy(
     unsharded stack); IacError (as pulumi.RunError) on an object the program cannot
     register."""
     steps = deploying(compiled, provider_settings, part)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return cast(Deployed, done.value)
+    while (deployed := _step(steps)) is None:
+        pass
+    return deployed
 
 
 async def deploy_paced(
@@ -243,12 +241,18 @@ async def deploy_paced(
     Python SDK costs"). A project's own `__main__.py` runs `deploy` (the language host runs
     the module's code, with no loop to hand turns to)."""
     steps = deploying(compiled, provider_settings, part)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return cast(Deployed, done.value)
+    while (deployed := _step(steps)) is None:
         await asyncio.sleep(0)
+    return deployed
+
+
+def _step(steps: Generator[None, None, Deployed]) -> Deployed | None:
+    """One step of `deploying`: what was registered once it is done, else None."""
+    try:
+        next(steps)
+    except StopIteration as done:
+        return cast(Deployed, done.value)
+    return None
 
 
 def deploying(
