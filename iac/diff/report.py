@@ -28,6 +28,9 @@ from iac.diff.plan import Plan, errors_to_dict
 from iac.reports import Style
 from iac.simulate.report import delta_lines
 
+REMOVALS_NAMED = 10
+"""How many of the objects a plan removes its text names."""
+
 
 def _finding_head(finding: Finding) -> str:
     """`delete-environment (llama)`: the ID, and the model (or chain) it is about."""
@@ -85,6 +88,11 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
         f"Objects: {len(objects.added)} to add, {len(objects.changed)} to change, "
         f"{len(objects.removed)} to remove"
     )
+    # Removals named: the one part of the object diff a reviewer must not have to look up
+    # (the JSON and the markdown list every object).
+    lines += [f"  - {oid}" for oid in objects.removed[:REMOVALS_NAMED]]
+    if len(objects.removed) > REMOVALS_NAMED:
+        lines.append(f"  ... and {len(objects.removed) - REMOVALS_NAMED} more (`--format json`)")
     return "\n".join(lines) + "\n"
 
 
