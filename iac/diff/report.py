@@ -90,7 +90,7 @@ def to_text(plan: Plan, title: str, style: Callable[..., str] | None = None) -> 
     )
     # Removals named: the one part of the object diff a reviewer must not have to look up
     # (the JSON and the markdown list every object).
-    lines += [f"  - {oid}" for oid in objects.removed[:REMOVALS_NAMED]]
+    lines += [f"  {paint('-', fg=colors['-'])} {oid}" for oid in objects.removed[:REMOVALS_NAMED]]
     if len(objects.removed) > REMOVALS_NAMED:
         lines.append(f"  ... and {len(objects.removed) - REMOVALS_NAMED} more (`--format json`)")
     return "\n".join(lines) + "\n"
