@@ -1,6 +1,6 @@
-"""Two costs of the Pulumi Python SDK (pinned: pulumi 3.272.0) that `iac up`'s inline
-programs do without. Both scale with the resources registered; figures in docs/program.md
-("Large stacks: what the Python SDK costs").
+"""Costs of the Pulumi Python SDK (pinned: pulumi 3.272.0) that iac's programs do without.
+Each scales with the resources registered; figures in docs/program.md ("Large stacks: what
+the Python SDK costs").
 
 - **Debug messages.** The SDK logs three debug messages a resource (`pulumi.log.debug`:
   registering, prepared, registered), each a blocking RPC to the engine, which drops them
@@ -12,17 +12,36 @@ programs do without. Both scale with the resources registered; figures in docs/p
   hooks a callback on every one of them again each time one completes: quadratic in the
   outputs, of which each resource has several. `iac up`'s programs end by awaiting them all
   themselves, all at once, so that loop finds nothing left to wait for.
+- **Stack traces.** For each resource the SDK records where it was constructed (the
+  engine keeps the innermost frame as the resource's source position): it takes
+  `traceback.extract_stack()`, which reads every frame's source line and asks `linecache`
+  to check each frame's file on disk (an `os.stat` a file), then keeps only file names and
+  line numbers. `fast_stack_traces` puts in its place a walk over the frames that builds
+  the same message from the same frames, without the source lines. Unlike the two above,
+  nothing observable changes, so both `iac up` and a project's `pulumi up` use it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import pathlib
+import sys
+from types import FrameType
 
 import pulumi
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 
 SDK_DEBUG = pulumi.log.debug
 """The SDK's own `pulumi.log.debug`, as this module found it (before any mute)."""
+SDK_STACK_TRACE = sdk_resource._get_stack_trace
+"""The SDK's own stack trace of a resource's construction, as this module found it."""
+CONSTRUCTORS = 3
+"""`__init__` frames between the SDK's call and the code that constructs a resource: the
+SDK's `Resource`, `CustomResource` (or `ComponentResource`), the resource's own class, as
+the SDK's `_get_stack_trace` counts them."""
 
 
 def mute_debug_messages() -> None:
@@ -45,3 +64,52 @@ async def settle_outputs() -> None:
         if not pending:
             return
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def fast_stack_traces() -> None:
+    """Record where each resource is constructed without reading source files, in this
+    process (every program it runs): same frames, same message (`stack_trace`)."""
+    sdk_resource._get_stack_trace = stack_trace
+
+
+def stack_trace() -> source_pb2.StackTrace:
+    """What the SDK's `_get_stack_trace` returns when called from here: the frames outside
+    the third `__init__` from the top of the stack, innermost first, each with its file (as
+    a URI) and line; none when there is no such `__init__`."""
+    frame: FrameType | None = sys._getframe(1)
+    inits = 0
+    while frame is not None:
+        if frame.f_code.co_name == "__init__":
+            inits += 1
+            if inits == CONSTRUCTORS:
+                break
+        frame = frame.f_back
+    if frame is None:
+        return source_pb2.StackTrace()
+    frames = []
+    caller = frame.f_back
+    while caller is not None:
+        position = _position(caller.f_code.co_filename, caller.f_lineno)
+        frames.append(source_pb2.StackFrame(pc=position))
+        caller = caller.f_back
+    return source_pb2.StackTrace(frames=frames)
+
+
+def _position(filename: str, line: int | None) -> source_pb2.SourcePosition | None:
+    """A frame's position as the SDK writes it (`_get_source_position_for_frame`)."""
+    uri = _uri(filename)
+    if uri is None or line is None:
+        return None
+    return source_pb2.SourcePosition(uri=uri, line=line)
+
+
+@functools.cache
+def _uri(filename: str) -> str | None:
+    """`file:///...` for an absolute file name; None for the others (`<frozen runpy>`),
+    as the SDK's `pathlib.Path(filename).as_uri()` fails for them."""
+    if filename == "":
+        return None
+    try:
+        return pathlib.Path(filename).as_uri()
+    except ValueError:
+        return None

@@ -1,18 +1,28 @@
-"""What `iac up`'s inline programs do without of the Python SDK (iac/program/sdk_costs.py):
-its debug messages, and its quadratic wait for pending outputs."""
+"""What iac's programs do without of the Python SDK (iac/program/sdk_costs.py): its debug
+messages and its quadratic wait for pending outputs (`iac up`), and reading source files for
+each resource's stack trace."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
 import pytest
-from pulumi.runtime.proto import engine_pb2
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime.proto import engine_pb2, source_pb2
 from pulumi.runtime.settings import SETTINGS
 
-from iac.program.sdk_costs import SDK_DEBUG, mute_debug_messages, settle_outputs
+from iac.program.sdk_costs import (
+    SDK_DEBUG,
+    SDK_STACK_TRACE,
+    fast_stack_traces,
+    mute_debug_messages,
+    settle_outputs,
+    stack_trace,
+)
 
 T = TypeVar("T")
 
@@ -98,3 +108,48 @@ def test_a_failed_output_is_left_for_the_sdk_to_raise() -> None:
         assert len(run(scenario())) == 1
     finally:
         SETTINGS.outputs.clear()
+
+
+class Resource:
+    """Stands in for the SDK's class chain: each constructor calls its base's, and the
+    innermost asks for the stack trace, as `register_resource` does."""
+
+    def __init__(self, ask: Callable[[], Any]) -> None:
+        self.trace = ask()
+
+
+class CustomResource(Resource):
+    def __init__(self, ask: Callable[[], Any]) -> None:
+        super().__init__(ask)
+
+
+class Deployment(CustomResource):
+    def __init__(self, ask: Callable[[], Any]) -> None:
+        super().__init__(ask)
+
+
+def construct(ask: Callable[[], Any]) -> Any:
+    """User code: where the resource is constructed."""
+    return Deployment(ask).trace
+
+
+def test_the_fast_stack_trace_is_the_sdks() -> None:
+    ours, sdks = construct(stack_trace), construct(SDK_STACK_TRACE)
+
+    assert ours == sdks
+    innermost = ours.frames[0].pc
+    assert innermost.uri == Path(__file__).as_uri()
+    assert innermost.line == construct.__code__.co_firstlineno + 2
+
+
+def test_without_three_constructors_both_traces_are_empty() -> None:
+    assert CustomResource(stack_trace).trace == CustomResource(SDK_STACK_TRACE).trace
+    assert stack_trace() == SDK_STACK_TRACE() == source_pb2.StackTrace()
+
+
+def test_the_fast_stack_trace_replaces_the_sdks_in_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sdk_resource, "_get_stack_trace", SDK_STACK_TRACE)
+    fast_stack_traces()
+    assert sdk_resource._get_stack_trace is stack_trace
