@@ -267,7 +267,7 @@ def deploying(
     cluster = compiled.release.cluster
     try:
         placements = layout(compiled.objects)
-        constructors = [kinds.constructor(p.obj) for p in placements]
+        tokens = [kinds.type_token(p.obj) for p in placements]
     except (IacError, LayoutError) as exc:
         raise pulumi.RunError(str(exc)) from None
 
@@ -287,7 +287,7 @@ def deploying(
 
     registered: list[pulumi.CustomResource] = []
     resources: dict[str, pulumi.CustomResource] = {}
-    for placement, (cls, arguments) in zip(placements, constructors, strict=True):
+    for placement, token in zip(placements, tokens, strict=True):
         owner = cluster_component if placement.model is None else models[placement.model]
         oid = object_id(placement.obj)
         options = compiled.options.get(oid, NO_OPTIONS)
@@ -301,7 +301,7 @@ def deploying(
             or None,
             custom_timeouts=_custom_timeouts(placement.timeouts),
         )
-        resource = cls(placement.logical_name, opts=opts, **arguments)
+        resource = kinds.KubernetesObject(placement.logical_name, token, placement.obj, opts)
         registered.append(resource)
         resources[oid] = resource
         yield

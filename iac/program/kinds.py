@@ -1,46 +1,47 @@
-"""Which pulumi_kubernetes class registers each kind the compiler emits.
+"""How each kind the compiler emits is registered: one resource class for every object,
+`KubernetesObject`, whose type token is the object's own (`kubernetes:apps/v1:Deployment`)
+and whose inputs are the object's fields as they are. A kind missing from the tables is an
+error that names it, never a silent skip. Secrets are deliberately absent: `iac` references
+Secrets by name and never holds their values.
 
-Built-in kinds use their typed class (so pulumi-kubernetes applies its await logic and knows
-which fields force a replacement); custom resources use `apiextensions.CustomResource`. A
-kind missing here is an error that names it, never a silent skip. Secrets are deliberately
-absent: `iac` references Secrets by name and never holds their values.
+Why not pulumi_kubernetes' typed classes (`k8s.apps.v1.Deployment`): what pulumi-kubernetes
+does with an object (its await logic, which fields force a replacement, the server-side
+apply) is the provider's, chosen by the type token, which is the same. The typed classes
+add, in the program's process, typed outputs: each registration rebuilds the class's type
+hints and converts the object the provider returns into nested output classes, a fifth of
+the process's CPU time at 300 models (docs/program.md, "what the Python SDK costs"), for
+outputs iac never reads. They also register type aliases to API versions iac never
+registered under (`apps/v1beta1`, ...); dropping them changes nothing in a stack (a stack
+applied with the typed classes previews as unchanged, and the other way round).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
-
-# Imported here, not reached as `k8s.apiextensions.CustomResource` when first registering:
-# pulumi_kubernetes loads that subpackage lazily (importlib's LazyLoader, not thread-safe in
-# Python 3.11), and the program registers from the SDK's threads, side by side when `iac
-# up` applies shards at once: "module 'pulumi_kubernetes.apiextensions' has no attribute
-# 'CustomResource'" was seen once.
-from pulumi_kubernetes.apiextensions import CustomResource
+from pulumi_kubernetes import _utilities
 
 from iac.errors import IacError
 
-Constructor = Callable[..., pulumi.CustomResource]
-
-BUILT_IN: Mapping[tuple[str, str], type[pulumi.CustomResource]] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
-    ("v1", "PodTemplate"): k8s.core.v1.PodTemplate,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("apps/v1", "DaemonSet"): k8s.apps.v1.DaemonSet,
-    ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
-    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("scheduling.k8s.io/v1", "PriorityClass"): k8s.scheduling.v1.PriorityClass,
-}
-"""Typed classes, by (apiVersion, kind)."""
+BUILT_IN: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("v1", "Namespace"),
+        ("v1", "Service"),
+        ("v1", "ConfigMap"),
+        ("v1", "ServiceAccount"),
+        ("v1", "PersistentVolumeClaim"),
+        ("v1", "PodTemplate"),
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "DaemonSet"),
+        ("apps/v1", "StatefulSet"),
+        ("policy/v1", "PodDisruptionBudget"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+        ("scheduling.k8s.io/v1", "PriorityClass"),
+    }
+)
+"""Built-in kinds, by (apiVersion, kind)."""
 
 CUSTOM: frozenset[tuple[str, str]] = frozenset(
     {
@@ -59,43 +60,36 @@ CUSTOM: frozenset[tuple[str, str]] = frozenset(
 )
 """Custom resources (their CRDs come with KEDA, Gateway API, Envoy Gateway, Karpenter...)."""
 
-_SKIP = ("apiVersion", "kind")
-
 
 class UnsupportedObject(IacError):
-    """The compiler emitted an object the program has no resource class for."""
+    """The compiler emitted an object the program has no resource for."""
 
 
-def constructor(obj: Mapping[str, Any]) -> tuple[Constructor, dict[str, Any]]:
-    """The class that registers `obj` and its keyword arguments (the object's fields, not
-    copied); call it as `cls(name, opts=opts, **arguments)`. UnsupportedObject names a
-    kind missing from the tables."""
+def type_token(obj: Mapping[str, Any]) -> str:
+    """The Pulumi type of `obj` (`kubernetes:core/v1:Service` for the core group's `v1`);
+    UnsupportedObject names a kind missing from the tables."""
     kind = (obj["apiVersion"], obj["kind"])
-    typed = BUILT_IN.get(kind)
-    if typed is not None:
-        # Top-level fields become the class's keyword arguments (`stringData` →
-        # `string_data`); the SDK sends them back under their Kubernetes names.
-        return typed, {_snake(k): v for k, v in obj.items() if k not in _SKIP}
-    if kind in CUSTOM:
-        extra = sorted(set(obj) - {"apiVersion", "kind", "metadata", "spec"})
-        if extra:
-            raise UnsupportedObject(
-                f"{obj['apiVersion']} {obj['kind']}: top-level field(s) {', '.join(extra)} "
-                "cannot be registered as a CustomResource (it takes metadata and spec)"
-            )
-        arguments = {"api_version": obj["apiVersion"], "kind": obj["kind"]}
-        arguments["metadata"] = obj["metadata"]
-        if "spec" in obj:
-            arguments["spec"] = obj["spec"]
-        return CustomResource, arguments
-    raise UnsupportedObject(
-        f"no Pulumi resource class for {obj['apiVersion']} {obj['kind']}; add it to "
-        "iac.program.kinds (BUILT_IN for a typed class, CUSTOM for a custom resource)"
-    )
+    if kind not in BUILT_IN and kind not in CUSTOM:
+        raise UnsupportedObject(
+            f"no Pulumi resource for {obj['apiVersion']} {obj['kind']}; add it to "
+            "iac.program.kinds (BUILT_IN for a built-in kind, CUSTOM for a custom resource)"
+        )
+    api_version = obj["apiVersion"] if "/" in obj["apiVersion"] else f"core/{obj['apiVersion']}"
+    return f"kubernetes:{api_version}:{obj['kind']}"
 
 
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+class KubernetesObject(pulumi.CustomResource):
+    """One Kubernetes object, registered with its type token and its fields as inputs (a
+    shallow copy of the mapping; the values are the object's own). The package version is
+    set as pulumi_kubernetes' own classes set it, so that the engine loads the same
+    provider plugin."""
 
-
-def _snake(field: str) -> str:
-    return _CAMEL.sub("_", field).lower()
+    def __init__(
+        self,
+        resource_name: str,
+        token: str,
+        obj: Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
+        super().__init__(token, resource_name, dict(obj), opts)

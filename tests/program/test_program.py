@@ -5,9 +5,9 @@ Every example and the demo stack run through `iac.program.main()` with
 objects of `iac render --format json`, and the options around them (parents, dependencies,
 provider, timeouts) and the stack outputs are checked.
 
-Normalization: none. The typed classes add `apiVersion` and `kind` (the values the compiled
-object already has) and send each field under its Kubernetes name, so the inputs the mocks
-receive equal the rendered objects as they are.
+Normalization: none. Each object is registered with its own fields as inputs
+(`iac.program.kinds.KubernetesObject`), so the inputs the mocks receive equal the rendered
+objects as they are.
 """
 
 from __future__ import annotations
@@ -284,16 +284,28 @@ def test_stack_file_comes_from_config_then_env_then_the_stack_name(tmp_path: Pat
         settings.stack_file(None, {}, "prod", tmp_path)
 
 
-def test_every_compiled_kind_has_a_resource_class() -> None:
+def test_every_compiled_kind_has_a_type_token() -> None:
     for path in STACKS:
         for obj in compile_stack(check_stack(str(path))).objects:
-            kinds.constructor(obj)
+            assert kinds.type_token(obj).startswith("kubernetes:")
 
 
 def test_an_unknown_kind_is_a_clear_error() -> None:
     obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    with pytest.raises(kinds.UnsupportedObject, match="no Pulumi resource class for example"):
-        kinds.constructor(obj)
+    with pytest.raises(kinds.UnsupportedObject, match="no Pulumi resource for example"):
+        kinds.type_token(obj)
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "token"),
+    [
+        ("v1", "Service", "kubernetes:core/v1:Service"),
+        ("apps/v1", "Deployment", "kubernetes:apps/v1:Deployment"),
+        ("keda.sh/v1alpha1", "ScaledObject", "kubernetes:keda.sh/v1alpha1:ScaledObject"),
+    ],
+)
+def test_the_type_token_is_pulumi_kubernetes(api_version: str, kind: str, token: str) -> None:
+    assert kinds.type_token({"apiVersion": api_version, "kind": kind}) == token
 
 
 @pytest.mark.parametrize(
