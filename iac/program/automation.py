@@ -38,7 +38,12 @@ from iac.program.deploy import ProviderSettings, deploy_paced
 from iac.program.in_flight import InFlight, ctrl_c_after_the_engine
 from iac.program.live import live_compiled
 from iac.program.outputs import OUTPUTS, ROLLOUT, SOURCES
-from iac.program.sdk_costs import fast_stack_traces, mute_debug_messages, settle_outputs
+from iac.program.sdk_costs import (
+    fast_stack_traces,
+    mute_debug_messages,
+    plain_values_as_they_are,
+    settle_outputs,
+)
 from iac.program.shards import Part, select, whole
 from iac.rollout.executor import EngineError, Progress
 
@@ -325,6 +330,7 @@ def update(
     for the program on a local port, named to the CLI with `--client` and `--exec-kind`."""
     mute_debug_messages()
     fast_stack_traces()
+    plain_values_as_they_are()
     server = grpc.server(ThreadPoolExecutor(max_workers=4), options=_GRPC_CHANNEL_OPTIONS)
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageServer(program), server)
     port = server.add_insecure_port(address="127.0.0.1:0")

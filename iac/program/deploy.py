@@ -34,7 +34,7 @@ from iac.program.outputs import (
     stack_outputs,
     stack_sources,
 )
-from iac.program.sdk_costs import fast_stack_traces
+from iac.program.sdk_costs import fast_stack_traces, plain_values_as_they_are
 from iac.program.shards import Part, models_of, part_of_stack, release_of, select, split_name, whole
 from iac.program.staging import Update, declares_rolling, format_time, plan_update
 from iac.spec.resolved import ResolvedStack
@@ -104,6 +104,7 @@ def main() -> Deployed:
     # stack file is dev's.
     base_name, _ = split_name(pulumi.get_stack())
     fast_stack_traces()  # the SDK's stack traces, without reading source files
+    plain_values_as_they_are()  # and plain data serialized as it is
     gc.disable()  # the program is a process of its own: see settle_garbage_collector
     try:
         path = settings.stack_file(config.get(settings.STACK), os.environ, base_name, root)

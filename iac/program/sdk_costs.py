@@ -19,6 +19,14 @@ the Python SDK costs").
   line numbers. `fast_stack_traces` puts in its place a walk over the frames that builds
   the same message from the same frames, without the source lines. Unlike the two above,
   nothing observable changes, so both `iac up` and a project's `pulumi up` use it.
+- **Plain values.** Every resource's inputs and the stack's outputs are serialized by the
+  SDK's `serialize_property`, a coroutine awaited for every value in them, leaves included,
+  and the outputs are first copied whole by `massage`, which looks for Outputs and
+  resources in them. iac's inputs (Kubernetes objects) and outputs (the release, its
+  endpoints, the stack files) are plain data: JSON's types, nothing to await.
+  `plain_values_as_they_are` passes such a value on as it is, which is what the SDK makes
+  of it (tested equal on every object of a compiled stack). Nothing observable changes:
+  both `iac up` and a project's `pulumi up` use it.
 """
 
 from __future__ import annotations
@@ -28,9 +36,12 @@ import functools
 import pathlib
 import sys
 from types import FrameType
+from typing import Any
 
 import pulumi
 from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import rpc as sdk_rpc
+from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 
@@ -38,6 +49,10 @@ SDK_DEBUG = pulumi.log.debug
 """The SDK's own `pulumi.log.debug`, as this module found it (before any mute)."""
 SDK_STACK_TRACE = sdk_resource._get_stack_trace
 """The SDK's own stack trace of a resource's construction, as this module found it."""
+SDK_SERIALIZE_PROPERTY = sdk_rpc.serialize_property
+"""The SDK's own `serialize_property`, as this module found it."""
+SDK_MASSAGE = sdk_stack.massage
+"""The SDK's own `massage` of the stack's outputs, as this module found it."""
 CONSTRUCTORS = 3
 """`__init__` frames between the SDK's call and the code that constructs a resource: the
 SDK's `Resource`, `CustomResource` (or `ComponentResource`), the resource's own class, as
@@ -113,3 +128,76 @@ def _uri(filename: str) -> str | None:
         return pathlib.Path(filename).as_uri()
     except ValueError:
         return None
+
+
+def plain_values_as_they_are() -> None:
+    """Serialize plain data as it is, in this process (every program it runs): the SDK's
+    functions for anything else (`serialize_property`, `massage`)."""
+    sdk_rpc.serialize_property = serialize_property
+    sdk_stack.massage = massage
+
+
+async def serialize_property(
+    value: Any,
+    deps: Any,
+    property_key: Any,
+    resource_obj: Any = None,
+    input_transformer: Any = None,
+    typ: Any = None,
+    keep_output_values: bool = False,
+    exclude_resource_refs_from_deps: bool = False,
+    return_protobuf_value: bool = False,
+) -> Any:
+    """The SDK's `serialize_property` (same parameters), except for a dict or list of plain
+    data whose keys are not renamed (no input type, no translation but the SDK's default,
+    which keeps them): that is returned as it is, as the SDK would rebuild it."""
+    if (
+        type(value) in _CONTAINERS
+        and typ is None
+        and not return_protobuf_value
+        and _keeps_names(input_transformer)
+        and is_plain(value)
+    ):
+        return value
+    return await SDK_SERIALIZE_PROPERTY(
+        value,
+        deps,
+        property_key,
+        resource_obj,
+        input_transformer,
+        typ,
+        keep_output_values,
+        exclude_resource_refs_from_deps,
+        return_protobuf_value,
+    )
+
+
+def massage(attr: Any, seen: list[Any]) -> Any:
+    """The SDK's `massage` of a stack output, except for plain data, which it would copy
+    as it is."""
+    if type(attr) in _CONTAINERS and is_plain(attr):
+        return attr
+    return SDK_MASSAGE(attr, seen)
+
+
+_CONTAINERS = (dict, list)
+_LEAVES = (str, int, float, bool, type(None))
+
+
+def is_plain(value: Any) -> bool:
+    """Whether `value` is JSON's kind of data: dicts with string keys, lists, strings,
+    numbers, booleans and None, exactly those types (no subclass, such as an enum)."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(key) is str and is_plain(item) for key, item in value.items())
+    if kind is list:
+        return all(is_plain(item) for item in value)
+    return kind in _LEAVES
+
+
+def _keeps_names(translate: Any) -> bool:
+    """Whether `translate` (a resource's `translate_input_property`, or None) keeps every
+    property's name: the SDK's default does; a class's own may not."""
+    if translate is None:
+        return True
+    return getattr(translate, "__func__", None) is pulumi.Resource.translate_input_property

@@ -1,10 +1,11 @@
 """What iac's programs do without of the Python SDK (iac/program/sdk_costs.py): its debug
-messages and its quadratic wait for pending outputs (`iac up`), and reading source files for
-each resource's stack trace."""
+messages and its quadratic wait for pending outputs (`iac up`), reading source files for
+each resource's stack trace, and walking plain values value by value."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,17 +13,30 @@ from typing import Any, TypeVar
 import pulumi
 import pytest
 from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import rpc as sdk_rpc
+from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.proto import engine_pb2, source_pb2
 from pulumi.runtime.settings import SETTINGS
 
+from iac.compile import compile_stack
+from iac.program.kinds import KubernetesObject
+from iac.program.outputs import stack_outputs, stack_sources
 from iac.program.sdk_costs import (
     SDK_DEBUG,
+    SDK_MASSAGE,
+    SDK_SERIALIZE_PROPERTY,
     SDK_STACK_TRACE,
     fast_stack_traces,
+    is_plain,
+    massage,
     mute_debug_messages,
+    plain_values_as_they_are,
+    serialize_property,
     settle_outputs,
     stack_trace,
 )
+from iac.validate import check_stack
+from tests.support.stacks import ROOT
 
 T = TypeVar("T")
 
@@ -153,3 +167,82 @@ def test_the_fast_stack_trace_replaces_the_sdks_in_the_process(
     monkeypatch.setattr(sdk_resource, "_get_stack_trace", SDK_STACK_TRACE)
     fast_stack_traces()
     assert sdk_resource._get_stack_trace is stack_trace
+
+
+def serialized(
+    value: dict[str, Any] | Callable[[], dict[str, Any]],
+    ours: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    **kw: Any,
+) -> Any:
+    """`value` (or the value it makes, on the loop that serializes it, as an Output must be
+    made), as `serialize_properties` sends it to the engine, by our `serialize_property` or
+    the SDK's."""
+    chosen = serialize_property if ours else SDK_SERIALIZE_PROPERTY
+    monkeypatch.setattr(sdk_rpc, "serialize_property", chosen)
+
+    async def serialize() -> Any:
+        return await sdk_rpc.serialize_properties(value() if callable(value) else value, {}, **kw)
+
+    return run(serialize())
+
+
+def test_plain_values_are_sent_as_the_sdk_sends_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every object of an example (its models, a chain, node pools, monitoring) as a
+    resource's inputs, and the stack's outputs after `massage`: the same message."""
+    stack = check_stack(str(ROOT / "examples" / "09-rag-chain" / "stack.yaml"))
+    compiled = compile_stack(stack)
+    translate = KubernetesObject.translate_input_property.__get__(object())
+    for obj in compiled.objects:
+        assert is_plain(obj)
+        ours = serialized(obj, True, monkeypatch, input_transformer=translate)
+        assert ours == serialized(obj, False, monkeypatch, input_transformer=translate)
+    outputs = {**stack_outputs(compiled.release), "sources": stack_sources(stack)}
+    assert massage(outputs, []) is outputs
+    assert serialized(outputs, True, monkeypatch) == serialized(
+        SDK_MASSAGE(outputs, []), False, monkeypatch
+    )
+
+
+class Tier(enum.StrEnum):
+    GPU = "gpu"
+
+
+def test_anything_else_is_left_to_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value holding an Output, a tuple or an enum is not plain data: the SDK serializes it
+    (awaiting the Output, turning the tuple into a list, the enum into its value) as before;
+    so it does when a class renames its properties."""
+
+    def enum_and_tuple() -> dict[str, Any]:
+        return {"metadata": {"name": "m", "labels": {"tier": Tier.GPU}}, "ports": (80, 443)}
+
+    def output() -> dict[str, Any]:
+        return {"data": {"token": pulumi.Output.secret("token")}}
+
+    assert not is_plain(enum_and_tuple())
+    for item in (enum_and_tuple, output):
+        assert serialized(item, True, monkeypatch) == serialized(item, False, monkeypatch)
+    # Awaited: sent as the secret's value, or as the value alone when the mocks other tests
+    # set up are not there to take secrets.
+    token = serialized(output, True, monkeypatch)["data"]["token"]
+    assert token == "token" or token["value"] == "token"
+
+    def renamed() -> dict[str, Any]:
+        return {"spec": {"replica_count": 1}}
+
+    def camel(name: str) -> str:
+        return "replicaCount" if name == "replica_count" else name
+
+    ours = serialized(renamed, True, monkeypatch, input_transformer=camel)
+    assert ours == serialized(renamed, False, monkeypatch, input_transformer=camel)
+    assert "replicaCount" in ours["spec"]
+
+
+def test_plain_values_replace_the_sdks_functions_in_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sdk_rpc, "serialize_property", SDK_SERIALIZE_PROPERTY)
+    monkeypatch.setattr(sdk_stack, "massage", SDK_MASSAGE)
+    plain_values_as_they_are()
+    assert sdk_rpc.serialize_property is serialize_property
+    assert sdk_stack.massage is massage
