@@ -40,6 +40,11 @@ from iac.rollout.executor import Progress
 _CLUSTER = -1
 """The key of the cluster's part in `_fingerprints` (shards are 0..K-1)."""
 
+UNKNOWN = object()
+"""What a model shard holds, in `ShardedEngine.applied`, when no compile says it: an update
+of it failed, was interrupted or was killed. Equal to no fingerprint, so the next apply
+applies that shard again."""
+
 SHARDS_AT_ONCE = 2
 """How many model shards' Pulumi updates run side by side: each is a Pulumi CLI, a provider
 and the program's thread here, and while one starts or saves another works. Two fill two
@@ -98,6 +103,12 @@ class ShardedEngine:
         cluster's stack recorded (None: unknown, so every stack is applied)."""
         if live is not None and live.release.cluster.shards == self.count:
             self.applied = _fingerprints(live, self.count)
+            for index in range(self.count):
+                # A record of an update in flight: it was killed, and the shard holds
+                # anything between what its state says and what that update applied.
+                name = Part(index, self.count).stack_name(self.stack_name)
+                if InFlight(self.project_dir, name).path.is_file():
+                    self.applied[index] = UNKNOWN
 
     def apply(self, compiled: Compiled, progress: Progress) -> None:
         wanted = _fingerprints(compiled, self.count)
@@ -105,7 +116,12 @@ class ShardedEngine:
         changed = [i for i in range(self.count) if before.get(i) != wanted.get(i)]
         if not self._checked:
             self._check_records(compiled, changed)
-        if changed and _adds(before.get(_CLUSTER), wanted[_CLUSTER]):
+        adds = changed and _adds(before.get(_CLUSTER), wanted[_CLUSTER])
+        if self.applied is not None:
+            # Until this apply has ended, the shards it changes hold anything between: after
+            # a failure or a Ctrl-C, the next apply (a rollback's) applies them again.
+            self.applied.update(dict.fromkeys(changed, UNKNOWN))
+        if adds:
             # New cluster-wide objects (a node pool, the Namespace) come before the pods
             # that need them; changes to existing ones (a pool's limits, the images it
             # pre-pulls) go with the outputs at the end, saving an update per stage.
