@@ -116,12 +116,11 @@ class ShardedEngine:
         changed = [i for i in range(self.count) if before.get(i) != wanted.get(i)]
         if not self._checked:
             self._check_records(compiled, changed)
-        adds = changed and _adds(before.get(_CLUSTER), wanted[_CLUSTER])
         if self.applied is not None:
             # Until this apply has ended, the shards it changes hold anything between: after
             # a failure or a Ctrl-C, the next apply (a rollback's) applies them again.
             self.applied.update(dict.fromkeys(changed, UNKNOWN))
-        if adds:
+        if changed and _adds(before.get(_CLUSTER), wanted[_CLUSTER]):
             # New cluster-wide objects (a node pool, the Namespace) come before the pods
             # that need them; changes to existing ones (a pool's limits, the images it
             # pre-pulls) go with the outputs at the end, saving an update per stage.
